@@ -1,0 +1,3 @@
+from tuiker.cli import main
+
+raise SystemExit(main())

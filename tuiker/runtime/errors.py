@@ -1,0 +1,29 @@
+"""The engine's exceptions: each carries a one-line message meant for the user."""
+
+
+class TuikerError(Exception):
+    """Base of every error the engine reports to a user (CLI prints str(e), exit 1 or 125)."""
+
+
+class ReferenceFormatError(TuikerError):
+    """An image reference that does not follow Docker's grammar."""
+
+
+class RegistryError(TuikerError):
+    """The registry could not be reached, refused us, or answered something unusable."""
+
+
+class NotFoundError(TuikerError):
+    """An image, tag, manifest or blob that does not exist."""
+
+
+class DigestMismatchError(TuikerError):
+    """Content whose sha256 differs from the digest that names it."""
+
+
+class LayerError(TuikerError):
+    """A layer tar that is malformed or tries to write outside its own directory."""
+
+
+class ArchiveError(TuikerError):
+    """A docker-archive / OCI layout tar that cannot be read."""

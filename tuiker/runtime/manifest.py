@@ -1,0 +1,121 @@
+"""OCI and Docker manifest media types, and choosing one platform out of an index.
+
+Sources: distribution's manifest-v2-2.md, the OCI image-spec, containerd/platforms' normalisation table.
+"""
+
+from __future__ import annotations
+
+import json
+import platform as host_platform_module
+from dataclasses import dataclass
+
+from tuiker.runtime.errors import NotFoundError, RegistryError
+
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
+DOCKER_LAYER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+# Not in the schema2 spec, but what docker-archive imports and some tools produce for plain tars.
+DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar"
+DOCKER_LAYER_FOREIGN = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
+SCHEMA1_PREFIX = "application/vnd.docker.distribution.manifest.v1+"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
+OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
+OCI_LAYER_ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd"
+
+IMAGE_MANIFESTS = (DOCKER_MANIFEST, OCI_MANIFEST)
+INDEXES = (DOCKER_MANIFEST_LIST, OCI_INDEX)
+# Without every type in Accept, registries may down-convert to schema1 or pick linux/amd64 for us.
+ACCEPT = ", ".join((OCI_INDEX, DOCKER_MANIFEST_LIST, OCI_MANIFEST, DOCKER_MANIFEST))
+LAYER_TYPES = (DOCKER_LAYER, DOCKER_LAYER_GZIP, DOCKER_LAYER_FOREIGN, OCI_LAYER, OCI_LAYER_GZIP, OCI_LAYER_ZSTD,
+               "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+               "application/vnd.oci.image.layer.nondistributable.v1.tar")
+
+_ARCH_ALIASES = {"x86_64": "amd64", "x86-64": "amd64", "aarch64": "arm64", "i386": "386", "i686": "386",
+                 "armhf": "arm", "armel": "arm", "armv7l": "arm", "armv6l": "arm"}
+
+
+@dataclass(frozen=True)
+class Platform:
+    os: str
+    architecture: str
+    variant: str | None = None
+
+    def __str__(self) -> str:
+        return "/".join(p for p in (self.os, self.architecture, self.variant) if p)
+
+
+def normalize(os_name: str, arch: str, variant: str | None = None) -> Platform:
+    arch = arch.lower()
+    variant = (variant or "").lower() or None
+    if arch in ("armhf", "armv7l"):
+        variant = variant or "v7"
+    elif arch in ("armel", "armv6l"):
+        variant = variant or "v6"
+    arch = _ARCH_ALIASES.get(arch, arch)
+    # Variants that every CPU of the architecture has carry no information.
+    if (arch, variant) in (("amd64", "v1"), ("arm64", "v8"), ("arm64", "8")):
+        variant = None
+    return Platform("darwin" if os_name.lower() == "macos" else os_name.lower(), arch, variant)
+
+
+def host_platform() -> Platform:
+    return normalize("linux", host_platform_module.machine())
+
+
+def parse_platform(text: str) -> Platform:
+    parts = text.split("/")
+    if len(parts) not in (2, 3) or not all(parts):
+        raise RegistryError(f"invalid platform {text!r}: expected os/arch[/variant], e.g. linux/arm64")
+    return normalize(*parts)
+
+
+def load_json(body: bytes, what: str) -> dict:
+    try:
+        data = json.loads(body)
+    except ValueError as e:
+        raise RegistryError(f"{what} is not valid JSON: {e}") from e
+    if not isinstance(data, dict):
+        raise RegistryError(f"{what} is not a JSON object")
+    return data
+
+
+def media_type_of(document: dict, header_type: str | None) -> str:
+    """The manifest's own mediaType wins over the Content-Type header, which proxies may rewrite."""
+    media_type = document.get("mediaType") or (header_type or "").split(";")[0].strip()
+    if not media_type:
+        if "manifests" in document:
+            return OCI_INDEX
+        if "config" in document and "layers" in document:
+            return OCI_MANIFEST
+    if document.get("schemaVersion") == 1 or media_type.startswith(SCHEMA1_PREFIX):
+        raise RegistryError("schema 1 manifests are not supported (the image is too old)")
+    return media_type
+
+
+def select_platform(index: dict, want: Platform) -> dict:
+    """The descriptor in `index` for `want`; attestation entries (unknown/unknown) never match."""
+    candidates = []
+    for desc in index.get("manifests", []):
+        p = desc.get("platform") or {}
+        if desc.get("annotations", {}).get("vnd.docker.reference.type") == "attestation-manifest":
+            continue
+        if p.get("os") == "unknown" or p.get("architecture") == "unknown":
+            continue
+        have = normalize(p.get("os", ""), p.get("architecture", ""), p.get("variant"))
+        if have.os == want.os and have.architecture == want.architecture:
+            if want.variant is None or have.variant in (want.variant, None):
+                candidates.append((have.variant == want.variant, desc))
+    if not candidates:
+        available = ", ".join(
+            str(normalize((d.get("platform") or {}).get("os", "?"), (d.get("platform") or {}).get("architecture", "?"),
+                          (d.get("platform") or {}).get("variant")))
+            for d in index.get("manifests", [])
+        )
+        raise NotFoundError(f"no matching manifest for {want} in the manifest list entries ({available})")
+    # An exact variant match beats an entry without variant.
+    candidates.sort(key=lambda c: not c[0])
+    return candidates[0][1]
