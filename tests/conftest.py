@@ -1,0 +1,142 @@
+"""Shared fixtures: a real registry, a token-auth front for it, a busybox image, and a throwaway engine root.
+
+tests/ is on sys.path (pytest's rootdir conftest), so test files import the helpers directly:
+`from imagebuilder import ...`, `from registry import Registry, push`, `from tokenproxy import TokenProxy`,
+`from conftest import run_tuiker`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import imagebuilder
+import pytest
+from registry import Registry, push
+from tokenproxy import TokenProxy
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def registry():
+    """One anonymous registry for the whole session. Don't stop it; use make_registry for that."""
+    reg = Registry()
+    reg.start()
+    yield reg
+    reg.close()
+
+
+@pytest.fixture
+def make_registry():
+    """Factory for a private registry (e.g. to stop mid-pull, or with htpasswd={...}); started, and
+    closed when the test ends."""
+    made: list[Registry] = []
+
+    def make(htpasswd: dict[str, str] | None = None, start: bool = True) -> Registry:
+        reg = Registry(htpasswd=htpasswd)
+        made.append(reg)
+        if start:
+            reg.start()
+        return reg
+
+    yield make
+    for reg in made:
+        reg.close()
+
+
+@pytest.fixture
+def make_proxy(registry):
+    """Factory for a TokenProxy in front of `registry` (default: the session one); closed at the end."""
+    made: list[TokenProxy] = []
+
+    def make(users: dict[str, str] | None = None, mode: str = "bearer", behind: Registry | None = None,
+             **kwargs) -> TokenProxy:
+        proxy = TokenProxy(behind or registry, users=users, mode=mode, **kwargs).start()
+        made.append(proxy)
+        return proxy
+
+    yield make
+    for proxy in made:
+        proxy.close()
+
+
+@pytest.fixture
+def token_proxy(make_proxy) -> TokenProxy:
+    """An anonymous Bearer-token front for the session registry."""
+    return make_proxy()
+
+
+@pytest.fixture(scope="session")
+def busybox_image(registry) -> tuple[str, imagebuilder.BuiltImage]:
+    """A one-layer gzip busybox image pushed once as <registry.host>/test/busybox:latest."""
+    layer = imagebuilder.make_tar(imagebuilder.busybox_rootfs_entries())
+    image = imagebuilder.build_image([layer], compression="gzip", oci=False, cmd=["sh"])
+    push(registry, "test/busybox", "latest", image)
+    return f"{registry.host}/test/busybox:latest", image
+
+
+def _mounts_under(root: str) -> list[str]:
+    found = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            # Field 5 is the mount point, with space, tab, newline and backslash octal-escaped.
+            point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), line.split()[4])
+            if point == root or point.startswith(root + "/"):
+                found.append(point)
+    return found
+
+
+@pytest.fixture
+def engine_root(monkeypatch) -> Path:
+    """A fresh engine root under /var/tmp, exported as TUIKER_ROOT. A mount still under it at the end is
+    a leak by the engine: it is unmounted (lazily if need be) and the test fails."""
+    root = tempfile.mkdtemp(prefix="tuiker-test-", dir="/var/tmp")
+    monkeypatch.setenv("TUIKER_ROOT", root)
+    yield Path(root)
+    leaked = _mounts_under(root)
+    # Deepest first, so parents are not busy with their children.
+    for point in sorted(leaked, key=len, reverse=True):
+        if subprocess.run(["umount", point], capture_output=True).returncode != 0:
+            subprocess.run(["umount", "-l", point], capture_output=True)
+    still = _mounts_under(root)
+    if not still:
+        shutil.rmtree(root, ignore_errors=True)
+    if leaked:
+        pytest.fail(f"mounts left under the engine root: {leaked}"
+                    + (f"; still mounted after umount -l: {still}" if still else ""))
+
+
+def run_tuiker(*args: str, env: dict[str, str | None] | None = None, input: str | None = None,
+               timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run `python -m tuiker ARGS` with text stdout/stderr captured; the exit code is not checked.
+
+    TUIKER_ROOT comes from `env` or the environment (the engine_root fixture sets it) and is required,
+    so a test can never touch the real engine root. `env` entries override the environment; None
+    removes a variable.
+    """
+    full = dict(os.environ)
+    for key, value in (env or {}).items():
+        if value is None:
+            full.pop(key, None)
+        else:
+            full[key] = value
+    if not full.get("TUIKER_ROOT"):
+        raise RuntimeError("run_tuiker needs TUIKER_ROOT: use the engine_root fixture or pass env")
+    # Test traffic goes only to 127.0.0.1, never through a proxy from the environment.
+    no_proxy = ",".join(filter(None, [full.get("NO_PROXY"), "127.0.0.1,localhost"]))
+    full["NO_PROXY"] = full["no_proxy"] = no_proxy
+    full["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), full.get("PYTHONPATH")]))
+    return subprocess.run([sys.executable, "-m", "tuiker", *args], env=full, input=input, text=True,
+                          capture_output=True, timeout=timeout, cwd=REPO_ROOT)
+
+
+@pytest.fixture
+def tuiker(engine_root):
+    """run_tuiker bound to this test's engine_root."""
+    return run_tuiker
