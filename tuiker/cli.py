@@ -1,0 +1,358 @@
+"""tuiker's docker-like command line. Never imports Textual; engine modules load only when used."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+import time
+
+from tuiker import __version__
+from tuiker.runtime.errors import TuikerError
+
+
+def _engine():
+    from tuiker.runtime.engine import Engine
+
+    return Engine()
+
+
+# -- pull progress ---------------------------------------------------------------------------------
+
+class PullPrinter:
+    """docker pull's output: one line per layer, redrawn in place on a terminal, and only the status
+    changes (not every byte count) when the output is a pipe or a file."""
+
+    BAR = 50
+
+    def __init__(self, stream=sys.stdout) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.order: list[str] = []
+        self.lines: dict[str, str] = {}
+        self.last_status: dict[str, str] = {}
+        self.started: dict[str, float] = {}
+        self.drawn = 0
+
+    def __call__(self, p) -> None:
+        if not p.id:
+            self.stream.write(p.status + "\n")
+            self.stream.flush()
+            return
+        if p.id not in self.lines:
+            self.order.append(p.id)
+        self.lines[p.id] = f"{p.id}: {self._describe(p)}"
+        if self.tty:
+            self._redraw()
+        elif self.last_status.get(p.id) != p.status:
+            self.last_status[p.id] = p.status
+            self.stream.write(f"{p.id}: {p.status}\n")
+            self.stream.flush()
+
+    def _describe(self, p) -> str:
+        if p.status != "Downloading" or not p.total:
+            return p.status
+        from tuiker.fmt import human_size
+
+        start = self.started.setdefault(p.id, time.monotonic())
+        filled = int(self.BAR * p.current / p.total)
+        bar = "=" * max(filled - 1, 0) + (">" if filled < self.BAR else "=") + " " * (self.BAR - filled)
+        rate = p.current / max(time.monotonic() - start, 1e-3)
+        return f"Downloading [{bar}] {human_size(p.current)}/{human_size(p.total)} {human_size(rate)}/s"
+
+    def _redraw(self) -> None:
+        out = []
+        if self.drawn:
+            out.append(f"\x1b[{self.drawn}A")
+        for layer in self.order:
+            out.append(f"\x1b[2K{self.lines[layer]}\n")
+        self.drawn = len(self.order)
+        self.stream.write("".join(out))
+        self.stream.flush()
+
+
+# -- commands --------------------------------------------------------------------------------------
+
+def cmd_pull(args) -> int:
+    from tuiker.runtime import reference
+
+    engine = _engine()
+    printer = PullPrinter() if not args.quiet else None
+    result = engine.pull(args.name, args.platform, printer)
+    if not args.quiet:
+        from tuiker.runtime.pull import host_arch_warning
+
+        print(f"Digest: {result.repo_digest}")
+        familiar = reference.familiar(result.reference)
+        state = "Downloaded newer image" if result.downloaded else "Image is up to date"
+        print(f"Status: {state} for {familiar}")
+        warning = host_arch_warning(engine.image_config(result.image))
+        if warning:
+            print(warning, file=sys.stderr)
+    print(result.reference)
+    return 0
+
+
+def cmd_images(args) -> int:
+    from tuiker.fmt import ago, human_size, parse_time
+    from tuiker.runtime import reference
+
+    engine = _engine()
+    images = engine.images()
+    if args.filter_ref:
+        images = [i for i in images if _matches_any(i, args.filter_ref)]
+    if args.quiet:
+        seen = []
+        for image in images:
+            short = image.id if args.no_trunc else image.short_id
+            if short not in seen:
+                seen.append(short)
+        print("\n".join(seen)) if seen else None
+        return 0
+    header = ["REPOSITORY", "TAG"] + (["DIGEST"] if args.digests else []) + ["IMAGE ID", "CREATED", "SIZE"]
+    rows = []
+    for image in images:
+        created = ago(parse_time(image.created))
+        names = [reference.familiar(t).rsplit(":", 1) for t in image.repo_tags] or [["<none>", "<none>"]]
+        for repo, tag in names:
+            digest = "<none>"
+            for d in image.repo_digests:
+                name, _, dg = reference.familiar(d).partition("@")
+                if name == repo:
+                    digest = dg
+            row = [repo, tag] + ([digest] if args.digests else [])
+            row += [image.id if args.no_trunc else image.short_id, created, human_size(image.size)]
+            rows.append(row)
+    _table(header, rows)
+    return 0
+
+
+def _matches_any(image, patterns: list[str]) -> bool:
+    import fnmatch
+
+    from tuiker.runtime import reference
+
+    names = [reference.familiar(t) for t in image.repo_tags]
+    for pattern in patterns:
+        for name in names:
+            repo = name.rsplit(":", 1)[0]
+            if fnmatch.fnmatch(name, pattern) or fnmatch.fnmatch(repo, pattern):
+                return True
+    return False
+
+
+def _table(header: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("   ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+def cmd_rmi(args) -> int:
+    engine = _engine()
+    status = 0
+    for name in args.images:
+        try:
+            for verb, what in engine.remove_image(name, force=args.force):
+                print(f"{verb}: {what}")
+        except TuikerError as e:
+            print(f"Error: {e}", file=sys.stderr)
+            status = 1
+    return status
+
+
+def cmd_tag(args) -> int:
+    _engine().tag(args.source, args.target)
+    return 0
+
+
+def cmd_inspect(args) -> int:
+    engine = _engine()
+    found, status = [], 0
+    for name in args.names:
+        try:
+            found.append(engine.inspect_image(name))
+        except TuikerError as e:
+            print(f"Error: {e}", file=sys.stderr)
+            status = 1
+    if args.format:
+        for item in found:
+            print(_format(args.format, item))
+    else:
+        print(json.dumps(found, indent=4))
+    return status
+
+
+def _format(template: str, item: dict) -> str:
+    """The common `{{.Field.Sub}}` and `{{json .Field}}` forms of Go templates, nothing more."""
+    import re
+
+    def value(path: str):
+        v = item
+        for part in path.strip(".").split("."):
+            if part:
+                v = v.get(part, "") if isinstance(v, dict) else ""
+        return v
+
+    def render(m: re.Match) -> str:
+        expr = m.group(1).strip()
+        if expr.startswith("json "):
+            return json.dumps(value(expr[5:].strip()))
+        v = value(expr)
+        return json.dumps(v) if isinstance(v, dict | list) else str(v)
+
+    return re.sub(r"\{\{(.*?)\}\}", render, template)
+
+
+def cmd_image_prune(args) -> int:
+    from tuiker.fmt import human_size
+
+    if not args.force:
+        what = "all images without at least one container associated to them" if args.all else \
+            "all dangling images"
+        answer = input(f"WARNING! This will remove {what}.\nAre you sure you want to continue? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            return 0
+    done, reclaimed = _engine().prune_images(all_images=args.all)
+    if done:
+        print("Deleted Images:")
+        for verb, what in done:
+            print(f"{verb.lower()}: {what}")
+        print()
+    print(f"Total reclaimed space: {human_size(reclaimed)}")
+    return 0
+
+
+def cmd_save(args) -> int:
+    if not args.output and sys.stdout.isatty():
+        raise TuikerError("cowardly refusing to save to a terminal. Use the -o flag or redirect")
+    _engine().save(args.images, args.output or "/dev/stdout")
+    return 0
+
+
+def cmd_load(args) -> int:
+    for name in _engine().load(args.input or "/dev/stdin"):
+        print(f"Loaded image: {name}" if not name.startswith("sha256:") else f"Loaded image ID: {name}")
+    return 0
+
+
+def cmd_login(args) -> int:
+    username = args.username or input("Username: ")
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = args.password or getpass.getpass("Password: ")
+    if not username or not password:
+        raise TuikerError("username and password are required")
+    path = _engine().login(args.server, username, password)
+    print(f"Login Succeeded (credentials stored in {path})")
+    return 0
+
+
+def cmd_logout(args) -> int:
+    from tuiker.runtime.engine import _registry_host
+
+    host = _registry_host(args.server)
+    if _engine().logout(args.server):
+        print(f"Removing login credentials for {host}")
+    else:
+        print(f"Not logged in to {host}")
+    return 0
+
+
+# -- parser ----------------------------------------------------------------------------------------
+
+def _add_images_parser(sub, name: str, aliases=()) -> None:
+    p = sub.add_parser(name, aliases=list(aliases), help="List images")
+    p.add_argument("filter_ref", nargs="*", metavar="REPOSITORY[:TAG]")
+    p.add_argument("-q", "--quiet", action="store_true", help="Only show image IDs")
+    p.add_argument("--digests", action="store_true", help="Show digests")
+    p.add_argument("--no-trunc", action="store_true", help="Don't truncate output")
+    p.set_defaults(func=cmd_images)
+
+
+def _add_image_verbs(sub, prefix: bool) -> None:
+    """Verbs that exist both top-level (`tuiker rmi`) and under `tuiker image` (`image rm`)."""
+    p = sub.add_parser("rm" if prefix else "rmi", aliases=["remove"] if prefix else [],
+                       help="Remove one or more images")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("-f", "--force", action="store_true", help="Force removal of the image")
+    p.set_defaults(func=cmd_rmi)
+    p = sub.add_parser("tag", help="Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE")
+    p.add_argument("source", metavar="SOURCE_IMAGE[:TAG]")
+    p.add_argument("target", metavar="TARGET_IMAGE[:TAG]")
+    p.set_defaults(func=cmd_tag)
+    p = sub.add_parser("pull", help="Download an image from a registry")
+    p.add_argument("name", metavar="NAME[:TAG|@DIGEST]")
+    p.add_argument("--platform", help="Set platform if server is multi-platform capable (os/arch[/variant])")
+    p.add_argument("-q", "--quiet", action="store_true", help="Suppress verbose output")
+    p.set_defaults(func=cmd_pull)
+    p = sub.add_parser("save", help="Save one or more images to a tar archive (docker-archive + OCI layout)")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("-o", "--output", help="Write to a file, instead of STDOUT")
+    p.set_defaults(func=cmd_save)
+    p = sub.add_parser("load", help="Load an image from a tar archive (docker-archive or OCI layout)")
+    p.add_argument("-i", "--input", help="Read from tar archive file, instead of STDIN")
+    p.add_argument("-q", "--quiet", action="store_true", help="Suppress the load output")
+    p.set_defaults(func=cmd_load)
+
+
+def _add_inspect(sub, help_text: str) -> None:
+    p = sub.add_parser("inspect", help=help_text)
+    p.add_argument("names", nargs="+", metavar="NAME")
+    p.add_argument("-f", "--format", help="Format the output using a Go-template-like {{.Field}}")
+    p.set_defaults(func=cmd_inspect)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tuiker",
+        description="A terminal container manager with its own engine. Without a command, opens the TUI.",
+    )
+    parser.add_argument("-v", "--version", action="version", version=f"tuiker {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_images_parser(sub, "images")
+    _add_image_verbs(sub, prefix=False)
+    _add_inspect(sub, "Return low-level information on images")
+
+    image = sub.add_parser("image", help="Manage images")
+    image_sub = image.add_subparsers(dest="image_command", metavar="COMMAND", required=True)
+    _add_images_parser(image_sub, "ls", aliases=["list"])
+    _add_image_verbs(image_sub, prefix=True)
+    _add_inspect(image_sub, "Display detailed information on one or more images")
+    p = image_sub.add_parser("prune", help="Remove unused images")
+    p.add_argument("-a", "--all", action="store_true", help="Remove all unused images, not just dangling ones")
+    p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
+    p.set_defaults(func=cmd_image_prune)
+
+    p = sub.add_parser("login", help="Log in to a registry")
+    p.add_argument("server", nargs="?", metavar="SERVER")
+    p.add_argument("-u", "--username")
+    p.add_argument("-p", "--password")
+    p.add_argument("--password-stdin", action="store_true", help="Take the password from stdin")
+    p.set_defaults(func=cmd_login)
+    p = sub.add_parser("logout", help="Log out from a registry")
+    p.add_argument("server", nargs="?", metavar="SERVER")
+    p.set_defaults(func=cmd_logout)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return args.func(args)
+    except TuikerError as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
