@@ -87,7 +87,7 @@ def cmd_pull(args) -> int:
         familiar = reference.familiar(result.reference)
         state = "Downloaded newer image" if result.downloaded else "Image is up to date"
         print(f"Status: {state} for {familiar}")
-        warning = host_arch_warning(engine.image_config(result.image))
+        warning = None if args.platform else host_arch_warning(engine.image_config(result.image))
         if warning:
             print(warning, file=sys.stderr)
     print(result.reference)

@@ -357,3 +357,14 @@ def test_two_pulls_at_once_both_succeed_and_store_once(engine_root, make_registr
     assert sorted(state["layers"]) == sorted(d[7:] for d in built.diff_ids)
     assert state["images"] == [f"{built.config_digest[7:]}.json"] and state["tmp"] == []
     assert not list((engine_root / "locks").glob("*.tmp-*"))
+
+
+def test_a_token_the_registry_stops_accepting_is_renewed(engine_root, token_proxy, busybox_image):
+    from tuiker.runtime.registry import RegistryClient
+
+    _, built = busybox_image
+    client = RegistryClient(token_proxy.host)
+    assert client.get_manifest("test/busybox", "latest").digest == built.manifest_digest
+    token_proxy.expire_tokens()  # as if it expired before the expiry time the server announced
+    assert client.get_blob_bytes("test/busybox", built.config_digest) == built.config
+    assert len([s for s in token_proxy.seen if s.path == "/token"]) == 2

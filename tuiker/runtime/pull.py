@@ -273,7 +273,7 @@ class Puller:
             image = Image(config_digest, fetched.digest, fetched.media_type, list(diff_ids),
                           [d["digest"] for d in layer_descs], size, config.get("created", ""))
             tag = None if ref.digest else f"{ref.name}:{ref.tag}"
-            previous = self.store._read_tags().get(tag) if tag else None
+            previous = self.store.tags().get(tag) if tag else None
             self.store.add_image(image, tag, f"{ref.name}@{repo_digest}")
         return self.store.get_image(image.id), repo_digest, new or previous != image.id
 

@@ -144,6 +144,9 @@ class RegistryClient:
                 if not challenge:
                     raise RegistryError(f"{self.host}: unauthorized and no WWW-Authenticate challenge")
                 self._challenge = parse_challenge(challenge)
+                with self._lock:
+                    # A token the registry refuses (expired early, revoked) must not be offered again.
+                    self._tokens.pop(scope or "", None)
                 if self._challenge[0] == "basic" and self.login is None:
                     raise RegistryError(f"{self.host}: authentication required (try 'tuiker login {self.host}')")
                 continue
