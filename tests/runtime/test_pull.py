@@ -368,3 +368,44 @@ def test_a_token_the_registry_stops_accepting_is_renewed(engine_root, token_prox
     token_proxy.expire_tokens()  # as if it expired before the expiry time the server announced
     assert client.get_blob_bytes("test/busybox", built.config_digest) == built.config
     assert len([s for s in token_proxy.seen if s.path == "/token"]) == 2
+
+
+def test_connection_lost_mid_blob_resumes_with_range(engine_root, make_registry, monkeypatch):
+    """The registry restarts while layers stream: the pull goes on from where each blob broke off."""
+    import threading
+    import time
+
+    from tuiker.runtime.registry import RegistryClient
+
+    reg = make_registry()
+    built = _big_image()
+    push(reg, "test/big", "1", built)
+    offsets: list[int] = []
+    real_open_blob = RegistryClient.open_blob
+
+    def recording_open_blob(self, repository, digest, offset=0):  # a spy: the real call, recorded
+        offsets.append(offset)
+        return real_open_blob(self, repository, digest, offset)
+
+    monkeypatch.setattr(RegistryClient, "open_blob", recording_open_blob)
+    outcome: dict = {}
+
+    def pull() -> None:
+        try:
+            outcome["image"] = Engine().pull(f"{reg.host}/test/big:1").image
+        except Exception as e:  # noqa: BLE001 - reported by the assertion below
+            outcome["error"] = e
+
+    thread = threading.Thread(target=pull)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not any(b.stat().st_size > 1024 * 1024 for b in (engine_root / "tmp").glob("*-layer/blob")):
+        assert time.monotonic() < deadline and thread.is_alive(), outcome
+        time.sleep(0.01)
+    reg.stop()
+    reg.start()
+    thread.join(90)
+    assert "error" not in outcome, outcome
+    assert outcome["image"].layers == built.diff_ids
+    assert any(o > 0 for o in offsets), offsets  # at least one blob was re-requested with a Range
+    assert os.listdir(engine_root / "tmp") == []

@@ -387,13 +387,7 @@ _DOCKER_LAYER_TYPES = {"gzip": manifest.DOCKER_LAYER_GZIP, "zstd": manifest.OCI_
 
 
 def _parse(data: bytes, what: str, kind: type) -> dict | list:
-    try:
-        doc = json.loads(data)
-    except ValueError as e:
-        raise ArchiveError(f"invalid archive: {what} is not valid JSON: {e}") from e
-    if not isinstance(doc, kind):
-        raise ArchiveError(f"invalid archive: {what} is not a JSON {kind.__name__}")
-    return doc
+    return manifest.load_json(data, f"invalid archive: {what}", kind, ArchiveError)
 
 
 def _diff_ids(config: dict, count: int) -> list[str]:

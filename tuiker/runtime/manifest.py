@@ -9,7 +9,7 @@ import json
 import platform as host_platform_module
 from dataclasses import dataclass
 
-from tuiker.runtime.errors import NotFoundError, RegistryError
+from tuiker.runtime.errors import NotFoundError, RegistryError, TuikerError
 
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
@@ -73,13 +73,14 @@ def parse_platform(text: str) -> Platform:
     return normalize(*parts)
 
 
-def load_json(body: bytes, what: str) -> dict:
+def load_json(body: bytes, what: str, kind: type = dict, error: type[TuikerError] = RegistryError) -> dict | list:
+    """Parse a JSON document that must be a `kind`; anything else is `error` with a one-line message."""
     try:
         data = json.loads(body)
     except ValueError as e:
-        raise RegistryError(f"{what} is not valid JSON: {e}") from e
-    if not isinstance(data, dict):
-        raise RegistryError(f"{what} is not a JSON object")
+        raise error(f"{what} is not valid JSON: {e}") from e
+    if not isinstance(data, kind):
+        raise error(f"{what} is not a JSON {'object' if kind is dict else kind.__name__}")
     return data
 
 
