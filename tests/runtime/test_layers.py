@@ -400,3 +400,22 @@ def test_truncated_and_garbage(dest: Path) -> None:
 def test_unsupported_type(dest: Path) -> None:
     with pytest.raises(LayerError, match="^vol: unsupported"):
         unpack([entry("vol", b"V")], dest)
+
+
+class FailingStream(ReadOnly):
+    """Breaks off after `good` bytes, as a decompressor does on corrupt input."""
+
+    def __init__(self, data: bytes, good: int) -> None:
+        super().__init__(data[:good])
+
+    def read(self, n: int = -1) -> bytes:
+        if data := super().read(n):
+            return data
+        raise OSError("CRC check failed")
+
+
+def test_stream_errors_pass_through(dest: Path) -> None:
+    # Not a LayerError: the caller checks the blob digest before blaming the layer.
+    data = make_tar([entry("f", data=b"x" * 5000)])
+    with pytest.raises(OSError, match="^CRC check failed$"):
+        unpack_layer(FailingStream(data, 2048), str(dest))  # type: ignore[arg-type]

@@ -1,8 +1,9 @@
 """Unpack one OCI layer tar into a directory, in the form overlayfs expects of a lower layer.
 
 tarfile's own extraction does not fit: it resolves links against the host, rejects absolute symlinks
-that are normal in images (`var/run -> /run`) and strips setuid bits. tarfile only parses headers
-here; every file-system object is created by hand, relative to directory fds held inside `dest`.
+that are normal in images (`var/run -> /run`) and strips setuid bits; its header parsing is slow too.
+tarstream parses the tar; every file-system object is created by hand, relative to directory fds held
+inside `dest`.
 
 Paths: entry names are taken relative to `dest` (leading `/` and `./` stripped) and a `..` component
 is refused. A symlink met in the *parent* part of an entry name is resolved chroot-like against
@@ -24,16 +25,22 @@ import errno
 import os
 import shutil
 import stat
-import tarfile
 from collections.abc import Callable
-from typing import BinaryIO
 
 from tuiker.runtime.errors import LayerError
+from tuiker.runtime.tarstream import (
+    BLKTYPE,
+    CHRTYPE,
+    DIRTYPE,
+    FIFOTYPE,
+    LNKTYPE,
+    REGTYPE,
+    SYMTYPE,
+    Entry,
+    Readable,
+    TarReader,
+)
 
-_CHUNK = 1 << 20
-# tarfile's read-ahead buffer: each header read copies what is left of it, so a large one slows
-# layers made of many small files; 64 KiB measured best (see bench/pull).
-_STREAM_BUFSIZE = 1 << 16
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 # Directory fds kept open between entries; tars list a directory's entries together, so a small
@@ -46,14 +53,14 @@ _OPAQUE = ".wh..wh..opq"
 _OPAQUE_XATTR = "trusted.overlay.opaque"
 # Overlay metadata an image could use to forge whiteouts or redirects in its own layer.
 _FORBIDDEN_XATTRS = ("trusted.overlay.", "user.overlay.")
-_XATTR_PREFIX = "SCHILY.xattr."
 
 
-def unpack_layer(stream: BinaryIO, dest: str) -> int:
+def unpack_layer(stream: Readable, dest: str) -> int:
     """Unpack an *uncompressed* layer tar read from `stream` into the existing empty directory `dest`.
 
     Returns the number of bytes of regular-file content written (the layer's unpacked size).
-    Raises LayerError("<entry name>: <reason>") for anything unsafe or malformed.
+    Raises LayerError("<entry name>: <reason>") for anything unsafe or malformed. Errors raised by
+    `stream` itself pass through unchanged.
     """
     unpacker = _Unpacker(dest)
     try:
@@ -63,12 +70,20 @@ def unpack_layer(stream: BinaryIO, dest: str) -> int:
     return unpacker.size
 
 
-class _IgnoredGlobals(dict):
-    """tarfile merges pax *global* headers into every later member; Docker ignores them, so do we by
-    giving tarfile a global-header dict that drops every write."""
+class _Source:
+    """The caller's stream, remembering what it raised. A decompressor's or a connection's error is not
+    the layer's to explain: the caller may check the blob's digest first (pull does)."""
 
-    def __setitem__(self, key: str, value: str) -> None:
-        pass
+    def __init__(self, stream: Readable) -> None:
+        self._stream = stream
+        self.error: BaseException | None = None
+
+    def read(self, n: int) -> bytes:
+        try:
+            return self._stream.read(n)
+        except BaseException as e:
+            self.error = e
+            raise
 
 
 def _split(name: str, entry: str) -> list[str]:
@@ -82,15 +97,8 @@ def _join(parent: str, name: str) -> str:
     return f"{parent}/{name}" if parent else name
 
 
-def _xattrs(member: tarfile.TarInfo) -> list[tuple[str, bytes]]:
-    out = []
-    for key, value in member.pax_headers.items():
-        if key.startswith(_XATTR_PREFIX):
-            name = key[len(_XATTR_PREFIX):]
-            if not name.startswith(_FORBIDDEN_XATTRS):
-                # tarfile decoded the (possibly binary) value with surrogateescape; this undoes it.
-                out.append((name, value.encode("utf-8", "surrogateescape")))
-    return out
+def _xattrs(m: Entry) -> list[tuple[str, bytes]]:
+    return [(name, value) for name, value in m.xattrs.items() if not name.startswith(_FORBIDDEN_XATTRS)]
 
 
 def _set_xattr(target: int | str, name: str, value: bytes, entry: str) -> None:
@@ -109,10 +117,6 @@ def _set_xattr(target: int | str, name: str, value: bytes, entry: str) -> None:
         raise LayerError(f"{entry}: cannot set xattr {name}: {e.strerror}") from e
 
 
-def _mtime_ns(member: tarfile.TarInfo) -> int:
-    return int(member.mtime * 1_000_000_000)
-
-
 class _Unpacker:
     def __init__(self, dest: str) -> None:
         self.size = 0
@@ -120,7 +124,7 @@ class _Unpacker:
         # Real (symlink-free) path relative to dest -> open directory fd. Insertion order = age.
         self._fds: dict[str, int] = {}
         # Directory attributes wait for the end: writing children would reset their mtimes.
-        self._dirs: dict[str, tarfile.TarInfo] = {}
+        self._dirs: dict[str, Entry] = {}
         # Paths where this layer put a whiteout device, so a later entry of the same name wins.
         self._whiteouts: set[str] = set()
 
@@ -130,23 +134,24 @@ class _Unpacker:
         self._fds.clear()
         os.close(self._root)
 
-    def run(self, stream: BinaryIO) -> None:
+    def run(self, stream: Readable) -> None:
         entry = "<layer start>"
+        source = _Source(stream)
         try:
-            with tarfile.open(fileobj=stream, mode="r|", bufsize=_STREAM_BUFSIZE,
-                              pax_headers=_IgnoredGlobals()) as tf:
-                while (member := tf.next()) is not None:
-                    # Stream mode keeps every TarInfo in tf.members; a big layer would pile them up.
-                    tf.members.clear()
-                    entry = member.name
-                    self._trim()
-                    self._entry(tf, member)
-                entry = "<layer end>"
-                for key, member in self._dirs.items():
-                    entry = member.name
-                    self._trim()
-                    self._dir_attrs(key, member)
-        except (OSError, ValueError, tarfile.TarError) as e:
+            tar = TarReader(source)
+            for member in tar:
+                entry = member.name
+                self._trim()
+                self._entry(tar, member)
+            entry = "<layer end>"
+            for key, member in self._dirs.items():
+                entry = member.name
+                self._trim()
+                self._dir_attrs(key, member)
+        # tarstream's TarFormatError is a ValueError, as is the embedded NUL os calls refuse.
+        except (OSError, ValueError) as e:
+            if e is source.error:
+                raise
             reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
             raise LayerError(f"{entry}: {reason}") from e
 
@@ -253,7 +258,7 @@ class _Unpacker:
 
     # -- entries --------------------------------------------------------------------------------
 
-    def _entry(self, tf: tarfile.TarFile, m: tarfile.TarInfo) -> None:
+    def _entry(self, tar: TarReader, m: Entry) -> None:
         parts = _split(m.name, m.name)
         if _WHITEOUT in m.name:  # cheap test first: this runs for every entry
             if parts[-1] != _OPAQUE and any(p.startswith(_AUFS_META) for p in parts):
@@ -262,23 +267,24 @@ class _Unpacker:
                 self._whiteout(m, parts)
                 return
         if not parts:
-            if not m.isdir():
+            if m.type != DIRTYPE:
                 raise LayerError(f"{m.name}: only a directory may name the layer root")
             self._dirs[""] = m
             return
         pfd, pkey = self._parent(parts[:-1], m.name)
         name = parts[-1]
         key = _join(pkey, name)
-        if m.isreg():
-            self._file(tf, m, pfd, name, key)
-        elif m.isdir():
+        kind = m.type
+        if kind == REGTYPE:
+            self._file(tar, m, pfd, name, key)
+        elif kind == DIRTYPE:
             self._directory(m, pfd, name, key)
-        elif m.issym():
+        elif kind == SYMTYPE:
             self._create(lambda: os.symlink(m.linkname, name, dir_fd=pfd), pfd, name, key)
             self._attrs_by_name(m, pfd, name)
-        elif m.islnk():
+        elif kind == LNKTYPE:
             self._hardlink(m, pfd, name, key)
-        elif m.ischr() or m.isblk() or m.isfifo():
+        elif kind in (CHRTYPE, BLKTYPE, FIFOTYPE):
             self._node(m, pfd, name, key)
         else:
             raise LayerError(f"{m.name}: unsupported tar entry type {m.type!r}")
@@ -291,31 +297,28 @@ class _Unpacker:
             self._remove(pfd, name, key)
             make()
 
-    def _file(self, tf: tarfile.TarFile, m: tarfile.TarInfo, pfd: int, name: str, key: str) -> None:
+    def _file(self, tar: TarReader, m: Entry, pfd: int, name: str, key: str) -> None:
         try:
             fd = os.open(name, _FILE_FLAGS, 0o600, dir_fd=pfd)
         except FileExistsError:
             self._remove(pfd, name, key)
             fd = os.open(name, _FILE_FLAGS, 0o600, dir_fd=pfd)
         try:
-            if m.size:
-                src = tf.extractfile(m)
-                while chunk := src.read(_CHUNK):
-                    view = memoryview(chunk)
-                    while view:
-                        view = view[os.write(fd, view):]
-                self.size += m.size
+            # read_data raises if the layer ends early, so this loop always ends.
+            while view := tar.read_data():
+                while view:
+                    view = view[os.write(fd, view):]
+            self.size += m.size
             # chown clears setuid/setgid and security.capability, so it goes first.
             os.fchown(fd, m.uid, m.gid)
             os.fchmod(fd, m.mode & 0o7777)
             for xname, value in _xattrs(m):
                 _set_xattr(fd, xname, value, m.name)
-            mtime = _mtime_ns(m)
-            os.utime(fd, ns=(mtime, mtime))
+            os.utime(fd, ns=(m.mtime_ns, m.mtime_ns))
         finally:
             os.close(fd)
 
-    def _directory(self, m: tarfile.TarInfo, pfd: int, name: str, key: str) -> None:
+    def _directory(self, m: Entry, pfd: int, name: str, key: str) -> None:
         if key not in self._fds:
             try:
                 fd = os.open(name, _DIR_FLAGS, dir_fd=pfd)
@@ -330,20 +333,19 @@ class _Unpacker:
             self._fds[key] = fd
         self._dirs[key] = m
 
-    def _dir_attrs(self, key: str, m: tarfile.TarInfo) -> None:
+    def _dir_attrs(self, key: str, m: Entry) -> None:
         fd = self._root if not key else self._parent(key.split("/"), m.name, strict=True)[0]
         os.fchown(fd, m.uid, m.gid)
         os.fchmod(fd, m.mode & 0o7777)
         for xname, value in _xattrs(m):
             _set_xattr(fd, xname, value, m.name)
-        mtime = _mtime_ns(m)
-        os.utime(fd, ns=(mtime, mtime))
+        os.utime(fd, ns=(m.mtime_ns, m.mtime_ns))
 
-    def _node(self, m: tarfile.TarInfo, pfd: int, name: str, key: str) -> None:
-        if m.isfifo():
+    def _node(self, m: Entry, pfd: int, name: str, key: str) -> None:
+        if m.type == FIFOTYPE:
             kind, dev = stat.S_IFIFO, 0
         else:
-            kind = stat.S_IFCHR if m.ischr() else stat.S_IFBLK
+            kind = stat.S_IFCHR if m.type == CHRTYPE else stat.S_IFBLK
             # The kernel's dev_t holds a 12-bit major and a 20-bit minor.
             if not (0 <= m.devmajor < 1 << 12 and 0 <= m.devminor < 1 << 20):
                 raise LayerError(f"{m.name}: device number {m.devmajor}:{m.devminor} out of range")
@@ -354,17 +356,16 @@ class _Unpacker:
         os.chmod(name, m.mode & 0o7777, dir_fd=pfd)
         self._attrs_by_name(m, pfd, name, owner=False)
 
-    def _attrs_by_name(self, m: tarfile.TarInfo, pfd: int, name: str, owner: bool = True) -> None:
+    def _attrs_by_name(self, m: Entry, pfd: int, name: str, owner: bool = True) -> None:
         """Owner, xattrs and mtime of a symlink or node, which we hold no fd to."""
         if owner:
             os.chown(name, m.uid, m.gid, dir_fd=pfd, follow_symlinks=False)
         for xname, value in _xattrs(m):
             # setxattr has no dir_fd form; the /proc magic link pins the parent we already hold.
             _set_xattr(f"/proc/self/fd/{pfd}/{name}", xname, value, m.name)
-        mtime = _mtime_ns(m)
-        os.utime(name, ns=(mtime, mtime), dir_fd=pfd, follow_symlinks=False)
+        os.utime(name, ns=(m.mtime_ns, m.mtime_ns), dir_fd=pfd, follow_symlinks=False)
 
-    def _hardlink(self, m: tarfile.TarInfo, pfd: int, name: str, key: str) -> None:
+    def _hardlink(self, m: Entry, pfd: int, name: str, key: str) -> None:
         tparts = _split(m.linkname, m.name)
         if not tparts:
             raise LayerError(f"{m.name}: hardlink to the layer root")
@@ -386,7 +387,7 @@ class _Unpacker:
             pfd, name, key,
         )
 
-    def _whiteout(self, m: tarfile.TarInfo, parts: list[str]) -> None:
+    def _whiteout(self, m: Entry, parts: list[str]) -> None:
         base = parts[-1]
         pfd, pkey = self._parent(parts[:-1], m.name)
         if base == _OPAQUE:
