@@ -1,0 +1,33 @@
+"""Container cgroups: resource limits, stats, freeze and kill-all, on cgroup v1 or v2 hosts.
+
+`driver("tuiker/<id>")` picks the host's version. CgroupError, Limits and Stats are defined in common.py (the
+drivers import them from there, which avoids an import cycle through this file) and re-exported here.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .common import Cgroup, CgroupError, Limits, Stats, check_name, mountinfo
+from .v1 import V1Cgroup
+from .v2 import ROOT, V2Cgroup
+
+__all__ = ["Cgroup", "CgroupError", "Limits", "Stats", "V1Cgroup", "V2Cgroup", "driver", "host_version"]
+
+
+def host_version() -> int:
+    """2 when /sys/fs/cgroup itself is a cgroup2 mount (pure unified), else 1: a hybrid host's cgroup2 at
+    /sys/fs/cgroup/unified has the controllers bound to v1 hierarchies, so limits must go through v1."""
+    version = 1
+    for point, fstype, _ in mountinfo():
+        if point == ROOT:
+            version = 2 if fstype == "cgroup2" else 1  # the last mount on a path is the visible one
+    return version
+
+
+def driver(name: str) -> Cgroup:
+    """The cgroup of `name` ("tuiker/<container id>"); TUIKER_CGROUP_PARENT replaces the "tuiker" part."""
+    parent = os.environ.get("TUIKER_CGROUP_PARENT")
+    if parent:
+        name = f"{parent.strip('/')}/{check_name(name).rpartition('/')[2]}"
+    return V2Cgroup(name) if host_version() == 2 else V1Cgroup(name)

@@ -1,0 +1,291 @@
+"""What the v1 and v2 drivers share: the limit/stat records, docker's swap arithmetic, kernel-file I/O that
+fails with one readable line, and the create/add/freeze/kill/remove sequences, which are the same in both
+versions once each driver says which directories it owns and how it writes its limits."""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import signal
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from tuiker.runtime.errors import TuikerError
+
+MOUNTINFO = "/proc/self/mountinfo"
+
+# How long freeze waits for the kernel to report the group frozen, and remove waits for dying tasks to leave.
+# Both are normally milliseconds; the bounds only stop a stuck task (uninterruptible sleep) hanging the engine.
+FREEZE_TIMEOUT = 5.0
+REMOVE_TIMEOUT = 3.0
+
+
+class CgroupError(TuikerError):
+    """A container cgroup could not be created, limited, joined, frozen or removed."""
+
+
+@dataclass
+class Limits:
+    cpu_quota_us: int | None = None  # --cpus 1.5 → 150000 with the default period
+    cpu_period_us: int = 100_000
+    cpu_shares: int | None = None  # v1 cpu.shares; v2 cpu.weight via shares_to_weight
+    memory_bytes: int | None = None  # -m
+    memory_swap_bytes: int | None = None  # --memory-swap: memory+swap total, -1 unlimited, None/0 = 2x memory
+    pids_max: int | None = None  # --pids-limit
+
+
+@dataclass
+class Stats:
+    cpu_usage_ns: int
+    memory_usage: int  # without inactive page cache, as docker stats shows it
+    memory_limit: int  # host RAM when the cgroup has no (smaller) limit
+    pids_current: int
+    pids_limit: int | None
+    io_read_bytes: int
+    io_write_bytes: int
+    oom_kills: int
+
+
+def host_memory() -> int:
+    """Physical RAM in bytes, what docker stats reports as the limit of an unlimited container."""
+    return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def memory_limit(limit: int | None) -> int:
+    """The limit docker stats shows: host RAM when unlimited (v1 reports unlimited as a huge number)."""
+    return host_memory() if limit is None else min(limit, host_memory())
+
+
+def memsw_total(limits: Limits) -> int | None:
+    """Memory+swap in bytes with docker's defaults: None = leave the kernel's, -1 = unlimited.
+
+    Validated before anything is created, so a bad combination never leaves a half-made cgroup."""
+    memory, swap = limits.memory_bytes, limits.memory_swap_bytes
+    if memory is None:
+        if swap:
+            raise CgroupError(f"cannot set memory+swap limit {swap}: it needs a memory limit too")
+        return None
+    if not swap:  # docker treats --memory-swap 0 like unset: swap may use as much again as memory
+        return 2 * memory
+    if swap != -1 and swap < memory:
+        raise CgroupError(f"cannot set memory+swap limit {swap}: it is below the memory limit {memory}")
+    return swap
+
+
+def shares_to_weight(shares: int) -> int:
+    """v1 cpu.shares (2..262144) → v2 cpu.weight (1..10000), runc's linear mapping."""
+    return min(10_000, max(1, 1 + (shares - 2) * 9999 // 262_142))
+
+
+def mountinfo(path: str = MOUNTINFO) -> Iterator[tuple[str, str, list[str]]]:
+    """(mount point, fstype, super options) of every mount, mount point unescaped (\\040 is a space)."""
+    with open(path) as f:
+        for line in f:
+            head, _, tail = line.partition(" - ")
+            fstype, _source, options = tail.split()[:3]
+            point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), head.split()[4])
+            yield point, fstype, options.split(",")
+
+
+def check_name(name: str) -> str:
+    """The relative cgroup path, refused when it could climb out of the hierarchy (ids come from users)."""
+    parts = name.strip("/").split("/")
+    if not name.strip("/") or any(p in ("", ".", "..") for p in parts):
+        raise CgroupError(f"invalid cgroup name {name!r}")
+    return "/".join(parts)
+
+
+def read(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError as e:
+        raise CgroupError(f"cannot read {path}: {e.strerror}") from None
+
+
+def read_optional(path: str) -> str:
+    """A stat file that is absent when its controller is not mounted/enabled: "" then, so stats degrade to 0."""
+    try:
+        with open(path) as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+def write(path: str, value: str, what: str) -> None:
+    # One write() of the whole value: the kernel parses each write as a full value. No O_CREAT, so a file
+    # missing because its controller is off fails with ENOENT instead of a puzzling permission error.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+        try:
+            os.write(fd, value.encode())
+        finally:
+            os.close(fd)
+    except OSError as e:
+        raise CgroupError(f"cannot set {what} {value}: {path}: {e.strerror} (cgroup write refused)") from None
+
+
+def keyed(text: str) -> dict[str, int]:
+    """The "key value" lines of memory.stat, cpu.stat, memory.events, memory.oom_control, cgroup.events."""
+    out = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(" ")
+        if value.strip().lstrip("-").isdigit():
+            out[key] = int(value)
+    return out
+
+
+def int_or_zero(text: str) -> int:
+    return int(text) if text.strip() else 0
+
+
+def limit_value(text: str) -> int | None:
+    """pids.max / memory.max: "max" (or an absent file) means no limit."""
+    text = text.strip()
+    return None if text in ("", "max") else int(text)
+
+
+def wait_until(check: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    delay = 0.001
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+    return True
+
+
+class Cgroup(ABC):
+    """One container's cgroup: a single directory on v2, one per mounted controller on v1."""
+
+    def __init__(self, name: str) -> None:
+        self.name = check_name(name)
+
+    @abstractmethod
+    def _dirs(self) -> list[tuple[str, str]]:
+        """(hierarchy root, container dir) pairs, each dir once (v1 combined mounts share one)."""
+
+    @abstractmethod
+    def _apply(self, limits: Limits, memsw: int | None) -> None:
+        """Write the limits into dirs that now exist."""
+
+    @abstractmethod
+    def _request_freeze(self, frozen: bool) -> None: ...
+
+    @abstractmethod
+    def _can_freeze(self) -> bool: ...
+
+    @abstractmethod
+    def frozen(self) -> bool: ...
+
+    @abstractmethod
+    def stats(self) -> Stats: ...
+
+    @abstractmethod
+    def _oom_kills(self) -> int: ...
+
+    def oom_killed(self) -> bool:
+        """Whether the kernel's OOM killer has killed a task in this cgroup (v1 needs kernel >= 4.13)."""
+        return self._oom_kills() > 0
+
+    def create(self, limits: Limits) -> None:
+        """Make the directories (parents too) and write the limits; on failure remove only what was made here,
+        so a shared parent that existed before, or a leftover dir being reused, survives."""
+        memsw = memsw_total(limits)
+        if not self._dirs():
+            raise CgroupError("cannot create a cgroup: no cgroup controller is mounted")
+        made: list[str] = []
+        try:
+            for root, leaf in self._dirs():
+                path = root
+                for part in os.path.relpath(leaf, root).split("/"):
+                    path = os.path.join(path, part)
+                    try:
+                        os.mkdir(path, 0o755)
+                        made.append(path)
+                    except FileExistsError:
+                        pass
+                    except OSError as e:
+                        raise CgroupError(f"cannot create cgroup {path}: {e.strerror}") from None
+            self._apply(limits, memsw)
+        except BaseException:
+            for path in reversed(made):  # children before parents
+                try:
+                    os.rmdir(path)
+                except OSError:
+                    pass  # best effort: the original error is the one to report
+            raise
+
+    def add(self, pid: int) -> None:
+        """Move a process into every hierarchy (cgroup.procs moves the whole thread group)."""
+        for _, leaf in self._dirs():
+            write(os.path.join(leaf, "cgroup.procs"), str(pid), "cgroup membership of pid")
+
+    def pids(self) -> list[int]:
+        # add() puts a process in every hierarchy, so the first one lists them all.
+        return [int(p) for p in read(os.path.join(self._dirs()[0][1], "cgroup.procs")).split()]
+
+    def freeze(self) -> None:
+        self._set_frozen(True)
+
+    def thaw(self) -> None:
+        self._set_frozen(False)
+
+    def _set_frozen(self, frozen: bool) -> None:
+        if not self._can_freeze():
+            raise CgroupError(f"cannot {'freeze' if frozen else 'thaw'} cgroup {self.name}: no freezer available")
+        # The request is repeated while waiting: a v1 freeze can stall in FREEZING when a task was mid-fork or
+        # in a vfork wait, and writing FROZEN again retries it (runc does the same); on v2 it is a no-op.
+        deadline = time.monotonic() + FREEZE_TIMEOUT
+        while time.monotonic() < deadline:
+            self._request_freeze(frozen)
+            if wait_until(lambda: self.frozen() == frozen, 0.1):
+                return
+        if frozen:
+            self._request_freeze(False)  # a half-frozen container is worse than a running one
+        raise CgroupError(f"cannot {'freeze' if frozen else 'thaw'} cgroup {self.name}: "
+                          f"no change after {FREEZE_TIMEOUT:.0f} s (a task stuck in uninterruptible sleep?)")
+
+    def kill_all(self) -> None:
+        """SIGKILL every process. Frozen first so nothing can fork between reading the list and the kill
+        (a fork bomb would otherwise outrun us); the kills land when thawed. Without a freezer: one pass.
+        Nothing to do when the cgroup is gone: callers kill before every remove, whatever state they find."""
+        if not any(os.path.isdir(leaf) for _, leaf in self._dirs()):
+            return
+        freezer = self._can_freeze()
+        if freezer:
+            self.freeze()
+        try:
+            for pid in self.pids():
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        finally:
+            if freezer:
+                self.thaw()
+
+    def remove(self) -> None:
+        """rmdir each container dir (not the shared parent); a dir already gone is fine, so a repeated
+        remove, or one after a failed create, is safe."""
+        for _, leaf in self._dirs():
+            rmdir_when_empty(leaf)
+
+
+def rmdir_when_empty(path: str) -> None:
+    # EBUSY while killed tasks are still exiting (they leave the cgroup at the end of do_exit): retry briefly.
+    deadline = time.monotonic() + REMOVE_TIMEOUT
+    while True:
+        try:
+            os.rmdir(path)
+            return
+        except FileNotFoundError:
+            return
+        except OSError as e:
+            if e.errno != errno.EBUSY or time.monotonic() > deadline:
+                raise CgroupError(f"cannot remove cgroup {path}: {e.strerror}") from None
+        time.sleep(0.02)
