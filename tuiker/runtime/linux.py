@@ -1,0 +1,172 @@
+"""Thin ctypes wrappers for the Linux calls Python 3.11's os module lacks (unshare, setns, mount, pivot_root, prctl...).
+
+Every wrapper raises OSError with the errno and a message naming the call and its main argument, so a failure deep
+in container setup says which step broke. Paths are passed as bytes (os.fsencode) so undecodable names still work.
+These calls change process-wide state: make them in a freshly forked, single-threaded child, never in the CLI/TUI.
+Imports stay at ctypes and os: this module is on the container start path.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+
+# Namespace flags for unshare(2)/setns(2)/clone(2).
+CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+
+# mount(2) flags.
+MS_RDONLY = 0x1
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+MS_NOEXEC = 0x8
+MS_REMOUNT = 0x20
+MS_BIND = 0x1000
+MS_REC = 0x4000
+MS_PRIVATE = 0x40000
+MS_SLAVE = 0x80000
+MS_RELATIME = 0x200000
+MS_STRICTATIME = 0x1000000
+
+# umount2(2): detach now, free when no longer busy (the old root after pivot_root is always busy).
+MNT_DETACH = 0x2
+
+# prctl(2) options.
+PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
+PR_SET_KEEPCAPS = 8  # keep permitted caps across setuid, for runc's "drop bounding, keepcaps, setuid, capset" order
+PR_SET_SECCOMP = 22
+PR_CAPBSET_DROP = 24
+PR_SET_CHILD_SUBREAPER = 36
+PR_SET_NO_NEW_PRIVS = 38
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+
+# close_range(2) flags.
+CLOSE_RANGE_UNSHARE = 0x2
+CLOSE_RANGE_CLOEXEC = 0x4
+
+_MACHINE = os.uname().machine
+# pivot_root has no glibc wrapper; its number differs per arch. pidfd_open/close_range are numbered alike everywhere.
+_NR_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}.get(_MACHINE)
+_NR_PIDFD_OPEN = 434
+_NR_CLOSE_RANGE = 436
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.unshare.argtypes = [ctypes.c_int]
+_libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
+_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+_libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+_libc.sethostname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+_libc.syscall.restype = ctypes.c_long
+
+PathArg = str | bytes | os.PathLike
+
+
+def _fs(value: PathArg | None) -> bytes | None:
+    return None if value is None else os.fsencode(value)
+
+
+def _check(ret: int, call: str) -> int:
+    if ret < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{call}: {os.strerror(err)}")
+    return ret
+
+
+def unshare(flags: int) -> None:
+    """Move the calling process into new namespaces. CLONE_NEWPID only applies to children forked afterwards."""
+    _check(_libc.unshare(flags), f"unshare(0x{flags:x})")
+
+
+def setns(fd: int, nstype: int = 0) -> None:
+    """Join the namespace `fd` (an open /proc/PID/ns/* file or pidfd); nstype 0 accepts any kind."""
+    _check(_libc.setns(fd, nstype), f"setns(fd={fd}, nstype=0x{nstype:x})")
+
+
+def mount(source: PathArg | None, target: PathArg, fstype: str | bytes | None, flags: int = 0,
+          data: str | bytes | None = None) -> None:
+    """mount(2). For propagation changes (MS_PRIVATE, MS_SLAVE) pass source and fstype as None."""
+    _check(_libc.mount(_fs(source), _fs(target), _fs(fstype), flags, _fs(data)),
+           f"mount({source!r} on {os.fsdecode(target)!r}, type={fstype!r}, flags=0x{flags:x})")
+
+
+def umount2(target: PathArg, flags: int = 0) -> None:
+    _check(_libc.umount2(_fs(target), flags), f"umount2({os.fsdecode(target)!r}, flags=0x{flags:x})")
+
+
+def pivot_root(new_root: PathArg, put_old: PathArg) -> None:
+    """pivot_root(2). new_root must be a mount point (bind-mount it onto itself first) whose parent mount is not
+    shared, or the kernel refuses with EINVAL. pivot_root(".", ".") stacks the old root on the new one, so no
+    put_old directory has to exist in the image (runc's way)."""
+    if _NR_PIVOT_ROOT is None:
+        raise OSError(38, f"pivot_root: no syscall number known for {_MACHINE}")
+    _check(_libc.syscall(ctypes.c_long(_NR_PIVOT_ROOT), _fs(new_root), _fs(put_old)),
+           f"pivot_root({os.fsdecode(new_root)!r}, {os.fsdecode(put_old)!r})")
+
+
+def sethostname(name: str | bytes) -> None:
+    raw = _fs(name)
+    _check(_libc.sethostname(raw, len(raw)), f"sethostname({name!r})")
+
+
+def prctl(option: int, a2: int = 0, a3: int = 0, a4: int = 0, a5: int = 0) -> int:
+    """prctl(2); returns the call's result (some options return a value). Arguments are passed as unsigned longs
+    because prctl is variadic and the kernel reads all four as such."""
+    args = (ctypes.c_ulong(a & 0xFFFFFFFFFFFFFFFF) for a in (a2, a3, a4, a5))
+    return _check(_libc.prctl(ctypes.c_int(option), *args), f"prctl({option}, {a2})")
+
+
+def set_no_new_privs() -> None:
+    """Forbid gaining privileges through execve (setuid bits, file caps). Irreversible; inherited by children.
+    It also lets an unprivileged process install a seccomp filter."""
+    prctl(PR_SET_NO_NEW_PRIVS, 1)
+
+
+def set_child_subreaper() -> None:
+    """Orphaned descendants get reparented to us instead of the host's init, so the monitor can reap them."""
+    prctl(PR_SET_CHILD_SUBREAPER, 1)
+
+
+def set_pdeathsig(sig: int) -> None:
+    """Get `sig` when the parent *thread* dies. Racy: check os.getppid() afterwards in case the parent is
+    already gone. Cleared by execve of a setuid binary and by setuid, so set it again after changing uid."""
+    prctl(PR_SET_PDEATHSIG, sig)
+
+
+def set_dumpable(flag: bool) -> None:
+    """Non-dumpable blocks ptrace and makes /proc/PID/* root-owned: set it before joining a container's namespaces
+    so processes inside cannot reach the host binary through /proc/PID/exe (CVE-2019-5736). execve resets it."""
+    prctl(PR_SET_DUMPABLE, int(flag))
+
+
+def pidfd_open(pid: int, flags: int = 0) -> int:
+    """A file descriptor for `pid` that cannot be confused with a recycled pid; it polls readable on exit."""
+    return _check(_libc.syscall(ctypes.c_long(_NR_PIDFD_OPEN), ctypes.c_int(pid), ctypes.c_uint(flags)),
+                  f"pidfd_open({pid})")
+
+
+def close_range(first: int, last: int, flags: int = 0) -> None:
+    """Close (or with CLOSE_RANGE_CLOEXEC mark close-on-exec) every fd in [first, last]. Before execve into a
+    container nothing from the host may leak (CVE-2024-21626); last=0xFFFFFFFF means "all above first"."""
+    ret = _libc.syscall(ctypes.c_long(_NR_CLOSE_RANGE), ctypes.c_uint(first), ctypes.c_uint(last),
+                        ctypes.c_uint(flags))
+    if ret == 0:
+        return
+    if ctypes.get_errno() != 38 or flags & CLOSE_RANGE_UNSHARE:
+        _check(ret, f"close_range({first}, {last}, 0x{flags:x})")
+    # Kernel < 5.9: walk the open fds, not the whole range (os.closerange to 2^32 would take minutes).
+    for fd in sorted(int(name) for name in os.listdir("/proc/self/fd")):
+        if first <= fd <= last:
+            try:
+                if flags & CLOSE_RANGE_CLOEXEC:
+                    os.set_inheritable(fd, False)
+                else:
+                    os.close(fd)
+            except OSError:  # the listdir's own, already closed fd
+                pass
