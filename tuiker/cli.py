@@ -8,7 +8,7 @@ import json
 import sys
 import time
 
-from tuiker import __version__
+from tuiker import __version__, cli_containers
 from tuiker.runtime.errors import TuikerError
 
 
@@ -313,7 +313,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_images_parser(sub, "images")
     _add_image_verbs(sub, prefix=False)
-    _add_inspect(sub, "Return low-level information on images")
+    cli_containers.add_parsers(sub)
+    cli_containers.add_container_group(sub)
+    p = sub.add_parser("inspect", help="Return low-level information on containers or images")
+    p.add_argument("names", nargs="+", metavar="NAME")
+    p.add_argument("-f", "--format", help="Format the output using a Go-template-like {{.Field}}")
+    p.add_argument("--type", choices=["container", "image"], help="Only look for this kind of object")
+    p.set_defaults(func=cli_containers.cmd_inspect)
 
     image = sub.add_parser("image", help="Manage images")
     image_sub = image.add_subparsers(dest="image_command", metavar="COMMAND", required=True)

@@ -21,7 +21,256 @@ class PullResult:
     downloaded: bool
 
 
-class Engine:
+def _registry_host(server: str | None) -> str:
+    if not server:
+        return reference.DEFAULT_REGISTRY
+    host = server.removeprefix("https://").removeprefix("http://").split("/", 1)[0]
+    return reference.DEFAULT_REGISTRY if host in ("index.docker.io", "registry-1.docker.io") else host
+
+
+
+# -- containers ------------------------------------------------------------------------------------
+
+@dataclass
+class RunOptions:
+    """What `create`/`run` take, in docker's terms (the CLI parses flags into this)."""
+    image: str
+    command: list[str] | None = None
+    name: str | None = None
+    env: list[str] | None = None
+    workdir: str | None = None
+    user: str | None = None
+    entrypoint: list[str] | None = None
+    hostname: str | None = None
+    tty: bool = False
+    interactive: bool = False
+    cpus: float | None = None
+    memory: int | None = None
+    memory_swap: int | None = None
+    pids_limit: int | None = None
+    cpu_shares: int | None = None
+    restart: str = "no"
+    auto_remove: bool = False
+    privileged: bool = False
+    read_only: bool = False
+    cap_add: list[str] | None = None
+    cap_drop: list[str] | None = None
+    security_opt: list[str] | None = None
+    network: str = "none"
+    platform: str | None = None
+
+
+def parse_restart(text: str) -> dict:
+    name, _, count = (text or "no").partition(":")
+    if name not in ("no", "on-failure", "always", "unless-stopped"):
+        raise TuikerError(f"invalid restart policy {text!r}: use no, on-failure[:N], always or unless-stopped")
+    if count and (name != "on-failure" or not count.isdigit()):
+        raise TuikerError(f"invalid restart policy {text!r}: only on-failure takes a maximum retry count")
+    return {"Name": name, "MaximumRetryCount": int(count or 0)}
+
+
+class ContainerEngine:
+    """The container half of the facade; `Engine` below combines both halves."""
+
+    root: Path
+    store: Store
+
+    @property
+    def containers(self):
+        from tuiker.runtime.containers import ContainerStore
+
+        if getattr(self, "_containers", None) is None:
+            self._containers = ContainerStore(self.root)
+        return self._containers
+
+    @property
+    def monitor(self):
+        from tuiker.runtime.monitor import MonitorClient
+
+        return MonitorClient(self.root)
+
+    def container(self, ref: str):
+        return self.containers.get(ref)
+
+    def create(self, opts: RunOptions, progress=None):
+        from tuiker.runtime import capabilities
+        from tuiker.runtime.containers import merge_image_config
+
+        try:
+            image = self.image(opts.image)
+        except TuikerError:
+            self.pull(opts.image, opts.platform, progress)
+            image = self.image(opts.image)
+        cfg = merge_image_config(self.image_config(image), opts.command, opts.entrypoint, opts.env or [],
+                                 opts.workdir, opts.user)
+        security = opts.security_opt or []
+        for item in security:
+            if item not in ("no-new-privileges", "no-new-privileges:true", "no-new-privileges=true",
+                            "no-new-privileges:false", "seccomp=unconfined", "seccomp:unconfined"):
+                raise TuikerError(f"unsupported --security-opt {item!r}")
+        if opts.network not in ("none", "host", "bridge", "default"):
+            raise TuikerError(f"network {opts.network} not found (only none and host exist until networking lands)")
+        if opts.memory is not None and opts.memory < 6 * 1024 * 1024:
+            raise TuikerError("Minimum memory limit allowed is 6MB")
+        if opts.cpus is not None and not 0 < opts.cpus <= (os.cpu_count() or 1):
+            raise TuikerError(f"range of CPUs is from 0.01 to {os.cpu_count()}.00, as there are only "
+                              f"{os.cpu_count()} CPUs available")
+        if opts.pids_limit is not None and opts.pids_limit == 0:
+            opts.pids_limit = None  # docker: 0 means unlimited
+        try:
+            caps = capabilities.resolve(opts.cap_add or [], opts.cap_drop or [], opts.privileged)
+        except ValueError as e:
+            raise TuikerError(str(e)) from e
+        cfg.update(Hostname=opts.hostname or "", Tty=opts.tty, OpenStdin=opts.interactive, Image=opts.image)
+        swap = opts.memory_swap
+        config = {
+            "Image": opts.image, "ImageID": image.id, "Layers": [d.removeprefix("sha256:") for d in image.layers],
+            "Config": cfg,
+            "HostConfig": {
+                "Memory": opts.memory or 0, "MemorySwap": swap if swap is not None else 0,
+                "NanoCpus": int((opts.cpus or 0) * 1e9), "CpuShares": opts.cpu_shares or 0,
+                "PidsLimit": opts.pids_limit, "RestartPolicy": parse_restart(opts.restart),
+                "AutoRemove": opts.auto_remove, "Privileged": opts.privileged, "ReadonlyRootfs": opts.read_only,
+                "CapAdd": opts.cap_add or None, "CapDrop": opts.cap_drop or None, "SecurityOpt": security or None,
+                "NetworkMode": "host" if opts.network == "host" else "none",
+            },
+            "Limits": {
+                "cpu_quota_us": int(opts.cpus * 100_000) if opts.cpus else None, "cpu_period_us": 100_000,
+                "cpu_shares": opts.cpu_shares, "memory_bytes": opts.memory, "memory_swap_bytes": swap,
+                "pids_max": opts.pids_limit,
+            },
+            "Capabilities": sorted(caps),
+            "NoNewPrivileges": any(s.startswith("no-new-privileges") and not s.endswith("false") for s in security),
+            "Seccomp": not opts.privileged and not any(s.startswith("seccomp") for s in security),
+        }
+        if config["HostConfig"]["AutoRemove"] and config["HostConfig"]["RestartPolicy"]["Name"] != "no":
+            raise TuikerError("conflicting options: cannot specify both --restart and --rm")
+        return self.containers.create(config, opts.name)
+
+    def start(self, ref: str, attach: bool = False, size: tuple[int, int] | None = None):
+        """Start; with `attach`, returns the socket streaming the container's output (frames)."""
+        c = self.container(ref)
+        reply, sock = self.monitor.request({"op": "start", "id": c.id, "attach": attach,
+                                            "size": list(size) if size else None}, keep=attach)
+        if not reply.get("ok"):
+            raise ContainerStartError(reply.get("error", "start failed"), reply.get("code", 125))
+        return sock
+
+    def attach(self, ref: str, size: tuple[int, int] | None = None):
+        c = self.container(ref)
+        reply, sock = self.monitor.request({"op": "attach", "id": c.id, "size": list(size) if size else None},
+                                           keep=True)
+        if not reply.get("ok"):
+            raise TuikerError(reply.get("error", "attach failed"))
+        return sock
+
+    def exec(self, ref: str, cmd: list[str], tty: bool = False, interactive: bool = False, detach: bool = False,
+             env: list[str] | None = None, workdir: str | None = None, user: str | None = None,
+             size: tuple[int, int] | None = None):
+        c = self.container(ref)
+        if c.status != "running":
+            raise TuikerError(f"Container {c.short_id} is not running")
+        reply, sock = self.monitor.request(
+            {"op": "exec", "id": c.id, "cmd": cmd, "tty": tty, "interactive": interactive, "detach": detach,
+             "env": env or [], "workdir": workdir, "user": user, "size": list(size) if size else None},
+            keep=not detach)
+        if not reply.get("ok"):
+            raise ContainerStartError(reply.get("error", "exec failed"), reply.get("code", 126))
+        return sock
+
+    def _simple(self, op: str, ref: str, **extra) -> dict:
+        c = self.container(ref)
+        reply, _ = self.monitor.request({"op": op, "id": c.id, **extra})
+        if not reply.get("ok"):
+            raise TuikerError(reply.get("error", f"{op} failed"))
+        return reply
+
+    def stop(self, ref: str, timeout: float | None = None) -> None:
+        c = self.container(ref)
+        if c.status in ("running", "paused", "restarting"):
+            self._simple("stop", ref, timeout=10 if timeout is None else timeout)
+
+    def kill(self, ref: str, signal_name: str = "SIGKILL") -> None:
+        self._simple("kill", ref, signal=signal_name)
+
+    def pause(self, ref: str) -> None:
+        self._simple("pause", ref)
+
+    def unpause(self, ref: str) -> None:
+        self._simple("unpause", ref)
+
+    def wait(self, ref: str) -> int:
+        return int(self._simple("wait", ref).get("exit", 0))
+
+    def restart(self, ref: str, timeout: float | None = None) -> None:
+        self.stop(ref, timeout)
+        self.start(ref)
+
+    def remove(self, ref: str, force: bool = False) -> None:
+        c = self.container(ref)
+        if c.status in ("running", "paused", "restarting"):
+            if not force:
+                raise TuikerError(f"cannot remove container {c.short_id}: container is {c.status}: stop the"
+                                  " container before removing or force remove")
+            self._simple("kill", c.id, signal="SIGKILL")
+            self._simple("wait", c.id)
+        from tuiker.runtime import cgroups
+
+        cg = cgroups.driver(f"tuiker/{c.id}")
+        cg.kill_all()
+        cg.remove()
+        self.containers.delete_files(c)
+
+    def rename(self, ref: str, new_name: str) -> None:
+        self.containers.rename(self.container(ref), new_name)
+
+    def prune_containers(self) -> list[str]:
+        gone = []
+        for c in self.containers.list():
+            if c.status in ("exited", "created", "dead"):
+                self.remove(c.id)
+                gone.append(c.id)
+        return gone
+
+    def list_containers(self, all_states: bool = False):
+        found = self.containers.list()
+        return found if all_states else [c for c in found if c.status in ("running", "paused", "restarting")]
+
+    def ensure_truth(self) -> None:
+        """State files that call a container running while no monitor runs are stale (the monitor died,
+        the host rebooted): starting a monitor makes it reconcile them before we read them."""
+        if any(c.status in ("running", "paused", "restarting") for c in self.containers.list()):
+            self.monitor.connect().close()
+
+    def inspect_container(self, ref: str) -> dict:
+        c = self.container(ref)
+        s = c.state
+        return {
+            "Id": c.id, "Created": c.config["Created"], "Path": (c.command or [""])[0], "Args": c.command[1:],
+            "State": {"Status": c.status, "Running": c.status in ("running", "paused"),
+                      "Paused": c.status == "paused", "Restarting": c.status == "restarting",
+                      "OOMKilled": bool(s.get("OOMKilled")), "Dead": c.status == "dead", "Pid": c.pid,
+                      "ExitCode": s.get("ExitCode", 0), "Error": s.get("Error", ""),
+                      "StartedAt": s.get("StartedAt", "0001-01-01T00:00:00Z"),
+                      "FinishedAt": s.get("FinishedAt", "0001-01-01T00:00:00Z")},
+            "Image": c.config["ImageID"], "Name": "/" + c.name, "RestartCount": s.get("RestartCount", 0),
+            "LogPath": str(c.dir / "log.json"), "HostConfig": c.config["HostConfig"],
+            "Config": c.config["Config"], "GraphDriver": {"Name": "overlay", "Data": {
+                "UpperDir": str(c.dir / "upper"), "WorkDir": str(c.dir / "work"),
+                "LowerDir": ":".join(str(self.root / "layers" / d / "diff") for d in reversed(c.config["Layers"]))}},
+            "Mounts": [], "NetworkSettings": {"Networks": {c.config["HostConfig"]["NetworkMode"]: {}}},
+        }
+
+
+class ContainerStartError(TuikerError):
+    """The container's process could not be started; `code` is docker's exit status (125, 126, 127)."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class Engine(ContainerEngine):
     def __init__(self, root: str | os.PathLike | None = None) -> None:
         self.root = Path(root) if root else config.engine_root()
         self._store: Store | None = None
@@ -177,11 +426,3 @@ class Engine:
         from tuiker.runtime import credentials
 
         return credentials.erase(_registry_host(server))
-
-
-def _registry_host(server: str | None) -> str:
-    if not server:
-        return reference.DEFAULT_REGISTRY
-    host = server.removeprefix("https://").removeprefix("http://").split("/", 1)[0]
-    return reference.DEFAULT_REGISTRY if host in ("index.docker.io", "registry-1.docker.io") else host
-

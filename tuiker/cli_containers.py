@@ -1,0 +1,605 @@
+"""The container commands of the CLI: run, create, start, ps, exec, logs, stop, rm ... (docker's flags)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+from tuiker.runtime.errors import TuikerError
+
+# docker's exit status when the engine itself fails rather than the container.
+EXIT_ENGINE = 125
+
+
+def _engine():
+    from tuiker.runtime.engine import Engine
+
+    return Engine()
+
+
+def _options(args):
+    from tuiker.runtime.containers import parse_size
+    from tuiker.runtime.engine import RunOptions
+
+    env = list(args.env or [])
+    for path in args.env_file or []:
+        try:
+            with open(path) as f:
+                env += [line.rstrip("\n") for line in f if line.strip() and not line.startswith("#")]
+        except OSError as e:
+            raise TuikerError(f"cannot read env file {path}: {e.strerror}") from e
+    try:
+        cpus = float(args.cpus) if args.cpus is not None else None
+    except ValueError:
+        raise TuikerError(f"invalid argument {args.cpus!r} for --cpus: expected a number like 1.5") from None
+    memory = parse_size(args.memory, "--memory") if args.memory else None
+    swap = None
+    if args.memory_swap:
+        swap = -1 if args.memory_swap == "-1" else parse_size(args.memory_swap, "--memory-swap")
+    return RunOptions(
+        image=args.image, command=args.command or None, name=args.name, env=env, workdir=args.workdir,
+        user=args.user, entrypoint=[args.entrypoint] if args.entrypoint is not None else None,
+        hostname=args.hostname, tty=args.tty, interactive=args.interactive, cpus=cpus, memory=memory,
+        memory_swap=swap, pids_limit=args.pids_limit, cpu_shares=args.cpu_shares, restart=args.restart,
+        auto_remove=getattr(args, "rm", False), privileged=args.privileged, read_only=args.read_only,
+        cap_add=args.cap_add, cap_drop=args.cap_drop, security_opt=args.security_opt, network=args.network,
+        platform=args.platform)
+
+
+def _pull_progress():
+    from tuiker.cli import PullPrinter
+
+    return PullPrinter(sys.stderr)
+
+
+def cmd_create(args) -> int:
+    if args.init:
+        raise TuikerError("--init is not supported yet: tuiker has no init binary to inject")
+    c = _engine().create(_options(args), _pull_progress())
+    print(c.id)
+    return 0
+
+
+def cmd_run(args) -> int:
+    from tuiker.runtime.engine import ContainerStartError
+    from tuiker.stream import Detached, pump, terminal_size
+
+    if args.init:
+        raise TuikerError("--init is not supported yet: tuiker has no init binary to inject")
+    engine = _engine()
+    c = engine.create(_options(args), _pull_progress())
+    if args.detach:
+        try:
+            engine.start(c.id)
+        except ContainerStartError as e:
+            print(f"Error: {e}", file=sys.stderr)
+            if args.rm:
+                engine.remove(c.id, force=True)
+            return e.code
+        print(c.id)
+        return 0
+    try:
+        sock = engine.start(c.id, attach=True, size=terminal_size() if args.tty else None)
+    except ContainerStartError as e:
+        print(f"Error: {e}", file=sys.stderr)
+        if args.rm:
+            engine.remove(c.id, force=True)
+        return e.code
+    try:
+        code = pump(sock, args.interactive, args.tty)
+    except Detached:
+        print(f"\r\nread escape sequence (detached from {c.name})", file=sys.stderr)
+        return 0
+    except KeyboardInterrupt:
+        # Without -t, Ctrl-C reaches us, not the container: pass it on as docker's --sig-proxy does.
+        engine.kill(c.id, "SIGINT")
+        code = engine.wait(c.id)
+    if args.rm:
+        _wait_removed(engine, c.id)
+    return code
+
+
+def _wait_removed(engine, cid: str) -> None:
+    """The monitor removes --rm containers once they exit; wait for that so the caller sees it gone."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            engine.container(cid)
+        except TuikerError:
+            return
+        time.sleep(0.005)
+
+
+def cmd_start(args) -> int:
+    from tuiker.stream import Detached, pump, terminal_size
+
+    engine = _engine()
+    status = 0
+    for ref in args.containers:
+        c = engine.container(ref)
+        if args.attach:
+            sock = engine.start(ref, attach=True, size=terminal_size() if c.tty else None)
+            try:
+                return pump(sock, args.interactive, c.tty)
+            except Detached:
+                return 0
+        engine.start(ref)
+        print(ref)
+    return status
+
+
+def _each(args, action, refs) -> int:
+    status = 0
+    for ref in refs:
+        try:
+            action(ref)
+            print(ref)
+        except TuikerError as e:
+            print(f"Error: {e}", file=sys.stderr)
+            status = 1
+    return status
+
+
+def cmd_stop(args) -> int:
+    engine = _engine()
+    return _each(args, lambda ref: engine.stop(ref, args.time), args.containers)
+
+
+def cmd_restart(args) -> int:
+    engine = _engine()
+    return _each(args, lambda ref: engine.restart(ref, args.time), args.containers)
+
+
+def cmd_kill(args) -> int:
+    engine = _engine()
+    return _each(args, lambda ref: engine.kill(ref, args.signal), args.containers)
+
+
+def cmd_pause(args) -> int:
+    engine = _engine()
+    return _each(args, engine.pause, args.containers)
+
+
+def cmd_unpause(args) -> int:
+    engine = _engine()
+    return _each(args, engine.unpause, args.containers)
+
+
+def cmd_rm(args) -> int:
+    engine = _engine()
+    return _each(args, lambda ref: engine.remove(ref, force=args.force), args.containers)
+
+
+def cmd_rename(args) -> int:
+    _engine().rename(args.container, args.new_name)
+    return 0
+
+
+def cmd_wait(args) -> int:
+    engine = _engine()
+    for ref in args.containers:
+        print(engine.wait(ref))
+    return 0
+
+
+def cmd_container_prune(args) -> int:
+    if not args.force:
+        answer = input("WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            return 0
+    gone = _engine().prune_containers()
+    if gone:
+        print("Deleted Containers:\n" + "\n".join(gone) + "\n")
+    print("Total reclaimed space: 0B")
+    return 0
+
+
+def status_text(c, now: float | None = None) -> str:
+    from tuiker.fmt import human_duration, parse_time
+
+    now = now or time.time()
+    s = c.state
+    if c.status in ("running", "paused"):
+        up = human_duration(now - (parse_time(s.get("StartedAt", "")) or now))
+        return f"Up {up}" + (" (Paused)" if c.status == "paused" else "")
+    if c.status in ("restarting", "exited"):
+        since = human_duration(now - (parse_time(s.get("FinishedAt", "")) or now))
+        return f"{c.status.capitalize()} ({s.get('ExitCode', 0)}) {since} ago"
+    return c.status.capitalize()
+
+
+def cmd_ps(args) -> int:
+    from tuiker.cli import _format, _table
+    from tuiker.fmt import ago, parse_time
+    from tuiker.runtime import reference
+
+    engine = _engine()
+    engine.ensure_truth()
+    found = engine.list_containers(all_states=args.all or bool(args.filter))
+    for f in args.filter or []:
+        key, _, value = f.partition("=")
+        if key == "status":
+            found = [c for c in found if c.status == value]
+        elif key == "name":
+            found = [c for c in found if value in c.name]
+        elif key == "ancestor":
+            found = [c for c in found if _is_ancestor(engine, c, value)]
+        elif key == "id":
+            found = [c for c in found if c.id.startswith(value)]
+        else:
+            raise TuikerError(f"invalid filter {f!r}: use status=, name=, ancestor= or id=")
+    if args.last:
+        found = found[:args.last]
+    if args.quiet:
+        for c in found:
+            print(c.id if args.no_trunc else c.short_id)
+        return 0
+    if args.format:
+        for c in found:
+            print(_format(args.format.replace("{{.ID}}", "{{.Id}}"), _ps_fields(c)))
+        return 0
+    rows = []
+    for c in found:
+        command = " ".join(c.command)
+        if not args.no_trunc and len(command) > 20:
+            command = command[:19] + "…"
+        image = c.config["Image"]
+        try:
+            image = reference.familiar(str(reference.parse(image)))
+        except TuikerError:
+            pass
+        rows.append([c.id if args.no_trunc else c.short_id, image, f'"{command}"',
+                     ago(parse_time(c.config["Created"])), status_text(c), "", c.name])
+    _table(["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"], rows)
+    return 0
+
+
+def _ps_fields(c) -> dict:
+    return {"Id": c.short_id, "Names": c.name, "Image": c.config["Image"], "Command": " ".join(c.command),
+            "Status": status_text(c), "State": c.status, "CreatedAt": c.config["Created"]}
+
+
+def _is_ancestor(engine, c, value: str) -> bool:
+    try:
+        return engine.image(value).id == c.config["ImageID"]
+    except TuikerError:
+        return False
+
+
+def cmd_inspect(args) -> int:
+    """Containers first, then images, as `docker inspect` does."""
+    from tuiker.cli import _format
+
+    engine = _engine()
+    found, status = [], 0
+    for ref in args.names:
+        try:
+            item = engine.inspect_container(ref) if args.type != "image" else None
+        except TuikerError:
+            item = None
+        if item is None and args.type != "container":
+            try:
+                item = engine.inspect_image(ref)
+            except TuikerError:
+                item = None
+        if item is None:
+            print(f"Error: No such object: {ref}", file=sys.stderr)
+            status = 1
+            continue
+        found.append(item)
+    if args.format:
+        for item in found:
+            print(_format(args.format, item))
+    else:
+        print(json.dumps(found, indent=4))
+    return status
+
+
+def cmd_logs(args) -> int:
+    from tuiker.fmt import parse_time
+
+    engine = _engine()
+    c = engine.container(args.container)
+    path = c.dir / "log.json"
+    since = _since(args.since) if args.since else None
+    records = _read_log(path)
+    if args.tail not in (None, "all"):
+        records = records[-int(args.tail):] if int(args.tail) else []
+    offset = path.stat().st_size if path.exists() else 0
+
+    def show(record: dict) -> None:
+        if since is not None and (parse_time(record["time"]) or 0) < since:
+            return
+        out = sys.stdout if record.get("stream") != "stderr" else sys.stderr
+        out.write((record["time"] + " " if args.timestamps else "") + record["log"])
+
+    for record in records:
+        show(record)
+    sys.stdout.flush()
+    while args.follow:
+        time.sleep(0.1)
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            break
+        if size < offset:
+            offset = 0  # rotated
+        if size > offset:
+            with open(path, "rb") as f:
+                f.seek(offset)
+                chunk = f.read()
+            complete = chunk[:chunk.rfind(b"\n") + 1]
+            offset += len(complete)
+            for line in complete.splitlines():
+                show(json.loads(line))
+            sys.stdout.flush()
+            sys.stderr.flush()
+        elif c.reload().status not in ("running", "paused", "restarting"):
+            break
+    return 0
+
+
+def _since(text: str) -> float:
+    from tuiker.fmt import parse_time
+
+    units = {"s": 1, "m": 60, "h": 3600}
+    if text[-1:] in units and text[:-1].replace(".", "", 1).isdigit():
+        return time.time() - float(text[:-1]) * units[text[-1]]
+    stamp = parse_time(text)
+    if stamp is None:
+        raise TuikerError(f"invalid --since value {text!r}: use a duration like 10m or an RFC 3339 time")
+    return stamp
+
+
+def _read_log(path) -> list[dict]:
+    records = []
+    for p in (path.with_name(path.name + ".1"), path):
+        try:
+            with open(p, "rb") as f:
+                for line in f:
+                    if line.endswith(b"\n"):
+                        records.append(json.loads(line))
+        except FileNotFoundError:
+            continue
+    return records
+
+
+def cmd_exec(args) -> int:
+    from tuiker.runtime.engine import ContainerStartError
+    from tuiker.stream import Detached, pump, terminal_size
+
+    engine = _engine()
+    try:
+        sock = engine.exec(args.container, args.command, tty=args.tty, interactive=args.interactive,
+                           detach=args.detach, env=args.env, workdir=args.workdir, user=args.user,
+                           size=terminal_size() if args.tty else None)
+    except ContainerStartError as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return e.code
+    if args.detach:
+        return 0
+    try:
+        return pump(sock, args.interactive, args.tty)
+    except Detached:
+        return 0
+
+
+def cmd_attach(args) -> int:
+    from tuiker.stream import Detached, pump, terminal_size
+
+    engine = _engine()
+    c = engine.container(args.container)
+    sock = engine.attach(args.container, size=terminal_size() if c.tty else None)
+    try:
+        return pump(sock, not args.no_stdin, c.tty)
+    except Detached:
+        return 0
+
+
+def cmd_top(args) -> int:
+    import psutil
+
+    from tuiker.cli import _table
+    from tuiker.runtime import cgroups
+
+    engine = _engine()
+    c = engine.container(args.container)
+    if c.status not in ("running", "paused"):
+        raise TuikerError(f"container {c.short_id} is not running")
+    rows = []
+    for pid in sorted(cgroups.driver(f"tuiker/{c.id}").pids()):
+        try:
+            p = psutil.Process(pid)
+            with p.oneshot():
+                t = p.cpu_times()
+                secs = int(t.user + t.system)
+                rows.append([p.username(), str(pid), str(p.ppid()), f"{p.cpu_percent():.0f}",
+                             time.strftime("%H:%M", time.localtime(p.create_time())),
+                             f"{secs // 3600:02d}:{secs // 60 % 60:02d}:{secs % 60:02d}",
+                             " ".join(p.cmdline()) or f"[{p.name()}]"])
+        except psutil.Error:
+            continue
+    _table(["UID", "PID", "PPID", "C", "STIME", "TIME", "CMD"], rows)
+    return 0
+
+
+def cmd_stats(args) -> int:
+    from tuiker.cli import _table
+    from tuiker.fmt import human_size, parse_time
+    from tuiker.runtime import cgroups
+
+    engine = _engine()
+    targets = [engine.container(r) for r in args.containers] if args.containers else engine.list_containers()
+    while True:
+        rows = []
+        now = time.time()
+        for c in targets:
+            if c.status not in ("running", "paused"):
+                rows.append([c.short_id, c.name, "--", "0B / 0B", "0.00%", "--", "--", "0"])
+                continue
+            st = cgroups.driver(f"tuiker/{c.id}").stats()
+            # Average over the container's life, as podman's first sample: one read, no second sample.
+            started = parse_time(c.state.get("StartedAt", "")) or now
+            cpu = st.cpu_usage_ns / 1e9 / max(now - started, 1e-3) * 100
+            mem_pct = st.memory_usage / st.memory_limit * 100 if st.memory_limit else 0
+            rows.append([c.short_id, c.name, f"{cpu:.2f}%",
+                         f"{human_size(st.memory_usage)} / {human_size(st.memory_limit)}", f"{mem_pct:.2f}%",
+                         "--", f"{human_size(st.io_read_bytes)} / {human_size(st.io_write_bytes)}",
+                         str(st.pids_current)])
+        if not args.no_stream:
+            sys.stdout.write("\x1b[2J\x1b[H")
+        _table(["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O", "PIDS"], rows)
+        if args.no_stream:
+            return 0
+        sys.stdout.flush()
+        time.sleep(1)
+        targets = [t.reload() for t in targets]
+
+
+def cmd_diff(args) -> int:
+    """What the container changed against its image, from its overlay upper dir: A added, C changed,
+    D deleted (a whiteout). A path that exists in a lower layer is a change, else an addition."""
+    import stat as st
+
+    engine = _engine()
+    c = engine.container(args.container)
+    upper = c.dir / "upper"
+    lowers = [engine.root / "layers" / d / "diff" for d in c.config["Layers"]]
+    for dirpath, dirnames, filenames in os.walk(upper):
+        for name in sorted(dirnames + filenames):
+            full = os.path.join(dirpath, name)
+            rel = "/" + os.path.relpath(full, upper)
+            mode = os.lstat(full)
+            if st.S_ISCHR(mode.st_mode) and mode.st_rdev == 0:
+                print(f"D {rel}")
+            elif any(os.path.lexists(str(lower) + rel) for lower in lowers):
+                print(f"C {rel}")
+            else:
+                print(f"A {rel}")
+    return 0
+
+
+def add_parsers(sub) -> None:
+    def run_flags(p) -> None:
+        p.add_argument("-i", "--interactive", action="store_true", help="Keep STDIN open even if not attached")
+        p.add_argument("-t", "--tty", action="store_true", help="Allocate a pseudo-TTY")
+        p.add_argument("--name", help="Assign a name to the container")
+        p.add_argument("-e", "--env", action="append", help="Set environment variables")
+        p.add_argument("--env-file", action="append", help="Read in a file of environment variables")
+        p.add_argument("-w", "--workdir", help="Working directory inside the container")
+        p.add_argument("-u", "--user", help="Username or UID (format: <name|uid>[:<group|gid>])")
+        p.add_argument("--entrypoint", help="Overwrite the default ENTRYPOINT of the image")
+        p.add_argument("-h", "--hostname", help="Container host name")
+        p.add_argument("--cpus", help="Number of CPUs")
+        p.add_argument("-m", "--memory", help="Memory limit")
+        p.add_argument("--memory-swap", help="Swap limit equal to memory plus swap: '-1' to enable unlimited swap")
+        p.add_argument("--pids-limit", type=int, help="Tune container pids limit (set -1 for unlimited)")
+        p.add_argument("--cpu-shares", type=int, help="CPU shares (relative weight)")
+        p.add_argument("--restart", default="no", help="Restart policy to apply when a container exits")
+        p.add_argument("--init", action="store_true", help="Run an init inside the container")
+        p.add_argument("--privileged", action="store_true", help="Give extended privileges to this container")
+        p.add_argument("--read-only", action="store_true", help="Mount the container's root filesystem as read only")
+        p.add_argument("--cap-add", action="append", help="Add Linux capabilities")
+        p.add_argument("--cap-drop", action="append", help="Drop Linux capabilities")
+        p.add_argument("--security-opt", action="append", help="Security Options")
+        p.add_argument("--network", "--net", default="none", help="Connect a container to a network (none, host)")
+        p.add_argument("--platform", help="Set platform if server is multi-platform capable")
+        p.add_argument("image", metavar="IMAGE")
+        p.add_argument("command", nargs="...", metavar="COMMAND")
+
+    p = sub.add_parser("run", help="Create and run a new container from an image", add_help=False)
+    p.add_argument("--help", action="help")
+    p.add_argument("-d", "--detach", action="store_true", help="Run container in background and print container ID")
+    p.add_argument("--rm", action="store_true", help="Automatically remove the container when it exits")
+    run_flags(p)
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("create", help="Create a new container", add_help=False)
+    p.add_argument("--help", action="help")
+    p.add_argument("--rm", action="store_true", help="Automatically remove the container when it exits")
+    run_flags(p)
+    p.set_defaults(func=cmd_create)
+
+    def simple(name, func, help_text, extra=None, one=False):
+        p = sub.add_parser(name, help=help_text)
+        if one:
+            p.add_argument("container", metavar="CONTAINER")
+        else:
+            p.add_argument("containers", nargs="+", metavar="CONTAINER")
+        if extra:
+            extra(p)
+        p.set_defaults(func=func)
+        return p
+
+    simple("start", cmd_start, "Start one or more stopped containers", lambda p: (
+        p.add_argument("-a", "--attach", action="store_true", help="Attach STDOUT/STDERR and forward signals"),
+        p.add_argument("-i", "--interactive", action="store_true", help="Attach container's STDIN")))
+    simple("stop", cmd_stop, "Stop one or more running containers", lambda p: p.add_argument(
+        "-t", "--time", type=float, help="Seconds to wait before killing the container (default 10)"))
+    simple("restart", cmd_restart, "Restart one or more containers", lambda p: p.add_argument(
+        "-t", "--time", type=float, help="Seconds to wait before killing the container (default 10)"))
+    simple("kill", cmd_kill, "Kill one or more running containers", lambda p: p.add_argument(
+        "-s", "--signal", default="SIGKILL", help="Signal to send to the container"))
+    simple("pause", cmd_pause, "Pause all processes within one or more containers")
+    simple("unpause", cmd_unpause, "Unpause all processes within one or more containers")
+    simple("rm", cmd_rm, "Remove one or more containers", lambda p: p.add_argument(
+        "-f", "--force", action="store_true", help="Force the removal of a running container (uses SIGKILL)"))
+    simple("wait", cmd_wait, "Block until one or more containers stop, then print their exit codes")
+    simple("top", cmd_top, "Display the running processes of a container", one=True)
+    simple("diff", cmd_diff, "Inspect changes to files on a container's filesystem", one=True)
+    simple("attach", cmd_attach, "Attach to a running container", lambda p: p.add_argument(
+        "--no-stdin", action="store_true", help="Do not attach STDIN"), one=True)
+    p = simple("rename", cmd_rename, "Rename a container", one=True)
+    p.add_argument("new_name", metavar="NEW_NAME")
+    p = sub.add_parser("logs", help="Fetch the logs of a container")
+    p.add_argument("container", metavar="CONTAINER")
+    p.add_argument("-f", "--follow", action="store_true", help="Follow log output")
+    p.add_argument("-n", "--tail", help="Number of lines to show from the end of the logs")
+    p.add_argument("-t", "--timestamps", action="store_true", help="Show timestamps")
+    p.add_argument("--since", help="Show logs since timestamp or relative (e.g. 42m)")
+    p.set_defaults(func=cmd_logs)
+    p = sub.add_parser("exec", help="Execute a command in a running container")
+    p.add_argument("-i", "--interactive", action="store_true")
+    p.add_argument("-t", "--tty", action="store_true")
+    p.add_argument("-d", "--detach", action="store_true")
+    p.add_argument("-e", "--env", action="append")
+    p.add_argument("-w", "--workdir")
+    p.add_argument("-u", "--user")
+    p.add_argument("container", metavar="CONTAINER")
+    p.add_argument("command", nargs="...", metavar="COMMAND")
+    p.set_defaults(func=cmd_exec)
+    p = sub.add_parser("ps", help="List containers")
+    p.add_argument("-a", "--all", action="store_true", help="Show all containers (default shows just running)")
+    p.add_argument("-q", "--quiet", action="store_true", help="Only display container IDs")
+    p.add_argument("-n", "--last", type=int, help="Show n last created containers")
+    p.add_argument("--filter", "-f", action="append", help="Filter output based on conditions provided")
+    p.add_argument("--format", help="Format output using a Go-template-like {{.Field}}")
+    p.add_argument("--no-trunc", action="store_true", help="Don't truncate output")
+    p.set_defaults(func=cmd_ps)
+    p = sub.add_parser("stats", help="Display a live stream of container(s) resource usage statistics")
+    p.add_argument("containers", nargs="*", metavar="CONTAINER")
+    p.add_argument("--no-stream", action="store_true", help="Disable streaming stats and only pull the first result")
+    p.set_defaults(func=cmd_stats)
+
+
+def add_container_group(sub) -> None:
+    """`tuiker container ls|rm|inspect|prune ...` as aliases of the top-level verbs."""
+    group = sub.add_parser("container", help="Manage containers")
+    inner = group.add_subparsers(dest="container_command", metavar="COMMAND", required=True)
+    add_parsers(inner)
+    p = inner.add_parser("prune", help="Remove all stopped containers")
+    p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
+    p.set_defaults(func=cmd_container_prune)
+    p = inner.add_parser("ls", aliases=["list"], help="List containers")
+    p.add_argument("-a", "--all", action="store_true")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("-n", "--last", type=int)
+    p.add_argument("--filter", "-f", action="append")
+    p.add_argument("--format")
+    p.add_argument("--no-trunc", action="store_true")
+    p.set_defaults(func=cmd_ps)
+    p = inner.add_parser("inspect", help="Display detailed information on one or more containers")
+    p.add_argument("names", nargs="+", metavar="CONTAINER")
+    p.add_argument("-f", "--format")
+    p.set_defaults(func=cmd_inspect, type="container")

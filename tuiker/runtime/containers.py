@@ -1,0 +1,237 @@
+"""Containers on disk: what was asked for (config.json, written once) and what is (state.json).
+
+    containers/<id>/config.json   the create request, with the image's config merged in (docker's rules)
+    containers/<id>/state.json    Status, Pid, ExitCode, OOMKilled, times; written only by the monitor
+                                  once the container exists (and by `create` before), always atomically
+    containers/<id>/upper, work   the overlay's writable layer
+    containers/<id>/log.json      output, one JSON line per chunk (docker's json-file), rotated
+    containers/<id>/hostname, hosts, resolv.conf   bind-mounted into the container
+
+Lookup by name, full ID, or unique ID prefix (docker's order: exact ID, exact name, ID prefix).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tuiker.runtime import names
+from tuiker.runtime.errors import NotFoundError, TuikerError
+from tuiker.runtime.fsutil import atomic_write, flocked
+
+STATES = ("created", "running", "paused", "restarting", "removing", "exited", "dead")
+
+
+def now_iso() -> str:
+    t = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e9):09d}Z"
+
+
+@dataclass
+class Container:
+    id: str
+    dir: Path
+    config: dict
+    state: dict = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.config["Name"]
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:12]
+
+    @property
+    def status(self) -> str:
+        return self.state.get("Status", "created")
+
+    @property
+    def pid(self) -> int:
+        return int(self.state.get("Pid") or 0)
+
+    @property
+    def tty(self) -> bool:
+        return bool(self.config["Config"].get("Tty"))
+
+    @property
+    def command(self) -> list[str]:
+        c = self.config["Config"]
+        return list(c.get("Entrypoint") or []) + list(c.get("Cmd") or [])
+
+    def write_state(self, **changes) -> None:
+        self.state.update(changes)
+        atomic_write(self.dir / "state.json", json.dumps(self.state, indent=1).encode())
+
+    def reload(self) -> Container:
+        try:
+            with open(self.dir / "state.json") as f:
+                self.state = json.load(f)
+        except FileNotFoundError:
+            raise NotFoundError(f"No such container: {self.short_id}") from None
+        return self
+
+
+def merge_image_config(image_config: dict, cmd: list[str] | None, entrypoint: list[str] | None,
+                       env: list[str], workdir: str | None, user: str | None) -> dict:
+    """docker's rules: --entrypoint replaces the image's Entrypoint and drops its Cmd; a command on the
+    line replaces Cmd; Env from the image, then -e on top (same key: the later wins)."""
+    cfg = image_config.get("config") or {}
+    if entrypoint is not None:
+        final_entry, final_cmd = entrypoint, cmd or []
+    else:
+        final_entry, final_cmd = list(cfg.get("Entrypoint") or []), cmd if cmd else list(cfg.get("Cmd") or [])
+    merged: dict[str, str] = {}
+    for item in list(cfg.get("Env") or []) + env:
+        key, sep, value = item.partition("=")
+        if not sep:
+            value = os.environ.get(key)
+            if value is None:
+                continue  # docker: `-e NAME` takes the client's value, and nothing if it has none
+        merged[key] = value
+    if "PATH" not in merged:
+        merged["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    if not final_entry and not final_cmd:
+        raise TuikerError("no command specified")
+    return {
+        "Entrypoint": final_entry, "Cmd": final_cmd, "Env": [f"{k}={v}" for k, v in merged.items()],
+        "WorkingDir": workdir or cfg.get("WorkingDir") or "/",
+        "User": user if user is not None else cfg.get("User", ""),
+        "StopSignal": cfg.get("StopSignal") or "SIGTERM", "Labels": cfg.get("Labels") or {},
+    }
+
+
+class ContainerStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root / "containers"
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.lock_path = root / "locks" / "containers.lock"
+        self.lock_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    def _load(self, path: Path) -> Container | None:
+        try:
+            with open(path / "config.json") as f:
+                config = json.load(f)
+            with open(path / "state.json") as f:
+                state = json.load(f)
+        except (FileNotFoundError, NotADirectoryError):
+            return None  # half-created or being removed: not a container yet, or any more
+        return Container(path.name, path, config, state)
+
+    def list(self) -> list[Container]:
+        found = []
+        for entry in self.root.iterdir():
+            c = self._load(entry)
+            if c is not None:
+                found.append(c)
+        found.sort(key=lambda c: c.config.get("Created", ""), reverse=True)
+        return found
+
+    def get(self, ref: str) -> Container:
+        if not ref:
+            raise NotFoundError("No such container: ''")
+        ref = ref.removeprefix("/")
+        exact = self._load(self.root / ref) if len(ref) == 64 else None
+        if exact:
+            return exact
+        everything = self.list()
+        for c in everything:
+            if c.name == ref:
+                return c
+        matches = [c for c in everything if c.id.startswith(ref.lower())] if all(
+            ch in "0123456789abcdef" for ch in ref.lower()) else []
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise TuikerError(f"container ID prefix {ref!r} is ambiguous: it matches {len(matches)} containers")
+        raise NotFoundError(f"No such container: {ref}")
+
+    def create(self, config: dict, name: str | None) -> Container:
+        """Reserve a name and an ID and write the container's files; nothing is left if this fails."""
+        with flocked(self.lock_path):
+            taken = {c.name for c in self.list()}
+            if name:
+                if name in taken:
+                    other = next(c for c in self.list() if c.name == name)
+                    raise TuikerError(f'Conflict. The container name "/{name}" is already in use by container'
+                                      f' "{other.id}". You have to remove (or rename) that container to be able'
+                                      " to reuse that name.")
+            else:
+                name = names.generate(taken)
+            cid = secrets.token_hex(32)
+            staging = self.root / f".new-{cid}"
+            try:
+                staging.mkdir(mode=0o700)
+                for sub in ("upper", "work"):
+                    (staging / sub).mkdir(mode=0o755)
+                config = dict(config, Id=cid, Name=name, Created=now_iso())
+                hostname = config["Config"]["Hostname"] or cid[:12]
+                config["Config"]["Hostname"] = hostname
+                (staging / "hostname").write_text(hostname + "\n")
+                (staging / "hosts").write_text(
+                    "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+                    f"127.0.1.1\t{hostname}\n")
+                (staging / "resolv.conf").write_text(_resolv_conf())
+                atomic_write(staging / "config.json", json.dumps(config, indent=1).encode())
+                atomic_write(staging / "state.json", json.dumps({"Status": "created"}).encode())
+                os.rename(staging, self.root / cid)
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+        return self._load(self.root / cid)
+
+    def rename(self, container: Container, new_name: str) -> None:
+        with flocked(self.lock_path):
+            if any(c.name == new_name for c in self.list()):
+                raise TuikerError(f'Conflict. The container name "/{new_name}" is already in use')
+            container.config["Name"] = new_name
+            atomic_write(container.dir / "config.json", json.dumps(container.config, indent=1).encode())
+
+    def delete_files(self, container: Container) -> None:
+        """Rename first so no reader ever sees half a container, then remove."""
+        doomed = self.root / f".rm-{container.id}"
+        try:
+            os.rename(container.dir, doomed)
+        except FileNotFoundError:
+            return
+        shutil.rmtree(doomed, ignore_errors=True)
+
+    def sweep(self) -> None:
+        """Leftovers of a create or rm that was killed halfway."""
+        for entry in self.root.glob(".*-*"):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _resolv_conf() -> str:
+    """The host's resolvers, minus loopback ones that mean nothing inside the container's own
+    network namespace (docker does the same, falling back to public resolvers we do not add)."""
+    try:
+        with open("/etc/resolv.conf") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return ""
+    kept = [line for line in lines if not (line.startswith("nameserver") and
+                                           (line.split()[1:2] or [""])[0].startswith(("127.", "::1")))]
+    return "\n".join(kept) + "\n"
+
+
+def parse_size(text: str, what: str) -> int:
+    """docker's RAMInBytes: `256m`, `1g`, `512k`, `1024b`, or bytes."""
+    units = {"b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+    t = text.strip().lower()
+    if t.endswith("b") and len(t) > 1 and t[-2] in units and t[-2] != "b":
+        t = t[:-1]
+    mult = units.get(t[-1:], None)
+    number = t[:-1] if mult else t
+    try:
+        value = float(number)
+    except ValueError:
+        raise TuikerError(f"invalid {what} value {text!r}: expected a size like 256m or 1g") from None
+    if value < 0:
+        raise TuikerError(f"invalid {what} value {text!r}: must not be negative")
+    return int(value * (mult or 1))

@@ -1,0 +1,828 @@
+"""The monitor: one supervising process for all the containers of an engine root.
+
+Why one process for all rather than one per container (conmon's design): a Python process costs about
+10 MiB, against conmon's 1.9 MiB, so a process per container would cost five times conmon; one monitor
+costs its ~12 MiB once, and each further container only a few fds and buffers (bench/start measures it).
+
+It is started on demand by the CLI or the TUI in a session of its own, so closing either never stops a
+detached container. It is a child subreaper, and the containers' first processes are its children: it
+owns their pty master or stdout/stderr pipes, writes their logs, serves attach and exec over a unix
+socket, reaps them, records exit code, time and OOM state, and applies restart policies with docker's
+back-off. It is single-threaded (a selector loop), so it may fork the processes that unshare/setns.
+
+If it dies, containers keep running: the next command that needs it starts a new one, which checks
+every container the state files call running. A live one is adopted (its exit is seen through a
+pidfd, but its exit code and any further output are lost); a dead one (monitor gone, host rebooted) is
+marked exited and its cgroup removed, so no command ever shows a phantom running container.
+
+Wire protocol: one JSON request line, one JSON reply line; `attach`, `start` with attach, and `exec`
+then carry frames: 1 byte kind, 4 bytes big-endian length, payload.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import selectors
+import signal
+import socket
+import struct
+import sys
+import termios
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tuiker.runtime import cgroups, linux, spawn
+from tuiker.runtime.containers import Container, ContainerStore, now_iso
+from tuiker.runtime.fsutil import flocked
+
+STDIN, STDOUT, STDERR, RESIZE, EXIT, CLOSE_STDIN = range(6)
+FRAME = struct.Struct(">BI")
+LOG_MAX_BYTES = 10 * 1024 * 1024  # rotated at this size; one older file is kept (docker's json-file max-size)
+MAX_CLIENT_BUFFER = 4 * 1024 * 1024
+SETUP_TIMEOUT = 30.0
+
+
+def frame(kind: int, payload: bytes) -> bytes:
+    return FRAME.pack(kind, len(payload)) + payload
+
+
+def runtime_dir(root: Path) -> Path:
+    path = root / "run"
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
+# -- the monitor's side --------------------------------------------------------------------------
+
+@dataclass
+class Client:
+    sock: socket.socket
+    inbuf: bytearray = field(default_factory=bytearray)
+    outbuf: bytearray = field(default_factory=bytearray)
+    handshake_done: bool = False
+    on_frame: Callable[[int, bytes], None] | None = None
+    close_after_flush: bool = False
+
+
+@dataclass
+class Running:
+    """A process the monitor supervises: a container's first process, or an exec."""
+    pid: int
+    pidfd: int
+    outputs: dict[int, int]  # fd -> STDOUT/STDERR
+    stdin: int | None
+    pty: int | None
+    cgroup: object | None
+    container: Container | None = None  # None for exec sessions
+    clients: list[Client] = field(default_factory=list)
+    waiters: list[Client] = field(default_factory=list)
+    manual_stop: bool = False
+    kill_timer: float | None = None
+    log: LogWriter | None = None
+
+
+class LogWriter:
+    """docker's json-file: one {"log", "stream", "time"} object per line of output."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        self.size = os.fstat(self.fd).st_size
+        self.partial: dict[str, bytes] = {}
+
+    def write(self, stream: str, data: bytes) -> None:
+        data = self.partial.pop(stream, b"") + data
+        lines = data.split(b"\n")
+        if lines[-1]:
+            # Keep an unfinished line for the next chunk unless it grows too long to hold.
+            if len(lines[-1]) < 16384:
+                self.partial[stream] = lines[-1]
+                lines = lines[:-1]
+        else:
+            lines = lines[:-1]
+        if not lines:
+            return
+        stamp = now_iso()
+        out = b"".join(json.dumps({"log": line.decode("utf-8", "replace") + "\n", "stream": stream,
+                                   "time": stamp}).encode() + b"\n" for line in lines)
+        os.write(self.fd, out)
+        self.size += len(out)
+        if self.size > LOG_MAX_BYTES:
+            os.close(self.fd)
+            os.replace(self.path, self.path.with_name(self.path.name + ".1"))
+            self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+            self.size = 0
+
+    def close(self) -> None:
+        for stream, rest in list(self.partial.items()):
+            self.partial.pop(stream)
+            if rest:
+                self.write(stream, rest + b"\n")
+        os.close(self.fd)
+
+
+class Monitor:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.store = ContainerStore(root)
+        self.sel = selectors.DefaultSelector()
+        self.by_pidfd: dict[int, Running] = {}
+        self.by_container: dict[str, Running] = {}
+        self.fd_owner: dict[int, Running] = {}
+        self.timers: list[tuple[float, Callable[[], None]]] = []
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def serve(self) -> None:
+        run = runtime_dir(self.root)
+        lock = os.open(run / "monitor.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return  # another monitor serves this root
+        linux.set_child_subreaper()
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        sock_path = run / "monitor.sock"
+        try:
+            sock_path.unlink()
+        except FileNotFoundError:
+            pass
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        listener.bind(str(sock_path))
+        os.chmod(sock_path, 0o600)
+        listener.listen(64)
+        listener.setblocking(False)
+        self.sel.register(listener, selectors.EVENT_READ, ("listener", None))
+        self.store.sweep()
+        self.reconcile()
+        (run / "monitor.pid").write_text(str(os.getpid()))
+        while True:
+            self.loop_once()
+
+    def loop_once(self) -> None:
+        timeout = None
+        if self.timers:
+            timeout = max(0.0, min(t for t, _ in self.timers) - time.monotonic())
+        for key, events in self.sel.select(timeout):
+            kind, obj = key.data
+            try:
+                if kind == "listener":
+                    self.accept(key.fileobj)
+                elif kind == "client":
+                    self.client_event(obj, events)
+                elif kind == "output":
+                    self.output_ready(key.fd)
+                elif kind == "pidfd":
+                    self.process_exited(obj)
+            except Exception as e:  # noqa: BLE001 - one bad request must never take the monitor down
+                print(f"monitor: {kind}: {e!r}", file=sys.stderr, flush=True)
+        self.reap_strays()
+        now = time.monotonic()
+        due = [fn for t, fn in self.timers if t <= now]
+        self.timers = [(t, fn) for t, fn in self.timers if t > now]
+        for fn in due:
+            fn()
+
+    def reconcile(self) -> None:
+        for c in self.store.list():
+            if c.status not in ("running", "paused", "restarting"):
+                continue
+            pid = c.pid
+            if pid and _same_process(pid, c.state.get("PidStart")):
+                try:
+                    pidfd = linux.pidfd_open(pid)
+                except OSError:
+                    pidfd = -1
+                if pidfd >= 0:
+                    r = Running(pid, pidfd, {}, None, None, cgroups.driver(f"tuiker/{c.id}"), c)
+                    self._watch(r)
+                    continue
+            cg = cgroups.driver(f"tuiker/{c.id}")
+            cg.kill_all()
+            cg.remove()
+            c.write_state(Status="exited", ExitCode=255, Pid=0, FinishedAt=now_iso(),
+                          Error="the container's monitor or the host stopped while it ran")
+
+    def reap_strays(self) -> None:
+        """Reap children nobody watches: the process of an exec or start that failed before execve.
+
+        Such a process sits in a container's pid namespace; unreaped, it would keep that namespace's
+        pid 1 from ever finishing its exit (the kernel waits for every member), and `stop` would hang."""
+        watched = {r.pid for r in self.by_pidfd.values()}
+        while True:
+            try:
+                info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            except ChildProcessError:
+                return
+            if info is None or info.si_pid in watched:
+                return  # a watched child is reaped by process_exited, with its status
+            os.waitpid(info.si_pid, 0)
+
+    def _watch(self, r: Running) -> None:
+        self.by_pidfd[r.pidfd] = r
+        self.sel.register(r.pidfd, selectors.EVENT_READ, ("pidfd", r))
+        if r.container is not None:
+            self.by_container[r.container.id] = r
+        for fd in r.outputs:
+            os.set_blocking(fd, False)
+            self.fd_owner[fd] = r
+            self.sel.register(fd, selectors.EVENT_READ, ("output", None))
+
+    # -- clients -----------------------------------------------------------------------------------
+
+    def accept(self, listener: socket.socket) -> None:
+        sock, _ = listener.accept()
+        sock.setblocking(False)
+        client = Client(sock)
+        self.sel.register(sock, selectors.EVENT_READ, ("client", client))
+
+    def client_event(self, client: Client, events: int) -> None:
+        if events & selectors.EVENT_WRITE:
+            self.flush(client)
+        if not events & selectors.EVENT_READ:
+            return
+        try:
+            data = client.sock.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self.drop(client)
+            return
+        client.inbuf += data
+        if not client.handshake_done:
+            line, sep, rest = bytes(client.inbuf).partition(b"\n")
+            if not sep:
+                return
+            client.handshake_done = True
+            client.inbuf = bytearray(rest)
+            try:
+                request = json.loads(line)
+                self.handle(client, request)
+            except Exception as e:  # noqa: BLE001
+                self.reply(client, {"ok": False, "error": str(e), "code": 125}, close=True)
+                return
+        while client.on_frame and len(client.inbuf) >= FRAME.size:
+            kind, length = FRAME.unpack_from(client.inbuf)
+            if len(client.inbuf) < FRAME.size + length:
+                break
+            payload = bytes(client.inbuf[FRAME.size:FRAME.size + length])
+            del client.inbuf[:FRAME.size + length]
+            client.on_frame(kind, payload)
+
+    def send(self, client: Client, data: bytes) -> None:
+        if len(client.outbuf) > MAX_CLIENT_BUFFER:
+            return  # a client that stopped reading loses output rather than stalling every container
+        client.outbuf += data
+        self.flush(client)
+
+    def flush(self, client: Client) -> None:
+        try:
+            while client.outbuf:
+                sent = client.sock.send(client.outbuf)
+                del client.outbuf[:sent]
+        except (BlockingIOError, InterruptedError):
+            pass
+        except OSError:
+            self.drop(client)
+            return
+        try:
+            want = selectors.EVENT_READ | (selectors.EVENT_WRITE if client.outbuf else 0)
+            self.sel.modify(client.sock, want, ("client", client))
+        except (KeyError, ValueError):
+            return
+        if client.close_after_flush and not client.outbuf:
+            self.drop(client)
+
+    def reply(self, client: Client, message: dict, close: bool = False) -> None:
+        client.close_after_flush = close
+        self.send(client, json.dumps(message).encode() + b"\n")
+
+    def drop(self, client: Client) -> None:
+        try:
+            self.sel.unregister(client.sock)
+        except (KeyError, ValueError):
+            pass
+        client.sock.close()
+        for r in list(self.by_pidfd.values()):
+            if client in r.clients:
+                r.clients.remove(client)
+            if client in r.waiters:
+                r.waiters.remove(client)
+
+    # -- requests ----------------------------------------------------------------------------------
+
+    def handle(self, client: Client, req: dict) -> None:
+        op = req.get("op")
+        if op == "ping":
+            self.reply(client, {"ok": True, "pid": os.getpid()}, close=True)
+            return
+        container = self.store.get(req["id"])
+        r = self.by_container.get(container.id)
+        if op == "start":
+            if r is not None:
+                self.reply(client, {"ok": True, "already": True}, close=not req.get("attach"))
+                if req.get("attach"):
+                    self._attach(client, r, req)
+                return
+            error = self.start(container, req.get("size"))
+            if error:
+                self.reply(client, {"ok": False, "code": error[0], "error": error[1]}, close=True)
+                return
+            r = self.by_container[container.id]
+            self.reply(client, {"ok": True, "pid": r.pid}, close=not req.get("attach"))
+            if req.get("attach"):
+                self._attach(client, r, req)
+        elif op == "attach":
+            if r is None:
+                self.reply(client, {"ok": False, "code": 1, "error": "You cannot attach to a stopped container,"
+                                    " start it first"}, close=True)
+                return
+            self.reply(client, {"ok": True})
+            self._attach(client, r, req)
+        elif op == "wait":
+            if r is None:
+                self.reply(client, {"ok": True, "exit": container.state.get("ExitCode", 0)}, close=True)
+            else:
+                r.waiters.append(client)
+        elif op in ("stop", "kill"):
+            if r is None:
+                if op == "kill":
+                    self.reply(client, {"ok": False, "code": 1,
+                                        "error": f"Container {container.short_id} is not running"}, close=True)
+                else:
+                    self.reply(client, {"ok": True, "exit": container.state.get("ExitCode", 0)}, close=True)
+                return
+            r.manual_stop = True
+            if r.cgroup is not None and container.status == "paused":
+                r.cgroup.thaw()
+            sig = req.get("signal") or container.config["Config"].get("StopSignal", "SIGTERM")
+            os.kill(r.pid, _signal_number(sig))
+            if op == "stop":
+                timeout = float(req.get("timeout", 10))
+                self.timers.append((time.monotonic() + timeout, lambda: _kill_if_alive(r)))
+                r.waiters.append(client)
+            else:
+                self.reply(client, {"ok": True}, close=True)
+        elif op in ("pause", "unpause"):
+            if r is None:
+                self.reply(client, {"ok": False, "code": 1,
+                                    "error": f"Container {container.short_id} is not running"}, close=True)
+                return
+            if op == "pause":
+                r.cgroup.freeze()
+                container.write_state(Status="paused", Paused=True)
+            else:
+                r.cgroup.thaw()
+                container.write_state(Status="running", Paused=False)
+            self.reply(client, {"ok": True}, close=True)
+        elif op == "exec":
+            if r is None or container.status == "paused":
+                self.reply(client, {"ok": False, "code": 1, "error": f"Container {container.short_id} is not"
+                                    " running" if r is None else f"Container {container.short_id} is paused,"
+                                    " unpause the container before exec"}, close=True)
+                return
+            self.exec(client, container, r, req)
+        elif op == "resize":
+            if r is not None and r.pty is not None:
+                _set_winsize(r.pty, req["rows"], req["cols"])
+            self.reply(client, {"ok": True}, close=True)
+        else:
+            self.reply(client, {"ok": False, "code": 125, "error": f"unknown request {op!r}"}, close=True)
+
+    def _attach(self, client: Client, r: Running, req: dict) -> None:
+        r.clients.append(client)
+        r.waiters.append(client)
+        if req.get("size") and r.pty is not None:
+            _set_winsize(r.pty, *req["size"])
+
+        def on_frame(kind: int, payload: bytes) -> None:
+            target = r.pty if r.pty is not None else r.stdin
+            if kind == STDIN and target is not None:
+                try:
+                    os.write(target, payload)
+                except OSError:
+                    pass
+            elif kind == CLOSE_STDIN and r.stdin is not None and r.pty is None:
+                os.close(r.stdin)
+                r.stdin = None
+            elif kind == RESIZE and r.pty is not None:
+                rows, cols = json.loads(payload)
+                _set_winsize(r.pty, rows, cols)
+
+        client.on_frame = on_frame
+
+    # -- starting ----------------------------------------------------------------------------------
+
+    def start(self, c: Container, size: list[int] | None = None) -> tuple[int, str] | None:
+        """Start container `c`; returns (exit code, message) on failure, leaving nothing behind."""
+        cfg, host = c.config["Config"], c.config["HostConfig"]
+        cg = cgroups.driver(f"tuiker/{c.id}")
+        try:
+            cg.create(cgroups.Limits(**c.config["Limits"]))
+        except Exception as e:  # noqa: BLE001
+            cg.remove()
+            return 125, str(e)
+        console = None
+        if cfg.get("Tty"):
+            master, slave = os.openpty()
+            if size:
+                _set_winsize(master, *size)
+            stdio = (slave, slave, slave)
+            outputs = {master: STDOUT}
+            stdin_w = None
+            console = os.ttyname(slave)
+            child_ends = [slave]
+        else:
+            master = None
+            out_r, out_w = os.pipe2(os.O_CLOEXEC)
+            err_r, err_w = os.pipe2(os.O_CLOEXEC)
+            if cfg.get("OpenStdin"):
+                in_r, stdin_w = os.pipe2(os.O_CLOEXEC)
+            else:
+                in_r, stdin_w = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC), None
+            stdio = (in_r, out_w, err_w)
+            outputs = {out_r: STDOUT, err_r: STDERR}
+            child_ends = [in_r, out_w, err_w]
+        rootfs = spawn.Rootfs(
+            layers_dir=str(self.root / "layers"), lower=c.config["Layers"], upper=str(c.dir / "upper"),
+            work=str(c.dir / "work"), target=str(_mountpoint(c)), hostname=cfg["Hostname"],
+            etc_files={f"/etc/{n}": str(c.dir / n) for n in ("hostname", "hosts", "resolv.conf")},
+            readonly=bool(host.get("ReadonlyRootfs")), privileged=bool(host.get("Privileged")),
+            console=console, network_host=host.get("NetworkMode") == "host")
+        proc = spawn.Process(args=c.command, env=cfg["Env"], cwd=cfg.get("WorkingDir") or "/",
+                             user=cfg.get("User") or "", caps=set(c.config["Capabilities"]), tty=bool(cfg.get("Tty")),
+                             no_new_privs=bool(c.config.get("NoNewPrivileges")),
+                             seccomp=bool(c.config.get("Seccomp", True)), stdio=stdio)
+        pid, error = self._fork(lambda pp, ep: spawn.intermediate(rootfs, proc, cg.add, pp, ep), child_ends)
+        if error:
+            for fd in list(outputs) + ([stdin_w] if stdin_w is not None else []):
+                os.close(fd)
+            if pid:
+                _kill_if_alive_pid(pid)
+            cg.kill_all()
+            cg.remove()
+            c.write_state(Status="created", ExitCode=error[0], Error=error[1], Pid=0)
+            return error
+        r = Running(pid, linux.pidfd_open(pid), outputs, stdin_w, master, cg, c,
+                    log=LogWriter(c.dir / "log.json"))
+        self._watch(r)
+        c.write_state(Status="running", Pid=pid, PidStart=_start_time(pid), ExitCode=0, Error="",
+                      OOMKilled=False, Paused=False, StartedAt=now_iso(), FinishedAt=c.state.get("FinishedAt", ""),
+                      RestartCount=c.state.get("RestartCount", 0))
+        return None
+
+    def _fork(self, child: Callable[[int, int], None], child_ends: list[int]) -> tuple[int, tuple[int, str] | None]:
+        """Fork `child(pidpipe, errpipe)`; wait until it has exec'd or failed. Returns (pid, error)."""
+        pid_r, pid_w = os.pipe2(os.O_CLOEXEC)
+        err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        intermediate = os.fork()
+        if intermediate == 0:
+            try:
+                os.close(pid_r)
+                os.close(err_r)
+                signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+                child(pid_w, err_w)
+            finally:
+                os._exit(125)
+        for fd in (pid_w, err_w, *child_ends):
+            os.close(fd)
+        try:
+            pid_text = _read_all(pid_r, SETUP_TIMEOUT)
+            message = _read_all(err_r, SETUP_TIMEOUT)
+        finally:
+            os.close(pid_r)
+            os.close(err_r)
+            os.waitpid(intermediate, 0)
+        pid = int(pid_text) if pid_text.strip().isdigit() else 0
+        if message:
+            code, _, text = message.decode(errors="replace").partition(" ")
+            return pid, (int(code) if code.isdigit() else 125, text)
+        if not pid:
+            return 0, (125, "the container process could not be created")
+        return pid, None
+
+    # -- exec --------------------------------------------------------------------------------------
+
+    def exec(self, client: Client, c: Container, target: Running, req: dict) -> None:
+        cfg = c.config["Config"]
+        tty, interactive = bool(req.get("tty")), bool(req.get("interactive"))
+        if tty:
+            master, slave = os.openpty()
+            if req.get("size"):
+                _set_winsize(master, *req["size"])
+            stdio, outputs, stdin_w, child_ends = (slave, slave, slave), {master: STDOUT}, None, [slave]
+        else:
+            master = None
+            out_r, out_w = os.pipe2(os.O_CLOEXEC)
+            err_r, err_w = os.pipe2(os.O_CLOEXEC)
+            if interactive:
+                in_r, stdin_w = os.pipe2(os.O_CLOEXEC)
+            else:
+                in_r, stdin_w = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC), None
+            stdio, outputs, child_ends = (in_r, out_w, err_w), {out_r: STDOUT, err_r: STDERR}, [in_r, out_w, err_w]
+        env = list(cfg["Env"]) + list(req.get("env") or [])
+        proc = spawn.Process(args=req["cmd"], env=env, cwd=req.get("workdir") or cfg.get("WorkingDir") or "/",
+                             user=req.get("user") if req.get("user") is not None else cfg.get("User", ""),
+                             caps=set(c.config["Capabilities"]), tty=tty,
+                             no_new_privs=bool(c.config.get("NoNewPrivileges")),
+                             seccomp=bool(c.config.get("Seccomp", True)), stdio=stdio)
+        pid, error = self._fork(lambda pp, ep: spawn.intermediate_exec(target.pid, proc, target.cgroup.add, pp, ep),
+                                child_ends)
+        if error:
+            for fd in list(outputs) + ([stdin_w] if stdin_w is not None else []):
+                os.close(fd)
+            self.reply(client, {"ok": False, "code": error[0], "error": error[1]}, close=True)
+            return
+        r = Running(pid, linux.pidfd_open(pid), outputs, stdin_w, master, None, None)
+        self._watch(r)
+        if req.get("detach"):
+            r.clients, r.waiters = [], []
+            self.reply(client, {"ok": True, "pid": pid}, close=True)
+            return
+        self.reply(client, {"ok": True, "pid": pid})
+        self._attach(client, r, req)
+
+    # -- output and exits --------------------------------------------------------------------------
+
+    def output_ready(self, fd: int) -> None:
+        r = self.fd_owner.get(fd)
+        if r is None:
+            return
+        try:
+            data = os.read(fd, 65536)
+        except BlockingIOError:
+            return
+        except OSError as e:
+            if e.errno != errno.EIO:  # EIO: the pty's other side is gone
+                raise
+            data = b""
+        if not data:
+            self._close_output(fd)
+            return
+        kind = r.outputs[fd]
+        if r.log is not None:
+            r.log.write("stdout" if kind == STDOUT else "stderr", data)
+        packet = frame(kind, data)
+        for client in r.clients:
+            self.send(client, packet)
+
+    def _close_output(self, fd: int) -> None:
+        r = self.fd_owner.pop(fd, None)
+        try:
+            self.sel.unregister(fd)
+        except (KeyError, ValueError):
+            pass
+        os.close(fd)
+        if r is not None:
+            r.outputs.pop(fd, None)
+
+    def process_exited(self, r: Running) -> None:
+        try:
+            reaped, status = os.waitpid(r.pid, os.WNOHANG)
+            if not reaped:
+                return  # not gone yet (a spurious wake-up)
+            code = os.waitstatus_to_exitcode(status)
+            code = 128 - code if code < 0 else code  # killed by signal N: docker reports 128 + N
+            known = True
+        except ChildProcessError:
+            code, known = 255, False  # adopted after a monitor restart: not our child
+        # Output still in the pipes or the pty belongs to the run that just ended.
+        for fd in list(r.outputs):
+            while fd in r.outputs:
+                self.output_ready(fd)
+            if fd in self.fd_owner:
+                self._close_output(fd)
+        self.sel.unregister(r.pidfd)
+        os.close(r.pidfd)
+        self.by_pidfd.pop(r.pidfd, None)
+        if r.pty is not None:
+            try:
+                os.close(r.pty)
+            except OSError:
+                pass
+        if r.stdin is not None:
+            os.close(r.stdin)
+        if r.log is not None:
+            r.log.close()
+        c = r.container
+        exit_packet = frame(EXIT, json.dumps({"exit": code}).encode())
+        if c is None:
+            for client in r.clients + [w for w in r.waiters if w not in r.clients]:
+                client.close_after_flush = True
+                self.send(client, exit_packet)
+            return
+        self.by_container.pop(c.id, None)
+        oom = bool(r.cgroup.oom_killed()) if r.cgroup is not None else False
+        if r.cgroup is not None:
+            r.cgroup.kill_all()
+            r.cgroup.remove()
+        started = c.state.get("StartedAt", "")
+        c.write_state(Status="exited", ExitCode=code, OOMKilled=oom, Pid=0, FinishedAt=now_iso(),
+                      Paused=False, Error="" if known else "exit code unknown: the monitor was restarted")
+        for client in r.clients + [w for w in r.waiters if w not in r.clients]:
+            client.close_after_flush = True
+            if client in r.clients:
+                self.send(client, exit_packet)
+            else:
+                self.send(client, json.dumps({"ok": True, "exit": code}).encode() + b"\n")
+        host = c.config["HostConfig"]
+        if host.get("AutoRemove"):
+            self.store.delete_files(c)
+            return
+        delay = restart_delay(host.get("RestartPolicy") or {}, code, r.manual_stop, c.state, started)
+        if delay is not None:
+            c.write_state(Status="restarting", RestartCount=c.state.get("RestartCount", 0) + 1)
+            self.timers.append((time.monotonic() + delay, lambda: self._restart(c)))
+
+    def _restart(self, c: Container) -> None:
+        try:
+            c.reload()
+        except Exception:  # noqa: BLE001 - removed meanwhile
+            return
+        if c.status != "restarting":
+            return
+        error = self.start(c)
+        if error:
+            c.write_state(Status="exited", ExitCode=error[0], Error=error[1])
+
+
+def restart_delay(policy: dict, code: int, manual_stop: bool, state: dict, started_at: str) -> float | None:
+    """docker's rules: `no`; `on-failure[:N]` only for a non-zero exit, at most N times; `always`;
+    `unless-stopped`; never after a manual stop. Back-off doubles from 100 ms and resets when the
+    container ran for 10 s or more."""
+    name = policy.get("Name") or "no"
+    if manual_stop or name == "no":
+        return None
+    count = state.get("RestartCount", 0)
+    if name == "on-failure":
+        if code == 0:
+            return None
+        maximum = policy.get("MaximumRetryCount") or 0
+        if maximum and count >= maximum:
+            return None
+    from tuiker.fmt import parse_time
+
+    ran = time.time() - (parse_time(started_at) or time.time())
+    streak = 0 if ran >= 10 else state.get("BackoffStreak", 0) + 1
+    state["BackoffStreak"] = streak
+    return 0.1 * (2 ** max(streak - 1, 0)) if streak else 0.1
+
+
+def _mountpoint(c: Container) -> Path:
+    path = c.dir / "merged"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+def _read_all(fd: int, timeout: float) -> bytes:
+    """Read until EOF (the writer exec'd or exited), giving up after `timeout` seconds."""
+    chunks = []
+    deadline = time.monotonic() + timeout
+    with selectors.DefaultSelector() as sel:
+        sel.register(fd, selectors.EVENT_READ)
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not sel.select(left):
+                break
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _start_time(pid: int) -> str:
+    """Field 22 of /proc/PID/stat: tells a live container from a new process that reused its pid."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def _same_process(pid: int, start: str | None) -> bool:
+    return bool(start) and _start_time(pid) == start
+
+
+def _kill_if_alive(r: Running) -> None:
+    _kill_if_alive_pid(r.pid)
+
+
+def _kill_if_alive_pid(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _signal_number(sig: str | int) -> int:
+    if isinstance(sig, int) or str(sig).isdigit():
+        return int(sig)
+    name = str(sig).upper()
+    name = name if name.startswith("SIG") else f"SIG{name}"
+    try:
+        return int(getattr(signal.Signals, name))
+    except AttributeError:
+        raise ValueError(f"invalid signal: {sig}") from None
+
+
+def _set_winsize(fd: int, rows: int, cols: int) -> None:
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+
+# -- the client's side ---------------------------------------------------------------------------
+
+class MonitorClient:
+    """How the CLI and the TUI talk to the monitor; starts it when none is running."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.path = runtime_dir(root) / "monitor.sock"
+
+    def connect(self) -> socket.socket:
+        for attempt in range(2):
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+            try:
+                sock.connect(str(self.path))
+                return sock
+            except (FileNotFoundError, ConnectionRefusedError):
+                sock.close()
+                if attempt:
+                    break
+                self.spawn()
+        raise OSError(f"cannot reach the tuiker monitor at {self.path}")
+
+    def spawn(self) -> None:
+        """Start a monitor in a session of its own and wait until it listens."""
+        run = runtime_dir(self.root)
+        with flocked(run / "spawn.lock"):
+            probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+            try:
+                probe.connect(str(self.path))
+                return
+            except (FileNotFoundError, ConnectionRefusedError):
+                pass
+            finally:
+                probe.close()
+            log = os.open(run / "monitor.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+            pid = os.fork()
+            if pid == 0:
+                # Double fork: the monitor is nobody's child but init's once we return.
+                os.setsid()
+                if os.fork():
+                    os._exit(0)
+                devnull = os.open(os.devnull, os.O_RDWR)
+                os.dup2(devnull, 0)
+                os.dup2(log, 1)
+                os.dup2(log, 2)
+                linux.close_range(3, 0xFFFFFFFF, linux.CLOSE_RANGE_CLOEXEC)
+                os.execv(sys.executable, [sys.executable, "-m", "tuiker.runtime.monitor", str(self.root)])
+            os.close(log)
+            os.waitpid(pid, 0)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+                try:
+                    probe.connect(str(self.path))
+                    return
+                except (FileNotFoundError, ConnectionRefusedError):
+                    time.sleep(0.005)
+                finally:
+                    probe.close()
+
+    def request(self, message: dict, keep: bool = False) -> tuple[dict, socket.socket | None]:
+        sock = self.connect()
+        sock.sendall(json.dumps(message).encode() + b"\n")
+        reader = sock.makefile("rb", buffering=0)
+        line = b""
+        while not line.endswith(b"\n"):
+            chunk = reader.read(1)
+            if not chunk:
+                break
+            line += chunk
+        if not line:
+            sock.close()
+            raise OSError("the tuiker monitor closed the connection")
+        reply = json.loads(line)
+        if keep and reply.get("ok"):
+            return reply, sock
+        sock.close()
+        return reply, None
+
+
+def main() -> None:
+    os.umask(0o022)
+    Monitor(Path(sys.argv[1])).serve()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,331 @@
+"""The container side of a start or an exec: what runs between fork and execve.
+
+These functions run in a child the monitor forks. The monitor is single-threaded, so the child is
+too: unshare/setns in a process with threads is what runc avoids by doing it in C before Go starts.
+
+Start (the monitor forks `intermediate`):
+    intermediate: join the cgroup, unshare mnt/uts/ipc/net/cgroup/pid, fork again, report the pid, exit
+    container (pid 1 of the new pid namespace, re-parented to the monitor, a child subreaper):
+        stdio → rootfs (overlay, /proc, /dev, /sys, masks) → pivot_root → hostname → finish_and_exec
+Exec (the monitor forks `intermediate_exec`):
+    intermediate: not dumpable, join the cgroup, setns into each namespace (mnt last), fork, report, exit
+    process: stdio → finish_and_exec
+finish_and_exec: user, workdir, command lookup, bounding set, seccomp, setuid, capabilities, no_new_privs,
+    mark every fd but 0-2 close-on-exec, execve. A failure before execve is written to `errpipe` as
+    "<exit code> <message>" and the child exits with that code (docker's 125/126/127).
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import stat
+import termios
+from dataclasses import dataclass, field
+
+from tuiker.runtime import capabilities, linux, seccomp, users
+
+# docker's MaskedPaths and ReadonlyPaths (moby oci/defaults.go).
+MASKED_PATHS = ("/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+                "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+                "/sys/devices/virtual/powercap")
+READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
+# (name, major, minor): the minimal /dev runc creates.
+DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0))
+NAMESPACES = ("ipc", "uts", "net", "pid", "cgroup", "mnt")  # setns order: mnt last, it changes our root
+
+
+class SetupError(Exception):
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class Process:
+    """What to execve and as whom: shared by a container's first process and by exec."""
+    args: list[str]
+    env: list[str]
+    cwd: str
+    user: str
+    caps: set[int]
+    tty: bool
+    no_new_privs: bool = False
+    seccomp: bool = True
+    stdio: tuple[int, int, int] = (0, 1, 2)
+
+
+@dataclass
+class Rootfs:
+    layers_dir: str  # the store's layers/ directory: lowerdirs are given relative to it (see mount_overlay)
+    lower: list[str]  # layer directory names, base first
+    upper: str
+    work: str
+    target: str
+    hostname: str
+    etc_files: dict[str, str] = field(default_factory=dict)  # /etc/hosts -> host file to bind
+    readonly: bool = False
+    privileged: bool = False
+    console: str | None = None  # the pty slave's path, bound at /dev/console with -t
+    network_host: bool = False
+
+
+def report_and_exit(errpipe: int, code: int, message: str) -> None:
+    try:
+        os.write(errpipe, f"{code} {message}".encode()[:4000])
+    finally:
+        os._exit(code)
+
+
+# -- starting a container ------------------------------------------------------------------------
+
+def intermediate(rootfs: Rootfs, proc: Process, join_cgroup, pidpipe: int, errpipe: int) -> None:
+    """Runs in the monitor's fork; never returns."""
+    try:
+        join_cgroup(os.getpid())
+        flags = (linux.CLONE_NEWNS | linux.CLONE_NEWUTS | linux.CLONE_NEWIPC | linux.CLONE_NEWPID
+                 | linux.CLONE_NEWCGROUP)
+        if not rootfs.network_host:
+            flags |= linux.CLONE_NEWNET
+        # The cgroup namespace is made after joining the cgroup, so the container sees it as its root.
+        linux.unshare(flags)
+        pid = os.fork()
+    except Exception as e:  # noqa: BLE001 - any failure here is reported, never raised into the monitor
+        report_and_exit(errpipe, 125, f"cannot create the container's namespaces: {e}")
+        return
+    if pid:
+        os.write(pidpipe, str(pid).encode())
+        os._exit(0)
+    try:
+        setup_stdio(proc)
+        setup_rootfs(rootfs)
+        linux.sethostname(rootfs.hostname)
+        if not rootfs.network_host:
+            _loopback_up()
+        finish_and_exec(proc, errpipe)
+    except SetupError as e:
+        report_and_exit(errpipe, e.code, str(e))
+    except Exception as e:  # noqa: BLE001
+        report_and_exit(errpipe, 125, str(e))
+
+
+def setup_stdio(proc: Process) -> None:
+    stdin, stdout, stderr = proc.stdio
+    if proc.tty:
+        # A session of its own with the pty as controlling terminal: Ctrl-C then reaches the container.
+        os.setsid()
+        fcntl.ioctl(stdin, termios.TIOCSCTTY, 0)
+    for target, fd in enumerate((stdin, stdout, stderr)):
+        if fd != target:
+            os.dup2(fd, target)
+
+
+def mount_overlay(rootfs: Rootfs) -> None:
+    # Mount options must fit in one page; lowerdirs relative to the layers dir keep the string short
+    # enough for ~55 layers (docker shortens them with symlinks for the same reason).
+    os.chdir(rootfs.layers_dir)
+    lower = ":".join(f"{name}/diff" for name in reversed(rootfs.lower))  # overlay wants the top first
+    opts = f"lowerdir={lower},upperdir={rootfs.upper},workdir={rootfs.work}"
+    linux.mount("overlay", rootfs.target, "overlay", 0, opts)
+
+
+def setup_rootfs(rootfs: Rootfs) -> None:
+    """Everything here happens in the container's own mount namespace: no mount is ever visible on the
+    host, and all of them vanish with the namespace when the container's last process exits."""
+    # Private first, so nothing mounted below propagates back to the host's mount namespace.
+    linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
+    mount_overlay(rootfs)
+    root = rootfs.target
+    nodev = linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC
+    _mount_in(root, "/proc", "proc", "proc", nodev)
+    _mount_in(root, "/dev", "tmpfs", "tmpfs", linux.MS_NOSUID | linux.MS_STRICTATIME, "mode=755,size=65536k")
+    for name, major, minor in DEVICES:
+        path = f"{root}/dev/{name}"
+        os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(major, minor))
+        os.chmod(path, 0o666)  # mknod obeys the umask
+    for link, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
+                         ("stderr", "/proc/self/fd/2"), ("ptmx", "pts/ptmx"), ("core", "/proc/kcore")):
+        os.symlink(target, f"{root}/dev/{link}")
+    _mount_in(root, "/dev/pts", "devpts", "devpts", linux.MS_NOSUID | linux.MS_NOEXEC,
+              "newinstance,ptmxmode=0666,mode=0620,gid=5")
+    _mount_in(root, "/dev/shm", "shm", "tmpfs", nodev, "mode=1777,size=65536k")
+    _mount_in(root, "/dev/mqueue", "mqueue", "mqueue", nodev)
+    if rootfs.console:
+        open(f"{root}/dev/console", "w").close()
+        linux.mount(rootfs.console, f"{root}/dev/console", None, linux.MS_BIND)
+    try:
+        _mount_in(root, "/sys", "sysfs", "sysfs", nodev | linux.MS_RDONLY)
+    except OSError as e:
+        if e.errno != errno.EPERM:
+            raise
+        # sysfs may only be mounted by the owner of the network namespace (--network host): bind it.
+        _bind_in(root, "/sys", "/sys", recursive=True)
+        linux.mount(None, f"{root}/sys", None, linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_REC)
+    for path, source in rootfs.etc_files.items():
+        _bind_in(root, path, source)
+    if not rootfs.privileged:
+        for path in MASKED_PATHS:
+            _mask(root, path)
+        for path in READONLY_PATHS:
+            _readonly(root, path)
+    # pivot_root, not chroot: chroot leaves the host's root reachable (chdir("..") out of a chroot with
+    # CAP_SYS_CHROOT); pivot_root(".", ".") then detaching the old root leaves nothing of it mounted.
+    os.chdir(root)
+    linux.pivot_root(".", ".")
+    linux.umount2(".", linux.MNT_DETACH)
+    os.chdir("/")
+    if rootfs.readonly:
+        linux.mount(None, "/", None, linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY)
+
+
+def _target(root: str, path: str, is_dir: bool = True) -> str:
+    """`path` inside the new root, created if missing. The root is the container's own overlay, and
+    symlinks inside it must not lead the mount out: refuse any symlink on the way."""
+    current = root
+    parts = [p for p in path.split("/") if p]
+    for i, part in enumerate(parts):
+        current = f"{current}/{part}"
+        last = i == len(parts) - 1
+        try:
+            st = os.lstat(current)
+        except FileNotFoundError:
+            if last and not is_dir:
+                open(current, "a").close()
+            else:
+                os.mkdir(current, 0o755)
+            continue
+        if stat.S_ISLNK(st.st_mode):
+            raise SetupError(125, f"refusing to mount over a symlink in the image: {path}")
+    return current
+
+
+def _mount_in(root: str, path: str, source: str, fstype: str, flags: int, data: str | None = None) -> None:
+    linux.mount(source, _target(root, path), fstype, flags, data)
+
+
+def _bind_in(root: str, path: str, source: str, recursive: bool = False) -> None:
+    flags = linux.MS_BIND | (linux.MS_REC if recursive else 0)
+    linux.mount(source, _target(root, path, is_dir=os.path.isdir(source)), None, flags)
+
+
+def _mask(root: str, path: str) -> None:
+    target = f"{root}{path}"
+    if not os.path.lexists(target):
+        return
+    if os.path.isdir(target) and not os.path.islink(target):
+        linux.mount("tmpfs", target, "tmpfs", linux.MS_RDONLY)
+    else:
+        linux.mount("/dev/null", target, None, linux.MS_BIND)
+
+
+def _readonly(root: str, path: str) -> None:
+    target = f"{root}{path}"
+    if not os.path.lexists(target):
+        return
+    linux.mount(target, target, None, linux.MS_BIND | linux.MS_REC)
+    linux.mount(None, target, None, linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_REC
+                | linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC)
+
+
+def _loopback_up() -> None:
+    """A new network namespace has `lo` down; bring it up with one ioctl (no iproute2 needed)."""
+    import socket
+    import struct
+
+    siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        ifreq = struct.pack("16sH14s", b"lo", 0, b"")
+        flags = struct.unpack("16sH14s", fcntl.ioctl(s, siocgifflags, ifreq))[1]
+        fcntl.ioctl(s, siocsifflags, struct.pack("16sH14s", b"lo", flags | iff_up, b""))
+
+
+# -- exec into a running container ----------------------------------------------------------------
+
+def intermediate_exec(container_pid: int, proc: Process, join_cgroup, pidpipe: int, errpipe: int) -> None:
+    """Runs in the monitor's fork; never returns."""
+    try:
+        # Not dumpable: a process of the container cannot open /proc/<us>/exe (the host's python) and
+        # overwrite it while we sit in its namespaces: CVE-2019-5736. execve resets this.
+        linux.set_dumpable(False)
+        fds = [os.open(f"/proc/{container_pid}/ns/{ns}", os.O_RDONLY | os.O_CLOEXEC) for ns in NAMESPACES]
+        join_cgroup(os.getpid())
+        for fd in fds:
+            linux.setns(fd)
+            os.close(fd)
+        pid = os.fork()
+    except Exception as e:  # noqa: BLE001
+        report_and_exit(errpipe, 126, f"cannot join the container: {e}")
+        return
+    if pid:
+        os.write(pidpipe, str(pid).encode())
+        os._exit(0)
+    try:
+        setup_stdio(proc)
+        finish_and_exec(proc, errpipe)
+    except SetupError as e:
+        report_and_exit(errpipe, e.code, str(e))
+    except Exception as e:  # noqa: BLE001
+        report_and_exit(errpipe, 126, str(e))
+
+
+# -- the common tail ------------------------------------------------------------------------------
+
+def finish_and_exec(proc: Process, errpipe: int) -> None:
+    try:
+        user = users.resolve(proc.user or "root", "/")
+    except Exception as e:  # noqa: BLE001
+        raise SetupError(126, str(e)) from e
+    env = dict(item.partition("=")[::2] for item in proc.env)
+    env.setdefault("HOSTNAME", os.uname().nodename)
+    env.setdefault("HOME", user.home)
+    if proc.tty:
+        env.setdefault("TERM", "xterm")
+    cwd = proc.cwd or "/"
+    try:
+        os.makedirs(cwd, mode=0o755, exist_ok=True)
+        os.chdir(cwd)
+    except OSError as e:
+        raise SetupError(126, f"cannot use working directory {cwd}: {e.strerror}") from e
+    path = lookup(proc.args[0], env.get("PATH", ""))
+    capabilities.drop_bounding(proc.caps)
+    if proc.seccomp:
+        # Installed while we still hold CAP_SYS_ADMIN, so no_new_privs stays the user's choice.
+        seccomp.install_default(frozenset(proc.caps))
+    os.setgroups(user.groups)
+    os.setgid(user.gid)
+    os.setuid(user.uid)
+    capabilities.apply(proc.caps)
+    if proc.no_new_privs:
+        linux.set_no_new_privs()
+    # Every inherited fd but stdio is closed by execve itself (CVE-2024-21626: no host fd may leak),
+    # while errpipe stays usable until then.
+    linux.close_range(3, 0xFFFFFFFF, linux.CLOSE_RANGE_CLOEXEC)
+    try:
+        os.execve(path, proc.args, env)
+    except OSError as e:
+        code = 127 if e.errno == errno.ENOENT else 126
+        raise SetupError(code, f"exec: {proc.args[0]!r}: {e.strerror}") from e
+
+
+def lookup(command: str, path_var: str) -> str:
+    """Resolve `command` like execvp, but with docker's messages and exit codes."""
+    if "/" in command:
+        candidates = [command]
+    else:
+        candidates = [os.path.join(d or ".", command) for d in path_var.split(":")]
+    for candidate in candidates:
+        try:
+            st = os.stat(candidate)
+        except OSError:
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            if "/" in command:
+                raise SetupError(126, f'exec: "{command}": is a directory')
+            continue
+        if not os.access(candidate, os.X_OK):
+            raise SetupError(126, f'exec: "{command}": permission denied')
+        return candidate
+    if "/" in command:
+        raise SetupError(127, f'exec: "{command}": stat {command}: no such file or directory')
+    raise SetupError(127, f'exec: "{command}": executable file not found in $PATH')
