@@ -81,6 +81,25 @@ def busybox_image(registry) -> tuple[str, imagebuilder.BuiltImage]:
     return f"{registry.host}/test/busybox:latest", image
 
 
+def stop_engine(root: Path) -> None:
+    """Kill every container of this engine root and its monitor, and remove their cgroups: a test run
+    leaves no process or cgroup behind, whatever the test did."""
+    import signal
+
+    from tuiker.runtime import cgroups
+
+    for state in root.glob("containers/*/state.json"):
+        cg = cgroups.driver(f"tuiker/{state.parent.name}")
+        cg.kill_all()
+        cg.remove()
+    pid_file = root / "run" / "monitor.pid"
+    if pid_file.exists():
+        try:
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)
+        except (ProcessLookupError, ValueError):
+            pass
+
+
 def _mounts_under(root: str) -> list[str]:
     found = []
     with open("/proc/self/mountinfo") as f:
@@ -99,6 +118,7 @@ def engine_root(monkeypatch) -> Path:
     root = tempfile.mkdtemp(prefix="tuiker-test-", dir="/var/tmp")
     monkeypatch.setenv("TUIKER_ROOT", root)
     yield Path(root)
+    stop_engine(Path(root))
     leaked = _mounts_under(root)
     # Deepest first, so parents are not busy with their children.
     for point in sorted(leaked, key=len, reverse=True):

@@ -201,16 +201,7 @@ class Cgroup(ABC):
         made: list[str] = []
         try:
             for root, leaf in self._dirs():
-                path = root
-                for part in os.path.relpath(leaf, root).split("/"):
-                    path = os.path.join(path, part)
-                    try:
-                        os.mkdir(path, 0o755)
-                        made.append(path)
-                    except FileExistsError:
-                        pass
-                    except OSError as e:
-                        raise CgroupError(f"cannot create cgroup {path}: {e.strerror}") from None
+                made += _mkdirs(root, leaf)
             self._apply(limits, memsw)
         except BaseException:
             for path in reversed(made):  # children before parents
@@ -270,10 +261,39 @@ class Cgroup(ABC):
                 self.thaw()
 
     def remove(self) -> None:
-        """rmdir each container dir (not the shared parent); a dir already gone is fine, so a repeated
-        remove, or one after a failed create, is safe."""
-        for _, leaf in self._dirs():
+        """rmdir each container dir, then the shared parents if that left them empty (so no empty
+        `tuiker` cgroup outlives the last container); a dir already gone is fine, so a repeated remove,
+        or one after a failed create, is safe."""
+        for root, leaf in self._dirs():
             rmdir_when_empty(leaf)
+            parent = os.path.dirname(leaf)
+            while parent != root and parent.startswith(root):
+                try:
+                    os.rmdir(parent)  # fails harmlessly while another container's cgroup is in it
+                except OSError:
+                    break
+                parent = os.path.dirname(parent)
+
+
+def _mkdirs(root: str, leaf: str) -> list[str]:
+    """mkdir -p below `root`, returning what was made. A parent may vanish between two mkdirs (another
+    container's remove() took it as empty): walk again from the root, a few times."""
+    for _attempt in range(5):
+        made, path = [], root
+        try:
+            for part in os.path.relpath(leaf, root).split("/"):
+                path = os.path.join(path, part)
+                try:
+                    os.mkdir(path, 0o755)
+                    made.append(path)
+                except FileExistsError:
+                    pass
+            return made
+        except FileNotFoundError:
+            continue
+        except OSError as e:
+            raise CgroupError(f"cannot create cgroup {path}: {e.strerror}") from None
+    raise CgroupError(f"cannot create cgroup {leaf}: its parent keeps disappearing")
 
 
 def rmdir_when_empty(path: str) -> None:
