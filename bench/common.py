@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -239,6 +240,73 @@ def push_image(image: Path, registry: str, repo: str, tag: str) -> None:
         r.raise_for_status()
 
 
+BUSYBOX_APPLETS = ["sh", "true", "false", "sleep", "echo", "cat", "ls", "ps", "env", "id", "hostname", "mount"]
+
+
+def build_busybox_image(log=print) -> Path:
+    """A one-layer busybox image: Debian's static /bin/busybox (busybox-static) plus applet symlinks in
+    bin/, mount-point directories and a minimal /etc/passwd and /etc/group. Cached like build_image();
+    returns a directory holding manifest.json and blobs/<hex> (the config among them)."""
+    out = CACHE / f"busybox-r{RECIPE}"
+    if (out / "manifest.json").exists():
+        return out
+    if not os.path.isfile("/bin/busybox"):
+        raise RuntimeError("/bin/busybox is missing: apt-get install busybox-static")
+    tmp = Path(tempfile.mkdtemp(prefix=out.name + ".", dir=CACHE if CACHE.exists() else _mkcache()))
+    try:
+        (tmp / "blobs").mkdir()
+        files = {"etc/passwd": b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
+                 "etc/group": b"root:x:0:\nnogroup:x:65534:\n"}
+        with open(tmp / "layer", "wb") as raw:
+            compressed = _Sink(raw)
+            with gzip.GzipFile(fileobj=compressed, mode="wb", compresslevel=6, mtime=0) as gz:
+                plain = _Sink(gz)
+                with tarfile.open(fileobj=plain, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+                    def entry(name, kind=tarfile.DIRTYPE, mode=0o755, size=0, link=""):
+                        info = tarfile.TarInfo(name)
+                        info.type, info.mode, info.size, info.linkname = kind, mode, size, link
+                        return info
+                    for d, mode in [("bin", 0o755), ("dev", 0o755), ("etc", 0o755), ("proc", 0o555),
+                                    ("root", 0o700), ("sys", 0o555), ("tmp", 0o1777)]:
+                        tar.addfile(entry(d, mode=mode))
+                    with open("/bin/busybox", "rb") as f:
+                        tar.addfile(entry("bin/busybox", tarfile.REGTYPE, 0o755, os.fstat(f.fileno()).st_size), f)
+                    for applet in BUSYBOX_APPLETS:
+                        tar.addfile(entry(f"bin/{applet}", tarfile.SYMTYPE, 0o777, link="busybox"))
+                    for name, data in files.items():
+                        tar.addfile(entry(name, tarfile.REGTYPE, 0o644, len(data)), io.BytesIO(data))
+        digest = compressed.sha.hexdigest()
+        (tmp / "layer").rename(tmp / "blobs" / digest)
+        config = json.dumps({
+            "architecture": "amd64", "os": "linux", "created": "2024-01-01T00:00:00Z",
+            "config": {"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+                       "Cmd": ["/bin/sh"]},
+            "rootfs": {"type": "layers", "diff_ids": [f"sha256:{plain.sha.hexdigest()}"]},
+            "history": [{"created": "2024-01-01T00:00:00Z", "created_by": "bench busybox"}],
+        }, separators=(",", ":")).encode()
+        config_digest = hashlib.sha256(config).hexdigest()
+        (tmp / "blobs" / config_digest).write_bytes(config)
+        manifest = {"schemaVersion": 2, "mediaType": MANIFEST_TYPE,
+                    "config": {"mediaType": CONFIG_TYPE, "digest": f"sha256:{config_digest}", "size": len(config)},
+                    "layers": [{"mediaType": LAYER_TYPE, "digest": f"sha256:{digest}", "size": compressed.size}]}
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
+        shutil.rmtree(out, ignore_errors=True)
+        tmp.rename(out)
+        log(f"  built busybox image: {compressed.size / 1e6:.1f} MB gzip")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def unpack_image(image: Path, target: Path) -> None:
+    """Extract an image's layers in order into target (a plain rootfs for runc/crun/chroot; whiteouts
+    are not handled, the bench images have none)."""
+    target.mkdir(parents=True, exist_ok=True)
+    for layer in json.loads((image / "manifest.json").read_text())["layers"]:
+        with tarfile.open(image / "blobs" / layer["digest"].split(":", 1)[1], "r:gz") as tar:
+            tar.extractall(target, numeric_owner=True, filter="fully_trusted")
+
+
 # -- measuring and cleaning up ---------------------------------------------------------------------
 
 def timed(argv: list[str], env: dict | None = None, cwd: str | None = None) -> tuple[float, int, int, str]:
@@ -297,3 +365,22 @@ def version(argv: list[str]) -> str:
     except (OSError, subprocess.TimeoutExpired):
         return "not installed"
     return out.splitlines()[0] if out else "?"
+
+
+# -- the host changes podman needs here --------------------------------------------------------------
+
+ULIMITS_DROPIN = Path("/etc/containers/containers.conf.d/50-ulimits.conf")
+
+
+def fix_podman_host(output: str) -> str | None:
+    """Apply, idempotently, the host change that podman's (or crun's) error asks for (see
+    /work/shared/MACHINE.md). Returns what was changed, or None if nothing (a retry would not help)."""
+    if "hybrid mode not supported" in output and not os.path.ismount("/sys/fs/cgroup/hugetlb"):
+        os.makedirs("/sys/fs/cgroup/hugetlb", exist_ok=True)
+        subprocess.run(["mount", "-t", "cgroup", "-o", "hugetlb", "cgroup", "/sys/fs/cgroup/hugetlb"], check=True)
+        return "mounted the hugetlb cgroup v1 hierarchy at /sys/fs/cgroup/hugetlb"
+    if "setrlimit" in output and not ULIMITS_DROPIN.exists():
+        ULIMITS_DROPIN.parent.mkdir(parents=True, exist_ok=True)
+        ULIMITS_DROPIN.write_text('[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]\n')
+        return f"wrote {ULIMITS_DROPIN}"
+    return None

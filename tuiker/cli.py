@@ -304,13 +304,59 @@ def _add_inspect(sub, help_text: str) -> None:
     p.set_defaults(func=cmd_inspect)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+class _Skipped:
+    """Stands in for the parser of a command that was not typed: building all ~60 argparse parsers
+    cost ~70 ms per command (gettext lookups for every one), more than the engine's work in `run`."""
+
+    def __getattr__(self, _name: str):
+        return self._anything
+
+    def _anything(self, *_args, **_kwargs) -> _Skipped:
+        return self
+
+
+_SKIPPED = _Skipped()
+
+
+class _Subcommands:
+    """argparse's subparsers action, building a real parser only for the wanted command
+    (every command when `wanted` is None: for help, and for errors that list the commands)."""
+
+    def __init__(self, action, wanted: list[str | None]) -> None:
+        self.action = action
+        self.wanted = wanted
+
+    def add_parser(self, name: str, **kwargs):
+        want = self.wanted[0]
+        if want is None or want == name or want in kwargs.get("aliases", ()):
+            return self.action.add_parser(name, **kwargs)
+        return _SKIPPED
+
+    def add_subparsers_of(self, parser, **kwargs) -> _Subcommands:
+        """The subcommands of a command group (`image ls`, `container rm`), filtered by the next word."""
+        return _Subcommands(parser.add_subparsers(**kwargs), self.wanted[1:] or [None])
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _QuietParser(argparse.ArgumentParser):
+    """Raises instead of printing: a usage error from a partly built parser is reported by the full one."""
+
+    def error(self, message: str):
+        raise _UsageError(message)
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; with `argv`, only the parts that parsing those words needs."""
+    words = [w for w in argv if not w.startswith("-")][:2] if argv is not None else []
+    parser = (_QuietParser if argv is not None else argparse.ArgumentParser)(
         prog="tuiker",
         description="A terminal container manager with its own engine. Without a command, opens the TUI.",
     )
     parser.add_argument("-v", "--version", action="version", version=f"tuiker {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = _Subcommands(parser.add_subparsers(dest="command", metavar="COMMAND"), words or [None])
     _add_images_parser(sub, "images")
     _add_image_verbs(sub, prefix=False)
     cli_containers.add_parsers(sub)
@@ -322,7 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cli_containers.cmd_inspect)
 
     image = sub.add_parser("image", help="Manage images")
-    image_sub = image.add_subparsers(dest="image_command", metavar="COMMAND", required=True)
+    image_sub = sub.add_subparsers_of(image, dest="image_command", metavar="COMMAND", required=True)
     _add_images_parser(image_sub, "ls", aliases=["list"])
     _add_image_verbs(image_sub, prefix=True)
     _add_inspect(image_sub, "Display detailed information on one or more images")
@@ -344,16 +390,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        args = build_parser(argv).parse_args(argv)
+    except _UsageError:
+        # Parse again with every command known, so that argparse's message can list them all.
+        args = build_parser().parse_args(argv)
     if not getattr(args, "func", None):
-        parser.print_help()
+        build_parser().print_help()
         return 0
     try:
         return args.func(args)
     except TuikerError as e:
         print(f"Error: {e}", file=sys.stderr)
         return 1
+    except OSError as e:
+        # Something the engine did not foresee (a file gone, a full disk): still one line, docker's 125.
+        print(f"Error: {e}", file=sys.stderr)
+        return 125
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

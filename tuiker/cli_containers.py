@@ -216,7 +216,6 @@ def cmd_ps(args) -> int:
     from tuiker.runtime import reference
 
     engine = _engine()
-    engine.ensure_truth()
     found = engine.list_containers(all_states=args.all or bool(args.filter))
     for f in args.filter or []:
         key, _, value = f.partition("=")
@@ -460,24 +459,36 @@ def cmd_stats(args) -> int:
 
 def cmd_diff(args) -> int:
     """What the container changed against its image, from its overlay upper dir: A added, C changed,
-    D deleted (a whiteout). A path that exists in a lower layer is a change, else an addition."""
+    D deleted (a whiteout). A path that exists in a lower layer is a change, else an addition. The mount
+    points the engine made there (/proc, /etc/hosts ...) are left out, as docker's init layer hides them."""
     import stat as st
+
+    from tuiker.runtime.spawn import ENGINE_PATHS
 
     engine = _engine()
     c = engine.container(args.container)
     upper = c.dir / "upper"
     lowers = [engine.root / "layers" / d / "diff" for d in c.config["Layers"]]
+    changes = []
     for dirpath, dirnames, filenames in os.walk(upper):
         for name in sorted(dirnames + filenames):
             full = os.path.join(dirpath, name)
             rel = "/" + os.path.relpath(full, upper)
+            if rel in ENGINE_PATHS:
+                continue
             mode = os.lstat(full)
             if st.S_ISCHR(mode.st_mode) and mode.st_rdev == 0:
-                print(f"D {rel}")
+                changes.append(("D", rel, False))
             elif any(os.path.lexists(str(lower) + rel) for lower in lowers):
-                print(f"C {rel}")
+                changes.append(("C", rel, st.S_ISDIR(mode.st_mode)))
             else:
-                print(f"A {rel}")
+                changes.append(("A", rel, False))
+    for kind, rel, is_dir in changes:
+        # A directory copied up only to hold an engine mount point (/etc for /etc/hosts) is no change.
+        if is_dir and not any(other.startswith(rel + "/") for _, other, _ in changes) and any(
+                p.startswith(rel + "/") for p in ENGINE_PATHS):
+            continue
+        print(f"{kind} {rel}")
     return 0
 
 
@@ -586,7 +597,7 @@ def add_parsers(sub) -> None:
 def add_container_group(sub) -> None:
     """`tuiker container ls|rm|inspect|prune ...` as aliases of the top-level verbs."""
     group = sub.add_parser("container", help="Manage containers")
-    inner = group.add_subparsers(dest="container_command", metavar="COMMAND", required=True)
+    inner = sub.add_subparsers_of(group, dest="container_command", metavar="COMMAND", required=True)
     add_parsers(inner)
     p = inner.add_parser("prune", help="Remove all stopped containers")
     p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")

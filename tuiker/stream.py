@@ -15,7 +15,7 @@ import sys
 import termios
 import tty as ttymod
 
-from tuiker.runtime.monitor import CLOSE_STDIN, EXIT, FRAME, RESIZE, STDERR, STDIN, STDOUT, frame
+from tuiker.runtime.monitor_client import CLOSE_STDIN, EXIT, FRAME, RESIZE, STDERR, STDIN, STDOUT, frame
 
 DETACH_KEYS = b"\x10\x11"  # Ctrl-P Ctrl-Q
 
@@ -40,7 +40,13 @@ def pump(sock: socket.socket, interactive: bool, tty: bool) -> int:
     sel = selectors.DefaultSelector()
     sel.register(sock, selectors.EVENT_READ, "sock")
     if interactive:
-        sel.register(stdin_fd, selectors.EVENT_READ, "stdin")
+        try:
+            sel.register(stdin_fd, selectors.EVENT_READ, "stdin")
+        except PermissionError:
+            # A regular file or /dev/null cannot be polled (epoll refuses it): it is all there, send it whole.
+            while chunk := os.read(stdin_fd, 65536):
+                sock.sendall(frame(STDIN, chunk))
+            sock.sendall(frame(CLOSE_STDIN, b""))
     resize_r = None
     if tty and os.isatty(sys.stdout.fileno()):
         resize_r, resize_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)

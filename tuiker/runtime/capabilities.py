@@ -102,10 +102,13 @@ def _normalize(names: list[str]) -> set[str]:
 def resolve(add: list[str], drop: list[str], privileged: bool) -> set[int]:
     """The capability set for a container, by docker's TweakCapabilities rules.
 
-    privileged → every capability the kernel knows. "ALL" in add → all but the dropped ones. "ALL" in drop →
-    only the added ones. Otherwise the defaults minus drop plus add (add wins when a name is in both).
+    privileged → every capability the kernel knows that our own bounding set still holds (root may lack some:
+    no CAP_SYS_RESOURCE on our machines, and capset refuses to grant what the bounding set lacks). "ALL" in add
+    → all but the dropped ones. "ALL" in drop → only the added ones. Otherwise the defaults minus drop plus add
+    (add wins when a name is in both).
     """
-    everything = {num for num in NAMES.values() if num <= last_cap()}
+    bounding = current()["CapBnd"]
+    everything = {num for num in NAMES.values() if num <= last_cap() and bounding >> num & 1}
     if privileged:
         return everything
     adds, drops = _normalize(add), _normalize(drop)

@@ -202,9 +202,11 @@ class ContainerStore:
         shutil.rmtree(doomed, ignore_errors=True)
 
     def sweep(self) -> None:
-        """Leftovers of a create or rm that was killed halfway."""
-        for entry in self.root.glob(".*-*"):
-            shutil.rmtree(entry, ignore_errors=True)
+        """Leftovers of a create or rm that was killed halfway. Under the lock: a create in progress
+        holds it, so its staging directory is never taken for a leftover."""
+        with flocked(self.lock_path):
+            for entry in self.root.glob(".*-*"):
+                shutil.rmtree(entry, ignore_errors=True)
 
 
 def _resolv_conf() -> str:

@@ -60,6 +60,9 @@ class RunOptions:
     platform: str | None = None
 
 
+LIVE_STATES = ("running", "paused", "restarting")
+
+
 def parse_restart(text: str) -> dict:
     name, _, count = (text or "no").partition(":")
     if name not in ("no", "on-failure", "always", "unless-stopped"):
@@ -85,7 +88,7 @@ class ContainerEngine:
 
     @property
     def monitor(self):
-        from tuiker.runtime.monitor import MonitorClient
+        from tuiker.runtime.monitor_client import MonitorClient
 
         return MonitorClient(self.root)
 
@@ -168,6 +171,8 @@ class ContainerEngine:
              env: list[str] | None = None, workdir: str | None = None, user: str | None = None,
              size: tuple[int, int] | None = None):
         c = self.container(ref)
+        if c.status == "paused":
+            raise TuikerError(f"Container {c.short_id} is paused, unpause the container before exec")
         if c.status != "running":
             raise TuikerError(f"Container {c.short_id} is not running")
         reply, sock = self.monitor.request(
@@ -233,17 +238,19 @@ class ContainerEngine:
         return gone
 
     def list_containers(self, all_states: bool = False):
+        """Containers, newest first. State files that call a container running while no monitor runs
+        are stale (the monitor died, the host rebooted): a new monitor reconciles them first."""
         found = self.containers.list()
-        return found if all_states else [c for c in found if c.status in ("running", "paused", "restarting")]
-
-    def ensure_truth(self) -> None:
-        """State files that call a container running while no monitor runs are stale (the monitor died,
-        the host rebooted): starting a monitor makes it reconcile them before we read them."""
-        if any(c.status in ("running", "paused", "restarting") for c in self.containers.list()):
+        if any(c.status in LIVE_STATES for c in found) and not self.monitor.alive():
             self.monitor.connect().close()
+            found = self.containers.list()
+        return found if all_states else [c for c in found if c.status in LIVE_STATES]
 
     def inspect_container(self, ref: str) -> dict:
         c = self.container(ref)
+        if c.status in LIVE_STATES and not self.monitor.alive():
+            self.monitor.connect().close()  # a new monitor reconciles the stale state first
+            c.reload()
         s = c.state
         return {
             "Id": c.id, "Created": c.config["Created"], "Path": (c.command or [""])[0], "Args": c.command[1:],

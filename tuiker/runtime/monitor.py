@@ -38,23 +38,21 @@ from pathlib import Path
 
 from tuiker.runtime import cgroups, linux, spawn
 from tuiker.runtime.containers import Container, ContainerStore, now_iso
-from tuiker.runtime.fsutil import flocked
+from tuiker.runtime.monitor_client import (
+    CLOSE_STDIN,
+    EXIT,
+    FRAME,
+    RESIZE,
+    STDERR,
+    STDIN,
+    STDOUT,
+    frame,
+    runtime_dir,
+)
 
-STDIN, STDOUT, STDERR, RESIZE, EXIT, CLOSE_STDIN = range(6)
-FRAME = struct.Struct(">BI")
 LOG_MAX_BYTES = 10 * 1024 * 1024  # rotated at this size; one older file is kept (docker's json-file max-size)
 MAX_CLIENT_BUFFER = 4 * 1024 * 1024
 SETUP_TIMEOUT = 30.0
-
-
-def frame(kind: int, payload: bytes) -> bytes:
-    return FRAME.pack(kind, len(payload)) + payload
-
-
-def runtime_dir(root: Path) -> Path:
-    path = root / "run"
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return path
 
 
 # -- the monitor's side --------------------------------------------------------------------------
@@ -149,6 +147,9 @@ class Monitor:
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        # Reconcile before listening: a client that gets through may trust the state files.
+        self.store.sweep()
+        self.reconcile()
         sock_path = run / "monitor.sock"
         try:
             sock_path.unlink()
@@ -160,8 +161,6 @@ class Monitor:
         listener.listen(64)
         listener.setblocking(False)
         self.sel.register(listener, selectors.EVENT_READ, ("listener", None))
-        self.store.sweep()
-        self.reconcile()
         (run / "monitor.pid").write_text(str(os.getpid()))
         while True:
             self.loop_once()
@@ -201,7 +200,13 @@ class Monitor:
                 except OSError:
                     pidfd = -1
                 if pidfd >= 0:
-                    r = Running(pid, pidfd, {}, None, None, cgroups.driver(f"tuiker/{c.id}"), c)
+                    # The output FIFOs kept what the container wrote while no monitor ran: go on logging.
+                    outputs = {}
+                    for name, kind in (("stdout.fifo", STDOUT), ("stderr.fifo", STDERR)):
+                        if (c.dir / name).exists():
+                            outputs[os.open(c.dir / name, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)] = kind
+                    r = Running(pid, pidfd, outputs, None, None, cgroups.driver(f"tuiker/{c.id}"), c,
+                                log=LogWriter(c.dir / "log.json") if outputs else None)
                     self._watch(r)
                     continue
             cg = cgroups.driver(f"tuiker/{c.id}")
@@ -354,6 +359,11 @@ class Monitor:
             else:
                 r.waiters.append(client)
         elif op in ("stop", "kill"):
+            if r is None and container.status == "restarting":
+                # Between two runs: ending it here is what stops the pending restart (_restart checks).
+                container.write_state(Status="exited")
+                self.reply(client, {"ok": True, "exit": container.state.get("ExitCode", 0)}, close=True)
+                return
             if r is None:
                 if op == "kill":
                     self.reply(client, {"ok": False, "code": 1,
@@ -443,8 +453,7 @@ class Monitor:
             child_ends = [slave]
         else:
             master = None
-            out_r, out_w = os.pipe2(os.O_CLOEXEC)
-            err_r, err_w = os.pipe2(os.O_CLOEXEC)
+            (out_r, out_w), (err_r, err_w) = _output_fifo(c.dir / "stdout.fifo"), _output_fifo(c.dir / "stderr.fifo")
             if cfg.get("OpenStdin"):
                 in_r, stdin_w = os.pipe2(os.O_CLOEXEC)
             else:
@@ -674,7 +683,24 @@ def restart_delay(policy: dict, code: int, manual_stop: bool, state: dict, start
     ran = time.time() - (parse_time(started_at) or time.time())
     streak = 0 if ran >= 10 else state.get("BackoffStreak", 0) + 1
     state["BackoffStreak"] = streak
-    return 0.1 * (2 ** max(streak - 1, 0)) if streak else 0.1
+    return min(0.1 * 2 ** max(streak - 1, 0), 60.0) if streak else 0.1
+
+
+def _output_fifo(path: Path) -> tuple[int, int]:
+    """(monitor's read end, container's stdout) for a container's output, through a FIFO rather than a
+    pipe so that it outlives the monitor: the container's end is opened read-write, so the FIFO always
+    has a reader and the container never gets EPIPE while no monitor runs; what it writes meanwhile waits
+    in the FIFO (1 MiB, then the writer blocks) for the next monitor, which reopens it by path.
+    The read end is opened first and non-blocking, so output of a container that exits at once is kept."""
+    if not path.exists():
+        os.mkfifo(path, 0o600)
+    read_end = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    write_end = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+    try:
+        fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, 1 << 20)
+    except OSError:
+        pass  # above /proc/sys/fs/pipe-max-size: keep the default 64 KiB
+    return read_end, write_end
 
 
 def _mountpoint(c: Container) -> Path:
@@ -701,12 +727,14 @@ def _read_all(fd: int, timeout: float) -> bytes:
 
 
 def _start_time(pid: int) -> str:
-    """Field 22 of /proc/PID/stat: tells a live container from a new process that reused its pid."""
+    """Field 22 of /proc/PID/stat: tells a live container from a new process that reused its pid.
+    A zombie (state Z or X) counts as gone: it has exited, only its reaping is pending."""
     try:
         with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
         return ""
+    return "" if fields[0] in ("Z", "X") else fields[19]
 
 
 def _same_process(pid: int, start: str | None) -> bool:
@@ -737,86 +765,6 @@ def _signal_number(sig: str | int) -> int:
 
 def _set_winsize(fd: int, rows: int, cols: int) -> None:
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-
-
-# -- the client's side ---------------------------------------------------------------------------
-
-class MonitorClient:
-    """How the CLI and the TUI talk to the monitor; starts it when none is running."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.path = runtime_dir(root) / "monitor.sock"
-
-    def connect(self) -> socket.socket:
-        for attempt in range(2):
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-            try:
-                sock.connect(str(self.path))
-                return sock
-            except (FileNotFoundError, ConnectionRefusedError):
-                sock.close()
-                if attempt:
-                    break
-                self.spawn()
-        raise OSError(f"cannot reach the tuiker monitor at {self.path}")
-
-    def spawn(self) -> None:
-        """Start a monitor in a session of its own and wait until it listens."""
-        run = runtime_dir(self.root)
-        with flocked(run / "spawn.lock"):
-            probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-            try:
-                probe.connect(str(self.path))
-                return
-            except (FileNotFoundError, ConnectionRefusedError):
-                pass
-            finally:
-                probe.close()
-            log = os.open(run / "monitor.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
-            pid = os.fork()
-            if pid == 0:
-                # Double fork: the monitor is nobody's child but init's once we return.
-                os.setsid()
-                if os.fork():
-                    os._exit(0)
-                devnull = os.open(os.devnull, os.O_RDWR)
-                os.dup2(devnull, 0)
-                os.dup2(log, 1)
-                os.dup2(log, 2)
-                linux.close_range(3, 0xFFFFFFFF, linux.CLOSE_RANGE_CLOEXEC)
-                os.execv(sys.executable, [sys.executable, "-m", "tuiker.runtime.monitor", str(self.root)])
-            os.close(log)
-            os.waitpid(pid, 0)
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline:
-                probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-                try:
-                    probe.connect(str(self.path))
-                    return
-                except (FileNotFoundError, ConnectionRefusedError):
-                    time.sleep(0.005)
-                finally:
-                    probe.close()
-
-    def request(self, message: dict, keep: bool = False) -> tuple[dict, socket.socket | None]:
-        sock = self.connect()
-        sock.sendall(json.dumps(message).encode() + b"\n")
-        reader = sock.makefile("rb", buffering=0)
-        line = b""
-        while not line.endswith(b"\n"):
-            chunk = reader.read(1)
-            if not chunk:
-                break
-            line += chunk
-        if not line:
-            sock.close()
-            raise OSError("the tuiker monitor closed the connection")
-        reply = json.loads(line)
-        if keep and reply.get("ok"):
-            return reply, sock
-        sock.close()
-        return reply, None
 
 
 def main() -> None:

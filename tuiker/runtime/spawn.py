@@ -34,6 +34,8 @@ READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysr
 # (name, major, minor): the minimal /dev runc creates.
 DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0))
 NAMESPACES = ("ipc", "uts", "net", "pid", "cgroup", "mnt")  # setns order: mnt last, it changes our root
+# Mount points the engine itself may create in the container's upper dir: not the user's changes (diff).
+ENGINE_PATHS = frozenset(("/proc", "/sys", "/dev", "/etc/hostname", "/etc/hosts", "/etc/resolv.conf"))
 
 
 class SetupError(Exception):
