@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import errno
 import os
-import pickle
 import select
 import shutil
 import subprocess
-import traceback
 
 import pytest
+from childproc import in_child
 
 from tuiker.runtime import capabilities, linux
 
@@ -21,31 +20,6 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 
 BUSYBOX = "/bin/busybox"
 DOCKER_DEFAULT_MASK = 0x00000000A80425FB
-
-
-def in_child(fn):
-    """Run fn() in a forked child and return its (picklable) result; an exception there fails the test here."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.close(r)
-            try:
-                payload = pickle.dumps((True, fn()))
-            except BaseException:
-                payload = pickle.dumps((False, traceback.format_exc()))
-            os.write(w, payload)
-        finally:
-            os._exit(0)
-    os.close(w)
-    with os.fdopen(r, "rb") as f:
-        data = f.read()
-    os.waitpid(pid, 0)
-    assert data, "child died without a result"
-    ok, value = pickle.loads(data)
-    if not ok:
-        pytest.fail(f"in child:\n{value}")
-    return value
 
 
 def status_field(name: str, path: str = "/proc/self/status") -> str:

@@ -6,14 +6,13 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-import pickle
 import re
 import socket
 import struct
 import time
-import traceback
 
 import pytest
+from childproc import in_child
 
 from tuiker.runtime import capabilities, linux, seccomp
 
@@ -23,31 +22,6 @@ AUDIT = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
 
 libc = ctypes.CDLL(None, use_errno=True)
 libc.syscall.restype = ctypes.c_long
-
-
-def in_child(fn):
-    """Run fn() in a forked child and return its (picklable) result; an exception there fails the test here."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.close(r)
-            try:
-                payload = pickle.dumps((True, fn()))
-            except BaseException:
-                payload = pickle.dumps((False, traceback.format_exc()))
-            os.write(w, payload)
-        finally:
-            os._exit(0)
-    os.close(w)
-    with os.fdopen(r, "rb") as f:
-        data = f.read()
-    os.waitpid(pid, 0)
-    assert data, "child died without a result"
-    ok, value = pickle.loads(data)
-    if not ok:
-        pytest.fail(f"in child:\n{value}")
-    return value
 
 
 def header_table(path: str) -> dict[str, int]:

@@ -23,6 +23,7 @@ import os
 import stat
 import termios
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 from tuiker.runtime import capabilities, linux, seccomp, users
 
@@ -73,7 +74,7 @@ class Rootfs:
     network_host: bool = False
 
 
-def report_and_exit(errpipe: int, code: int, message: str) -> None:
+def report_and_exit(errpipe: int, code: int, message: str) -> NoReturn:
     try:
         os.write(errpipe, f"{code} {message}".encode()[:4000])
     finally:
@@ -92,24 +93,37 @@ def intermediate(rootfs: Rootfs, proc: Process, join_cgroup, pidpipe: int, errpi
             flags |= linux.CLONE_NEWNET
         # The cgroup namespace is made after joining the cgroup, so the container sees it as its root.
         linux.unshare(flags)
-        pid = os.fork()
     except Exception as e:  # noqa: BLE001 - any failure here is reported, never raised into the monitor
         report_and_exit(errpipe, 125, f"cannot create the container's namespaces: {e}")
-        return
-    if pid:
-        os.write(pidpipe, str(pid).encode())
-        os._exit(0)
-    try:
+
+    def container() -> None:
         setup_stdio(proc)
         setup_rootfs(rootfs)
         linux.sethostname(rootfs.hostname)
         if not rootfs.network_host:
             _loopback_up()
         finish_and_exec(proc, errpipe)
+
+    fork_and_exec(container, pidpipe, errpipe, 125)
+
+
+def fork_and_exec(body, pidpipe: int, errpipe: int, code: int) -> None:
+    """Fork the process that runs `body` (only a child enters the pid namespace unshared or joined just
+    before), report its pid to the monitor, and exit: it is re-parented to the monitor, a subreaper.
+    A failure in `body` becomes errpipe's one line and exit code (`code` unless a SetupError says)."""
+    try:
+        pid = os.fork()
+    except OSError as e:
+        report_and_exit(errpipe, code, f"cannot fork: {e}")
+    if pid:
+        os.write(pidpipe, str(pid).encode())
+        os._exit(0)
+    try:
+        body()
     except SetupError as e:
         report_and_exit(errpipe, e.code, str(e))
     except Exception as e:  # noqa: BLE001
-        report_and_exit(errpipe, 125, str(e))
+        report_and_exit(errpipe, code, str(e))
 
 
 def setup_stdio(proc: Process) -> None:
@@ -255,20 +269,14 @@ def intermediate_exec(container_pid: int, proc: Process, join_cgroup, pidpipe: i
         for fd in fds:
             linux.setns(fd)
             os.close(fd)
-        pid = os.fork()
     except Exception as e:  # noqa: BLE001
         report_and_exit(errpipe, 126, f"cannot join the container: {e}")
-        return
-    if pid:
-        os.write(pidpipe, str(pid).encode())
-        os._exit(0)
-    try:
+
+    def process() -> None:
         setup_stdio(proc)
         finish_and_exec(proc, errpipe)
-    except SetupError as e:
-        report_and_exit(errpipe, e.code, str(e))
-    except Exception as e:  # noqa: BLE001
-        report_and_exit(errpipe, 126, str(e))
+
+    fork_and_exec(process, pidpipe, errpipe, 126)
 
 
 # -- the common tail ------------------------------------------------------------------------------
