@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import imagebuilder
@@ -98,6 +99,18 @@ def stop_engine(root: Path) -> None:
             os.kill(int(pid_file.read_text()), signal.SIGKILL)
         except (ProcessLookupError, ValueError):
             pass
+
+
+def wait_for(check, timeout: float, what: str, interval: float = 0.02):
+    """Poll `check` until it returns something true (and return that), failing after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
 
 
 def _mounts_under(root: str) -> list[str]:

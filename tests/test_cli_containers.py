@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import run_tuiker
+from conftest import run_tuiker, wait_for
 
 from tuiker.fmt import human_size
 from tuiker.runtime.engine import Engine, RunOptions
@@ -59,17 +59,6 @@ def run_detached(tuiker, *args: str) -> str:
 
 def state(engine_root: Path, ref: str) -> dict:
     return Engine(engine_root).container(ref).state
-
-
-def wait_for(check, timeout: float, what: str, interval: float = 0.02):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
 
 
 def cgroup_dirs(cid: str) -> list[Path]:

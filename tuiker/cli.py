@@ -166,23 +166,6 @@ def cmd_tag(args) -> int:
     return 0
 
 
-def cmd_inspect(args) -> int:
-    engine = _engine()
-    found, status = [], 0
-    for name in args.names:
-        try:
-            found.append(engine.inspect_image(name))
-        except TuikerError as e:
-            print(f"Error: {e}", file=sys.stderr)
-            status = 1
-    if args.format:
-        for item in found:
-            print(_format(args.format, item))
-    else:
-        print(json.dumps(found, indent=4))
-    return status
-
-
 def _format(template: str, item: dict) -> str:
     """The common `{{.Field.Sub}}` and `{{json .Field}}` forms of Go templates, nothing more."""
     import re
@@ -297,13 +280,6 @@ def _add_image_verbs(sub, prefix: bool) -> None:
     p.set_defaults(func=cmd_load)
 
 
-def _add_inspect(sub, help_text: str) -> None:
-    p = sub.add_parser("inspect", help=help_text)
-    p.add_argument("names", nargs="+", metavar="NAME")
-    p.add_argument("-f", "--format", help="Format the output using a Go-template-like {{.Field}}")
-    p.set_defaults(func=cmd_inspect)
-
-
 class _Skipped:
     """Stands in for the parser of a command that was not typed: building all ~60 argparse parsers
     cost ~70 ms per command (gettext lookups for every one), more than the engine's work in `run`."""
@@ -371,7 +347,10 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     image_sub = sub.add_subparsers_of(image, dest="image_command", metavar="COMMAND", required=True)
     _add_images_parser(image_sub, "ls", aliases=["list"])
     _add_image_verbs(image_sub, prefix=True)
-    _add_inspect(image_sub, "Display detailed information on one or more images")
+    p = image_sub.add_parser("inspect", help="Display detailed information on one or more images")
+    p.add_argument("names", nargs="+", metavar="IMAGE")
+    p.add_argument("-f", "--format", help="Format the output using a Go-template-like {{.Field}}")
+    p.set_defaults(func=cli_containers.cmd_inspect, type="image")
     p = image_sub.add_parser("prune", help="Remove unused images")
     p.add_argument("-a", "--all", action="store_true", help="Remove all unused images, not just dangling ones")
     p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")

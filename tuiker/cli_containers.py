@@ -268,26 +268,26 @@ def _is_ancestor(engine, c, value: str) -> bool:
 
 
 def cmd_inspect(args) -> int:
-    """Containers first, then images, as `docker inspect` does."""
+    """Containers first, then images, as `docker inspect` does; `--type` (or `image inspect`,
+    `container inspect`) looks at one kind only and then says why that lookup failed."""
     from tuiker.cli import _format
 
     engine = _engine()
+    lookups = {"container": [engine.inspect_container], "image": [engine.inspect_image]}.get(
+        args.type, [engine.inspect_container, engine.inspect_image])
     found, status = [], 0
     for ref in args.names:
-        try:
-            item = engine.inspect_container(ref) if args.type != "image" else None
-        except TuikerError:
-            item = None
-        if item is None and args.type != "container":
+        error = f"No such object: {ref}"
+        for lookup in lookups:
             try:
-                item = engine.inspect_image(ref)
-            except TuikerError:
-                item = None
-        if item is None:
-            print(f"Error: No such object: {ref}", file=sys.stderr)
+                found.append(lookup(ref))
+                break
+            except TuikerError as e:
+                if len(lookups) == 1:
+                    error = str(e)
+        else:
+            print(f"Error: {error}", file=sys.stderr)
             status = 1
-            continue
-        found.append(item)
     if args.format:
         for item in found:
             print(_format(args.format, item))

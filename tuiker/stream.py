@@ -15,7 +15,7 @@ import sys
 import termios
 import tty as ttymod
 
-from tuiker.runtime.monitor_client import CLOSE_STDIN, EXIT, FRAME, RESIZE, STDERR, STDIN, STDOUT, frame
+from tuiker.runtime.monitor_client import CLOSE_STDIN, EXIT, RESIZE, STDERR, STDIN, STDOUT, frame, split_frames
 
 DETACH_KEYS = b"\x10\x11"  # Ctrl-P Ctrl-Q
 
@@ -65,12 +65,7 @@ def pump(sock: socket.socket, interactive: bool, tty: bool) -> int:
                     if not data:
                         return 125  # the monitor went away mid-stream
                     buf += data
-                    while len(buf) >= FRAME.size:
-                        kind, length = FRAME.unpack_from(buf)
-                        if len(buf) < FRAME.size + length:
-                            break
-                        payload = bytes(buf[FRAME.size:FRAME.size + length])
-                        del buf[:FRAME.size + length]
+                    for kind, payload in split_frames(buf):
                         if kind == EXIT:
                             return int(json.loads(payload)["exit"])
                         out = sys.stdout.buffer if kind == STDOUT else sys.stderr.buffer if kind == STDERR else None

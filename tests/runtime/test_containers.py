@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from conftest import wait_for
 
 from tuiker.runtime import capabilities, cgroups
 from tuiker.runtime.engine import ContainerStartError, Engine, RunOptions
 from tuiker.runtime.errors import TuikerError
-from tuiker.runtime.monitor import EXIT, FRAME, STDERR, STDOUT
+from tuiker.runtime.monitor_client import EXIT, STDERR, STDOUT, split_frames
 
 DOCKER_DEFAULT_CAPS = 0x00000000A80425FB
 IMAGE_TREE = ["bin", "dev", "etc", "home", "proc", "root", "sys", "tmp", "usr", "var"]
@@ -58,12 +59,7 @@ def read_stream(sock, timeout: float = 30) -> tuple[int, str, str]:
             if not data:
                 raise AssertionError("the monitor closed the stream without an exit frame")
             buf += data
-            while len(buf) >= FRAME.size:
-                kind, length = FRAME.unpack_from(buf)
-                if len(buf) < FRAME.size + length:
-                    break
-                payload = bytes(buf[FRAME.size:FRAME.size + length])
-                del buf[:FRAME.size + length]
+            for kind, payload in split_frames(buf):
                 if kind == EXIT:
                     return (int(json.loads(payload)["exit"]), out[STDOUT].decode(errors="replace"),
                             out[STDERR].decode(errors="replace"))
@@ -101,17 +97,6 @@ def exec_in(engine: Engine, cid: str, *cmd: str, **kwargs) -> tuple[int, str, st
     except ContainerStartError as e:
         return e.code, "", str(e)
     return read_stream(sock)
-
-
-def wait_for(check, timeout: float, what: str, interval: float = 0.02):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
 
 
 def gone(engine: Engine, cid: str) -> bool:

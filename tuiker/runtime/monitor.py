@@ -41,13 +41,13 @@ from tuiker.runtime.containers import Container, ContainerStore, now_iso
 from tuiker.runtime.monitor_client import (
     CLOSE_STDIN,
     EXIT,
-    FRAME,
     RESIZE,
     STDERR,
     STDIN,
     STDOUT,
     frame,
     runtime_dir,
+    split_frames,
 )
 
 LOG_MAX_BYTES = 10 * 1024 * 1024  # rotated at this size; one older file is kept (docker's json-file max-size)
@@ -275,13 +275,9 @@ class Monitor:
             except Exception as e:  # noqa: BLE001
                 self.reply(client, {"ok": False, "error": str(e), "code": 125}, close=True)
                 return
-        while client.on_frame and len(client.inbuf) >= FRAME.size:
-            kind, length = FRAME.unpack_from(client.inbuf)
-            if len(client.inbuf) < FRAME.size + length:
-                break
-            payload = bytes(client.inbuf[FRAME.size:FRAME.size + length])
-            del client.inbuf[:FRAME.size + length]
-            client.on_frame(kind, payload)
+        if client.on_frame:
+            for kind, payload in split_frames(client.inbuf):
+                client.on_frame(kind, payload)
 
     def send(self, client: Client, data: bytes) -> None:
         if len(client.outbuf) > MAX_CLIENT_BUFFER:

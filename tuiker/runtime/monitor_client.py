@@ -15,6 +15,7 @@ import socket
 import struct
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from tuiker.runtime.fsutil import flocked
@@ -25,6 +26,17 @@ FRAME = struct.Struct(">BI")
 
 def frame(kind: int, payload: bytes) -> bytes:
     return FRAME.pack(kind, len(payload)) + payload
+
+
+def split_frames(buf: bytearray) -> Iterator[tuple[int, bytes]]:
+    """Take every complete frame off the front of `buf` (a partial one stays for the next read)."""
+    while len(buf) >= FRAME.size:
+        kind, length = FRAME.unpack_from(buf)
+        if len(buf) < FRAME.size + length:
+            return
+        payload = bytes(buf[FRAME.size:FRAME.size + length])
+        del buf[:FRAME.size + length]
+        yield kind, payload
 
 
 def runtime_dir(root: Path) -> Path:
