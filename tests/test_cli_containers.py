@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -376,6 +377,27 @@ def test_name_conflict_and_id_prefix_errors(tuiker, image, engine_root):
     assert len(container_dirs(engine_root)) == 17
     with pytest.raises(TuikerError):
         engine.container(shared)
+
+
+@pytest.mark.skipif(not shutil.which("tini-static"), reason="--init needs Debian's tini package (tests/run installs it)")
+def test_init_is_pid_1_reaps_orphans_and_passes_signals_on(tuiker, image, engine_root):
+    """--init: tini (Debian's tini-static, bound at /sbin/docker-init as docker does) runs as pid 1, the
+    command as its child; a shell that is pid 1 ignores SIGTERM, under tini it gets it; and no trace in diff."""
+    r = tuiker("run", "--rm", "--init", image, "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; echo; echo $$; exit 3")
+    assert r.returncode == 3, r.stderr  # the command's exit code, passed on by tini
+    pid1, shell_pid = r.stdout.splitlines()
+    assert pid1.split()[:3] == ["/sbin/docker-init", "--", "sh"] and shell_pid != "1"
+    # Orphans are reaped: a background child outlives its parent shell and no zombie stays behind.
+    cid = run_detached(tuiker, "--init", image, "sh", "-c", "sh -c 'sleep 0.2 &'; echo ready; sleep 100")
+    wait_for(lambda: log_lines(engine_root, cid) == ["ready\n"], 5, "the container to start")
+    time.sleep(0.5)
+    stats = ok(tuiker("exec", cid, "sh", "-c", "cat /proc/[0-9]*/stat")).splitlines()
+    assert not [line for line in stats if line.split(") ")[1].startswith("Z")], stats
+    t0 = time.monotonic()
+    ok(tuiker("stop", cid))  # `sleep` as pid 1 would ignore SIGTERM and take the 10 s timeout
+    assert time.monotonic() - t0 < 3
+    assert state(engine_root, cid)["ExitCode"] == 143
+    assert ok(tuiker("diff", cid)) == ""
 
 
 def test_diff_lists_added_changed_and_deleted_paths(tuiker, image):

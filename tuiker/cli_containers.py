@@ -45,7 +45,7 @@ def _options(args):
         memory_swap=swap, pids_limit=args.pids_limit, cpu_shares=args.cpu_shares, restart=args.restart,
         auto_remove=getattr(args, "rm", False), privileged=args.privileged, read_only=args.read_only,
         cap_add=args.cap_add, cap_drop=args.cap_drop, security_opt=args.security_opt, network=args.network,
-        platform=args.platform)
+        platform=args.platform, init=args.init)
 
 
 def _pull_progress():
@@ -55,8 +55,6 @@ def _pull_progress():
 
 
 def cmd_create(args) -> int:
-    if args.init:
-        raise TuikerError("--init is not supported yet: tuiker has no init binary to inject")
     c = _engine().create(_options(args), _pull_progress())
     print(c.id)
     return 0
@@ -66,8 +64,6 @@ def cmd_run(args) -> int:
     from tuiker.runtime.engine import ContainerStartError
     from tuiker.stream import Detached, pump, terminal_size
 
-    if args.init:
-        raise TuikerError("--init is not supported yet: tuiker has no init binary to inject")
     engine = _engine()
     c = engine.create(_options(args), _pull_progress())
     if args.detach:
@@ -482,9 +478,10 @@ def cmd_diff(args) -> int:
             elif any(os.path.lexists(str(lower) + rel) for lower in lowers):
                 changes.append(("C", rel, st.S_ISDIR(mode.st_mode)))
             else:
-                changes.append(("A", rel, False))
+                changes.append(("A", rel, st.S_ISDIR(mode.st_mode)))
     for kind, rel, is_dir in changes:
-        # A directory copied up only to hold an engine mount point (/etc for /etc/hosts) is no change.
+        # A directory copied up or made only to hold an engine mount point (/etc for /etc/hosts, /sbin for
+        # --init's docker-init) is no change.
         if is_dir and not any(other.startswith(rel + "/") for _, other, _ in changes) and any(
                 p.startswith(rel + "/") for p in ENGINE_PATHS):
             continue

@@ -7,10 +7,7 @@ uid-0 process every capability left in its bounding set, whatever capset said be
 
 from __future__ import annotations
 
-import ctypes
 import os
-
-from tuiker.runtime import linux
 
 NAMES: dict[str, int] = {
     "CAP_CHOWN": 0,
@@ -64,18 +61,6 @@ DEFAULT_CAPS: frozenset[int] = frozenset(NAMES[n] for n in (
     "CAP_AUDIT_WRITE",
 ))
 
-_LINUX_CAPABILITY_VERSION_3 = 0x20080522
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-class _CapHeader(ctypes.Structure):
-    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
-
-
-class _CapData(ctypes.Structure):
-    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
-
-
 def last_cap() -> int:
     """The highest capability this kernel knows; older kernels reject PR_CAPBSET_DROP beyond it."""
     with open("/proc/sys/kernel/cap_last_cap", "rb") as f:
@@ -123,6 +108,8 @@ def resolve(add: list[str], drop: list[str], privileged: bool) -> set[int]:
 def drop_bounding(keep: set[int] | frozenset[int]) -> None:
     """Remove every capability not in `keep` from the bounding set. Needs CAP_SETPCAP in the effective set, so
     call it before apply() or setuid."""
+    from tuiker.runtime import linux  # ctypes: only in the container's process, not in the CLI's resolve()
+
     for cap in range(last_cap() + 1):
         if cap not in keep:
             linux.prctl(linux.PR_CAPBSET_DROP, cap)
@@ -136,16 +123,11 @@ def apply(keep: set[int] | frozenset[int]) -> None:
     cap would let a file with that inheritable file cap regain it. Ambient is cleared first, because raised ambient
     caps would hand capabilities to a non-root execve.
     """
+    from tuiker.runtime import linux
+
     linux.prctl(linux.PR_CAP_AMBIENT, linux.PR_CAP_AMBIENT_CLEAR_ALL)
     bits = mask(keep) if os.geteuid() == 0 else 0
-    header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
-    data = (_CapData * 2)(
-        _CapData(bits & 0xFFFFFFFF, bits & 0xFFFFFFFF, 0),
-        _CapData(bits >> 32, bits >> 32, 0),
-    )
-    if _libc.capset(ctypes.byref(header), data) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"capset(0x{bits:x}): {os.strerror(err)}")
+    linux.capset(effective=bits, permitted=bits, inheritable=0)
 
 
 def current() -> dict[str, int]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 from functools import lru_cache
@@ -40,12 +39,30 @@ def load() -> dict:
     return data
 
 
+# Where a container's init is mounted, as docker mounts its docker-init (tini) with `--init`.
+INIT_TARGET = "/sbin/docker-init"
+
+
+def init_binary() -> str:
+    """The init `--init` runs as the container's pid 1: config "init-path", else docker's docker-init or
+    Debian's tini-static. It must be static: it runs on the image's libc, or with none (busybox)."""
+    import shutil
+
+    path = load().get("init-path") or shutil.which("docker-init") or shutil.which("tini-static")
+    if not path or not os.access(path, os.X_OK):
+        raise TuikerError("--init needs a static init binary: install Debian's tini package (tini-static), or set"
+                          f" \"init-path\" in {config_file()}")
+    return os.path.realpath(path)
+
+
 def is_loopback(host: str) -> bool:
     """127.0.0.0/8, ::1 and localhost: docker treats these as insecure registries by default."""
     name = host.rsplit(":", 1)[0] if host.count(":") == 1 or host.startswith("[") else host
     name = name.strip("[]")
     if name == "localhost":
         return True
+    import ipaddress  # not at the top: config is on every command's path
+
     try:
         return ipaddress.ip_address(name).is_loopback
     except ValueError:

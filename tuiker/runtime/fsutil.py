@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import os
 import re
 from collections.abc import Iterator
@@ -38,6 +37,8 @@ def atomic_write(path: str | os.PathLike, data: bytes, mode: int = 0o644) -> Non
 
 
 def sha256_digest(data: bytes) -> str:
+    import hashlib  # not at the top: fsutil is on every command's path, hashlib costs ~5 ms
+
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tuiker.runtime import cgroups, linux, spawn
+from tuiker.runtime.config import INIT_TARGET
 from tuiker.runtime.containers import Container, ContainerStore, now_iso
 from tuiker.runtime.monitor_client import (
     CLOSE_STDIN,
@@ -462,8 +463,10 @@ class Monitor:
             work=str(c.dir / "work"), target=str(_mountpoint(c)), hostname=cfg["Hostname"],
             etc_files={f"/etc/{n}": str(c.dir / n) for n in ("hostname", "hosts", "resolv.conf")},
             readonly=bool(host.get("ReadonlyRootfs")), privileged=bool(host.get("Privileged")),
-            console=console, network_host=host.get("NetworkMode") == "host")
-        proc = spawn.Process(args=c.command, env=cfg["Env"], cwd=cfg.get("WorkingDir") or "/",
+            console=console, network_host=host.get("NetworkMode") == "host", init=c.config.get("InitPath"))
+        # docker's --init: tini is pid 1, reaps zombies and passes signals on to the command.
+        args = [INIT_TARGET, "--", *c.command] if rootfs.init else c.command
+        proc = spawn.Process(args=args, env=cfg["Env"], cwd=cfg.get("WorkingDir") or "/",
                              user=cfg.get("User") or "", caps=set(c.config["Capabilities"]), tty=bool(cfg.get("Tty")),
                              no_new_privs=bool(c.config.get("NoNewPrivileges")),
                              seccomp=bool(c.config.get("Seccomp", True)), stdio=stdio)

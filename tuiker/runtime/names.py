@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import secrets
+import os
 
 ADJECTIVES = (
     "admiring", "adoring", "affectionate", "agitated", "amazing", "angry", "awesome", "beautiful", "blissful",
@@ -40,14 +40,19 @@ SURNAMES = (
 )
 
 
+def _pick(words: tuple[str, ...]) -> str:
+    # os.urandom rather than secrets/random: those import hashlib, ~5 ms on every `tuiker run`.
+    return words[int.from_bytes(os.urandom(4), "big") % len(words)]
+
+
 def generate(taken: set[str]) -> str:
     """A free `adjective_surname`; after a few collisions a digit is appended, as docker does."""
     for attempt in range(20):
-        name = f"{secrets.choice(ADJECTIVES)}_{secrets.choice(SURNAMES)}"
+        name = f"{_pick(ADJECTIVES)}_{_pick(SURNAMES)}"
         if attempt >= 10:
-            name += str(secrets.randbelow(10))
+            name += str(os.urandom(1)[0] % 10)
         # moby never names a container after Steve Wozniak being boring.
         if name == "boring_wozniak" or name in taken:
             continue
         return name
-    return f"{secrets.choice(ADJECTIVES)}_{secrets.choice(SURNAMES)}{secrets.token_hex(3)}"
+    return f"{_pick(ADJECTIVES)}_{_pick(SURNAMES)}{os.urandom(3).hex()}"

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import NoReturn
 
 from tuiker.runtime import capabilities, linux, seccomp, users
+from tuiker.runtime.config import INIT_TARGET
 
 # docker's MaskedPaths and ReadonlyPaths (moby oci/defaults.go).
 MASKED_PATHS = ("/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
@@ -36,7 +37,8 @@ READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysr
 DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0))
 NAMESPACES = ("ipc", "uts", "net", "pid", "cgroup", "mnt")  # setns order: mnt last, it changes our root
 # Mount points the engine itself may create in the container's upper dir: not the user's changes (diff).
-ENGINE_PATHS = frozenset(("/proc", "/sys", "/dev", "/etc/hostname", "/etc/hosts", "/etc/resolv.conf"))
+ENGINE_PATHS = frozenset(("/proc", "/sys", "/dev", "/etc/hostname", "/etc/hosts", "/etc/resolv.conf",
+                          INIT_TARGET))
 
 
 class SetupError(Exception):
@@ -72,6 +74,7 @@ class Rootfs:
     privileged: bool = False
     console: str | None = None  # the pty slave's path, bound at /dev/console with -t
     network_host: bool = False
+    init: str | None = None  # with --init: the host's static init binary, bound read-only at config.INIT_TARGET
 
 
 def report_and_exit(errpipe: int, code: int, message: str) -> NoReturn:
@@ -180,6 +183,9 @@ def setup_rootfs(rootfs: Rootfs) -> None:
         linux.mount(None, f"{root}/sys", None, linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_REC)
     for path, source in rootfs.etc_files.items():
         _bind_in(root, path, source)
+    if rootfs.init:
+        _bind_in(root, INIT_TARGET, rootfs.init)
+        linux.mount(None, f"{root}{INIT_TARGET}", None, linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY)
     if not rootfs.privileged:
         for path in MASKED_PATHS:
             _mask(root, path)

@@ -16,12 +16,9 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
-import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from tuiker.runtime import reference as refs
@@ -29,17 +26,22 @@ from tuiker.runtime.errors import NotFoundError, TuikerError
 from tuiker.runtime.fsutil import atomic_write, check_digest, flocked, pid_alive
 
 
-@dataclass
 class Image:
-    id: str
-    manifest_digest: str
-    manifest_media_type: str
-    layers: list[str]  # diff ids, base first
-    blobs: list[str]  # compressed layer digests, same order
-    size: int
-    created: str
-    repo_digests: list[str] = field(default_factory=list)
-    repo_tags: list[str] = field(default_factory=list)  # filled from tags.json when read
+    # A plain class: the CLI's hot path avoids dataclasses (see reference.Reference).
+    def __init__(self, id: str, manifest_digest: str, manifest_media_type: str, layers: list[str],
+                 blobs: list[str], size: int, created: str, repo_digests: list[str] | None = None) -> None:
+        self.id = id
+        self.manifest_digest = manifest_digest
+        self.manifest_media_type = manifest_media_type
+        self.layers = layers  # diff ids, base first
+        self.blobs = blobs  # compressed layer digests, same order
+        self.size = size
+        self.created = created
+        self.repo_digests = repo_digests or []
+        self.repo_tags: list[str] = []  # filled from tags.json when read
+
+    def __repr__(self) -> str:
+        return f"Image({self.id!r}, tags={self.repo_tags!r})"
 
     @property
     def short_id(self) -> str:
@@ -85,7 +87,7 @@ class Store:
                     _remove(entry)
 
     def tmp_path(self, label: str = "") -> Path:
-        return self.tmp / f"{os.getpid()}-{secrets.token_hex(6)}{label}"
+        return self.tmp / f"{os.getpid()}-{os.urandom(6).hex()}{label}"
 
     @contextmanager
     def metadata_lock(self) -> Iterator[None]:
@@ -317,6 +319,8 @@ class Store:
 
 def _remove(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
+        import shutil
+
         shutil.rmtree(path, ignore_errors=True)
     else:
         try:

@@ -245,8 +245,8 @@ class Cgroup(ABC):
         """SIGKILL every process. Frozen first so nothing can fork between reading the list and the kill
         (a fork bomb would otherwise outrun us); the kills land when thawed. Without a freezer: one pass.
         Nothing to do when the cgroup is gone: callers kill before every remove, whatever state they find."""
-        if not any(os.path.isdir(leaf) for _, leaf in self._dirs()):
-            return
+        if not any(os.path.isdir(leaf) for _, leaf in self._dirs()) or not self.pids():
+            return  # usually empty: when a container's pid 1 exits, the kernel kills the rest of its pid namespace
         freezer = self._can_freeze()
         if freezer:
             self.freeze()
