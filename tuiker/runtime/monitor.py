@@ -39,6 +39,7 @@ from pathlib import Path
 from tuiker.runtime import cgroups, linux, spawn
 from tuiker.runtime.config import INIT_TARGET
 from tuiker.runtime.containers import Container, ContainerStore, now_iso
+from tuiker.runtime.errors import TuikerError
 from tuiker.runtime.monitor_client import (
     CLOSE_STDIN,
     EXIT,
@@ -280,10 +281,10 @@ class Monitor:
             for kind, payload in split_frames(client.inbuf):
                 client.on_frame(kind, payload)
 
-    def send(self, client: Client, data: bytes) -> None:
-        if len(client.outbuf) > MAX_CLIENT_BUFFER:
+    def send(self, client: Client, data: bytes, droppable: bool = False) -> None:
+        if droppable and len(client.outbuf) > MAX_CLIENT_BUFFER:
             return  # a client that stopped reading loses output rather than stalling every container
-        client.outbuf += data
+        client.outbuf += data  # replies and EXIT frames always: a slow reader still learns the exit code
         self.flush(client)
 
     def flush(self, client: Client) -> None:
@@ -470,7 +471,11 @@ class Monitor:
                              user=cfg.get("User") or "", caps=set(c.config["Capabilities"]), tty=bool(cfg.get("Tty")),
                              no_new_privs=bool(c.config.get("NoNewPrivileges")),
                              seccomp=bool(c.config.get("Seccomp", True)), stdio=stdio)
-        pid, error = self._fork(lambda pp, ep: spawn.intermediate(rootfs, proc, cg.add, pp, ep), child_ends)
+        # The container joins its cgroup while it mounts its root: the first write to a v1 cgroup.procs
+        # waits for an RCU grace period (7-20 ms here), which would otherwise add to every start.
+        go_r, go_w = os.pipe2(os.O_CLOEXEC)
+        pid, error = self._fork(lambda pp, ep: spawn.intermediate(rootfs, proc, pp, ep, go_r),
+                                child_ends + [go_r], go=(go_w, cg.add))
         if error:
             for fd in list(outputs) + ([stdin_w] if stdin_w is not None else []):
                 os.close(fd)
@@ -488,8 +493,12 @@ class Monitor:
                       RestartCount=c.state.get("RestartCount", 0))
         return None
 
-    def _fork(self, child: Callable[[int, int], None], child_ends: list[int]) -> tuple[int, tuple[int, str] | None]:
-        """Fork `child(pidpipe, errpipe)`; wait until it has exec'd or failed. Returns (pid, error)."""
+    def _fork(self, child: Callable[[int, int], None], child_ends: list[int],
+              go: tuple[int, Callable[[int], None]] | None = None) -> tuple[int, tuple[int, str] | None]:
+        """Fork `child(pidpipe, errpipe)`; wait until it has exec'd or failed. Returns (pid, error).
+
+        With `go` = (write end of the go pipe, prepare): once the process's pid is known, prepare(pid) runs
+        here while the process sets up its root, then "g" on the pipe lets it go on to execve."""
         pid_r, pid_w = os.pipe2(os.O_CLOEXEC)
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
         intermediate = os.fork()
@@ -503,14 +512,26 @@ class Monitor:
                 os._exit(125)
         for fd in (pid_w, err_w, *child_ends):
             os.close(fd)
+        prepare_error = None
         try:
             pid_text = _read_all(pid_r, SETUP_TIMEOUT)
+            pid = int(pid_text) if pid_text.strip().isdigit() else 0
+            if go is not None:
+                try:
+                    if pid:
+                        go[1](pid)
+                        os.write(go[0], b"g")
+                except (OSError, TuikerError) as e:
+                    prepare_error = (125, str(e))
+                finally:
+                    os.close(go[0])  # closed without "g": the process gives up before execve
             message = _read_all(err_r, SETUP_TIMEOUT)
         finally:
             os.close(pid_r)
             os.close(err_r)
             os.waitpid(intermediate, 0)
-        pid = int(pid_text) if pid_text.strip().isdigit() else 0
+        if prepare_error:
+            return pid, prepare_error
         if message:
             code, _, text = message.decode(errors="replace").partition(" ")
             return pid, (int(code) if code.isdigit() else 125, text)
@@ -581,7 +602,7 @@ class Monitor:
             r.log.write("stdout" if kind == STDOUT else "stderr", data)
         packet = frame(kind, data)
         for client in r.clients:
-            self.send(client, packet)
+            self.send(client, packet, droppable=True)
 
     def _close_output(self, fd: int) -> None:
         r = self.fd_owner.pop(fd, None)

@@ -4,9 +4,10 @@ These functions run in a child the monitor forks. The monitor is single-threaded
 too: unshare/setns in a process with threads is what runc avoids by doing it in C before Go starts.
 
 Start (the monitor forks `intermediate`):
-    intermediate: join the cgroup, unshare mnt/uts/ipc/net/cgroup/pid, fork again, report the pid, exit
+    intermediate: unshare mnt/uts/ipc/net/pid, fork again, report the pid, exit
     container (pid 1 of the new pid namespace, re-parented to the monitor, a child subreaper):
-        stdio → rootfs (overlay, /proc, /dev, /sys, masks) → pivot_root → hostname → finish_and_exec
+        stdio → rootfs (overlay, /proc, /dev, /sys, masks) → pivot_root → hostname → wait for the monitor's
+        "go" (it moves us into the cgroup meanwhile) → unshare cgroup ns → finish_and_exec
 Exec (the monitor forks `intermediate_exec`):
     intermediate: not dumpable, join the cgroup, setns into each namespace (mnt last), fork, report, exit
     process: stdio → finish_and_exec
@@ -86,15 +87,12 @@ def report_and_exit(errpipe: int, code: int, message: str) -> NoReturn:
 
 # -- starting a container ------------------------------------------------------------------------
 
-def intermediate(rootfs: Rootfs, proc: Process, join_cgroup, pidpipe: int, errpipe: int) -> None:
+def intermediate(rootfs: Rootfs, proc: Process, pidpipe: int, errpipe: int, gopipe: int) -> None:
     """Runs in the monitor's fork; never returns."""
     try:
-        join_cgroup(os.getpid())
-        flags = (linux.CLONE_NEWNS | linux.CLONE_NEWUTS | linux.CLONE_NEWIPC | linux.CLONE_NEWPID
-                 | linux.CLONE_NEWCGROUP)
+        flags = linux.CLONE_NEWNS | linux.CLONE_NEWUTS | linux.CLONE_NEWIPC | linux.CLONE_NEWPID
         if not rootfs.network_host:
             flags |= linux.CLONE_NEWNET
-        # The cgroup namespace is made after joining the cgroup, so the container sees it as its root.
         linux.unshare(flags)
     except Exception as e:  # noqa: BLE001 - any failure here is reported, never raised into the monitor
         report_and_exit(errpipe, 125, f"cannot create the container's namespaces: {e}")
@@ -105,6 +103,12 @@ def intermediate(rootfs: Rootfs, proc: Process, join_cgroup, pidpipe: int, errpi
         linux.sethostname(rootfs.hostname)
         if not rootfs.network_host:
             _loopback_up()
+        # Meanwhile the monitor has put us in the container's cgroup (see monitor._fork): wait for its go.
+        if os.read(gopipe, 1) != b"g":
+            raise SetupError(125, "the engine cancelled the start")
+        os.close(gopipe)
+        # The cgroup namespace is made after joining the cgroup, so the container sees it as its root.
+        linux.unshare(linux.CLONE_NEWCGROUP)
         finish_and_exec(proc, errpipe)
 
     fork_and_exec(container, pidpipe, errpipe, 125)
@@ -121,6 +125,7 @@ def fork_and_exec(body, pidpipe: int, errpipe: int, code: int) -> None:
     if pid:
         os.write(pidpipe, str(pid).encode())
         os._exit(0)
+    os.close(pidpipe)  # so the monitor reads the pid at once (EOF), not at our execve
     try:
         body()
     except SetupError as e:
