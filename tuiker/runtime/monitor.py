@@ -141,9 +141,13 @@ class Monitor:
     def serve(self) -> None:
         run = runtime_dir(self.root)
         lock = os.open(run / "monitor.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        for _ in range(20):
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                time.sleep(0.005)  # a client's alive() probe holds it for microseconds
+        else:
             return  # another monitor serves this root
         linux.set_child_subreaper()
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)

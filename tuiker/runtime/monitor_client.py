@@ -9,9 +9,9 @@ then carry frames: 1 byte kind, 4 bytes big-endian length, payload.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
-import socket
 import struct
 import sys
 import time
@@ -19,6 +19,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from tuiker.runtime.fsutil import flocked
+
+TYPE_CHECKING = False  # not typing's: importing typing costs ~7 ms, and `ps` runs through here
+if TYPE_CHECKING:
+    import socket
 
 STDIN, STDOUT, STDERR, RESIZE, EXIT, CLOSE_STDIN = range(6)
 FRAME = struct.Struct(">BI")
@@ -53,6 +57,8 @@ class MonitorClient:
         self.path = runtime_dir(root) / "monitor.sock"
 
     def connect(self) -> socket.socket:
+        import socket  # here, not at the top: `ps`, `images` and `logs` never connect (~4 ms)
+
         for attempt in range(2):
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
             try:
@@ -66,17 +72,24 @@ class MonitorClient:
         raise OSError(f"cannot reach the tuiker monitor at {self.path}")
 
     def alive(self) -> bool:
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        """Whether a monitor serves this root. It holds monitor.lock (a flock, which the kernel drops when
+        the monitor dies, even by kill -9) for its whole life, so no connection is needed."""
         try:
-            probe.connect(str(self.path))
-            return True
-        except (FileNotFoundError, ConnectionRefusedError):
+            fd = os.open(self.path.parent / "monitor.lock", os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
             return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
         finally:
-            probe.close()
+            os.close(fd)  # a starting monitor retries its lock for a moment (monitor.serve)
+        return False
 
     def spawn(self) -> None:
         """Start a monitor in a session of its own and wait until it listens."""
+        import socket
+
         run = runtime_dir(self.root)
         with flocked(run / "spawn.lock"):
             probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
@@ -114,15 +127,18 @@ class MonitorClient:
                     probe.close()
 
     def request(self, message: dict, keep: bool = False) -> tuple[dict, socket.socket | None]:
+        import socket
+
         sock = self.connect()
         sock.sendall(json.dumps(message).encode() + b"\n")
-        reader = sock.makefile("rb", buffering=0)
         line = b""
         while not line.endswith(b"\n"):
-            chunk = reader.read(1)
-            if not chunk:
+            # Only up to the reply's newline: frames may follow on a kept socket and belong to the caller.
+            ahead = sock.recv(65536, socket.MSG_PEEK)
+            if not ahead:
                 break
-            line += chunk
+            end = ahead.find(b"\n")
+            line += sock.recv(end + 1 if end >= 0 else len(ahead))
         if not line:
             sock.close()
             raise OSError("the tuiker monitor closed the connection")
