@@ -77,140 +77,121 @@ async def paste_line(pilot, text: str) -> None:
     await pilot.pause()
 
 
-def run(coro) -> None:
-    asyncio.run(coro)
+def in_shell(engine: Engine, cid: str, scenario) -> None:
+    """Run `scenario(app, pilot, terminal)` once a shell exec'd into `cid` shows its prompt in an 80x24 app."""
+    async def main() -> None:
+        app = shell_app(engine, cid)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: "#" in screen_text(app), 10, "the shell prompt")
+            await scenario(app, pilot, app.query_one(Terminal))
+
+    asyncio.run(main())
 
 
 def test_echo_appears_on_screen(engine, container):
-    async def scenario():
-        app = shell_app(engine, container)
-        async with app.run_test(size=(80, 24)) as pilot:
-            term = app.query_one(Terminal)
-            await until(pilot, lambda: "#" in screen_text(app), 10, "the shell prompt")
-            assert term.has_focus
-            await type_line(pilot, "echo hello-from-exec")
-            await until(pilot, lambda: screen_text(app).count("hello-from-exec") >= 2, 10, "the echo output")
-            await until(pilot, lambda: "\nhello-from-exec" in rendered_text(app), 5, "the rendered output")
-            assert term.terminal_size == (24, 80)
-            assert app.exits == []
+    async def scenario(app: TermApp, pilot, term: Terminal) -> None:
+        assert term.has_focus
+        await type_line(pilot, "echo hello-from-exec")
+        await until(pilot, lambda: screen_text(app).count("hello-from-exec") >= 2, 10, "the echo output")
+        await until(pilot, lambda: "\nhello-from-exec" in rendered_text(app), 5, "the rendered output")
+        assert term.terminal_size == (24, 80)
+        assert app.exits == []
 
-    run(scenario())
+    in_shell(engine, container, scenario)
 
 
 def test_resize_reaches_the_pty(engine, container):
-    async def scenario():
-        app = shell_app(engine, container)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await until(pilot, lambda: "#" in screen_text(app), 10, "the shell prompt")
-            await paste_line(pilot, "busybox stty size")
-            await until(pilot, lambda: "\n24 80" in screen_text(app), 10, "stty size at 24x80")
-            await pilot.resize_terminal(100, 30)
-            await until(pilot, lambda: app.query_one(Terminal).terminal_size == (30, 100), 5, "the new size")
-            await paste_line(pilot, "busybox stty size")
-            await until(pilot, lambda: "\n30 100" in screen_text(app), 10, "stty size at 30x100")
-            assert len(app.query_one(Terminal).display_lines) == 30
+    async def scenario(app: TermApp, pilot, term: Terminal) -> None:
+        await paste_line(pilot, "busybox stty size")
+        await until(pilot, lambda: "\n24 80" in screen_text(app), 10, "stty size at 24x80")
+        await pilot.resize_terminal(100, 30)
+        await until(pilot, lambda: app.query_one(Terminal).terminal_size == (30, 100), 5, "the new size")
+        await paste_line(pilot, "busybox stty size")
+        await until(pilot, lambda: "\n30 100" in screen_text(app), 10, "stty size at 30x100")
+        assert len(app.query_one(Terminal).display_lines) == 30
 
-    run(scenario())
+    in_shell(engine, container, scenario)
 
 
 def test_ctrl_c_interrupts_the_foreground_process(engine, container):
-    async def scenario():
-        app = shell_app(engine, container)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await until(pilot, lambda: "#" in screen_text(app), 10, "the shell prompt")
-            await type_line(pilot, "sleep 100")
-            await pilot.pause(0.3)
-            await pilot.press("ctrl+c")
-            await type_line(pilot, "echo status-$?")
-            # 130 = killed by SIGINT: ctrl+c reached the PTY (the app's own ctrl+c binding did not take it).
-            await until(pilot, lambda: "\nstatus-130" in screen_text(app), 5, "sleep to be interrupted")
-            assert app.exits == []
+    async def scenario(app: TermApp, pilot, term: Terminal) -> None:
+        await type_line(pilot, "sleep 100")
+        await pilot.pause(0.3)
+        await pilot.press("ctrl+c")
+        await type_line(pilot, "echo status-$?")
+        # 130 = killed by SIGINT: ctrl+c reached the PTY (the app's own ctrl+c binding did not take it).
+        await until(pilot, lambda: "\nstatus-130" in screen_text(app), 5, "sleep to be interrupted")
+        assert app.exits == []
 
-    run(scenario())
+    in_shell(engine, container, scenario)
 
 
 def test_exit_posts_exited_and_keeps_the_screen(engine, container):
-    async def scenario():
-        app = shell_app(engine, container)
-        async with app.run_test(size=(80, 24)) as pilot:
-            term = app.query_one(Terminal)
-            await until(pilot, lambda: "#" in screen_text(app), 10, "the shell prompt")
-            await paste_line(pilot, "echo last-words; exit 3")
-            await until(pilot, lambda: app.exits, 10, "Exited")
-            assert app.exits == [3]
-            assert term.exited and term.exit_code == 3
-            assert "\nlast-words" in screen_text(app)
-            await pilot.pause(0.1)
-            assert "\nlast-words" in rendered_text(app)
-            await pilot.press("a")  # a dead terminal takes keys without failing
-            assert app.exits == [3]
+    async def scenario(app: TermApp, pilot, term: Terminal) -> None:
+        await paste_line(pilot, "echo last-words; exit 3")
+        await until(pilot, lambda: app.exits, 10, "Exited")
+        assert app.exits == [3]
+        assert term.exited and term.exit_code == 3
+        assert "\nlast-words" in screen_text(app)
+        await pilot.pause(0.1)
+        assert "\nlast-words" in rendered_text(app)
+        await pilot.press("a")  # a dead terminal takes keys without failing
+        assert app.exits == [3]
 
-    run(scenario())
+    in_shell(engine, container, scenario)
 
 
 def test_colours_attributes_and_cursor(engine, container):
-    async def scenario():
-        app = shell_app(engine, container)
-        async with app.run_test(size=(80, 24)) as pilot:
-            term = app.query_one(Terminal)
-            await until(pilot, lambda: "#" in screen_text(app), 10, "the shell prompt")
-            await paste_line(pilot, r"printf '\033[1;31mRED\033[0m \033[7mREV\033[0m \033[38;5;46mGRN\033[0m\n'")
-            await until(pilot, lambda: "\nRED REV GRN" in rendered_text(app), 10, "the coloured line")
-            segments = {seg.text: seg.style for y in range(term.size.height) for seg in term.render_line(y)}
-            assert segments["RED"].bold and segments["RED"].color.name == "red"
-            assert segments["REV"].reverse
-            assert segments["GRN"].color.triplet == (0, 255, 0)  # 256-colour 46
+    async def scenario(app: TermApp, pilot, term: Terminal) -> None:
+        await paste_line(pilot, r"printf '\033[1;31mRED\033[0m \033[7mREV\033[0m \033[38;5;46mGRN\033[0m\n'")
+        await until(pilot, lambda: "\nRED REV GRN" in rendered_text(app), 10, "the coloured line")
+        segments = {seg.text: seg.style for y in range(term.size.height) for seg in term.render_line(y)}
+        assert segments["RED"].bold and segments["RED"].color.name == "red"
+        assert segments["REV"].reverse
+        assert segments["GRN"].color.triplet == (0, 255, 0)  # 256-colour 46
 
-            def cursor_cells() -> list[str]:
-                return [seg.text for y in range(term.size.height) for seg in term.render_line(y)
-                        if seg.style and seg.style.reverse and seg.text != "REV"]
+        def cursor_cells() -> list[str]:
+            return [seg.text for y in range(term.size.height) for seg in term.render_line(y)
+                    if seg.style and seg.style.reverse and seg.text != "REV"]
 
-            # The cursor (a reversed cell) sits right after the new prompt, and only while focused.
-            await until(pilot, lambda: cursor_cells() == [" "], 5, "the cursor")
-            term.blur()
-            await until(pilot, lambda: cursor_cells() == [], 5, "the cursor to go")
+        # The cursor (a reversed cell) sits right after the new prompt, and only while focused.
+        await until(pilot, lambda: cursor_cells() == [" "], 5, "the cursor")
+        term.blur()
+        await until(pilot, lambda: cursor_cells() == [], 5, "the cursor to go")
 
-    run(scenario())
+    in_shell(engine, container, scenario)
 
 
 def test_output_flood_keeps_the_ui_responsive(engine, container):
-    async def scenario():
-        app = shell_app(engine, container)
-        async with app.run_test(size=(80, 24)) as pilot:
-            term = app.query_one(Terminal)
-            await until(pilot, lambda: "#" in screen_text(app), 10, "the shell prompt")
-            await paste_line(pilot, "yes | head -100000; echo flood-$((1+1))")
-            worst, last = 0.0, time.monotonic()
-            deadline = last + 30
-            while "\nflood-2" not in screen_text(app):
-                await asyncio.sleep(0.01)
-                now = time.monotonic()
-                worst, last = max(worst, now - last), now
-                assert now < deadline, "the flood never ended"
-            assert worst < 1.0, f"the event loop stalled {worst:.2f} s during the flood"
-            await until(pilot, lambda: "\nflood-2" in rendered_text(app), 5, "the end of the flood on screen")
-            history = term._screen.history
-            assert len(history) == HISTORY_LINES  # bounded, however much scrolled by
-            # shift+pageup scrolls back into the history (all "y"); a key goes back to the live screen.
-            await pilot.press("shift+pageup")
-            assert "flood-2" not in rendered_text(app) and "y" in rendered_text(app)
-            await pilot.press("space")
-            assert "\nflood-2" in rendered_text(app)
+    async def scenario(app: TermApp, pilot, term: Terminal) -> None:
+        await paste_line(pilot, "yes | head -100000; echo flood-$((1+1))")
+        worst, last = 0.0, time.monotonic()
+        deadline = last + 30
+        while "\nflood-2" not in screen_text(app):
+            await asyncio.sleep(0.01)
+            now = time.monotonic()
+            worst, last = max(worst, now - last), now
+            assert now < deadline, "the flood never ended"
+        assert worst < 1.0, f"the event loop stalled {worst:.2f} s during the flood"
+        await until(pilot, lambda: "\nflood-2" in rendered_text(app), 5, "the end of the flood on screen")
+        history = term._screen.history
+        assert len(history) == HISTORY_LINES  # bounded, however much scrolled by
+        # shift+pageup scrolls back into the history (all "y"); a key goes back to the live screen.
+        await pilot.press("shift+pageup")
+        assert "flood-2" not in rendered_text(app) and "y" in rendered_text(app)
+        await pilot.press("space")
+        assert "\nflood-2" in rendered_text(app)
 
-    run(scenario())
+    in_shell(engine, container, scenario)
 
 
 def test_ctrl_right_bracket_releases_focus(engine, container):
-    async def scenario():
-        app = shell_app(engine, container)
-        async with app.run_test(size=(80, 24)) as pilot:
-            term = app.query_one(Terminal)
-            await until(pilot, lambda: "#" in screen_text(app), 10, "the shell prompt")
-            assert term.has_focus
-            await pilot.press("ctrl+right_square_bracket")
-            assert not term.has_focus
+    async def scenario(app: TermApp, pilot, term: Terminal) -> None:
+        assert term.has_focus
+        await pilot.press("ctrl+right_square_bracket")
+        assert not term.has_focus
 
-    run(scenario())
+    in_shell(engine, container, scenario)
 
 
 def test_key_mapping():
