@@ -132,6 +132,7 @@ def engine_root(monkeypatch) -> Path:
     monkeypatch.setenv("TUIKER_ROOT", root)
     yield Path(root)
     stop_engine(Path(root))
+    net_leaked = _network_leftovers(Path(root))
     leaked = _mounts_under(root)
     # Deepest first, so parents are not busy with their children.
     for point in sorted(leaked, key=len, reverse=True):
@@ -143,6 +144,48 @@ def engine_root(monkeypatch) -> Path:
     if leaked:
         pytest.fail(f"mounts left under the engine root: {leaked}"
                     + (f"; still mounted after umount -l: {still}" if still else ""))
+    if net_leaked:
+        pytest.fail(f"network interfaces left by the engine: {net_leaked}")
+
+
+def _network_leftovers(root: Path) -> list[str]:
+    """Once every container of the root is dead, no veth of its containers may remain (on its bridges or
+    anywhere on the host). Then the root's bridges and nftables table go: a root keeps them for its life,
+    as docker keeps docker0, and a test's root ends here. Nobody else's links or rules are touched."""
+    if not (root / "networks").exists():
+        return []
+    from tuiker.runtime import networking
+
+    deadline = time.monotonic() + 5  # the kernel destroys a dead container's namespace asynchronously
+    while (leaked := networking.leftover_links(root)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    networking.purge_host_state(root)
+    return leaked
+
+
+@pytest.fixture
+def image(engine_root, busybox_image) -> str:
+    """The session's busybox image, pulled into this test's engine root (in process: it is what
+    `tuiker pull -q` does, without a second interpreter start per test)."""
+    ref, _ = busybox_image
+    from tuiker.runtime.engine import Engine
+
+    Engine(engine_root).pull(ref)
+    return ref
+
+
+def ok(result) -> str:
+    """A command's stdout, once it is known to have succeeded."""
+    assert result.returncode == 0, (result.args, result.stdout, result.stderr)
+    return result.stdout
+
+
+def one_line_error(result) -> str:
+    """A failed command's stderr: exactly one line, no traceback."""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    return lines[0]
 
 
 def run_tuiker(*args: str, env: dict[str, str | None] | None = None, input: str | None = None,

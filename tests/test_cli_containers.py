@@ -14,35 +14,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import run_tuiker, wait_for
+from conftest import ok, one_line_error, run_tuiker, wait_for
 
 from tuiker.fmt import human_size
 from tuiker.runtime.engine import Engine, RunOptions
 from tuiker.runtime.errors import TuikerError
 
 HEX64 = re.compile(r"[0-9a-f]{64}")
-
-
-@pytest.fixture
-def image(engine_root, busybox_image) -> str:
-    """The session's busybox image, pulled into this test's engine root (in process: it is what
-    `tuiker pull -q` does, without a second interpreter start per test)."""
-    ref, _ = busybox_image
-    Engine(engine_root).pull(ref)
-    return ref
-
-
-def ok(result) -> str:
-    assert result.returncode == 0, (result.args, result.stdout, result.stderr)
-    return result.stdout
-
-
-def one_line_error(result) -> str:
-    """A failed command's stderr: exactly one line, no traceback."""
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    return lines[0]
 
 
 def container_dirs(engine_root: Path) -> list[str]:
@@ -379,7 +357,7 @@ def test_name_conflict_and_id_prefix_errors(tuiker, image, engine_root):
         engine.container(shared)
 
 
-@pytest.mark.skipif(not shutil.which("tini-static"), reason="--init needs Debian's tini package (tests/run installs it)")
+@pytest.mark.skipif(not shutil.which("tini-static"), reason="--init needs Debian's tini (tests/run installs it)")
 def test_init_is_pid_1_reaps_orphans_and_passes_signals_on(tuiker, image, engine_root):
     """--init: tini (Debian's tini-static, bound at /sbin/docker-init as docker does) runs as pid 1, the
     command as its child; a shell that is pid 1 ignores SIGTERM, under tini it gets it; and no trace in diff."""

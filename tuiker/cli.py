@@ -8,7 +8,7 @@ import os
 import sys
 import time
 
-from tuiker import __version__, cli_containers
+from tuiker import __version__, cli_containers, cli_network
 from tuiker.runtime.errors import TuikerError
 
 
@@ -164,6 +164,15 @@ def cmd_rmi(args) -> int:
 def cmd_tag(args) -> int:
     _engine().tag(args.source, args.target)
     return 0
+
+
+def print_inspected(found: list[dict], template: str | None) -> None:
+    """What every `inspect` prints: each object through `--format`, or all as a JSON array."""
+    if template:
+        for item in found:
+            print(_format(template, item))
+    else:
+        print(json.dumps(found, indent=4))
 
 
 def _format(template: str, item: dict) -> str:
@@ -363,6 +372,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     _add_image_verbs(sub, prefix=False)
     cli_containers.add_parsers(sub)
     cli_containers.add_container_group(sub)
+    cli_network.add_parsers(sub)  # network ..., system prune
     p = sub.add_parser("inspect", help="Return low-level information on containers or images")
     p.add_argument("names", nargs="+", metavar="NAME")
     p.add_argument("-f", "--format", help="Format the output using a Go-template-like {{.Field}}")
@@ -396,6 +406,13 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv in ([], ["tui"]):
+        try:
+            from tuiker.app import run  # Textual loads only here: every other command starts without it
+        except ImportError as e:
+            print(f"Error: the TUI needs the tui extra (pip install 'tuiker[tui]'): {e}", file=sys.stderr)
+            return 1
+        return run()
     try:
         args = build_parser(argv).parse_args(argv)
     except _UsageError:

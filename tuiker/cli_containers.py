@@ -45,6 +45,7 @@ def _options(args):
         memory_swap=swap, pids_limit=args.pids_limit, cpu_shares=args.cpu_shares, restart=args.restart,
         auto_remove=getattr(args, "rm", False), privileged=args.privileged, read_only=args.read_only,
         cap_add=args.cap_add, cap_drop=args.cap_drop, security_opt=args.security_opt, network=args.network,
+        ports=args.publish, publish_all=args.publish_all, network_aliases=args.network_alias, expose=args.expose,
         platform=args.platform, init=args.init)
 
 
@@ -246,14 +247,24 @@ def cmd_ps(args) -> int:
         except TuikerError:
             pass
         rows.append([c.id if args.no_trunc else c.short_id, image, f'"{command}"',
-                     ago(parse_time(c.config["Created"])), status_text(c), "", c.name])
+                     ago(parse_time(c.config["Created"])), status_text(c), _ports_text(c), c.name])
     _table(["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"], rows)
     return 0
 
 
+def _ports_text(c) -> str:
+    """docker's PORTS: what a running container publishes or exposes; nothing once it has stopped."""
+    from tuiker.runtime.netengine import NetworkEngine
+    from tuiker.runtime.ports import describe
+
+    if c.status not in ("running", "paused"):
+        return ""
+    return describe(NetworkEngine.container_ports(c), list(c.config["Config"].get("ExposedPorts") or {}))
+
+
 def _ps_fields(c) -> dict:
     return {"Id": c.short_id, "Names": c.name, "Image": c.config["Image"], "Command": " ".join(c.command),
-            "Status": status_text(c), "State": c.status, "CreatedAt": c.config["Created"]}
+            "Status": status_text(c), "State": c.status, "CreatedAt": c.config["Created"], "Ports": _ports_text(c)}
 
 
 def _is_ancestor(engine, c, value: str) -> bool:
@@ -266,7 +277,7 @@ def _is_ancestor(engine, c, value: str) -> bool:
 def cmd_inspect(args) -> int:
     """Containers first, then images, as `docker inspect` does; `--type` (or `image inspect`,
     `container inspect`) looks at one kind only and then says why that lookup failed."""
-    from tuiker.cli import _format
+    from tuiker.cli import print_inspected
 
     engine = _engine()
     lookups = {"container": [engine.inspect_container], "image": [engine.inspect_image]}.get(
@@ -284,11 +295,7 @@ def cmd_inspect(args) -> int:
         else:
             print(f"Error: {error}", file=sys.stderr)
             status = 1
-    if args.format:
-        for item in found:
-            print(_format(args.format, item))
-    else:
-        print(json.dumps(found, indent=4))
+    print_inspected(found, args.format)
     return status
 
 
@@ -439,9 +446,11 @@ def cmd_stats(args) -> int:
             started = parse_time(c.state.get("StartedAt", "")) or now
             cpu = st.cpu_usage_ns / 1e9 / max(now - started, 1e-3) * 100
             mem_pct = st.memory_usage / st.memory_limit * 100 if st.memory_limit else 0
+            net_io = engine.net_io(c)
             rows.append([c.short_id, c.name, f"{cpu:.2f}%",
                          f"{human_size(st.memory_usage)} / {human_size(st.memory_limit)}", f"{mem_pct:.2f}%",
-                         "--", f"{human_size(st.io_read_bytes)} / {human_size(st.io_write_bytes)}",
+                         f"{human_size(net_io[0])} / {human_size(net_io[1])}" if net_io else "0B / 0B",
+                         f"{human_size(st.io_read_bytes)} / {human_size(st.io_write_bytes)}",
                          str(st.pids_current)])
         if not args.no_stream:
             sys.stdout.write("\x1b[2J\x1b[H")
@@ -451,6 +460,12 @@ def cmd_stats(args) -> int:
         sys.stdout.flush()
         time.sleep(1)
         targets = [t.reload() for t in targets]
+
+
+def _cmd_port(args) -> int:
+    from tuiker.cli_network import cmd_port
+
+    return cmd_port(args)
 
 
 def cmd_diff(args) -> int:
@@ -512,7 +527,13 @@ def add_parsers(sub) -> None:
         p.add_argument("--cap-add", action="append", help="Add Linux capabilities")
         p.add_argument("--cap-drop", action="append", help="Drop Linux capabilities")
         p.add_argument("--security-opt", action="append", help="Security Options")
-        p.add_argument("--network", "--net", default="none", help="Connect a container to a network (none, host)")
+        p.add_argument("--network", "--net", default="bridge",
+                       help="Connect a container to a network: bridge (default), none, host or a network's name")
+        p.add_argument("--network-alias", action="append", help="Add a network-scoped alias for the container")
+        p.add_argument("-p", "--publish", action="append",
+                       help="Publish a container's port(s) to the host: [IP:][HOSTPORT:]CONTAINERPORT[/tcp|/udp]")
+        p.add_argument("-P", "--publish-all", action="store_true", help="Publish all exposed ports to random ports")
+        p.add_argument("--expose", action="append", help="Expose a port or a range of ports")
         p.add_argument("--platform", help="Set platform if server is multi-platform capable")
         p.add_argument("image", metavar="IMAGE")
         p.add_argument("command", nargs="...", metavar="COMMAND")
@@ -555,6 +576,8 @@ def add_parsers(sub) -> None:
         "-f", "--force", action="store_true", help="Force the removal of a running container (uses SIGKILL)"))
     simple("wait", cmd_wait, "Block until one or more containers stop, then print their exit codes")
     simple("top", cmd_top, "Display the running processes of a container", one=True)
+    p = simple("port", _cmd_port, "List port mappings or a specific mapping for the container", one=True)
+    p.add_argument("private_port", nargs="?", metavar="PRIVATE_PORT[/PROTO]")
     simple("diff", cmd_diff, "Inspect changes to files on a container's filesystem", one=True)
     simple("attach", cmd_attach, "Attach to a running container", lambda p: p.add_argument(
         "--no-stdin", action="store_true", help="Do not attach STDIN"), one=True)

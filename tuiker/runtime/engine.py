@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tuiker.runtime import config, reference
 from tuiker.runtime.errors import TuikerError
+from tuiker.runtime.netengine import NetworkEngine
 from tuiker.runtime.store import Image, Store
 
 
@@ -64,7 +65,11 @@ class RunOptions:
     cap_add: list[str] | None = None
     cap_drop: list[str] | None = None
     security_opt: list[str] | None = None
-    network: str = "none"
+    network: str = "bridge"  # none, host, bridge (the default network) or a user network's name
+    ports: list[str] | None = None  # -p specs: [IP:][HOSTPORT:]CONTAINERPORT[/PROTO]
+    publish_all: bool = False  # -P
+    network_aliases: list[str] | None = None
+    expose: list[str] | None = None
     platform: str | None = None
     init: bool = False
 
@@ -81,7 +86,7 @@ def parse_restart(text: str) -> dict:
     return {"Name": name, "MaximumRetryCount": int(count or 0)}
 
 
-class ContainerEngine:
+class ContainerEngine(NetworkEngine):
     """The container half of the facade; `Engine` below combines both halves."""
 
     root: Path
@@ -114,15 +119,15 @@ class ContainerEngine:
         except TuikerError:
             self.pull(opts.image, opts.platform, progress)
             image = self.image(opts.image)
-        cfg = merge_image_config(self.image_config(image), opts.command, opts.entrypoint, opts.env or [],
-                                 opts.workdir, opts.user)
+        image_cfg = self.image_config(image)
+        cfg = merge_image_config(image_cfg, opts.command, opts.entrypoint, opts.env or [], opts.workdir, opts.user)
         security = opts.security_opt or []
         for item in security:
             if item not in ("no-new-privileges", "no-new-privileges:true", "no-new-privileges=true",
                             "no-new-privileges:false", "seccomp=unconfined", "seccomp:unconfined"):
                 raise TuikerError(f"unsupported --security-opt {item!r}")
-        if opts.network not in ("none", "host", "bridge", "default"):
-            raise TuikerError(f"network {opts.network} not found (only none and host exist until networking lands)")
+        net = self.network_config(opts.network, opts.ports, opts.publish_all, opts.network_aliases, opts.expose,
+                                  (image_cfg.get("config") or {}).get("ExposedPorts"))
         if opts.memory is not None and opts.memory < 6 * 1024 * 1024:
             raise TuikerError("Minimum memory limit allowed is 6MB")
         if opts.cpus is not None and not 0 < opts.cpus <= (os.cpu_count() or 1):
@@ -135,6 +140,8 @@ class ContainerEngine:
         except ValueError as e:
             raise TuikerError(str(e)) from e
         cfg.update(Hostname=opts.hostname or "", Tty=opts.tty, OpenStdin=opts.interactive, Image=opts.image)
+        if net["ExposedPorts"]:
+            cfg["ExposedPorts"] = net["ExposedPorts"]
         swap = opts.memory_swap
         config = {
             "Image": opts.image, "ImageID": image.id, "Layers": [d.removeprefix("sha256:") for d in image.layers],
@@ -145,8 +152,10 @@ class ContainerEngine:
                 "PidsLimit": opts.pids_limit, "RestartPolicy": parse_restart(opts.restart),
                 "AutoRemove": opts.auto_remove, "Privileged": opts.privileged, "ReadonlyRootfs": opts.read_only,
                 "CapAdd": opts.cap_add or None, "CapDrop": opts.cap_drop or None, "SecurityOpt": security or None,
-                "NetworkMode": "host" if opts.network == "host" else "none", "Init": opts.init or None,
+                "NetworkMode": net["NetworkMode"], "PortBindings": net["PortBindings"] or None,
+                "PublishAllPorts": net["PublishAllPorts"], "Init": opts.init or None,
             },
+            "NetworkingConfig": {"EndpointsConfig": net["EndpointsConfig"]},
             "Limits": {
                 "cpu_quota_us": int(opts.cpus * 100_000) if opts.cpus else None, "cpu_period_us": 100_000,
                 "cpu_shares": opts.cpu_shares, "memory_bytes": opts.memory, "memory_swap_bytes": swap,
@@ -228,13 +237,19 @@ class ContainerEngine:
             if not force:
                 raise TuikerError(f"cannot remove container {c.short_id}: container is {c.status}: stop the"
                                   " container before removing or force remove")
-            self._simple("kill", c.id, signal="SIGKILL")
+            try:
+                self._simple("kill", c.id, signal="SIGKILL")
+            except TuikerError:
+                pass  # it exited between our look at its state and the kill: nothing to kill
             self._simple("wait", c.id)
         from tuiker.runtime import cgroups
 
         cg = cgroups.driver(f"tuiker/{c.id}")
         cg.kill_all()
         cg.remove()
+        from tuiker.runtime import ipam
+
+        ipam.release(self.root, c.id)  # the monitor released it at the exit; this covers a monitor that died first
         self.containers.delete_files(c)
 
     def rename(self, ref: str, new_name: str) -> None:
@@ -276,7 +291,7 @@ class ContainerEngine:
             "Config": c.config["Config"], "GraphDriver": {"Name": "overlay", "Data": {
                 "UpperDir": str(c.dir / "upper"), "WorkDir": str(c.dir / "work"),
                 "LowerDir": ":".join(str(self.root / "layers" / d / "diff") for d in reversed(c.config["Layers"]))}},
-            "Mounts": [], "NetworkSettings": {"Networks": {c.config["HostConfig"]["NetworkMode"]: {}}},
+            "Mounts": [], "NetworkSettings": self.network_settings(c),
         }
 
 

@@ -36,7 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tuiker.runtime import cgroups, linux, spawn
+from tuiker.runtime import cgroups, linux, networking, spawn
 from tuiker.runtime.config import INIT_TARGET
 from tuiker.runtime.containers import Container, ContainerStore, now_iso
 from tuiker.runtime.errors import TuikerError
@@ -135,6 +135,8 @@ class Monitor:
         self.by_container: dict[str, Running] = {}
         self.fd_owner: dict[int, Running] = {}
         self.timers: list[tuple[float, Callable[[], None]]] = []
+        # Bridges, veths, leases, nftables, published ports and /etc/hosts of the running containers.
+        self.net = networking.Networking(root, self.store, self.sel)
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -186,6 +188,8 @@ class Monitor:
                     self.output_ready(key.fd)
                 elif kind == "pidfd":
                     self.process_exited(obj)
+                elif kind == "net":
+                    obj(events)  # a published port's socket (portproxy)
             except Exception as e:  # noqa: BLE001 - one bad request must never take the monitor down
                 print(f"monitor: {kind}: {e!r}", file=sys.stderr, flush=True)
         self.reap_strays()
@@ -218,8 +222,10 @@ class Monitor:
             cg = cgroups.driver(f"tuiker/{c.id}")
             cg.kill_all()
             cg.remove()
-            c.write_state(Status="exited", ExitCode=255, Pid=0, FinishedAt=now_iso(),
+            c.write_state(Status="exited", ExitCode=255, Pid=0, FinishedAt=now_iso(), NetworkSettings=None,
                           Error="the container's monitor or the host stopped while it ran")
+        # Adopt the live containers' networking; drop leases, veths and rules the dead ones left.
+        self.net.reconcile([r.container for r in self.by_container.values() if r.container is not None])
 
     def reap_strays(self) -> None:
         """Reap children nobody watches: the process of an exec or start that failed before execve.
@@ -332,6 +338,10 @@ class Monitor:
         if op == "ping":
             self.reply(client, {"ok": True, "pid": os.getpid()}, close=True)
             return
+        if op == "network":
+            running = {cid: r.pid for cid, r in self.by_container.items()}
+            self.reply(client, self.net.handle(req, running), close=True)
+            return
         container = self.store.get(req["id"])
         r = self.by_container.get(container.id)
         if op == "start":
@@ -437,11 +447,22 @@ class Monitor:
     def start(self, c: Container, size: list[int] | None = None) -> tuple[int, str] | None:
         """Start container `c`; returns (exit code, message) on failure, leaving nothing behind."""
         cfg, host = c.config["Config"], c.config["HostConfig"]
+        plan = None
+        if networking.wants_network(c):
+            # Addresses, bridges and published ports first: a taken port fails here, before any process.
+            try:
+                plan = self.net.prepare(c)
+            except Exception as e:  # noqa: BLE001 - prepare undid itself
+                message = str(e) if isinstance(e, TuikerError) else f"network setup failed: {e!r}"
+                c.write_state(Status="created", ExitCode=125, Error=message, Pid=0)
+                return 125, message
         cg = cgroups.driver(f"tuiker/{c.id}")
         try:
             cg.create(cgroups.Limits(**c.config["Limits"]))
         except Exception as e:  # noqa: BLE001
             cg.remove()
+            if plan is not None:
+                self.net.abort(plan)
             return 125, str(e)
         console = None
         if cfg.get("Tty"):
@@ -477,9 +498,22 @@ class Monitor:
                              seccomp=bool(c.config.get("Seccomp", True)), stdio=stdio)
         # The container joins its cgroup while it mounts its root: the first write to a v1 cgroup.procs
         # waits for an RCU grace period (7-20 ms here), which would otherwise add to every start.
+        # With a network, the container's veths are made and its eth0 configured in the same wait, so it
+        # never execs before its network is up (networking.attach).
         go_r, go_w = os.pipe2(os.O_CLOEXEC)
+
+        def before_exec(pid: int) -> None:
+            cg.add(pid)
+            if plan is not None:
+                try:
+                    self.net.attach(plan, pid)
+                except TuikerError:
+                    raise
+                except Exception as e:  # noqa: BLE001 - reported as the start's error, never raised further
+                    raise TuikerError(f"network setup failed: {e!r}") from e
+
         pid, error = self._fork(lambda pp, ep: spawn.intermediate(rootfs, proc, pp, ep, go_r),
-                                child_ends + [go_r], go=(go_w, cg.add))
+                                child_ends + [go_r], go=(go_w, before_exec))
         if error:
             for fd in list(outputs) + ([stdin_w] if stdin_w is not None else []):
                 os.close(fd)
@@ -487,11 +521,15 @@ class Monitor:
                 _kill_if_alive_pid(pid)
             cg.kill_all()
             cg.remove()
+            if plan is not None:
+                self.net.abort(plan)
             c.write_state(Status="created", ExitCode=error[0], Error=error[1], Pid=0)
             return error
         r = Running(pid, linux.pidfd_open(pid), outputs, stdin_w, master, cg, c,
                     log=LogWriter(c.dir / "log.json"))
         self._watch(r)
+        if plan is not None:
+            self.net.commit(plan)  # NetworkSettings into c.state, written just below; peers learn its name
         c.write_state(Status="running", Pid=pid, PidStart=_start_time(pid), ExitCode=0, Error="",
                       OOMKilled=False, Paused=False, StartedAt=now_iso(), FinishedAt=c.state.get("FinishedAt", ""),
                       RestartCount=c.state.get("RestartCount", 0))
@@ -510,6 +548,10 @@ class Monitor:
             try:
                 os.close(pid_r)
                 os.close(err_r)
+                if go is not None:
+                    # Only the monitor may hold the write end: if it dies, the container sees EOF and gives up
+                    # instead of waiting forever for a "g" nobody will write.
+                    os.close(go[0])
                 signal.signal(signal.SIGPIPE, signal.SIG_DFL)
                 child(pid_w, err_w)
             finally:
@@ -654,6 +696,11 @@ class Monitor:
                 self.send(client, exit_packet)
             return
         self.by_container.pop(c.id, None)
+        # Its veths, address lease, held ports, DNAT rules and peers' /etc/hosts entries go now (networking.py).
+        try:
+            self.net.stopped(c)
+        except Exception as e:  # noqa: BLE001 - the exit must still be recorded
+            print(f"monitor: network teardown of {c.id[:12]}: {e!r}", file=sys.stderr, flush=True)
         oom = bool(r.cgroup.oom_killed()) if r.cgroup is not None else False
         if r.cgroup is not None:
             r.cgroup.kill_all()
