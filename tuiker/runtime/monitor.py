@@ -52,6 +52,8 @@ from tuiker.runtime.monitor_client import (
     split_frames,
 )
 
+# The requests that name a container ("ping" and "network" are handled before these).
+CONTAINER_REQUESTS = frozenset(("start", "attach", "wait", "stop", "kill", "pause", "unpause", "exec", "resize"))
 LOG_MAX_BYTES = 10 * 1024 * 1024  # rotated at this size; one older file is kept (docker's json-file max-size)
 MAX_CLIENT_BUFFER = 4 * 1024 * 1024
 SETUP_TIMEOUT = 30.0
@@ -342,6 +344,12 @@ class Monitor:
             running = {cid: r.pid for cid, r in self.by_container.items()}
             self.reply(client, self.net.handle(req, running), close=True)
             return
+        if op not in CONTAINER_REQUESTS or "id" not in req:
+            # A newer client than this monitor (tuiker was upgraded while the monitor ran) is the usual cause.
+            self.reply(client, {"ok": False, "code": 125, "error": f"unknown request {op!r}: the running monitor "
+                                f"(pid {os.getpid()}) is older than this tuiker; stop it and the next command "
+                                "starts a new one (containers keep running)"}, close=True)
+            return
         container = self.store.get(req["id"])
         r = self.by_container.get(container.id)
         if op == "start":
@@ -417,8 +425,6 @@ class Monitor:
             if r is not None and r.pty is not None:
                 _set_winsize(r.pty, req["rows"], req["cols"])
             self.reply(client, {"ok": True}, close=True)
-        else:
-            self.reply(client, {"ok": False, "code": 125, "error": f"unknown request {op!r}"}, close=True)
 
     def _attach(self, client: Client, r: Running, req: dict) -> None:
         r.clients.append(client)
