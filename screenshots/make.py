@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""Make the SVG screenshots in this directory: the app driven by Textual's Pilot over a real engine with real
+containers (a throwaway engine root, a local registry with bench/'s images), as a user would see it.
+
+    sudo screenshots/make.py            # about a minute; needs Debian's docker-registry and busybox-static
+
+containers-logs.svg  the lists and a container's Logs tab      stats.svg  a busy container's Stats graphs
+exec.svg             a shell exec'd in a container, in a tab   pull.svg   an image pulling, layer by layer
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO_ROOT = HERE.parent
+sys.path[:0] = [str(REPO_ROOT), str(REPO_ROOT / "bench")]
+sys.dont_write_bytecode = True
+
+from common import build_busybox_image, build_image, local_registry, push_image  # noqa: E402
+
+ROOT = Path("/var/tmp/tuiker-screenshots")  # shown in the header
+SIZE = (150, 42)
+LOG_LINE = ('i=0; while :; do i=$((i+1)); echo "10.0.0.$((i % 7 + 2)) - - \\"GET /api/items/$i HTTP/1.1\\" 200 '
+            '$((i * 37 % 900 + 100))"; sleep 0.7; done')
+# Bursts of work and rest (bench/'s busybox has only a few applets: sh's arithmetic is the work).
+BUSY = "while :; do i=0; while [ $i -lt 40000 ]; do i=$((i + 1)); done; sleep 1; done"
+
+
+def containers(engine) -> None:
+    from tuiker.runtime.engine import RunOptions
+
+    def run(name: str, command: str, start: bool = True, **options) -> None:
+        c = engine.create(RunOptions(image="busybox", name=name, command=["sh", "-c", command], network="none",
+                                     **options))
+        if start:
+            engine.start(c.id)
+
+    run("web", LOG_LINE, memory=64 << 20, pids_limit=100)
+    run("worker", BUSY, cpus=0.5, memory=32 << 20)
+    run("cache", "sleep 100000")
+    engine.pause("cache")
+    run("migrate", "echo migrated 42 rows")
+    run("broken", "echo 'config.yml: no such file' >&2; exit 1")
+    run("backup", "echo backing up", start=False)
+
+
+async def until(pilot, check, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"screenshots: timed out waiting for {check}")
+        await pilot.pause(0.05)
+
+
+async def select(pilot, name: str) -> None:
+    """Move the cursor to `name`, as a user would (j/k)."""
+    containers = pilot.app.screen.containers
+    names = [c.name for c in containers.containers.values()]
+    while containers.selected_container.name != name:
+        await pilot.press("j" if names.index(name) > containers.table.cursor_row else "k")
+
+
+async def shoot(engine, app_ref: str) -> None:
+    from tuiker.app import TuikerApp
+    from tuiker.screens.pull import LayerProgress
+    from tuiker.widgets.terminal import Terminal
+
+    app = TuikerApp(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await until(pilot, lambda: screen.containers.table.row_count == 6)
+        await select(pilot, "web")
+        await pilot.pause(5)  # a few log lines
+        app.save_screenshot(str(HERE / "containers-logs.svg"))
+
+        await select(pilot, "worker")
+        await pilot.press("right_square_bracket")
+        await pilot.pause(40)  # forty samples of history
+        app.save_screenshot(str(HERE / "stats.svg"))
+
+        await pilot.press("left_square_bracket")
+        await select(pilot, "web")
+        await pilot.press("e")
+
+        def prompt() -> bool:
+            terminals = screen.query(Terminal)
+            return bool(terminals) and any("#" in line for line in terminals.first().display_lines)
+
+        await until(pilot, prompt)
+        for command in ("hostname", "ls /", "ps"):
+            await pilot.press(*command, "enter")
+            await pilot.pause(0.5)
+        app.save_screenshot(str(HERE / "exec.svg"))
+
+        await pilot.press("ctrl+right_square_bracket", "P")
+        await pilot.pause()
+        app.screen.query_one("#reference").value = app_ref
+        await pilot.press("enter")
+
+        def mid_pull() -> bool:
+            rows = [row.latest for row in app.screen.query(LayerProgress) if row.latest]
+            return sum(p.status == "Pull complete" for p in rows) >= 1 and any(
+                p.status == "Downloading" for p in rows)
+
+        await until(pilot, mid_pull)
+        app.save_screenshot(str(HERE / "pull.svg"))
+        await until(pilot, lambda: "Status" in str(app.screen.query_one("#pull-status").render()), timeout=60)
+
+
+def stop_monitor() -> None:
+    """The monitor of ROOT, found by its command line (it outlives the app, as it should)."""
+    import psutil
+
+    for proc in psutil.process_iter(["cmdline"]):
+        cmd = proc.info["cmdline"] or []
+        if any("tuiker.runtime.monitor" in part for part in cmd) and str(ROOT) in cmd:
+            proc.kill()
+            proc.wait(10)
+
+
+def main() -> int:
+    if os.geteuid() != 0:
+        sys.exit("screenshots/make.py: run as root (containers need it)")
+    busybox, big = build_busybox_image(), build_image(100)
+    os.environ.update(TUIKER_ROOT=str(ROOT), TUIKER_CGROUP_PARENT=f"tuiker-screenshots-{os.getpid()}",
+                      TUIKER_CONFIG=str(ROOT / "no-config.json"))
+    shutil.rmtree(ROOT, ignore_errors=True)
+    ROOT.mkdir(parents=True)
+    from tuiker.runtime.engine import Engine
+
+    engine = Engine(ROOT)
+    try:
+        with local_registry(ROOT / "registry-data") as registry:
+            push_image(busybox, registry, "library/busybox", "latest")
+            push_image(big, registry, "example/app", "1.2")
+            engine.pull(f"{registry}/library/busybox:latest")
+            engine.tag(f"{registry}/library/busybox:latest", "busybox")
+            engine.remove_image(f"{registry}/library/busybox:latest")
+            containers(engine)
+            asyncio.run(shoot(engine, f"{registry}/example/app:1.2"))
+    finally:
+        for c in engine.list_containers(all_states=True):
+            engine.remove(c.id, force=True)
+        stop_monitor()
+        from tuiker.runtime.networking import purge_host_state
+
+        purge_host_state(ROOT)
+        shutil.rmtree(ROOT, ignore_errors=True)
+    print("made " + ", ".join(sorted(p.name for p in HERE.glob("*.svg"))))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

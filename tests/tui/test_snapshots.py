@@ -1,0 +1,69 @@
+"""Snapshots (pytest-textual-snapshot) of the main screens, on a fixed engine root with fixed names and only
+containers that have stopped, so nothing on screen depends on the clock or on random IDs.
+Update them after a deliberate change with `pytest tests/tui/test_snapshots.py --snapshot-update`."""
+
+from __future__ import annotations
+
+import pytest
+from tuihelpers import make_engine, new_app, row_states, run, until
+
+from tuiker.app import TuikerApp
+from tuiker.runtime import config
+from tuiker.widgets.logs import LogView
+
+SIZE = (130, 36)
+
+
+@pytest.fixture
+def app(fixed_root, busybox_image, monkeypatch) -> TuikerApp:
+    """Two containers that ran and one never started, from `busybox` (the registry's random port untagged)."""
+    monkeypatch.setenv("TUIKER_CONFIG", "/etc/tuiker-snapshots/config.json")  # shown by the help screen
+    config.load.cache_clear()
+    engine = make_engine(fixed_root, busybox_image[0])
+    engine.remove_image(busybox_image[0])
+    run(engine, "api", ["sh", "-c", "for i in 1 2 3; do echo GET /index.html 200; done; echo bye >&2"])
+    run(engine, "worker", ["sh", "-c", "exit 3"])
+    run(engine, "later", start=False)
+    for name in ("api", "worker"):
+        engine.wait(name)
+    yield new_app(engine)
+    config.load.cache_clear()
+
+
+async def settled(pilot) -> None:
+    """The store read and the first container's log shown."""
+    app = pilot.app
+    await pilot.pause()  # the screen is composed
+    await until(pilot, lambda: len(row_states(app)) == 3, what="the containers")
+    await until(pilot, lambda: app.screen.images.table.row_count == 1, what="the image")
+    await until(pilot, lambda: app.screen.query_one(LogView).log_widget.line_count == 4, what="the logs")
+
+
+def test_main_screen_with_logs(app, snap_compare):
+    assert snap_compare(app, terminal_size=SIZE, run_before=settled)
+
+
+def test_help_screen(app, snap_compare):
+    async def open_help(pilot) -> None:
+        await settled(pilot)
+        await pilot.press("question_mark")
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=open_help)
+
+
+def test_new_container_form(app, snap_compare):
+    async def open_form(pilot) -> None:
+        await settled(pilot)
+        await pilot.press("tab")  # the Images panel: the image's inspect document, then the form with its image
+        await until(pilot, lambda: pilot.app.screen.query_one("#image-details").text, what="the image's document")
+        await pilot.press("n")
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=open_form)
+
+
+def test_remove_asks(app, snap_compare):
+    async def ask(pilot) -> None:
+        await settled(pilot)
+        await pilot.press("d")
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=ask)

@@ -1,0 +1,99 @@
+"""End to end in a real terminal (tmux): start `tuiker`, create a container from the keyboard, see its log line,
+exec into it and run a command (in a tab, then with the whole terminal), quit, and find the container still
+running."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.skipif(not shutil.which("tmux"), reason="needs tmux (apt-get install tmux)")
+
+
+class Tmux:
+    """A private tmux server (its own socket) running one window of the given size."""
+
+    def __init__(self, command: str, env: dict[str, str], size: tuple[int, int] = (150, 45)) -> None:
+        self.socket = f"tuiker-test-{uuid.uuid4().hex[:8]}"
+        settings = " ".join(f"{key}={value}" for key, value in env.items())
+        # Without COLUMNS and LINES, which would override the window's size (pytest's environment has them).
+        self.tmux("new-session", "-d", "-x", str(size[0]), "-y", str(size[1]),
+                  f"env -u COLUMNS -u LINES {settings} {command}")
+
+    def tmux(self, *args: str) -> str:
+        return subprocess.run(["tmux", "-L", self.socket, *args], check=True, capture_output=True, text=True,
+                              timeout=10).stdout
+
+    def screen(self) -> str:
+        return self.tmux("capture-pane", "-p")
+
+    def keys(self, *keys: str, literal: bool = False) -> None:
+        """Type keys, then give the app a moment: keys that arrive in one read are dispatched before a focus
+        change that the first of them asked for (tab, then text, would go to the old field)."""
+        self.tmux("send-keys", *(["-l"] if literal else []), *keys)
+        time.sleep(0.3)
+
+    def wait_for(self, check, timeout: float, what: str) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            screen = self.screen()
+            if check(screen):
+                return screen
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout} s waiting for {what}; the screen:\n{screen}")
+            time.sleep(0.1)
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, timeout=10)
+
+
+def test_create_log_exec_quit(engine, tuiker):
+    env = {"TUIKER_ROOT": str(engine.root), "PYTHONPATH": str(REPO_ROOT), "TERM": "xterm-256color",
+           "TUIKER_CONFIG": "/nonexistent/config.json"}
+    term = Tmux(f"{sys.executable} -m tuiker; echo TUIKER-EXITED $?; sleep 60", env)
+    try:
+        term.wait_for(lambda s: "Containers (0)" in s, 30, "the app")
+        term.keys("n")
+        term.wait_for(lambda s: "New container" in s, 10, "the form")
+        term.keys("busybox", literal=True)
+        term.keys("Tab")
+        term.keys("e2e", literal=True)
+        term.keys("Tab")
+        term.keys("sh -c 'echo log-line-from-e2e; exec sleep 1000'", literal=True)
+        term.keys("Enter")
+        term.wait_for(lambda s: re.search(r"running\s+e2e\s", s), 20, "the container in the list")
+        term.wait_for(lambda s: re.search(r"│log-line-from-e2e\s", s), 10, "its log line in the Logs tab")
+
+        term.keys("e")
+        term.wait_for(lambda s: "/ #" in s, 20, "the shell's prompt")
+        term.keys("echo hello-from-exec", literal=True)
+        term.keys("Enter")
+        term.wait_for(lambda s: any("hello-from-exec" in line and "echo" not in line for line in s.splitlines()),
+                      10, "the command's output")
+
+        term.keys("C-]")
+        term.keys("E")  # a shell in the whole terminal: the app suspends, as lazydocker's exec does
+        term.wait_for(lambda s: "/ #" in s and "Containers (" not in s, 20, "the full-screen shell")
+        term.keys("echo full-screen-$((6*7))", literal=True)
+        term.keys("Enter")
+        term.wait_for(lambda s: "full-screen-42" in s, 10, "its output")
+        term.keys("exit", literal=True)
+        term.keys("Enter")
+        term.wait_for(lambda s: "Containers (1)" in s, 20, "the app back")
+        term.keys("q")
+        screen = term.wait_for(lambda s: "TUIKER-EXITED" in s, 20, "the app to quit")
+        assert "TUIKER-EXITED 0" in screen
+    finally:
+        term.close()
+    ps = tuiker("ps", "--format", "{{.Names}} {{.State}}")
+    assert "e2e running" in ps.stdout.splitlines(), ps
+    assert os.path.isdir(engine.container("e2e").dir)

@@ -1,0 +1,63 @@
+"""Helpers of the TUI tests: containers made the way the CLI makes them, and waiting for the live screen."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from tuiker.app import TuikerApp
+from tuiker.runtime.containers import Container
+from tuiker.runtime.engine import Engine, RunOptions
+
+# Exits at once on SIGTERM (a shell as pid 1 ignores it unless trapped), so `stop` needs no 10 s grace.
+SERVER = ["sh", "-c", 'trap "exit 0" TERM; echo "ready $HOSTNAME"; sleep 1000 & wait']
+
+
+def make_engine(root: Path, busybox_ref: str) -> Engine:
+    """The engine at `root` with the session's busybox image, also tagged `busybox` (a name without the
+    registry's random port, so screens are the same from run to run)."""
+    engine = Engine(root)
+    engine.pull(busybox_ref)
+    engine.tag(busybox_ref, "busybox")
+    return engine
+
+
+def run(engine: Engine, name: str, command: list[str] | None = None, start: bool = True, **options) -> Container:
+    """`tuiker run -d --name NAME busybox COMMAND` (or `create` without start)."""
+    c = engine.create(RunOptions(image="busybox", name=name, command=command or SERVER, **options))
+    if start:
+        engine.start(c.id)
+    return engine.container(c.id)
+
+
+def new_app(engine: Engine) -> TuikerApp:
+    """The app over `engine`, without animations: Pilot waits for them to end after every key."""
+    app = TuikerApp(engine)
+    app.animation_level = "none"
+    return app
+
+
+async def until(pilot, check: Callable[[], object], timeout: float = 5, what: str = "") -> object:
+    """Let the app run until `check()` is true (and return that); fail after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while not (value := check()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or check}")
+        await pilot.pause(0.05)
+    return value
+
+
+def row_states(app: TuikerApp) -> dict[str, str]:
+    """Container name -> its STATE column, as on screen."""
+    table = app.screen.containers.table
+    return {str(table.get_row_at(i)[1]): str(table.get_row_at(i)[0]) for i in range(table.row_count)}
+
+
+def selected_name(app: TuikerApp) -> str | None:
+    c = app.screen.containers.selected_container
+    return c.name if c else None
+
+
+def notifications(app: TuikerApp) -> list[str]:
+    return [n.message for n in app._notifications]
