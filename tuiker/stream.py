@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 import os
 import selectors
-import signal
-import socket
 import sys
-import termios
-import tty as ttymod
 
 from tuiker.runtime.monitor_client import CLOSE_STDIN, EXIT, RESIZE, STDERR, STDIN, STDOUT, frame, split_frames
+
+TYPE_CHECKING = False  # not typing's (see monitor_client)
+if TYPE_CHECKING:
+    import socket
 
 DETACH_KEYS = b"\x10\x11"  # Ctrl-P Ctrl-Q
 
@@ -36,6 +36,10 @@ def pump(sock: socket.socket, interactive: bool, tty: bool) -> int:
     """Relay until the process exits (its exit code) or the user detaches (raises Detached)."""
     stdin_fd = sys.stdin.fileno()
     raw = tty and interactive and os.isatty(stdin_fd)
+    if tty:  # only a terminal needs these (~3 ms of imports a plain `run` does without)
+        import signal
+        import termios
+        import tty as ttymod
     saved = termios.tcgetattr(stdin_fd) if raw else None
     sel = selectors.DefaultSelector()
     sel.register(sock, selectors.EVENT_READ, "sock")

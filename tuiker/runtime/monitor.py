@@ -714,15 +714,17 @@ class Monitor:
         started = c.state.get("StartedAt", "")
         c.write_state(Status="exited", ExitCode=code, OOMKilled=oom, Pid=0, FinishedAt=now_iso(),
                       Paused=False, Error="" if known else "exit code unknown: the monitor was restarted")
+        host = c.config["HostConfig"]
+        if host.get("AutoRemove"):
+            # Gone before anyone hears of the exit: `run --rm` then returns with nothing left to wait for.
+            self.store.delete_files(c)
         for client in r.clients + [w for w in r.waiters if w not in r.clients]:
             client.close_after_flush = True
             if client in r.clients:
                 self.send(client, exit_packet)
             else:
                 self.send(client, json.dumps({"ok": True, "exit": code}).encode() + b"\n")
-        host = c.config["HostConfig"]
         if host.get("AutoRemove"):
-            self.store.delete_files(c)
             return
         delay = restart_delay(host.get("RestartPolicy") or {}, code, r.manual_stop, c.state, started)
         if delay is not None:
@@ -845,7 +847,13 @@ def _set_winsize(fd: int, rows: int, cols: int) -> None:
 
 
 def main() -> None:
+    """`python -m tuiker.runtime.monitor ROOT`. MonitorClient.spawn starts us with posix_spawn and waits for
+    this first process, which forks the real monitor and exits: the monitor is then nobody's child but
+    init's (or a subreaper's), so no client ever holds it as a zombie, and it leads a session of its own."""
     os.umask(0o022)
+    if os.fork():
+        os._exit(0)
+    os.setsid()
     Monitor(Path(sys.argv[1])).serve()
 
 

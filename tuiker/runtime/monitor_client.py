@@ -101,19 +101,18 @@ class MonitorClient:
             finally:
                 probe.close()
             log = os.open(run / "monitor.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
-            pid = os.fork()
-            if pid == 0:
-                # Double fork: the monitor is nobody's child but init's once we return.
-                os.setsid()
-                if os.fork():
-                    os._exit(0)
-                devnull = os.open(os.devnull, os.O_RDWR)
-                os.dup2(devnull, 0)
-                os.dup2(log, 1)
-                os.dup2(log, 2)
-                os.closerange(3, 1 << 20)  # the monitor must hold nothing of ours (CPython uses close_range)
-                os.execv(sys.executable, [sys.executable, "-m", "tuiker.runtime.monitor", str(self.root)])
-            os.close(log)
+            # posix_spawn, not fork: the TUI calls this from a worker thread, and forking a threaded Python
+            # process is unsafe. The spawned process forks the monitor and exits (monitor.main): we reap it.
+            # The monitor gets our stdio replaced and none of our other fds (close-on-exec or closed here).
+            inherited = [(os.POSIX_SPAWN_CLOSE, fd) for fd in _inheritable_fds() if fd > 2]
+            try:
+                pid = os.posix_spawn(sys.executable, [sys.executable, "-m", "tuiker.runtime.monitor",
+                                                      str(self.root)], os.environ,
+                                     file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                                                   (os.POSIX_SPAWN_DUP2, log, 1), (os.POSIX_SPAWN_DUP2, log, 2),
+                                                   *inherited])
+            finally:
+                os.close(log)
             os.waitpid(pid, 0)
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline:
@@ -149,3 +148,13 @@ class MonitorClient:
         return reply, None
 
 
+def _inheritable_fds() -> list[int]:
+    """This process's fds that an exec would pass on (inherited from our own parent, most likely)."""
+    found = []
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            if os.get_inheritable(int(name)):
+                found.append(int(name))
+        except OSError:  # the listing's own fd, closed by now
+            pass
+    return found
