@@ -204,8 +204,6 @@ class NetworkEngine:
     def net_io(c) -> tuple[int, int] | None:
         """(received, sent) bytes of a running container, from its host-side veths' counters (swapped: what
         the host end transmits, the container receives). None without a network of its own."""
-        from tuiker.runtime.netlink import counters
-
         settings = c.state.get("NetworkSettings") if c.status in ("running", "paused") else None
         if not settings or not settings.get("Networks"):
             return None
@@ -215,3 +213,16 @@ class NetworkEngine:
             rx += host_tx
             tx += host_rx
         return rx, tx
+
+
+def counters(name: str) -> tuple[int, int]:
+    """(rx, tx) bytes of a host interface, from sysfs (not netlink: `stats` must not import pyroute2 or
+    ctypes); 0s if it is gone."""
+    values = []
+    for what in ("rx_bytes", "tx_bytes"):
+        try:
+            with open(f"/sys/class/net/{name}/statistics/{what}") as f:
+                values.append(int(f.read()))
+        except (OSError, ValueError):
+            values.append(0)
+    return values[0], values[1]

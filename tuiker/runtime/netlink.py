@@ -49,18 +49,6 @@ def is_bridge(name: str) -> bool:
     return os.path.isdir(f"/sys/class/net/{name}/bridge")
 
 
-def counters(name: str) -> tuple[int, int]:
-    """(rx, tx) bytes of a host interface; 0s if it is gone."""
-    values = []
-    for what in ("rx_bytes", "tx_bytes"):
-        try:
-            with open(f"/sys/class/net/{name}/statistics/{what}") as f:
-                values.append(int(f.read()))
-        except (OSError, ValueError):
-            values.append(0)
-    return values[0], values[1]
-
-
 def _describe(e: Exception) -> str:
     code = getattr(e, "code", None)
     if isinstance(code, int) and code > 0:
