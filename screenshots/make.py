@@ -6,6 +6,7 @@ containers (a throwaway engine root, a local registry with bench/'s images), as 
 
 containers-logs.svg  the lists and a container's Logs tab      stats.svg  a busy container's Stats graphs
 exec.svg             a shell exec'd in a container, in a tab   pull.svg   an image pulling, layer by layer
+networks.svg         the Networks panel and a network's inspect document
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import socket
 import sys
 import time
 from pathlib import Path
@@ -32,16 +34,23 @@ LOG_LINE = ('i=0; while :; do i=$((i+1)); echo "10.0.0.$((i % 7 + 2)) - - \\"GET
 BUSY = "while :; do i=0; while [ $i -lt 40000 ]; do i=$((i + 1)); done; sleep 1; done"
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("0.0.0.0", 0))
+        return s.getsockname()[1]
+
+
 def containers(engine) -> None:
     from tuiker.runtime.engine import RunOptions
 
-    def run(name: str, command: str, start: bool = True, **options) -> None:
-        c = engine.create(RunOptions(image="busybox", name=name, command=["sh", "-c", command], network="none",
+    def run(name: str, command: str, start: bool = True, network: str = "none", **options) -> None:
+        c = engine.create(RunOptions(image="busybox", name=name, command=["sh", "-c", command], network=network,
                                      **options))
         if start:
             engine.start(c.id)
 
-    run("web", LOG_LINE, memory=64 << 20, pids_limit=100)
+    engine.create_network("backend")
+    run("web", LOG_LINE, network="backend", ports=[f"{free_port()}:80"], memory=64 << 20, pids_limit=100)
     run("worker", BUSY, cpus=0.5, memory=32 << 20)
     run("cache", "sleep 100000")
     engine.pause("cache")
@@ -111,6 +120,14 @@ async def shoot(engine, app_ref: str) -> None:
         await until(pilot, mid_pull)
         app.save_screenshot(str(HERE / "pull.svg"))
         await until(pilot, lambda: "Status" in str(app.screen.query_one("#pull-status").render()), timeout=60)
+
+        await pilot.press("escape")
+        while app.focused is not screen.networks.table:
+            await pilot.press("tab")
+        while screen.networks.selected != "backend":
+            await pilot.press("j")
+        await until(pilot, lambda: "Name: web" in screen.query_one("#network-details").text)
+        app.save_screenshot(str(HERE / "networks.svg"))
 
 
 def stop_monitor() -> None:

@@ -308,10 +308,11 @@ async def test_help_and_command_palette_list_every_action(engine):
         ids = {b.id for _, _, bindings in screen.key_groups() for b in bindings}
         assert {"container.stop", "container.restart", "container.start", "container.pause", "container.remove",
                 "container.exec", "container.attach", "container.new", "image.pull", "image.remove", "list.filter",
-                "logs.search", "logs.timestamps", "logs.follow", "panel.next", "tab.next", "help", "quit"} <= ids
+                "logs.search", "logs.timestamps", "logs.follow", "panel.next", "tab.next", "help", "quit",
+                "network.remove", "network.new"} <= ids
         titles = [command.title for command in app.get_system_commands(screen)]
         for wanted in ("Containers: Stop", "Containers: Exec shell", "Images: Remove image", "Everywhere: Pull",
-                       "Everywhere: New", "Logs: Search"):
+                       "Everywhere: New", "Logs: Search", "Networks: Remove network", "Networks: New network"):
             assert wanted in titles
 
         await pilot.press("question_mark")

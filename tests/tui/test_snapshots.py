@@ -21,9 +21,10 @@ def app(fixed_root, busybox_image, monkeypatch) -> TuikerApp:
     config.load.cache_clear()
     engine = make_engine(fixed_root, busybox_image[0])
     engine.remove_image(busybox_image[0])
-    run(engine, "api", ["sh", "-c", "for i in 1 2 3; do echo GET /index.html 200; done; echo bye >&2"])
-    run(engine, "worker", ["sh", "-c", "exit 3"])
-    run(engine, "later", start=False)
+    # --network none: the bridge would get the first subnet free on this host, which the Networks panel shows.
+    run(engine, "api", ["sh", "-c", "for i in 1 2 3; do echo GET /index.html 200; done; echo bye >&2"], network="none")
+    run(engine, "worker", ["sh", "-c", "exit 3"], network="none")
+    run(engine, "later", start=False, network="none")
     for name in ("api", "worker"):
         engine.wait(name)
     yield new_app(engine)
@@ -36,6 +37,7 @@ async def settled(pilot) -> None:
     await pilot.pause()  # the screen is composed
     await until(pilot, lambda: len(row_states(app)) == 3, what="the containers")
     await until(pilot, lambda: app.screen.images.table.row_count == 1, what="the image")
+    await until(pilot, lambda: app.screen.networks.table.row_count == 3, what="the networks")
     await until(pilot, lambda: app.screen.query_one(LogView).log_widget.line_count == 4, what="the logs")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -61,3 +62,10 @@ def selected_name(app: TuikerApp) -> str | None:
 
 def notifications(app: TuikerApp) -> list[str]:
     return [n.message for n in app._notifications]
+
+
+def free_port() -> int:
+    """A host port nothing listens on now (the kernel's pick), for a published port."""
+    with socket.socket() as s:
+        s.bind(("0.0.0.0", 0))
+        return s.getsockname()[1]

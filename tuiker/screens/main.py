@@ -1,5 +1,6 @@
-"""The main screen, laid out like lazydocker: the engine's header, the Containers and Images panels on the left,
-the selected item's tabs on the right, and the keys of the focused panel in the footer.
+"""The main screen, laid out like lazydocker: the engine's header, the Containers, Images and Networks panels on
+the left, the selected item's tabs (or inspect document) on the right, and the keys of the focused panel in the
+footer.
 
 Everything the engine does runs in workers: the store is polled twice a second in one thread (two `stat`
 calls per container, files read only when they changed), and each action (stop, start ...) runs in a thread
@@ -29,10 +30,11 @@ from tuiker.runtime.engine import LIVE_STATES
 from tuiker.screens.confirm import ConfirmScreen
 from tuiker.screens.help import KeyRow
 from tuiker.screens.new_container import NewContainer, NewContainerScreen
+from tuiker.screens.new_network import NewNetwork, NewNetworkScreen
 from tuiker.screens.pull import PullScreen
 from tuiker.widgets.details import ContainerDetails, YamlView
 from tuiker.widgets.header import EngineHeader
-from tuiker.widgets.lists import ContainerList, ImageList, ResourceList, familiar_name
+from tuiker.widgets.lists import ContainerList, ImageList, NetworkList, ResourceList, familiar_name
 from tuiker.widgets.live import Snapshot, StoreWatcher
 from tuiker.widgets.logs import LogView
 from tuiker.widgets.poller import Poller, one_line
@@ -50,7 +52,10 @@ ACTION_STATES: dict[str, tuple[str, ...] | None] = {
 }
 
 # The actions whose availability check_action decides, and so what the footer shows.
-CHECKED_ACTIONS = (*ACTION_STATES, "remove_image", "close_terminal", "leave_terminal")
+CHECKED_ACTIONS = (*ACTION_STATES, "remove_image", "remove_network", "close_terminal", "leave_terminal")
+
+# The main pane's content for each side panel.
+DETAILS_OF_PANEL = {"containers": "container-details", "images": "image-details", "networks": "network-details"}
 
 # Keys that are not bindings of their own, for the help screen.
 OTHER_KEYS: list[KeyRow] = [
@@ -80,12 +85,12 @@ def bindings_of(cls: type[DOMNode]) -> list[Binding]:
 
 
 class MainScreen(Screen):
-    PANELS = ("#containers", "#images", "#main")
+    PANELS = ("#containers", "#images", "#networks", "#main")
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "new_container", "New", id="container.new", tooltip="Create a container from a form"),
         Binding("P", "pull", "Pull", id="image.pull", tooltip="Pull an image, showing each layer's progress"),
         Binding("tab", "next_panel", "Next panel", show=False, id="panel.next",
-                tooltip="Focus the next panel (Containers, Images, main pane)"),
+                tooltip="Focus the next panel (Containers, Images, Networks, main pane)"),
         Binding("shift+tab", "previous_panel", "Previous panel", show=False, id="panel.previous",
                 tooltip="Focus the previous panel"),
         Binding("right_square_bracket", "next_tab", "Next tab", show=False, id="tab.next",
@@ -129,9 +134,11 @@ class MainScreen(Screen):
             with Vertical(id="side"):
                 yield ContainerList(id="containers")
                 yield ImageList(id="images")
+                yield NetworkList(id="networks")
             with ContentSwitcher(initial="container-details", id="main"):
                 yield ContainerDetails(id="container-details")
                 yield YamlView(id="image-details", classes="panel")
+                yield YamlView(id="network-details", classes="panel")
         yield Footer()
 
     @property
@@ -145,6 +152,10 @@ class MainScreen(Screen):
     @property
     def images(self) -> ImageList:
         return self.query_one(ImageList)
+
+    @property
+    def networks(self) -> NetworkList:
+        return self.query_one(NetworkList)
 
     @property
     def details(self) -> ContainerDetails:
@@ -175,6 +186,9 @@ class MainScreen(Screen):
         snapshot = message.snapshot
         self.containers.show_containers(snapshot.containers)
         self.images.show_images(snapshot.images)
+        self.networks.show_networks(snapshot.networks, snapshot.containers)
+        if self._main_pane == "network-details":
+            self._show_network()  # its containers may have changed (nothing is read when its row did not)
         self.query_one(EngineHeader).show_counts(snapshot.containers, len(snapshot.images))
         selected = self.containers.selected_container
         if selected is not self.details.container:
@@ -192,9 +206,19 @@ class MainScreen(Screen):
 
     @on(ResourceList.Selected, "#images")
     def _image_selected(self) -> None:
-        if self.query_one("#main", ContentSwitcher).current == "image-details":
+        if self._main_pane == "image-details":
             self._show_image()
         self._update_keys()
+
+    @on(ResourceList.Selected, "#networks")
+    def _network_selected(self) -> None:
+        if self._main_pane == "network-details":
+            self._show_network()
+        self._update_keys()
+
+    @property
+    def _main_pane(self) -> str | None:
+        return self.query_one("#main", ContentSwitcher).current
 
     def _show_image(self) -> None:
         name = self.images.selected
@@ -210,14 +234,26 @@ class MainScreen(Screen):
         view.border_title = familiar_name(name) if name else "no image"
         view.load(name, document)
 
+    def _show_network(self) -> None:
+        """`network inspect` of the selected network; read again only when its row changed (its subnet, or the
+        number of containers running on it)."""
+        name = self.networks.selected
+        engine = self.engine
+        row = next((r for r in self.networks.rows if r.key == name), None)
+        view = self.query_one("#network-details", YamlView)
+        view.border_title = name or "no network"
+        view.load(row and row.cells, lambda: engine.inspect_network(name))
+
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         switcher = self.query_one("#main", ContentSwitcher)
-        for panel in (self.containers, self.images):
+        for panel in (self.containers, self.images, self.networks):
             if panel in event.widget.ancestors_with_self:
                 self._last_list = panel
-                switcher.current = "container-details" if panel is self.containers else "image-details"
+                switcher.current = DETAILS_OF_PANEL[panel.id]
                 if panel is self.images:
                     self._show_image()
+                elif panel is self.networks:
+                    self._show_network()
         self._update_keys()
 
     # -- which actions apply now (the footer shows only those) ---------------------------------------------
@@ -237,6 +273,8 @@ class MainScreen(Screen):
             return c is not None and (states is None or c.status in states)
         if action == "remove_image":
             return self.images.selected is not None
+        if action == "remove_network":
+            return self.networks.selected is not None
         if action == "close_terminal":
             return self._terminal_on_screen() is not None
         if action == "leave_terminal":
@@ -333,6 +371,8 @@ class MainScreen(Screen):
         self._update_keys()
 
     def _terminal_on_screen(self) -> Terminal | None:
+        if self._main_pane != "container-details":
+            return None  # an image's or a network's document is on screen: the terminal tab is out of sight
         pane = self.details.tabs.active_pane
         found = pane.query(Terminal) if pane is not None else None
         return found.first() if found else None
@@ -366,14 +406,16 @@ class MainScreen(Screen):
             self.app.notify("this terminal cannot be handed over: use e or a instead", severity="warning")
         self.refresh_now()
 
-    # -- new containers and images ----------------------------------------------------------------------
+    # -- new containers, images and networks ---------------------------------------------------------
 
     def action_new_container(self) -> None:
+        """The form, with the image or network selected on the panel last used filled in."""
         image = ""
         if self._last_list is self.images and self.images.selected in self.images.images:
             image = familiar_name(self.images.selected)
+        network = self.networks.selected if self._last_list is self.networks else None
         names = [familiar_name(name) for name in self.images.images if not name.startswith("sha256:")]
-        self.app.push_screen(NewContainerScreen(names, image), self._create)
+        self.app.push_screen(NewContainerScreen(names, image, self.networks.names, network), self._create)
 
     def _create(self, new: NewContainer | None) -> None:
         if new is not None:
@@ -398,17 +440,49 @@ class MainScreen(Screen):
         name = self.images.selected
         if not name:
             return
+
+        def remove() -> str:
+            return "\n".join(f"{verb}: {what}" for verb, what in self.engine.remove_image(name))
+
         self.app.push_screen(ConfirmScreen(f"Remove image {name}?", [("y", "Remove", "remove")]),
-                             lambda answer: answer and self._remove_image(name))
+                             lambda answer: answer and self._engine_call(f"remove {name}", remove))
+
+    def action_remove_network(self) -> None:
+        name = self.networks.selected
+        if not name:
+            return
+
+        def remove() -> str:
+            self.engine.remove_network(name)
+            return f"network {name} removed"
+
+        self.app.push_screen(ConfirmScreen(f"Remove network {name}?", [("y", "Remove", "remove")]),
+                             lambda answer: answer and self._engine_call(f"remove {name}", remove))
+
+    def action_new_network(self) -> None:
+        self.app.push_screen(NewNetworkScreen(), self._create_network)
+
+    def _create_network(self, new: NewNetwork | None) -> None:
+        if new is None:
+            return
+        networks = self.networks
+
+        def create() -> str:
+            self.engine.create_network(new.name, new.subnet, internal=new.internal)
+            self.app.call_from_thread(networks.select, new.name)
+            return f"network {new.name} created"
+
+        self._engine_call(f"new network {new.name}", create)
 
     @work(thread=True, exit_on_error=False, group="engine")
-    def _remove_image(self, name: str) -> None:
+    def _engine_call(self, title: str, act: Callable[[], str]) -> None:
+        """Run `act` off the UI thread, notify what it returns (or its error, in one line), then show the store."""
         try:
-            done = self.engine.remove_image(name)
+            done = act()
         except Exception as e:  # noqa: BLE001 - see _run_action
-            self.app.notify(one_line(e), title=f"remove {name}", severity="error", markup=False)
+            self.app.notify(one_line(e), title=title, severity="error", markup=False)
             return
-        self.app.notify("\n".join(f"{verb}: {what}" for verb, what in done), title="image removed", markup=False)
+        self.app.notify(done, title=title, markup=False)
         self.refresh_now()
 
     # -- panels and tabs --------------------------------------------------------------------------------
@@ -433,9 +507,8 @@ class MainScreen(Screen):
         self._focus_panel((self._panel_index() - 1) % len(self.PANELS))
 
     def action_focus_main(self) -> None:
-        switcher = self.query_one("#main", ContentSwitcher)
-        if switcher.current == "image-details":
-            self.query_one("#image-details").focus()
+        if self._main_pane != "container-details":
+            self.query_one(f"#{self._main_pane}").focus()
             return
         pane = self.details.tabs.active_pane
         target = next((w for w in pane.query("*") if w.focusable), None) if pane is not None else None
@@ -457,6 +530,7 @@ class MainScreen(Screen):
         return [
             ("Containers", self.containers, bindings_of(ContainerList)),
             ("Images", self.images, bindings_of(ImageList)),
+            ("Networks", self.networks, bindings_of(NetworkList)),
             ("Logs", self.query_one(LogView), bindings_of(LogView)),
             ("Everywhere", self, bindings_of(MainScreen)),
             ("App", self.app, bindings_of(type(self.app))),

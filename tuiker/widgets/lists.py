@@ -1,7 +1,9 @@
-"""The side panels: containers and images, each a table with a filter line (`/`), as lazydocker's lists."""
+"""The side panels: containers, images and networks, each a table with a filter line (`/`), as lazydocker's
+lists."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar
@@ -16,11 +18,18 @@ from textual.widgets import DataTable, Input
 from textual.widgets.data_table import RowDoesNotExist
 
 from tuiker.fmt import human_size
-from tuiker.runtime import reference
+from tuiker.runtime import ports, reference
 from tuiker.runtime.containers import Container
 from tuiker.runtime.errors import TuikerError
+from tuiker.runtime.netengine import NetworkEngine
+from tuiker.runtime.network import DEFAULT, PSEUDO, Network
 from tuiker.runtime.store import Image
 from tuiker.widgets.live import sort_containers
+
+PORTS_WIDTH = 24  # the side panel is narrow: longer PORTS end in an ellipsis (Inspect has them all)
+
+# `network ls`'s drivers of the networks that have no definition file.
+PSEUDO_DRIVERS = {"host": "host", "none": "null"}
 
 STATE_STYLES = {"running": "green", "paused": "yellow", "restarting": "yellow", "exited": "red",
                 "dead": "red", "created": "cyan", "removing": "magenta"}
@@ -192,7 +201,7 @@ class ResourceList(Vertical):
 
 class ContainerList(ResourceList):
     TITLE = "Containers"
-    COLUMNS = ("STATE", "NAME", "IMAGE")
+    COLUMNS = ("STATE", "NAME", "IMAGE", "PORTS")
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "screen.stop", "Stop", id="container.stop", tooltip="Stop the container"),
         Binding("r", "screen.restart", "Restart", id="container.restart", tooltip="Restart the container"),
@@ -227,8 +236,9 @@ class ContainerList(ResourceList):
     def _row(self, c: Container) -> Row:
         state = self.busy.get(c.id) or _state_label(c)
         image = familiar_name(c.config.get("Image", ""))
-        cells = (Text(state, style=STATE_STYLES.get(c.status, "")), c.name, image)
-        return Row(c.id, cells, f"{state} {c.name} {image} {c.id[:12]}".lower())
+        published = ports_label(c)
+        cells = (Text(state, style=STATE_STYLES.get(c.status, "")), c.name, image, published)
+        return Row(c.id, cells, f"{state} {c.name} {image} {c.id[:12]} {published}".lower())
 
     @property
     def selected_container(self) -> Container | None:
@@ -240,6 +250,16 @@ def _state_label(c: Container) -> str:
     if c.status == "exited":
         return "exited (oom)" if c.state.get("OOMKilled") else f"exited ({c.state.get('ExitCode', 0)})"
     return c.status
+
+
+def ports_label(c: Container) -> str:
+    """`tuiker ps`'s PORTS, compact: `8080->80/tcp` (the any-address `0.0.0.0:` left out), cut to PORTS_WIDTH.
+    Nothing once the container has stopped, as `ps`."""
+    if c.status not in ("running", "paused"):
+        return ""
+    text = ports.describe(NetworkEngine.container_ports(c), list(c.config["Config"].get("ExposedPorts") or {}))
+    text = text.replace("0.0.0.0:", "")
+    return text if len(text) <= PORTS_WIDTH else text[:PORTS_WIDTH - 1] + "…"
 
 
 def familiar_name(name: str) -> str:
@@ -272,3 +292,39 @@ class ImageList(ResourceList):
                 rows.append(Row(name, (repo, tag, image.short_id, human_size(image.size)),
                                 f"{repo}:{tag} {image.short_id}".lower()))
         self.set_rows(rows)
+
+
+class NetworkList(ResourceList):
+    """`network ls`: the default bridge, host and none, then user networks; CONTAINERS counts the running ones
+    (those that keep the engine from removing a network), from the containers already read for their panel."""
+
+    TITLE = "Networks"
+    COLUMNS = ("NAME", "DRIVER", "SUBNET", "CONTAINERS")
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("d", "screen.remove_network", "Remove network", id="network.remove",
+                tooltip="Remove the network (asks first; the engine refuses one in use, and bridge, host, none)"),
+        Binding("N", "screen.new_network", "New network", id="network.new",
+                tooltip="Create a network (a form: name, optional subnet)"),
+    ]
+
+    def show_networks(self, networks: Iterable[Network], containers: Iterable[Container]) -> None:
+        running = Counter(name for c in containers if c.status in ("running", "paused") for name in networks_of(c))
+        defined = {n.name: n for n in networks}
+        # The bridge's definition is written when a container first uses it: listed before that too, as `ls` does.
+        rows = []
+        for name in [DEFAULT, *PSEUDO, *(name for name in defined if name != DEFAULT)]:
+            net = defined.get(name)
+            driver = PSEUDO_DRIVERS.get(name, "bridge")
+            subnet = net.subnet if net else ""
+            rows.append(Row(name, (name, driver, subnet, str(running[name])), f"{name} {driver} {subnet}".lower()))
+        self.set_rows(rows)
+
+    @property
+    def names(self) -> list[str]:
+        return [row.key for row in self.rows]
+
+
+def networks_of(c: Container) -> set[str]:
+    """The names of the networks a container is configured on (its --network, and any it was connected to)."""
+    endpoints = (c.config.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}
+    return {c.config["HostConfig"].get("NetworkMode", ""), *endpoints}

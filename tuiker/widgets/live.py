@@ -1,7 +1,8 @@
 """What the widgets show, read cheaply from the engine root: no Textual here, so it is easy to measure.
 
-- `StoreWatcher` lists containers and images. A container's files are re-read only when its directory or
-  state.json changed (two `stat` calls per container per poll); images only when images/ or tags.json did.
+- `StoreWatcher` lists containers, images and networks. A container's files are re-read only when its directory
+  or state.json changed (two `stat` calls per container per poll); images only when images/ or tags.json did;
+  network definitions only when networks/ did (one `stat` per poll, whatever the number of containers).
 - `StatsSampler` reads one container's cgroup (about eight small files) and turns counters into rates.
 - `LogTail` reads a container's json-file log: the last lines first, then what is appended, across rotation.
 - `processes` lists a container's processes with psutil, as `tuiker top` does.
@@ -13,7 +14,7 @@ import json
 import os
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
@@ -21,6 +22,7 @@ import psutil
 from tuiker.runtime import cgroups
 from tuiker.runtime.containers import Container
 from tuiker.runtime.engine import LIVE_STATES, Engine
+from tuiker.runtime.network import Network, NetworkStore
 from tuiker.runtime.store import Image
 
 # -- containers and images --------------------------------------------------------------------------
@@ -30,6 +32,7 @@ from tuiker.runtime.store import Image
 class Snapshot:
     containers: list[Container]
     images: list[Image]
+    networks: list[Network] = field(default_factory=list)  # the definitions: bridge (once made) and user ones
 
 
 def _fingerprint(path: str) -> tuple[int, ...] | None:
@@ -50,15 +53,17 @@ class StoreWatcher:
         self.engine = engine
         self._containers: dict[str, tuple[tuple, Container]] = {}
         self._images: tuple[tuple, list[Image]] = ((), [])
+        self._networks: tuple[tuple | None, list[Network]] = ((), [])
         self._monitor_checked = 0.0
 
     def poll(self, force: bool = False) -> Snapshot | None:
         """A Snapshot when something changed since the last poll (or when forced), else None."""
         changed = self._poll_containers()
         changed = self._poll_images() or changed
+        changed = self._poll_networks() or changed
         if not changed and not force:
             return None
-        return Snapshot([c for _, c in self._containers.values()], self._images[1])
+        return Snapshot([c for _, c in self._containers.values()], self._images[1], self._networks[1])
 
     def _poll_containers(self) -> bool:
         root = self.engine.root / "containers"
@@ -102,6 +107,16 @@ class StoreWatcher:
         if key == self._images[0]:
             return False
         self._images = (key, self.engine.images())
+        return True
+
+    def _poll_networks(self) -> bool:
+        """Definitions are written by an atomic rename and removed by unlink: both change the directory's mtime.
+        (A network's containers come from the containers' own files, already read above.)"""
+        store = NetworkStore(self.engine.root)
+        key = _fingerprint(str(store.dir))
+        if key == self._networks[0]:
+            return False
+        self._networks = (key, store.list())
         return True
 
 
