@@ -2,11 +2,14 @@
 
 tests/ is on sys.path (pytest's rootdir conftest), so test files import the helpers directly:
 `from imagebuilder import ...`, `from registry import Registry, push`, `from tokenproxy import TokenProxy`,
-`from conftest import run_tuiker`.
+`from conftest import run_tuiker`. There is one conftest.py on purpose: pytest imports every conftest.py as the
+module `conftest`, so a second one (say in tests/tui) would shadow this one for `from conftest import ...`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import os
 import re
 import shutil
@@ -172,6 +175,43 @@ def image(engine_root, busybox_image) -> str:
 
     Engine(engine_root).pull(ref)
     return ref
+
+
+def make_engine(root: Path, busybox_ref: str):
+    """The engine at `root` with the session's busybox image, also tagged `busybox` (a name without the
+    registry's random port, so the TUI's screens are the same from run to run)."""
+    from tuiker.runtime.engine import Engine
+
+    engine = Engine(root)
+    engine.pull(busybox_ref)
+    engine.tag(busybox_ref, "busybox")
+    return engine
+
+
+@pytest.fixture
+def engine(engine_root, busybox_image):
+    """An engine on this test's root holding the busybox image as `busybox` (test modules may define their own)."""
+    return make_engine(engine_root, busybox_image[0])
+
+
+@pytest.fixture
+def fixed_root(engine_root) -> Path:
+    """engine_root under a fixed name (a symlink), for the TUI's snapshots: its header shows the engine root."""
+    link = Path("/var/tmp/tuiker-tui-snapshots")
+    link.unlink(missing_ok=True)
+    link.symlink_to(engine_root)
+    yield link
+    link.unlink(missing_ok=True)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem):
+    """Run `async def` tests (Textual's Pilot API is async) in a fresh event loop each."""
+    if inspect.iscoroutinefunction(pyfuncitem.obj):
+        arguments = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+        asyncio.run(pyfuncitem.obj(**arguments))
+        return True
+    return None
 
 
 def ok(result) -> str:

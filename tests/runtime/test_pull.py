@@ -11,6 +11,7 @@ from pathlib import Path
 
 import imagebuilder as ib
 import pytest
+from conftest import run_tuiker
 from registry import push, push_index
 
 from tuiker.runtime.engine import Engine
@@ -187,8 +188,6 @@ def test_bearer_with_credentials_from_docker_config(engine_root, make_proxy, bus
 
 def test_basic_auth_against_the_real_registry_with_login_and_logout(engine_root, make_registry, tuiker,
                                                                     monkeypatch, tmp_path):
-    from conftest import run_tuiker
-
     reg = make_registry(htpasswd={"bob": "hunter2"})
     built = ib.build_image([ib.make_tar([ib.File("secret.txt", b"only for bob\n")])])
     push(reg, "private/app", "1", built)

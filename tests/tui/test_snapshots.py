@@ -5,7 +5,8 @@ Update them after a deliberate change with `pytest tests/tui/test_snapshots.py -
 from __future__ import annotations
 
 import pytest
-from tuihelpers import make_engine, new_app, row_states, run, until
+from conftest import make_engine
+from tuihelpers import new_app, row_states, run, until
 
 from tuiker.app import TuikerApp
 from tuiker.runtime import config

@@ -10,6 +10,7 @@ import pytest
 from textual import events
 from textual.app import App, ComposeResult
 
+from tuiker.runtime import cgroups
 from tuiker.runtime.engine import Engine, RunOptions
 from tuiker.widgets.terminal import HISTORY_LINES, Terminal, key_to_bytes
 
@@ -77,6 +78,19 @@ async def paste_line(pilot, text: str) -> None:
     await pilot.pause()
 
 
+def running_in(cid: str, argv: list[str]) -> bool:
+    """Whether a process with this exact command line runs in the container (read from its cgroup)."""
+    wanted = "".join(f"{arg}\0" for arg in argv).encode()
+    for pid in cgroups.driver(f"tuiker/{cid}").pids():
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if f.read() == wanted:
+                    return True
+        except OSError:
+            pass
+    return False
+
+
 def in_shell(engine: Engine, cid: str, scenario) -> None:
     """Run `scenario(app, pilot, terminal)` once a shell exec'd into `cid` shows its prompt in an 80x24 app."""
     async def main() -> None:
@@ -116,7 +130,8 @@ def test_resize_reaches_the_pty(engine, container):
 def test_ctrl_c_interrupts_the_foreground_process(engine, container):
     async def scenario(app: TermApp, pilot, term: Terminal) -> None:
         await type_line(pilot, "sleep 100")
-        await pilot.pause(0.3)
+        # ctrl+c before the shell has started sleep would interrupt nothing (seen on a loaded machine).
+        await until(pilot, lambda: running_in(container, ["sleep", "100"]), 5, "sleep to start")
         await pilot.press("ctrl+c")
         await type_line(pilot, "echo status-$?")
         # 130 = killed by SIGINT: ctrl+c reached the PTY (the app's own ctrl+c binding did not take it).

@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from tuiker.app import TuikerApp
 from tuiker.runtime.containers import Container
@@ -13,15 +12,6 @@ from tuiker.runtime.engine import Engine, RunOptions
 
 # Exits at once on SIGTERM (a shell as pid 1 ignores it unless trapped), so `stop` needs no 10 s grace.
 SERVER = ["sh", "-c", 'trap "exit 0" TERM; echo "ready $HOSTNAME"; sleep 1000 & wait']
-
-
-def make_engine(root: Path, busybox_ref: str) -> Engine:
-    """The engine at `root` with the session's busybox image, also tagged `busybox` (a name without the
-    registry's random port, so screens are the same from run to run)."""
-    engine = Engine(root)
-    engine.pull(busybox_ref)
-    engine.tag(busybox_ref, "busybox")
-    return engine
 
 
 def run(engine: Engine, name: str, command: list[str] | None = None, start: bool = True, **options) -> Container:
