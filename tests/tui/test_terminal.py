@@ -148,8 +148,7 @@ def test_exit_posts_exited_and_keeps_the_screen(engine, container):
         assert app.exits == [3]
         assert term.exited and term.exit_code == 3
         assert "\nlast-words" in screen_text(app)
-        await pilot.pause(0.1)
-        assert "\nlast-words" in rendered_text(app)
+        await until(pilot, lambda: "\nlast-words" in rendered_text(app), 5, "the last screen to be drawn")
         await pilot.press("a")  # a dead terminal takes keys without failing
         assert app.exits == [3]
 
