@@ -176,6 +176,24 @@ def test_default_capabilities_no_new_privs_and_seccomp_are_dockers(engine, image
     assert st["Seccomp"] == "2"
 
 
+def test_signals_start_at_their_defaults_in_the_container_and_in_exec(engine, image):
+    """Nothing ignored, nothing blocked, as docker leaves it: the monitor ignores SIGHUP (and Python SIGXFSZ),
+    and a monitor started from a process that ignores SIGINT (a script's background job) must not pass that
+    on: a `sleep` in the container would shrug off Ctrl-C. This test's own process ignores SIGINT while the
+    monitor is started."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        c = start_detached(engine, image, "sleep", "300")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    with open(f"/proc/{c.pid}/status") as f:
+        first = status_fields(f.read())
+    code, out, err = exec_in(engine, c.id, "cat", "/proc/self/status")
+    assert code == 0, err
+    for st in (first, status_fields(out)):
+        assert (int(st["SigIgn"], 16), int(st["SigBlk"], 16)) == (0, 0), (st["SigIgn"], st["SigBlk"])
+
+
 def test_cap_drop_all_and_cap_add(engine, image):
     none = status_fields(run(engine, image, "cat", "/proc/self/status", cap_drop=["ALL"]).out)
     assert int(none["CapEff"], 16) == 0 and int(none["CapBnd"], 16) == 0

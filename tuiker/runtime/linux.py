@@ -54,6 +54,7 @@ CLOSE_RANGE_CLOEXEC = 0x4
 _MACHINE = os.uname().machine
 # pivot_root has no glibc wrapper; its number differs per arch. pidfd_open/close_range are numbered alike everywhere.
 _NR_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}.get(_MACHINE)
+_NR_RT_SIGACTION = {"x86_64": 13, "aarch64": 134}.get(_MACHINE)
 _NR_PIDFD_OPEN = 434
 _NR_CLOSE_RANGE = 436
 
@@ -191,3 +192,18 @@ def capset(effective: int, permitted: int, inheritable: int) -> None:
         _CapData(effective >> 32, permitted >> 32, inheritable >> 32),
     )
     _check(_libc.capset(ctypes.byref(header), data), f"capset(0x{effective:x})")
+
+
+class _KernelSigaction(ctypes.Structure):
+    _fields_ = [("handler", ctypes.c_void_p), ("flags", ctypes.c_ulong), ("restorer", ctypes.c_void_p),
+                ("mask", ctypes.c_uint64)]
+
+
+def default_signal(sig: int) -> None:
+    """SIG_DFL for `sig` straight through rt_sigaction(2): the C library refuses its own real-time signals
+    (32 and 33 in glibc), but an ignored one of those would still be inherited across execve."""
+    if _NR_RT_SIGACTION is None:
+        return
+    action = _KernelSigaction(None, 0, None, 0)  # handler 0 = SIG_DFL
+    _check(_libc.syscall(ctypes.c_long(_NR_RT_SIGACTION), ctypes.c_int(sig), ctypes.byref(action), None,
+                         ctypes.c_size_t(8)), f"rt_sigaction({sig})")

@@ -21,6 +21,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import signal
 import stat
 import termios
 from dataclasses import dataclass, field
@@ -322,11 +323,27 @@ def finish_and_exec(proc: Process, errpipe: int) -> None:
     # Every inherited fd but stdio is closed by execve itself (CVE-2024-21626: no host fd may leak),
     # while errpipe stays usable until then.
     linux.close_range(3, 0xFFFFFFFF, linux.CLOSE_RANGE_CLOEXEC)
+    default_signals()
     try:
         os.execve(path, proc.args, env)
     except OSError as e:
         code = 127 if e.errno == errno.ENOENT else 126
         raise SetupError(code, f"exec: {proc.args[0]!r}: {e.strerror}") from e
+
+
+def default_signals() -> None:
+    """Every signal back to its default action and none blocked, as runc leaves a container's process. An
+    ignored signal stays ignored across execve: without this the container would inherit what the monitor
+    ignores (SIGHUP; Python ignores SIGXFSZ) and whatever its starter ignored (a `tuiker run` from a script's
+    background job ignores SIGINT), and a `sleep` in it would shrug off Ctrl-C."""
+    for sig in range(1, signal.NSIG):  # not valid_signals(): it leaves out the C library's own
+        if sig in (signal.SIGKILL, signal.SIGSTOP):
+            continue
+        try:
+            signal.signal(sig, signal.SIG_DFL)
+        except (OSError, ValueError):  # the C library's own real-time signals: past it, to the kernel
+            linux.default_signal(sig)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
 
 
 def lookup(command: str, path_var: str) -> str:
