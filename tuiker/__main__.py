@@ -1,3 +1,3 @@
-from tuiker.cli import main
+from tuiker.cli import entry
 
-raise SystemExit(main())
+entry()
