@@ -10,8 +10,8 @@ import re
 import signal
 import time
 from abc import ABC, abstractmethod
+from collections import namedtuple
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 from tuiker.runtime.errors import TuikerError
 
@@ -27,18 +27,21 @@ class CgroupError(TuikerError):
     """A container cgroup could not be created, limited, joined, frozen or removed."""
 
 
-@dataclass
-class Limits:
-    cpu_quota_us: int | None = None  # --cpus 1.5 → 150000 with the default period
-    cpu_period_us: int = 100_000
-    cpu_shares: int | None = None  # v1 cpu.shares; v2 cpu.weight via shares_to_weight
-    memory_bytes: int | None = None  # -m
-    memory_swap_bytes: int | None = None  # --memory-swap: memory+swap total, -1 unlimited, None/0 = 2x memory
-    pids_max: int | None = None  # --pids-limit
+# Records as namedtuples, not dataclasses: `tuiker stats` imports this, and dataclasses (with inspect) costs
+# ~15 ms to import.
+class Limits(namedtuple("Limits", "cpu_quota_us cpu_period_us cpu_shares memory_bytes memory_swap_bytes pids_max",
+                        defaults=(None, 100_000, None, None, None, None))):
+    cpu_quota_us: int | None  # --cpus 1.5 → 150000 with the default period
+    cpu_period_us: int
+    cpu_shares: int | None  # v1 cpu.shares; v2 cpu.weight via shares_to_weight
+    memory_bytes: int | None  # -m
+    memory_swap_bytes: int | None  # --memory-swap: memory+swap total, -1 unlimited, None/0 = 2x memory
+    pids_max: int | None  # --pids-limit
+    __slots__ = ()
 
 
-@dataclass
-class Stats:
+class Stats(namedtuple("Stats", "cpu_usage_ns memory_usage memory_limit pids_current pids_limit io_read_bytes "
+                                "io_write_bytes oom_kills")):
     cpu_usage_ns: int
     memory_usage: int  # without inactive page cache, as docker stats shows it
     memory_limit: int  # host RAM when the cgroup has no (smaller) limit
@@ -47,6 +50,7 @@ class Stats:
     io_read_bytes: int
     io_write_bytes: int
     oom_kills: int
+    __slots__ = ()
 
 
 def host_memory() -> int:
