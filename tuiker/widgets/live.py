@@ -22,6 +22,7 @@ import psutil
 from tuiker.runtime import cgroups
 from tuiker.runtime.containers import Container
 from tuiker.runtime.engine import LIVE_STATES, Engine
+from tuiker.runtime.netengine import NetworkEngine
 from tuiker.runtime.network import Network, NetworkStore
 from tuiker.runtime.store import Image
 
@@ -158,24 +159,6 @@ class Sample:
     oom_kills: int
 
 
-def net_totals(pid: int) -> tuple[int, int]:
-    """Bytes received and sent on the container's interfaces (not lo), from its network namespace."""
-    rx = tx = 0
-    try:
-        with open(f"/proc/{pid}/net/dev") as f:
-            lines = f.readlines()[2:]
-    except OSError:
-        return 0, 0
-    for line in lines:
-        name, _, counters = line.partition(":")
-        if name.strip() == "lo":
-            continue
-        fields = counters.split()
-        rx += int(fields[0])
-        tx += int(fields[8])
-    return rx, tx
-
-
 class StatsSampler:
     """One container's cgroup, sampled on demand; rates are against the previous sample."""
 
@@ -198,7 +181,9 @@ class StatsSampler:
         except cgroups.CgroupError:
             return None
         now = time.monotonic()
-        rx, tx = net_totals(pid)
+        # The engine's figure, as `tuiker stats` shows it: its host-side veths (none with --network host,
+        # where the namespace's own counters would be the host's whole traffic).
+        rx, tx = NetworkEngine.net_io(self.container) or (0, 0)
         counters = (now, stats.cpu_usage_ns, rx, tx, stats.io_read_bytes, stats.io_write_bytes)
         rates = [0.0] * 5
         if self._previous is not None:
