@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -336,20 +337,15 @@ class _Formatter(argparse.HelpFormatter):
         super().__init__(prog, width=_terminal_width())
 
 
+@functools.cache
 def _terminal_width() -> int:
-    global _WIDTH
-    if _WIDTH is None:
+    try:
+        return int(os.environ.get("COLUMNS", "")) - 2
+    except ValueError:
         try:
-            _WIDTH = int(os.environ.get("COLUMNS", "")) - 2
-        except ValueError:
-            try:
-                _WIDTH = os.get_terminal_size(sys.stdout.fileno()).columns - 2
-            except OSError:
-                _WIDTH = 78
-    return _WIDTH
-
-
-_WIDTH: int | None = None
+            return os.get_terminal_size(sys.stdout.fileno()).columns - 2
+        except OSError:
+            return 78
 
 
 class _QuietParser(argparse.ArgumentParser):
@@ -406,7 +402,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv in ([], ["tui"]):
+    if _is_tui(argv):
         try:
             from tuiker.app import run  # Textual loads only here: every other command starts without it
         except ImportError as e:
@@ -436,13 +432,17 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
 
+def _is_tui(argv: list[str]) -> bool:
+    return argv in ([], ["tui"])
+
+
 def entry() -> None:
     """The console script (and `python -m tuiker`): main(), then out without the interpreter's teardown,
     which finalises ~100 modules and runs a last garbage collection: 10-15 ms on every command here. Nothing
     of ours needs it (no atexit hooks, no temporary files left to finalisers); output is flushed first. The
     TUI exits normally, for Textual's own shutdown."""
     code = main()
-    if sys.argv[1:] in ([], ["tui"]):
+    if _is_tui(sys.argv[1:]):
         sys.exit(code)
     for stream in (sys.stdout, sys.stderr):
         try:

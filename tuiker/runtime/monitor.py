@@ -51,9 +51,8 @@ from tuiker.runtime.monitor_client import (
     runtime_dir,
     split_frames,
 )
+from tuiker.runtime.portproxy import send_buffered
 
-# The requests that name a container ("ping" and "network" are handled before these).
-CONTAINER_REQUESTS = frozenset(("start", "attach", "wait", "stop", "kill", "pause", "unpause", "exec", "resize"))
 LOG_MAX_BYTES = 10 * 1024 * 1024  # rotated at this size; one older file is kept (docker's json-file max-size)
 MAX_CLIENT_BUFFER = 4 * 1024 * 1024
 SETUP_TIMEOUT = 30.0
@@ -300,13 +299,7 @@ class Monitor:
         self.flush(client)
 
     def flush(self, client: Client) -> None:
-        try:
-            while client.outbuf:
-                sent = client.sock.send(client.outbuf)
-                del client.outbuf[:sent]
-        except (BlockingIOError, InterruptedError):
-            pass
-        except OSError:
+        if not send_buffered(client.sock, client.outbuf):
             self.drop(client)
             return
         try:
@@ -344,11 +337,8 @@ class Monitor:
             running = {cid: r.pid for cid, r in self.by_container.items()}
             self.reply(client, self.net.handle(req, running), close=True)
             return
-        if op not in CONTAINER_REQUESTS or "id" not in req:
-            # A newer client than this monitor (tuiker was upgraded while the monitor ran) is the usual cause.
-            self.reply(client, {"ok": False, "code": 125, "error": f"unknown request {op!r}: the running monitor "
-                                f"(pid {os.getpid()}) is older than this tuiker; stop it and the next command "
-                                "starts a new one (containers keep running)"}, close=True)
+        if "id" not in req:
+            self._unknown(client, op)
             return
         container = self.store.get(req["id"])
         r = self.by_container.get(container.id)
@@ -425,6 +415,14 @@ class Monitor:
             if r is not None and r.pty is not None:
                 _set_winsize(r.pty, req["rows"], req["cols"])
             self.reply(client, {"ok": True}, close=True)
+        else:
+            self._unknown(client, op)
+
+    def _unknown(self, client: Client, op: str | None) -> None:
+        # A newer client than this monitor (tuiker was upgraded while the monitor ran) is the usual cause.
+        self.reply(client, {"ok": False, "code": 125, "error": f"unknown request {op!r}: the running monitor "
+                            f"(pid {os.getpid()}) is older than this tuiker; stop it and the next command starts "
+                            "a new one (containers keep running)"}, close=True)
 
     def _attach(self, client: Client, r: Running, req: dict) -> None:
         r.clients.append(client)

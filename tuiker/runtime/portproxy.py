@@ -246,13 +246,7 @@ class _TcpRelay:
         self.update()
 
     def flush(self, side: _Side) -> None:
-        try:
-            while side.out:
-                sent = side.sock.send(side.out)
-                del side.out[:sent]
-        except (BlockingIOError, InterruptedError):
-            pass
-        except OSError:
+        if not send_buffered(side.sock, side.out):
             self.close()
 
     def update(self) -> None:
@@ -344,3 +338,16 @@ class _UdpRelay:
             if now - last[0] > UDP_IDLE:
                 del self.flows[client]
                 self.proxy._forget(self.owner, upstream)
+
+
+def send_buffered(sock: socket.socket, buf: bytearray) -> bool:
+    """Send what a non-blocking socket takes now off the front of `buf`; False once the peer is gone.
+    The monitor's clients and the relay's two sides both write this way."""
+    try:
+        while buf:
+            del buf[:sock.send(buf)]
+    except (BlockingIOError, InterruptedError):
+        pass
+    except OSError:
+        return False
+    return True
