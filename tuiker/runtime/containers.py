@@ -114,7 +114,8 @@ class ContainerStore:
         self.lock_path = root / "locks" / "containers.lock"
         self.lock_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
 
-    def _load(self, path: Path) -> Container | None:
+    def load(self, path: Path) -> Container | None:
+        """The container in directory `path`, or None while it is half-created or being removed."""
         try:
             with open(path / "config.json") as f:
                 config = json.load(f)
@@ -127,7 +128,7 @@ class ContainerStore:
     def list(self) -> list[Container]:
         found = []
         for entry in self.root.iterdir():
-            c = self._load(entry)
+            c = self.load(entry)
             if c is not None:
                 found.append(c)
         found.sort(key=lambda c: c.config.get("Created", ""), reverse=True)
@@ -137,7 +138,7 @@ class ContainerStore:
         if not ref:
             raise NotFoundError("No such container: ''")
         ref = ref.removeprefix("/")
-        exact = self._load(self.root / ref) if len(ref) == 64 else None
+        exact = self.load(self.root / ref) if len(ref) == 64 else None
         if exact:
             return exact
         everything = self.list()
@@ -184,7 +185,7 @@ class ContainerStore:
             except BaseException:
                 _remove_tree(staging)
                 raise
-        return self._load(self.root / cid)
+        return self.load(self.root / cid)
 
     def rename(self, container: Container, new_name: str) -> None:
         with flocked(self.lock_path):

@@ -82,7 +82,7 @@ class StoreWatcher:
             if known and known[0] == key:
                 found[entry.name] = known
                 continue
-            container = _load(Path(entry.path))
+            container = self.engine.containers.load(Path(entry.path))
             if container is not None:
                 found[entry.name] = (key, container)
                 changed = True
@@ -119,17 +119,6 @@ class StoreWatcher:
             return False
         self._networks = (key, store.list())
         return True
-
-
-def _load(path: Path) -> Container | None:
-    try:
-        with open(path / "config.json") as f:
-            config = json.load(f)
-        with open(path / "state.json") as f:
-            state = json.load(f)
-    except (FileNotFoundError, NotADirectoryError, ValueError):
-        return None  # half-created or being removed
-    return Container(path.name, path, config, state)
 
 
 def sort_containers(containers: list[Container]) -> list[Container]:
