@@ -85,6 +85,21 @@ def busybox_image(registry) -> tuple[str, imagebuilder.BuiltImage]:
     return f"{registry.host}/test/busybox:latest", image
 
 
+@pytest.fixture(scope="session")
+def python_image(registry, busybox_image) -> str:
+    """busybox plus the host's own Python interpreter (tests/pyimage.py), pushed once as
+    <registry.host>/test/python:latest; `python` on its PATH runs with PYTHONHOME set by the image."""
+    import pyimage
+
+    _, busybox = busybox_image
+    layer = imagebuilder.make_tar(pyimage.python_entries()
+                                  + [imagebuilder.Symlink("usr/bin/python", pyimage.HOST_PYTHON)])
+    image = imagebuilder.build_image([busybox.layers[0], layer], compression="none", oci=True,
+                                     cmd=["python"], env=pyimage.ENV)
+    push(registry, "test/python", "latest", image)
+    return f"{registry.host}/test/python:latest"
+
+
 def stop_engine(root: Path) -> None:
     """Kill every container of this engine root and its monitor, and remove their cgroups: a test run
     leaves no process or cgroup behind, whatever the test did."""
