@@ -36,7 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tuiker.runtime import cgroups, linux, networking, spawn
+from tuiker.runtime import cgroups, exeseal, linux, networking, spawn
 from tuiker.runtime.config import INIT_TARGET
 from tuiker.runtime.containers import Container, ContainerStore, now_iso
 from tuiker.runtime.errors import TuikerError
@@ -846,13 +846,29 @@ def _set_winsize(fd: int, rows: int, cols: int) -> None:
 
 def main() -> None:
     """`python -m tuiker.runtime.monitor ROOT`. MonitorClient.spawn starts us with posix_spawn and waits for
-    this first process, which forks the real monitor and exits: the monitor is then nobody's child but
-    init's (or a subreaper's), so no client ever holds it as a zombie, and it leads a session of its own."""
+    this first process, which seals the interpreter (exeseal: a mount namespace of the monitor's own with its
+    binary bound read-only; a failure there is the exit status the client reports), forks, and exits. The child
+    re-executes the interpreter through the read-only mount and becomes the monitor: nobody's child but init's
+    (or a subreaper's), so no client ever holds it as a zombie, leading a session of its own."""
     os.umask(0o022)
-    if os.fork():
-        os._exit(0)
-    os.setsid()
-    Monitor(Path(sys.argv[1])).serve()
+    root = sys.argv[1]
+    if sys.argv[2:] != ["--sealed"]:
+        try:
+            exe = exeseal.seal()
+        except OSError as e:
+            print(f"cannot start the monitor: {e}", file=sys.stderr, flush=True)
+            os._exit(1)
+        if os.fork():
+            os._exit(0)
+        os.setsid()
+        # argv[0] stays the path we were started as (a venv's python, say): Python finds its prefix from it.
+        os.execv(exe, [sys.executable, "-m", "tuiker.runtime.monitor", root, "--sealed"])
+    try:
+        exeseal.check_sealed()
+    except OSError as e:
+        print(f"monitor: {e}", file=sys.stderr, flush=True)
+        os._exit(1)
+    Monitor(Path(root)).serve()
 
 
 if __name__ == "__main__":

@@ -113,7 +113,9 @@ class MonitorClient:
                                                    *inherited])
             finally:
                 os.close(log)
-            os.waitpid(pid, 0)
+            _, status = os.waitpid(pid, 0)
+            if status:
+                raise OSError(f"cannot start the tuiker monitor: {_last_line(run / 'monitor.log')}")
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline:
                 probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
@@ -146,6 +148,16 @@ class MonitorClient:
             return reply, sock
         sock.close()
         return reply, None
+
+
+def _last_line(path: Path) -> str:
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, os.fstat(f.fileno()).st_size - 4096))
+            lines = f.read().decode(errors="replace").strip().splitlines()
+    except OSError:
+        lines = []
+    return lines[-1] if lines else f"see {path}"
 
 
 def _inheritable_fds() -> list[int]:
