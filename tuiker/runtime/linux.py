@@ -30,14 +30,12 @@ MS_BIND = 0x1000
 MS_REC = 0x4000
 MS_PRIVATE = 0x40000
 MS_SLAVE = 0x80000
-MS_RELATIME = 0x200000
 MS_STRICTATIME = 0x1000000
 
 # umount2(2): detach now, free when no longer busy (the old root after pivot_root is always busy).
 MNT_DETACH = 0x2
 
 # prctl(2) options.
-PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 PR_SET_KEEPCAPS = 8  # keep permitted caps across setuid, for runc's "drop bounding, keepcaps, setuid, capset" order
 PR_SET_SECCOMP = 22
@@ -57,6 +55,11 @@ _NR_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}.get(_MACHINE)
 _NR_RT_SIGACTION = {"x86_64": 13, "aarch64": 134}.get(_MACHINE)
 _NR_PIDFD_OPEN = 434
 _NR_CLOSE_RANGE = 436
+_NR_OPENAT2 = 437
+
+# openat2(2) resolve flags.
+RESOLVE_NO_MAGICLINKS = 0x02
+AT_FDCWD = -100
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.unshare.argtypes = [ctypes.c_int]
@@ -134,12 +137,6 @@ def set_child_subreaper() -> None:
     prctl(PR_SET_CHILD_SUBREAPER, 1)
 
 
-def set_pdeathsig(sig: int) -> None:
-    """Get `sig` when the parent *thread* dies. Racy: check os.getppid() afterwards in case the parent is
-    already gone. Cleared by execve of a setuid binary and by setuid, so set it again after changing uid."""
-    prctl(PR_SET_PDEATHSIG, sig)
-
-
 def set_dumpable(flag: bool) -> None:
     """Non-dumpable blocks ptrace and makes /proc/PID/* root-owned: set it before joining a container's namespaces
     so processes inside cannot reach the host binary through /proc/PID/exe (CVE-2019-5736). execve resets it."""
@@ -171,6 +168,38 @@ def close_range(first: int, last: int, flags: int = 0) -> None:
                     os.close(fd)
             except OSError:  # the listdir's own, already closed fd
                 pass
+
+
+def close_fds_except(keep: tuple[int, ...] | list[int]) -> None:
+    """Close every fd but those in `keep`: what a process forked from the monitor does first, so no host fd (the
+    monitor's socket, its lock, other containers' ptys and pidfds) is in reach of anything the image controls,
+    even before execve. Callers disable the garbage collector first: a Python object that owned one of these fds,
+    collected later, would close whatever fd reuses its number."""
+    first = 0
+    for fd in sorted(set(keep)):
+        if fd > first:
+            close_range(first, fd - 1)
+        first = max(first, fd + 1)
+    close_range(first, 0xFFFFFFFF)
+
+
+class _OpenHow(ctypes.Structure):
+    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
+
+
+def open_no_magiclinks(path: PathArg, flags: int) -> int:
+    """open(2) that refuses /proc magic links (/proc/PID/fd/N, /proc/PID/root, /proc/self/exe...) anywhere on the
+    path, through openat2(RESOLVE_NO_MAGICLINKS): a path the image controls cannot lead to a host file through
+    them. Kernels before 5.6 (or a filter refusing openat2) get plain open with the same flags."""
+    how = _OpenHow(flags, 0, RESOLVE_NO_MAGICLINKS)
+    fd = _libc.syscall(ctypes.c_long(_NR_OPENAT2), ctypes.c_int(AT_FDCWD), _fs(path), ctypes.byref(how),
+                       ctypes.c_size_t(ctypes.sizeof(how)))
+    if fd >= 0:
+        return fd
+    err = ctypes.get_errno()
+    if err in (38, 1):  # ENOSYS, EPERM (a seccomp filter that predates openat2)
+        return os.open(path, flags)
+    raise OSError(err, os.strerror(err), os.fsdecode(path))
 
 
 class _CapHeader(ctypes.Structure):

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import gc
 import json
 import os
 import selectors
@@ -87,6 +88,26 @@ class Running:
     log: LogWriter | None = None
 
 
+@dataclass
+class Setup:
+    """A process between its fork and its execve: a container's start or an exec. Followed through the selector,
+    never waited on: an image can make its setup slow (a FIFO where /etc/passwd should be, a huge file), and one
+    container's setup must not stop the monitor serving the others. It ends when its error pipe closes (execve or
+    exit), or when SETUP_TIMEOUT runs out and it is killed."""
+    intermediate: int
+    pid_r: int
+    err_r: int
+    done: Callable[[int, int, tuple[int, str] | None], None]  # (pid, pidfd, error), called once
+    go_w: int | None = None  # with a go pipe: before_exec(pid) runs, then "g" lets the process execve
+    before_exec: Callable[[int], None] | None = None
+    pid_text: bytes = b""
+    pid: int = 0
+    pidfd: int = -1
+    message: bytes = b""
+    error: tuple[int, str] | None = None  # the engine's own reason to fail it (prepare, cancel, timeout)
+    finished: bool = False
+
+
 class LogWriter:
     """docker's json-file: one {"log", "stream", "time"} object per line of output."""
 
@@ -135,6 +156,10 @@ class Monitor:
         self.by_pidfd: dict[int, Running] = {}
         self.by_container: dict[str, Running] = {}
         self.fd_owner: dict[int, Running] = {}
+        self.setups: dict[int, Setup] = {}  # by pid once known: reap_strays leaves these to their Setup
+        # Containers being started -> the (client, request) pairs to answer once they run (restarts have none).
+        self.starting: dict[str, list[tuple[Client, dict]]] = {}
+        self.start_setups: dict[str, Setup] = {}
         self.timers: list[tuple[float, Callable[[], None]]] = []
         # Bridges, veths, leases, nftables, published ports and /etc/hosts of the running containers.
         self.net = networking.Networking(root, self.store, self.sel)
@@ -189,6 +214,10 @@ class Monitor:
                     self.output_ready(key.fd)
                 elif kind == "pidfd":
                     self.process_exited(obj)
+                elif kind == "setup-pid":
+                    self._setup_pid_ready(obj)
+                elif kind == "setup-err":
+                    self._setup_err_ready(obj)
                 elif kind == "net":
                     obj(events)  # a published port's socket (portproxy)
             except Exception as e:  # noqa: BLE001 - one bad request must never take the monitor down
@@ -203,6 +232,11 @@ class Monitor:
     def reconcile(self) -> None:
         for c in self.store.list():
             if c.status not in ("running", "paused", "restarting"):
+                # A start the last monitor had not finished may have gone on to execve without it: nothing of a
+                # container that its state calls stopped may keep running.
+                cg = cgroups.driver(f"tuiker/{c.id}")
+                cg.kill_all()
+                cg.remove()
                 continue
             pid = c.pid
             if pid and _same_process(pid, c.state.get("PidStart")):
@@ -233,7 +267,7 @@ class Monitor:
 
         Such a process sits in a container's pid namespace; unreaped, it would keep that namespace's
         pid 1 from ever finishing its exit (the kernel waits for every member), and `stop` would hang."""
-        watched = {r.pid for r in self.by_pidfd.values()}
+        watched = {r.pid for r in self.by_pidfd.values()} | set(self.setups)
         while True:
             try:
                 info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
@@ -348,14 +382,7 @@ class Monitor:
                 if req.get("attach"):
                     self._attach(client, r, req)
                 return
-            error = self.start(container, req.get("size"))
-            if error:
-                self.reply(client, {"ok": False, "code": error[0], "error": error[1]}, close=True)
-                return
-            r = self.by_container[container.id]
-            self.reply(client, {"ok": True, "pid": r.pid}, close=not req.get("attach"))
-            if req.get("attach"):
-                self._attach(client, r, req)
+            self.request_start(container, req.get("size"), (client, req))
         elif op == "attach":
             if r is None:
                 self.reply(client, {"ok": False, "code": 1, "error": "You cannot attach to a stopped container,"
@@ -369,6 +396,12 @@ class Monitor:
             else:
                 r.waiters.append(client)
         elif op in ("stop", "kill"):
+            if r is None and container.id in self.start_setups:
+                # Still setting up: it dies before its execve, and its start fails saying so.
+                self._cancel_setup(self.start_setups[container.id], f"the container was {op}ped while starting"
+                                   if op == "stop" else "the container was killed while starting")
+                self.reply(client, {"ok": True, "exit": 137}, close=True)
+                return
             if r is None and container.status == "restarting":
                 # Between two runs: ending it here is what stops the pending restart (_restart checks).
                 container.write_state(Status="exited")
@@ -448,18 +481,48 @@ class Monitor:
 
     # -- starting ----------------------------------------------------------------------------------
 
-    def start(self, c: Container, size: list[int] | None = None) -> tuple[int, str] | None:
-        """Start container `c`; returns (exit code, message) on failure, leaving nothing behind."""
+    def request_start(self, c: Container, size: list[int] | None, waiter: tuple[Client, dict] | None) -> None:
+        """Start `c`, or join the start already under way; each waiter is answered once it runs or failed."""
+        waiting = self.starting.get(c.id)
+        if waiting is not None:
+            if waiter is not None:
+                waiting.append(waiter)
+            return
+        self.starting[c.id] = [waiter] if waiter is not None else []
+        self.start(c, size)
+
+    def _start_finished(self, c: Container, error: tuple[int, str] | None) -> None:
+        self.start_setups.pop(c.id, None)
+        for client, req in self.starting.pop(c.id, []):
+            if error:
+                self.reply(client, {"ok": False, "code": error[0], "error": error[1]}, close=True)
+                continue
+            r = self.by_container[c.id]
+            self.reply(client, {"ok": True, "pid": r.pid}, close=not req.get("attach"))
+            if req.get("attach"):
+                self._attach(client, r, req)
+
+    def start(self, c: Container, size: list[int] | None = None) -> None:
+        """Start container `c`; _start_finished hears how it went. A failure leaves nothing behind."""
         cfg, host = c.config["Config"], c.config["HostConfig"]
+
+        def fail(code: int, message: str) -> None:
+            # A restart that fails ends the restarting; a first start leaves the container created, as docker.
+            status = "exited" if c.status == "restarting" else "created"
+            try:
+                c.write_state(Status=status, ExitCode=code, Error=message, Pid=0)
+            except OSError:
+                pass  # removed meanwhile
+            self._start_finished(c, (code, message))
+
         plan = None
         if networking.wants_network(c):
             # Addresses, bridges and published ports first: a taken port fails here, before any process.
             try:
                 plan = self.net.prepare(c)
             except Exception as e:  # noqa: BLE001 - prepare undid itself
-                message = str(e) if isinstance(e, TuikerError) else f"network setup failed: {e!r}"
-                c.write_state(Status="created", ExitCode=125, Error=message, Pid=0)
-                return 125, message
+                fail(125, str(e) if isinstance(e, TuikerError) else f"network setup failed: {e!r}")
+                return
         cg = cgroups.driver(f"tuiker/{c.id}")
         try:
             cg.create(cgroups.Limits(**c.config["Limits"]))
@@ -467,7 +530,8 @@ class Monitor:
             cg.remove()
             if plan is not None:
                 self.net.abort(plan)
-            return 125, str(e)
+            fail(125, str(e))
+            return
         console = None
         if cfg.get("Tty"):
             master, slave = os.openpty()
@@ -516,32 +580,37 @@ class Monitor:
                 except Exception as e:  # noqa: BLE001 - reported as the start's error, never raised further
                     raise TuikerError(f"network setup failed: {e!r}") from e
 
-        pid, error = self._fork(lambda pp, ep: spawn.intermediate(rootfs, proc, pp, ep, go_r),
-                                child_ends + [go_r], go=(go_w, before_exec))
-        if error:
-            for fd in list(outputs) + ([stdin_w] if stdin_w is not None else []):
-                os.close(fd)
-            if pid:
-                _kill_if_alive_pid(pid)
-            cg.kill_all()
-            cg.remove()
+        def set_up(pid: int, pidfd: int, error: tuple[int, str] | None) -> None:
+            if error is None and not c.dir.exists():
+                error = (125, "the container was removed while it started")
+            if error:
+                for fd in list(outputs) + ([stdin_w] if stdin_w is not None else []) + ([pidfd] if pidfd >= 0 else []):
+                    os.close(fd)
+                if pid:
+                    _kill_if_alive_pid(pid)
+                cg.kill_all()
+                cg.remove()
+                if plan is not None:
+                    self.net.abort(plan)
+                fail(*error)
+                return
+            r = Running(pid, pidfd, outputs, stdin_w, master, cg, c, log=LogWriter(c.dir / "log.json"))
+            self._watch(r)
             if plan is not None:
-                self.net.abort(plan)
-            c.write_state(Status="created", ExitCode=error[0], Error=error[1], Pid=0)
-            return error
-        r = Running(pid, linux.pidfd_open(pid), outputs, stdin_w, master, cg, c,
-                    log=LogWriter(c.dir / "log.json"))
-        self._watch(r)
-        if plan is not None:
-            self.net.commit(plan)  # NetworkSettings into c.state, written just below; peers learn its name
-        c.write_state(Status="running", Pid=pid, PidStart=_start_time(pid), ExitCode=0, Error="",
-                      OOMKilled=False, Paused=False, StartedAt=now_iso(), FinishedAt=c.state.get("FinishedAt", ""),
-                      RestartCount=c.state.get("RestartCount", 0))
-        return None
+                self.net.commit(plan)  # NetworkSettings into c.state, written just below; peers learn its name
+            c.write_state(Status="running", Pid=pid, PidStart=_start_time(pid), ExitCode=0, Error="",
+                          OOMKilled=False, Paused=False, StartedAt=now_iso(),
+                          FinishedAt=c.state.get("FinishedAt", ""), RestartCount=c.state.get("RestartCount", 0))
+            self._start_finished(c, None)
+
+        self.start_setups[c.id] = self._fork(lambda pp, ep: spawn.intermediate(rootfs, proc, pp, ep, go_r),
+                                             child_ends + [go_r], set_up, go=(go_w, before_exec))
 
     def _fork(self, child: Callable[[int, int], None], child_ends: list[int],
-              go: tuple[int, Callable[[int], None]] | None = None) -> tuple[int, tuple[int, str] | None]:
-        """Fork `child(pidpipe, errpipe)`; wait until it has exec'd or failed. Returns (pid, error).
+              done: Callable[[int, int, tuple[int, str] | None], None],
+              go: tuple[int, Callable[[int], None]] | None = None) -> Setup:
+        """Fork `child(pidpipe, errpipe)` and follow its setup without waiting (see Setup); `done(pid, pidfd,
+        error)` is called once it has exec'd or failed, from the event loop (or before returning, never).
 
         With `go` = (write end of the go pipe, prepare): once the process's pid is known, prepare(pid) runs
         here while the process sets up its root, then "g" on the pipe lets it go on to execve."""
@@ -550,44 +619,95 @@ class Monitor:
         intermediate = os.fork()
         if intermediate == 0:
             try:
-                os.close(pid_r)
-                os.close(err_r)
-                if go is not None:
-                    # Only the monitor may hold the write end: if it dies, the container sees EOF and gives up
-                    # instead of waiting forever for a "g" nobody will write.
-                    os.close(go[0])
+                # The garbage collector would close the fds of collected objects: after the next line those
+                # numbers may belong to the container's own files.
+                gc.disable()
+                # Nothing in the container may ptrace us or open our /proc/PID files (the host's interpreter, fds)
+                # before the execve, which resets this (the CVE-2019-5736 class; see also exeseal).
+                linux.set_dumpable(False)
+                # None of the monitor's fds (its socket and lock, other containers' ptys, FIFOs and pidfds) goes
+                # any further; in particular not the go pipe's write end: if the monitor dies, the container
+                # then sees EOF and gives up instead of waiting forever for a "g" nobody will write.
+                linux.close_fds_except((0, 1, 2, pid_w, err_w, *child_ends))
                 signal.signal(signal.SIGPIPE, signal.SIG_DFL)
                 child(pid_w, err_w)
             finally:
                 os._exit(125)
         for fd in (pid_w, err_w, *child_ends):
             os.close(fd)
-        prepare_error = None
-        try:
-            pid_text = _read_all(pid_r, SETUP_TIMEOUT)
-            pid = int(pid_text) if pid_text.strip().isdigit() else 0
-            if go is not None:
+        setup = Setup(intermediate, pid_r, err_r, done, *(go or (None, None)))
+        self.sel.register(pid_r, selectors.EVENT_READ, ("setup-pid", setup))
+        self.timers.append((time.monotonic() + SETUP_TIMEOUT, lambda: self._cancel_setup(
+            setup, f"the container's setup did not finish within {SETUP_TIMEOUT:.0f} s")))
+        return setup
+
+    def _setup_pid_ready(self, s: Setup) -> None:
+        chunk = os.read(s.pid_r, 64)
+        if chunk:
+            s.pid_text += chunk
+            return
+        self.sel.unregister(s.pid_r)
+        os.close(s.pid_r)
+        s.pid_r = -1
+        s.pid = int(s.pid_text) if s.pid_text.strip().isdigit() else 0
+        if s.pid:
+            self.setups[s.pid] = s
+            try:
+                s.pidfd = linux.pidfd_open(s.pid)
+            except OSError:
+                s.pidfd = -1  # already gone and reaped: its error pipe tells why
+        if s.go_w is not None:
+            try:
+                if s.pid and s.error is None and s.before_exec is not None:
+                    s.before_exec(s.pid)
+                    os.write(s.go_w, b"g")
+            except (OSError, TuikerError) as e:
+                s.error = (125, str(e))
+            finally:
+                os.close(s.go_w)  # closed without "g": the process gives up before execve
+                s.go_w = None
+        self.sel.register(s.err_r, selectors.EVENT_READ, ("setup-err", s))
+
+    def _setup_err_ready(self, s: Setup) -> None:
+        chunk = os.read(s.err_r, 4096)
+        if chunk:
+            s.message = (s.message + chunk)[:4096]
+            return
+        self._finish_setup(s)
+
+    def _cancel_setup(self, s: Setup, reason: str) -> None:
+        """Kill a setup that must not finish (a stop, a timeout) and fail it with `reason`."""
+        if s.finished:
+            return
+        s.error = s.error or (125, reason)
+        if s.pid or s.go_w is None:
+            _kill_if_alive_pid(s.pid or s.intermediate)
+            self._finish_setup(s)  # its pipes close with it; the kill is what matters
+        # A start without a pid yet: the go step sees the error and withholds "g", so the process gives up.
+
+    def _finish_setup(self, s: Setup) -> None:
+        if s.finished:
+            return
+        s.finished = True
+        for fd in (s.pid_r, s.err_r):
+            if fd >= 0:
                 try:
-                    if pid:
-                        go[1](pid)
-                        os.write(go[0], b"g")
-                except (OSError, TuikerError) as e:
-                    prepare_error = (125, str(e))
-                finally:
-                    os.close(go[0])  # closed without "g": the process gives up before execve
-            message = _read_all(err_r, SETUP_TIMEOUT)
-        finally:
-            os.close(pid_r)
-            os.close(err_r)
-            os.waitpid(intermediate, 0)
-        if prepare_error:
-            return pid, prepare_error
-        if message:
-            code, _, text = message.decode(errors="replace").partition(" ")
-            return pid, (int(code) if code.isdigit() else 125, text)
-        if not pid:
-            return 0, (125, "the container process could not be created")
-        return pid, None
+                    self.sel.unregister(fd)
+                except (KeyError, ValueError):
+                    pass
+                os.close(fd)
+        if s.go_w is not None:
+            os.close(s.go_w)
+        self.setups.pop(s.pid, None)
+        error = s.error
+        if error is None and s.message:
+            code, _, text = s.message.decode(errors="replace").partition(" ")
+            error = (int(code) if code.isdigit() else 125, text)
+        if error is None and not s.pid:
+            error = (125, "the container process could not be created")
+        if error is not None and s.pid:
+            _kill_if_alive_pid(s.pid)  # a process told to fail may still be between its report and its exit
+        s.done(s.pid, s.pidfd, error)
 
     # -- exec --------------------------------------------------------------------------------------
 
@@ -614,21 +734,22 @@ class Monitor:
                              caps=set(c.config["Capabilities"]), tty=tty,
                              no_new_privs=bool(c.config.get("NoNewPrivileges")),
                              seccomp=bool(c.config.get("Seccomp", True)), stdio=stdio)
-        pid, error = self._fork(lambda pp, ep: spawn.intermediate_exec(target.pid, proc, target.cgroup.add, pp, ep),
-                                child_ends)
-        if error:
-            for fd in list(outputs) + ([stdin_w] if stdin_w is not None else []):
-                os.close(fd)
-            self.reply(client, {"ok": False, "code": error[0], "error": error[1]}, close=True)
-            return
-        r = Running(pid, linux.pidfd_open(pid), outputs, stdin_w, master, None, None)
-        self._watch(r)
-        if req.get("detach"):
-            r.clients, r.waiters = [], []
-            self.reply(client, {"ok": True, "pid": pid}, close=True)
-            return
-        self.reply(client, {"ok": True, "pid": pid})
-        self._attach(client, r, req)
+        def set_up(pid: int, pidfd: int, error: tuple[int, str] | None) -> None:
+            if error:
+                for fd in list(outputs) + ([stdin_w] if stdin_w is not None else []) + ([pidfd] if pidfd >= 0 else []):
+                    os.close(fd)
+                self.reply(client, {"ok": False, "code": error[0], "error": error[1]}, close=True)
+                return
+            r = Running(pid, pidfd, outputs, stdin_w, master, None, None)
+            self._watch(r)
+            if req.get("detach"):
+                self.reply(client, {"ok": True, "pid": pid}, close=True)
+                return
+            self.reply(client, {"ok": True, "pid": pid})
+            self._attach(client, r, req)
+
+        self._fork(lambda pp, ep: spawn.intermediate_exec(target.pid, proc, target.cgroup.add, pp, ep), child_ends,
+                   set_up)
 
     # -- output and exits --------------------------------------------------------------------------
 
@@ -736,9 +857,7 @@ class Monitor:
             return
         if c.status != "restarting":
             return
-        error = self.start(c)
-        if error:
-            c.write_state(Status="exited", ExitCode=error[0], Error=error[1])
+        self.request_start(c, None, None)
 
 
 def restart_delay(policy: dict, code: int, manual_stop: bool, state: dict, started_at: str) -> float | None:
@@ -784,23 +903,6 @@ def _mountpoint(c: Container) -> Path:
     path = c.dir / "merged"
     path.mkdir(exist_ok=True)
     return path
-
-
-def _read_all(fd: int, timeout: float) -> bytes:
-    """Read until EOF (the writer exec'd or exited), giving up after `timeout` seconds."""
-    chunks = []
-    deadline = time.monotonic() + timeout
-    with selectors.DefaultSelector() as sel:
-        sel.register(fd, selectors.EVENT_READ)
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0 or not sel.select(left):
-                break
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                break
-            chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _start_time(pid: int) -> str:

@@ -11,9 +11,12 @@ Start (the monitor forks `intermediate`):
 Exec (the monitor forks `intermediate_exec`):
     intermediate: not dumpable, join the cgroup, setns into each namespace (mnt last), fork, report, exit
     process: stdio → finish_and_exec
-finish_and_exec: user, workdir, command lookup, bounding set, seccomp, setuid, capabilities, no_new_privs,
-    mark every fd but 0-2 close-on-exec, execve. A failure before execve is written to `errpipe` as
-    "<exit code> <message>" and the child exits with that code (docker's 125/126/127).
+finish_and_exec: close every fd but stdio, bounding set, seccomp, capabilities cut to the container's, then only
+    the image's files (user, workdir, command lookup), setuid, final capabilities, no_new_privs, execve.
+    A failure before execve is written to `errpipe` as "<exit code> <message>" and the child exits with that code
+    (docker's 125/126/127).
+Every process forked here is non-dumpable until its execve, and starts with none of the monitor's fds (see
+monitor._fork): nothing inside a container can ptrace it or reach the host through its /proc files.
 """
 
 from __future__ import annotations
@@ -273,9 +276,8 @@ def _loopback_up() -> None:
 def intermediate_exec(container_pid: int, proc: Process, join_cgroup, pidpipe: int, errpipe: int) -> None:
     """Runs in the monitor's fork; never returns."""
     try:
-        # Not dumpable: a process of the container cannot open /proc/<us>/exe (the host's python) and
-        # overwrite it while we sit in its namespaces: CVE-2019-5736. execve resets this.
-        linux.set_dumpable(False)
+        # Not dumpable since the monitor's fork (monitor._fork): nothing in the container can open /proc/<us>/*
+        # while we sit in its namespaces (CVE-2019-5736).
         fds = [os.open(f"/proc/{container_pid}/ns/{ns}", os.O_RDONLY | os.O_CLOEXEC) for ns in NAMESPACES]
         join_cgroup(os.getpid())
         for fd in fds:
@@ -294,8 +296,23 @@ def intermediate_exec(container_pid: int, proc: Process, join_cgroup, pidpipe: i
 # -- the common tail ------------------------------------------------------------------------------
 
 def finish_and_exec(proc: Process, errpipe: int) -> None:
+    """From here on the process touches what the image controls (its /etc/passwd and /etc/group, the working
+    directory, the command's path): first it gives up everything the container will not have, so that the worst
+    those hold can cost no more than the container itself could do. Order (runc's finalizeNamespace, tightened):
+    fds -> bounding set -> seccomp (needs CAP_SYS_ADMIN unless no_new_privs) -> capabilities cut to the
+    container's -> the image's files -> uid/gid -> final capabilities -> execve."""
+    # Only stdio and the error pipe remain: no fd of the monitor's is in reach of a path the image controls
+    # (CVE-2024-21626: a leaked fd as the working directory).
+    linux.close_fds_except((0, 1, 2, errpipe))
+    capabilities.drop_bounding(proc.caps)
+    if proc.seccomp:
+        seccomp.install_default(frozenset(proc.caps))
+    # The container's capabilities, effective from now on. CAP_SETUID/CAP_SETGID stay permitted (not effective)
+    # only until the uid/gid change below, which a container without them must still get.
+    switch = frozenset((capabilities.NAMES["CAP_SETUID"], capabilities.NAMES["CAP_SETGID"]))
+    linux.capset(capabilities.mask(proc.caps), capabilities.mask(proc.caps | switch), 0)
     try:
-        user = users.resolve(proc.user or "root", "/")
+        user = users.resolve(proc.user)
     except Exception as e:  # noqa: BLE001
         raise SetupError(126, str(e)) from e
     env = dict(item.partition("=")[::2] for item in proc.env)
@@ -310,19 +327,13 @@ def finish_and_exec(proc: Process, errpipe: int) -> None:
     except OSError as e:
         raise SetupError(126, f"cannot use working directory {cwd}: {e.strerror}") from e
     path = lookup(proc.args[0], env.get("PATH", ""))
-    capabilities.drop_bounding(proc.caps)
-    if proc.seccomp:
-        # Installed while we still hold CAP_SYS_ADMIN, so no_new_privs stays the user's choice.
-        seccomp.install_default(frozenset(proc.caps))
+    linux.capset(capabilities.mask(proc.caps | switch), capabilities.mask(proc.caps | switch), 0)
     os.setgroups(user.groups)
     os.setgid(user.gid)
     os.setuid(user.uid)
     capabilities.apply(proc.caps)
     if proc.no_new_privs:
         linux.set_no_new_privs()
-    # Every inherited fd but stdio is closed by execve itself (CVE-2024-21626: no host fd may leak),
-    # while errpipe stays usable until then.
-    linux.close_range(3, 0xFFFFFFFF, linux.CLOSE_RANGE_CLOEXEC)
     default_signals()
     try:
         os.execve(path, proc.args, env)
