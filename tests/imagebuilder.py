@@ -96,6 +96,11 @@ class CharDev:
 
 
 @dataclass(frozen=True)
+class BlockDev(CharDev):
+    """A block device node: the same fields as CharDev, written as a tar BLKTYPE entry."""
+
+
+@dataclass(frozen=True)
 class Fifo:
     path: str
     mode: int = 0o644
@@ -103,7 +108,7 @@ class Fifo:
     gid: int = 0
 
 
-Entry = File | Dir | Symlink | Hardlink | Whiteout | Opaque | CharDev | Fifo
+Entry = File | Dir | Symlink | Hardlink | Whiteout | Opaque | CharDev | BlockDev | Fifo
 
 
 def _info(path: str, kind: bytes, mode: int = 0o644, uid: int = 0, gid: int = 0,
@@ -148,8 +153,9 @@ def make_tar(entries: list[Entry]) -> bytes:
                 info = _info(os.path.join(parent, ".wh." + name), tarfile.REGTYPE)
             elif isinstance(e, Opaque):
                 info = _info(os.path.join(e.path.rstrip("/"), ".wh..wh..opq"), tarfile.REGTYPE)
-            elif isinstance(e, CharDev):
-                info = _info(e.path, tarfile.CHRTYPE, e.mode, e.uid, e.gid)
+            elif isinstance(e, CharDev):  # BlockDev too
+                kind = tarfile.BLKTYPE if isinstance(e, BlockDev) else tarfile.CHRTYPE
+                info = _info(e.path, kind, e.mode, e.uid, e.gid)
                 info.devmajor, info.devminor = e.major, e.minor
             elif isinstance(e, Fifo):
                 info = _info(e.path, tarfile.FIFOTYPE, e.mode, e.uid, e.gid)

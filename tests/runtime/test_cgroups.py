@@ -10,6 +10,11 @@ bound to the v1 hierarchies; here it offers only hugetlb), so:
   controller that is not available. On a pure v2 host the real-limits test runs as well.
 - NOT the real kernel: writing cpu.max/cpu.weight/memory.max/memory.swap.max/pids.max and parsing the stat files
   are checked on a temporary directory tree laid out like a v2 cgroup, holding files in the kernel's formats.
+- The device allow-list IS proven on the real kernel in both versions: v1 through the devices hierarchy
+  (/sys/fs/cgroup/devices), v2 through the eBPF program (BPF_PROG_TYPE_CGROUP_DEVICE) attached to a cgroup in
+  the hybrid host's cgroup2 at /sys/fs/cgroup/unified. The kernel runs cgroup device programs on that hierarchy
+  whatever the v1 controllers do, so a child moved there gets EPERM from our program alone (the same opens
+  succeed outside it, the control). Only opens and mknods in a temp dir: no device is read or written.
 
 Every cgroup dir a test makes is removed by its fixture, also when the test fails, and checked gone.
 """
@@ -17,8 +22,10 @@ Every cgroup dir a test makes is removed by its fixture, also when the test fail
 from __future__ import annotations
 
 import errno
+import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -28,7 +35,7 @@ from pathlib import Path
 
 import pytest
 
-from tuiker.runtime.cgroups import Cgroup, CgroupError, Limits, V1Cgroup, V2Cgroup, driver, host_version
+from tuiker.runtime.cgroups import Cgroup, CgroupError, Limits, V1Cgroup, V2Cgroup, devices, driver, host_version
 from tuiker.runtime.cgroups.common import host_memory, memsw_total, mountinfo, shares_to_weight
 from tuiker.runtime.cgroups.v1 import v1_mounts
 
@@ -423,6 +430,184 @@ def test_v2_real_limits(v2, procs):
     assert p.wait(timeout=60) == -signal.SIGKILL and cg.oom_killed()
 
 
+# --- device allow-list, real kernel: v1's devices hierarchy, v2's eBPF program on the cgroup2 mount ---
+
+# Runs each op in a child process and prints "ok" or the errno name per op: ["r"|"w"|"rw", path] opens (and
+# closes: nothing is read or written), ["mknod", path, "b"|"c", major, minor] makes a node.
+PROBE = """import errno, json, os, stat, sys
+out = []
+for op in json.loads(sys.argv[1]):
+    try:
+        if op[0] == "mknod":
+            kind = stat.S_IFBLK if op[2] == "b" else stat.S_IFCHR
+            os.mknod(op[1], 0o600 | kind, os.makedev(op[3], op[4]))
+        else:
+            os.close(os.open(op[1], {"r": os.O_RDONLY, "w": os.O_WRONLY, "rw": os.O_RDWR}[op[0]]))
+        out.append("ok")
+    except OSError as e:
+        out.append(errno.errorcode[e.errno])
+print(json.dumps(out))
+"""
+
+DOCKER_V1_LIST = {"c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",
+                  "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm"}
+
+
+def probe(cg: Cgroup | None, ops: list[list]) -> list[str]:
+    """PROBE's answers from a child that joined `cg` before exec (None: the control, outside any test cgroup)."""
+    r = subprocess.run([sys.executable, "-c", PROBE, json.dumps(ops)], preexec_fn=joined(cg) if cg else None,
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+@pytest.fixture
+def host_nodes(tmp_path) -> list[list]:
+    """Opens of host devices the allow-list refuses, through nodes mknod'ed in a temp dir (as a container
+    would): a loop device (block), /dev/kvm, and /dev/kmsg (opened write-only, never written), where present."""
+    ops = []
+    for name, kind, major, minor, mode in (("loop0", "block", 7, 0, "r"), ("kvm", "char", 10, 232, "r"),
+                                           ("kmsg", "char", 1, 11, "w")):
+        if Path(f"/sys/dev/{kind}/{major}:{minor}").exists():
+            node_type = stat.S_IFBLK if kind == "block" else stat.S_IFCHR
+            os.mknod(tmp_path / name, 0o600 | node_type, os.makedev(major, minor))
+            ops.append([mode, str(tmp_path / name)])
+    return ops
+
+
+def allowed_ops(tmp_path: Path) -> list[list]:
+    """Opens and mknods the allow-list keeps: null/zero/urandom, and making any node, block or char."""
+    return [["rw", "/dev/null"], ["r", "/dev/zero"], ["r", "/dev/urandom"],
+            ["mknod", str(tmp_path / "made-b"), "b", 7, 0], ["mknod", str(tmp_path / "made-c"), "c", 10, 232]]
+
+
+def test_device_rules_match_docker():
+    assert {rule.v1() for rule in devices.ALLOWED} == DOCKER_V1_LIST
+    assert devices.v1_lines(True) == [("devices.allow", "a")]
+    assert devices.v1_lines(False)[0] == ("devices.deny", "a")  # deny by default before anything is allowed
+    assert Limits().all_devices is False and Limits(**{"pids_max": 5}).all_devices is False  # old config.json
+
+
+def test_v1_device_list_is_written_and_enforced(v1, host_nodes, tmp_path):
+    cg = v1()
+    cg.create(Limits())
+    listed = Path(cg.paths["devices"], "devices.list").read_text().splitlines()
+    assert set(listed) == DOCKER_V1_LIST and len(listed) == len(DOCKER_V1_LIST)
+    assert probe(None, host_nodes) == ["ok"] * len(host_nodes)  # the control: the host opens them
+    assert probe(cg, host_nodes) == ["EPERM"] * len(host_nodes)
+    assert probe(cg, allowed_ops(tmp_path)) == ["ok"] * 5
+    cg.create(Limits(all_devices=True))  # --privileged, over the same dir
+    assert Path(cg.paths["devices"], "devices.list").read_text().split("\n")[0] == "a *:* rwm"
+    assert probe(cg, host_nodes) == ["ok"] * len(host_nodes)
+
+
+def test_v1_refuses_to_start_without_a_devices_hierarchy(v1):
+    """Failing closed: a container without the list could open any host device it can mknod."""
+    cg = v1("a", {c: m for c, m in v1_mounts().items() if c != "devices"})
+    with pytest.raises(CgroupError, match="cannot set the device allow-list: the cgroup v1 devices controller"):
+        cg.create(Limits())
+    assert not any(os.path.exists(leaf) for _, leaf in cg._dirs())
+
+
+def test_v2_device_program_is_enforced_and_goes_with_the_cgroup(v2, host_nodes, tmp_path):
+    """Proven on the real kernel: the program attached to a cgroup in the cgroup2 mount (on this hybrid host
+    /sys/fs/cgroup/unified, whose device programs the kernel runs whatever the v1 devices controller says)."""
+    cg = v2()
+    cg.create(Limits())
+    fd = os.open(cg.path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        ids = devices.attached(fd)
+        cg.create(Limits())  # the same container started again over its dir: the program is replaced
+        replaced = devices.attached(fd)
+    finally:
+        os.close(fd)
+    assert len(ids) == 1 and len(replaced) == 1 and replaced != ids
+    assert probe(None, host_nodes) == ["ok"] * len(host_nodes)  # the control
+    assert probe(cg, host_nodes) == ["EPERM"] * len(host_nodes)
+    assert probe(cg, allowed_ops(tmp_path)) == ["ok"] * 5
+    cg.remove()
+    assert wait_for(lambda: not program_exists(replaced[0]))  # released by the kernel after the rmdir
+
+
+def program_exists(prog_id: int) -> bool:
+    try:
+        os.close(devices.program_fd(prog_id))
+        return True
+    except FileNotFoundError:
+        return False
+
+
+def test_v2_program_checks_each_access(v2, tmp_path):
+    """Read-only /dev/null: the requested access must be a subset of the rule's (open O_RDWR needs r and w)."""
+    cg = v2()
+    cg.create(Limits(all_devices=True))
+    fd = os.open(cg.path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        assert devices.attached(fd) == []  # --privileged: no program at all
+        devices.attach_allow_list(cg.path, (devices.Rule("c", 1, 3, "r"), devices.Rule("b", 7, None, "m")))
+        assert len(devices.attached(fd)) == 1
+    finally:
+        os.close(fd)
+    ops = [["r", "/dev/null"], ["w", "/dev/null"], ["rw", "/dev/null"], ["r", "/dev/zero"],
+           ["mknod", str(tmp_path / "null"), "c", 1, 3], ["mknod", str(tmp_path / "loop9"), "b", 7, 9],
+           ["mknod", str(tmp_path / "other"), "b", 8, 0]]
+    assert probe(cg, ops) == ["ok", "EPERM", "EPERM", "EPERM", "EPERM", "ok", "EPERM"]
+
+
+def test_v2_devices_refused_on_a_fake_tree(fake_v2):
+    """Failing closed: when the program cannot attach, create fails in one line."""
+    cg, leaf = fake_v2
+    with pytest.raises(CgroupError) as e:
+        cg.create(Limits())
+    assert str(e.value).startswith(f"cannot set the device allow-list: bpf() on {leaf}:") and "\n" not in str(e.value)
+
+
+KILLED_CREATOR = """import os, signal, sys, time
+from tuiker.runtime.cgroups import Limits, V1Cgroup, V2Cgroup
+cg = V2Cgroup(sys.argv[2], root=sys.argv[3]) if sys.argv[1] == "v2" else V1Cgroup(sys.argv[2])
+cg.create(Limits())
+pid = os.fork()
+if pid == 0:
+    cg.add(os.getpid())
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)  # not our stdout: the test reads it to its end
+    os.dup2(devnull, 2)
+    os.execvp("sleep", ["sleep", "30"])
+while pid not in cg.pids():
+    time.sleep(0.01)
+print(pid, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_a_creator_killed_9_leaves_nothing_once_removed(request, version):
+    """The engine killed -9 after create (devices list or program in place, a process inside): a later
+    kill_all + remove, as the engine's sweep does, leaves no dir in any hierarchy and no program."""
+    make = request.getfixturevalue(version)
+    cg = make()
+    args = [version, cg.name, getattr(cg, "root", "")]
+    r = subprocess.run([sys.executable, "-c", KILLED_CREATOR, *args], capture_output=True, text=True, timeout=30)
+    assert r.returncode == -signal.SIGKILL, r.stderr
+    sleeper = int(r.stdout)
+    prog_ids = []
+    if version == "v2":
+        fd = os.open(cg.path, os.O_RDONLY | os.O_DIRECTORY)
+        prog_ids = devices.attached(fd)
+        os.close(fd)
+        assert len(prog_ids) == 1
+    else:
+        assert set(Path(cg.paths["devices"], "devices.list").read_text().split("\n")) - {""} == DOCKER_V1_LIST
+    fresh = V2Cgroup(cg.name, root=cg.root) if version == "v2" else V1Cgroup(cg.name)
+    assert fresh.pids() == [sleeper]
+    fresh.kill_all()
+    fresh.remove()
+    assert not any(os.path.exists(leaf) for _, leaf in cg._dirs())
+    assert not any(os.path.exists(os.path.dirname(leaf)) for _, leaf in cg._dirs())  # the test's parent too
+    assert wait_for(lambda: not any(program_exists(i) for i in prog_ids))
+    assert wait_for(lambda: not Path(f"/proc/{sleeper}").exists())  # killed, and reaped by init
+
+
 # --- v2 on a fake tree (NOT the kernel: files laid out and formatted as cgroup2's) ---
 
 
@@ -440,20 +625,21 @@ def fake_v2(tmp_path):
 
 
 def test_v2_limits_fake_tree(fake_v2):
+    """all_devices: a device program cannot attach to a fake tree (test_v2_devices_refused_on_a_fake_tree)."""
     cg, leaf = fake_v2
-    cg.create(Limits(cpu_quota_us=150_000, cpu_shares=1024, memory_bytes=64 * MB, pids_max=7))
+    cg.create(Limits(cpu_quota_us=150_000, cpu_shares=1024, memory_bytes=64 * MB, pids_max=7, all_devices=True))
     assert (leaf / "cpu.max").read_text() == "150000 100000"
     assert (leaf / "cpu.weight").read_text() == "39"
     assert (leaf / "memory.max").read_text() == str(64 * MB)
     assert (leaf / "memory.swap.max").read_text() == str(64 * MB)  # swap only: 2x memory minus memory
     assert (leaf / "pids.max").read_text() == "7"
     assert (leaf.parent / "cgroup.subtree_control").read_text().startswith("+")
-    cg.create(Limits(memory_bytes=64 * MB, memory_swap_bytes=96 * MB))
+    cg.create(Limits(memory_bytes=64 * MB, memory_swap_bytes=96 * MB, all_devices=True))
     assert (leaf / "memory.swap.max").read_text() == str(32 * MB)
-    cg.create(Limits(memory_bytes=64 * MB, memory_swap_bytes=-1))
+    cg.create(Limits(memory_bytes=64 * MB, memory_swap_bytes=-1, all_devices=True))
     assert (leaf / "memory.swap.max").read_text() == "max"
     (leaf / "memory.swap.max").unlink()  # swap accounting off: skipped, not an error
-    cg.create(Limits(memory_bytes=32 * MB))
+    cg.create(Limits(memory_bytes=32 * MB, all_devices=True))
     assert (leaf / "memory.max").read_text() == str(32 * MB)
 
 

@@ -159,7 +159,7 @@ class ContainerEngine(NetworkEngine):
             "Limits": {
                 "cpu_quota_us": int(opts.cpus * 100_000) if opts.cpus else None, "cpu_period_us": 100_000,
                 "cpu_shares": opts.cpu_shares, "memory_bytes": opts.memory, "memory_swap_bytes": swap,
-                "pids_max": opts.pids_limit,
+                "pids_max": opts.pids_limit, "all_devices": opts.privileged,
             },
             "Capabilities": sorted(caps),
             "NoNewPrivileges": any(s.startswith("no-new-privileges") and not s.endswith("false") for s in security),

@@ -29,14 +29,17 @@ class CgroupError(TuikerError):
 
 # Records as namedtuples, not dataclasses: `tuiker stats` imports this, and dataclasses (with inspect) costs
 # ~15 ms to import.
-class Limits(namedtuple("Limits", "cpu_quota_us cpu_period_us cpu_shares memory_bytes memory_swap_bytes pids_max",
-                        defaults=(None, 100_000, None, None, None, None))):
+class Limits(namedtuple("Limits", "cpu_quota_us cpu_period_us cpu_shares memory_bytes memory_swap_bytes pids_max "
+                                  "all_devices", defaults=(None, 100_000, None, None, None, None, False))):
     cpu_quota_us: int | None  # --cpus 1.5 → 150000 with the default period
     cpu_period_us: int
     cpu_shares: int | None  # v1 cpu.shares; v2 cpu.weight via shares_to_weight
     memory_bytes: int | None  # -m
     memory_swap_bytes: int | None  # --memory-swap: memory+swap total, -1 unlimited, None/0 = 2x memory
     pids_max: int | None  # --pids-limit
+    # --privileged: every device. Otherwise docker's allow-list (devices.py); a config.json written before
+    # the field existed gets the list too.
+    all_devices: bool
     __slots__ = ()
 
 

@@ -21,7 +21,7 @@ from .common import (
     write,
 )
 
-CONTROLLERS = ("freezer", "cpu", "cpuacct", "memory", "pids", "blkio")
+CONTROLLERS = ("freezer", "cpu", "cpuacct", "memory", "pids", "blkio", "devices")
 
 
 def v1_mounts(path: str = MOUNTINFO) -> dict[str, str]:
@@ -65,6 +65,12 @@ class V1Cgroup(Cgroup):
         if limits.pids_max is not None:
             self._need("pids", "pids limit")
             write(self._file("pids", "pids.max"), str(limits.pids_max), "pids limit")
+        # Always, and refused when missing: without it a container opens any host device it can mknod.
+        self._need("devices", "the device allow-list")
+        from .devices import v1_lines  # not for `tuiker stats`, which imports this module too
+
+        for name, line in v1_lines(limits.all_devices):
+            write(self._file("devices", name), line, "device rule")
 
     def _set_memory(self, memory: int, memsw: int | None) -> None:
         mem_file = self._file("memory", "memory.limit_in_bytes")

@@ -83,6 +83,12 @@ class V2Cgroup(Cgroup):
                 write(self._file("memory.swap.max"), swap, "swap limit")
         if limits.pids_max is not None:
             write(self._file("pids.max"), str(limits.pids_max), "pids limit")
+        if not limits.all_devices:
+            # Lazily: ctypes and the program builder are not for `tuiker stats`, which imports this module too.
+            # --privileged attaches nothing: this dir (the container's own) never held another list.
+            from .devices import attach_allow_list
+
+            attach_allow_list(self.path)
 
     def _can_freeze(self) -> bool:
         return os.path.exists(self._file("cgroup.freeze"))  # kernel >= 5.2
