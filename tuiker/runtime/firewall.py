@@ -16,7 +16,8 @@ without the library it falls back to `nft -f -`.
       set bridges { our bridges }          set subnets { our subnets }
       map tcp_ip  { host ip . port : container ip . port }    map tcp_any { port : container ip . port }
       map udp_ip, udp_any (the same for UDP)
-      chain prerouting  (nat, dstnat)  : to a local address -> publish    (other hosts, containers)
+      chain localnet    (filter, raw)  : from a bridge, loopback (127.0.0.0/8) as destination or source: drop
+      chain prerouting  (nat, dstnat)  : to a local address but 127/8 -> publish    (other hosts, containers)
       chain output      (nat, dstnat)  : to a local address -> publish    (host processes, 127.0.0.1 too)
       chain publish                    : DNAT through the four maps
       chain postrouting (nat, srcnat)  : masquerade: loopback sources into a bridge (needs route_localnet),
@@ -25,6 +26,30 @@ without the library it falls back to `nft -f -`.
       chain forward     (filter)       : DNAT-ed traffic passes; otherwise one bridge of ours to another
                                          of ours is dropped (networks are isolated from each other)
     }
+
+The host's loopback (the CVE-2020-8558 class). Two paths would reach it from outside the host:
+- route_localnet, which our bridges need so that a host process's connection to a published port on 127.0.0.1
+  can be DNAT'd to a bridge, also stops the kernel dropping 127.0.0.0/8 as a martian when it *arrives* on the
+  bridge: a container with CAP_NET_RAW would reach every service bound to the host's loopback (a frame to the
+  gateway's MAC, to 127.0.0.1 or any 127/8 address), and could spoof a loopback source (127.0.0.2: only the
+  addresses configured on lo are refused) towards services elsewhere on the host that trust 127/8. The localnet
+  chain drops both. It hooks at raw priority, before conntrack, where a packet still carries the addresses it
+  had on the wire: the replies of a host -> 127.0.0.1:PORT -> container connection come back addressed to the
+  gateway (the loopback source was masqueraded) and only become 127.0.0.1 at conntrack's de-NAT, so they pass; a
+  filter-priority rule sees them as 127.0.0.1 and breaks the published port. Nothing legitimate comes from a
+  bridge with a 127/8 source or destination (a container's own loopback never leaves it).
+- DNAT in prerouting runs before the routing decision that would drop a 127/8 destination arriving on the
+  host's other interfaces (no route_localnet there): a neighbor on the LAN sending to 127.0.0.1:PORT with our MAC
+  would reach a container published "on 127.0.0.1 only". So prerouting never publishes a loopback destination;
+  the host's own processes reach those ports through the output chain.
+Why rules, as kube-proxy does, rather than reaching 127.0.0.1 through the monitor's userland relay (no DNAT, no
+route_localnet at all): DNAT keeps the loopback path at kernel speed (bench/net) and costs the monitor no socket
+per connection, and the rules are three lines in a table that is rebuilt whole.
+
+What a container still reaches on the host, as with docker: the host's own addresses (its gateway, other
+bridges' gateways, the host's interfaces), so services bound to 0.0.0.0 or [::] (through the bridge's IPv6
+link-local address, fe80::, too). IPv6 needs no rule: the kernel drops ::1 as source or destination on any device
+but lo (RFC 4291 2.5.3, ip6_rcv_core), and ::ffff:127.0.0.1 is not a local IPv6 address.
 """
 
 from __future__ import annotations
@@ -129,8 +154,14 @@ class Rules:
             key = "ipv4_addr . inet_service" if name.endswith("_ip") else "inet_service"
             lines.append(f"  map {name} {{ type {key} : ipv4_addr . inet_service{elements(items)} }}")
         lines += [
+            # Before conntrack (raw): the addresses as they came from the container (see the docstring).
+            "  chain localnet { type filter hook prerouting priority raw; policy accept;",
+            "    iifname @bridges ip daddr 127.0.0.0/8 drop",
+            "    iifname @bridges ip saddr 127.0.0.0/8 drop", "  }",
             "  chain prerouting { type nat hook prerouting priority dstnat; policy accept;",
-            "    fib daddr type local jump publish", "  }",
+            # A loopback destination from the wire is never published (see the docstring): only the host's own
+            # processes reach 127.0.0.1 ports, through the output chain.
+            "    fib daddr type local ip daddr != 127.0.0.0/8 jump publish", "  }",
             "  chain output { type nat hook output priority -100; policy accept;",
             "    fib daddr type local jump publish", "  }",
             "  chain publish {",

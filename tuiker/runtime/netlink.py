@@ -104,7 +104,8 @@ class Netlink:
             if created and alias:
                 self.ipr.link("set", index=index, ifalias=alias)
             # Host processes reach published ports on 127.0.0.1 through DNAT to this bridge: the kernel
-            # drops packets with a loopback source on any other device unless route_localnet is on.
+            # drops packets with a loopback source on any other device unless route_localnet is on. That also
+            # lets in 127.0.0.0/8 arriving *from* the bridge: firewall.py's localnet chain drops it.
             _write_sysctl(f"/proc/sys/net/ipv4/conf/{name}/route_localnet", "1")
             self.ipr.link("set", index=index, state="up")
         except NetlinkError:
