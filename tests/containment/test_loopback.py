@@ -16,18 +16,15 @@ this test's engine made (the spoofed-source probe), and the host's end of a link
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import socket
 import subprocess
 import sys
 
-import pytest
 from conftest import ok, wait_for
+from netns import lan_host
 
 from tuiker.runtime.engine import Engine
-from tuiker.runtime.network import host_routes, overlap
 
 # A TCP server on port 80 answering each connection with the peer address it sees ("ip:port"), and closing.
 SERVER = r"""
@@ -230,32 +227,7 @@ def test_a_container_cannot_reach_services_on_the_hosts_loopback(tuiker, engine_
 
 
 # The link to the neighbor, in TEST-NET-3 (documentation only, never routed).
-HOST, NEIGHBOR, LINK = "203.0.113.249", "203.0.113.250", "203.0.113.248/30"
-
-
-@contextlib.contextmanager
-def neighbor():
-    """A network namespace playing another host on the LAN, linked to this one by a veth (HOST here, NEIGHBOR
-    there; no route_localnet on it, as on the host's own interfaces). Yields the command prefix that runs in it
-    and the MAC address of the host's end."""
-    if overlap(LINK, [r for r, _ in host_routes()]):
-        pytest.skip(f"{LINK} is routed on this host")
-    host_if = f"tktl{os.getpid() % 10000}"
-    ns = subprocess.Popen(["unshare", "--net", "sleep", "120"])
-    try:
-        wait_for(lambda: os.readlink(f"/proc/{ns.pid}/ns/net") != os.readlink("/proc/self/ns/net"), 5, "the netns")
-        inside = ["nsenter", "-t", str(ns.pid), "-n"]
-        for argv in (["ip", "link", "add", host_if, "type", "veth", "peer", "name", "eth0", "netns", str(ns.pid)],
-                     ["ip", "addr", "add", f"{HOST}/30", "dev", host_if], ["ip", "link", "set", host_if, "up"],
-                     [*inside, "ip", "addr", "add", f"{NEIGHBOR}/30", "dev", "eth0"],
-                     [*inside, "ip", "link", "set", "eth0", "up"]):
-            subprocess.run(argv, check=True, capture_output=True)
-        with open(f"/sys/class/net/{host_if}/address") as f:
-            yield inside, f.read().strip()
-    finally:
-        ns.kill()
-        ns.wait()
-        subprocess.run(["ip", "link", "del", host_if], capture_output=True)
+HOST, NEIGHBOR = "203.0.113.249", "203.0.113.250"  # TEST-NET-3: documentation only, never routed
 
 
 def test_a_neighbor_cannot_reach_a_port_published_on_the_hosts_loopback(tuiker, engine_root, python_image):
@@ -268,7 +240,7 @@ def test_a_neighbor_cannot_reach_a_port_published_on_the_hosts_loopback(tuiker, 
     ok(tuiker("run", "-d", "--name", "web", "-p", f"127.0.0.1:{local_port}:80", "-p", f"{any_port}:80",
               python_image, "python", "-c", SERVER))
     wait_for(lambda: ask_published(local_port)[1], 10, "the published port")
-    with neighbor() as (inside, host_mac):
+    with lan_host(HOST, NEIGHBOR, link_prefix="tktl") as (inside, host_mac):
         seen = ok(subprocess.run([*inside, sys.executable, "-c", ATTACK, host_mac, NEIGHBOR, HOST, str(any_port),
                                   f"published-on-loopback,tcp,127.0.0.1,{local_port},"],
                                  capture_output=True, text=True, timeout=60)).split()

@@ -27,6 +27,7 @@ from pathlib import Path
 import imagebuilder
 import pytest
 from conftest import _mounts_under, _network_leftovers, stop_engine, wait_for
+from netns import lan_host
 from registry import push
 from test_containers import exec_in, kill_monitor, read_stream, run, start_detached
 
@@ -497,16 +498,16 @@ def test_stats_counts_the_containers_traffic(engine, netbox):
 def test_outbound_nat_and_the_view_from_another_host(engine, netbox):
     """A namespace made here plays another host, linked to this one by a veth: a container reaches it with the
     host's address as source (masquerade), and it reaches a published port at the host's address."""
-    outside, host_if = _make_outside_host()
-    try:
+    with lan_host(OUTSIDE_HOST, OUTSIDE_PEER) as (outside, _):
         port = free_port()
         c = web(engine, netbox, "seen-from-outside", ports=[f"{port}:80"])
         wait_http("127.0.0.1", port, "seen-from-outside")
-        out = _in_outside(outside, f"import socket, sys; s=socket.create_connection(('{OUTSIDE_HOST}', {port}),"
-                          " 3); s.sendall(b'GET / HTTP/1.0\\r\\n\\r\\n');"
-                          " sys.stdout.buffer.write(b''.join(iter(lambda: s.recv(4096), b'')))")
+        code = (f"import socket, sys; s=socket.create_connection(('{OUTSIDE_HOST}', {port}), 3);"
+                " s.sendall(b'GET / HTTP/1.0\\r\\n\\r\\n');"
+                " sys.stdout.buffer.write(b''.join(iter(lambda: s.recv(4096), b'')))")
+        out = subprocess.run([*outside, "python3", "-c", code], capture_output=True, text=True, timeout=20).stdout
         assert "seen-from-outside" in out
-        server = subprocess.Popen(["nsenter", "-t", str(outside.pid), "-n", "python3", "-c",
+        server = subprocess.Popen([*outside, "python3", "-c",
                                    "import socket; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET,"
                                    " socket.SO_REUSEADDR, 1); s.bind(('0.0.0.0', 9909)); s.listen();"
                                    " c, a = s.accept(); print(a[0], flush=True)"],
@@ -520,33 +521,9 @@ def test_outbound_nat_and_the_view_from_another_host(engine, netbox):
             server.kill()
             server.wait()
         engine.remove(c.id, force=True)
-    finally:
-        outside.kill()
-        outside.wait()
-        subprocess.run(["ip", "link", "del", host_if], capture_output=True)
 
 
 OUTSIDE_HOST, OUTSIDE_PEER = "198.51.100.241", "198.51.100.242"  # TEST-NET-2: documentation only, never routed
-
-
-def _make_outside_host() -> tuple[subprocess.Popen, str]:
-    if overlap("198.51.100.240/30", [r for r, _ in host_routes()]):
-        pytest.skip("198.51.100.240/30 is routed on this host")
-    outside = subprocess.Popen(["unshare", "--net", "sleep", "120"])
-    host_if = f"tkt{os.getpid() % 100000}"
-    wait_for(lambda: os.readlink(f"/proc/{outside.pid}/ns/net") != os.readlink("/proc/self/ns/net"), 5, "netns")
-    for argv in (["ip", "link", "add", host_if, "type", "veth", "peer", "name", "eth0", "netns", str(outside.pid)],
-                 ["ip", "addr", "add", f"{OUTSIDE_HOST}/30", "dev", host_if], ["ip", "link", "set", host_if, "up"],
-                 ["nsenter", "-t", str(outside.pid), "-n", "ip", "addr", "add", f"{OUTSIDE_PEER}/30", "dev", "eth0"],
-                 ["nsenter", "-t", str(outside.pid), "-n", "ip", "link", "set", "eth0", "up"],
-                 ["nsenter", "-t", str(outside.pid), "-n", "ip", "link", "set", "lo", "up"]):
-        subprocess.run(argv, check=True, capture_output=True)
-    return outside, host_if
-
-
-def _in_outside(outside: subprocess.Popen, code: str) -> str:
-    return subprocess.run(["nsenter", "-t", str(outside.pid), "-n", "python3", "-c", code], capture_output=True,
-                          text=True, timeout=20).stdout
 
 
 # -- cleanup on every path ---------------------------------------------------------------------------------
