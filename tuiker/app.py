@@ -64,5 +64,8 @@ class TuikerApp(App[None]):
 
 
 def run() -> int:
-    TuikerApp().run()
-    return 0
+    """The app's exit status: Textual sets a non-zero return code when the app dies of an error (a stylesheet
+    that fails to load, an exception in a handler), which a shell or a script must see."""
+    app = TuikerApp()
+    app.run()
+    return app.return_code or 0
