@@ -1,262 +1,267 @@
-"""A seccomp filter with the effect of docker's default profile, as a classic BPF program built by hand.
+"""The container's seccomp filter: docker's default profile as an allow list, compiled by libseccomp.
 
-Docker's profile (moby profiles/seccomp/default.json) allows ~350 syscalls by name and answers EPERM to the rest;
-some more are allowed only when the container holds a capability (mount with CAP_SYS_ADMIN, reboot with
-CAP_SYS_BOOT...), and a few are checked by argument. Here the same effect is built as a deny list: every syscall of
-the Linux 6.1 table that the profile does not allow gets EPERM, the rest pass. The one difference: syscalls newer
-than the table (fchmodat2, cachestat, statmount...) pass here, where docker refuses them until its profile lists
-them. No libseccomp: the program is ~150 instructions assembled with struct in well under a millisecond, cached.
+What it does (as docker + runc): every syscall the profile does not allow answers EPERM; some are allowed only
+when the container holds a capability (mount with CAP_SYS_ADMIN...), a few only with certain arguments (socket
+but not AF_VSOCK, clone without namespace flags); and a syscall numbered above the highest one the profile
+knows answers ENOSYS, so a C library built for a newer kernel falls back as it would on an older one instead of
+failing on EPERM (runc's patchbpf does the same). The profile itself is seccomp_profile.py.
 
-Install it last, right before execve: the filter binds the Python code that still runs, and without
-no_new_privs installing it needs CAP_SYS_ADMIN (so then it must come before capabilities are dropped).
+Why libseccomp (through pyseccomp, ctypes over libseccomp.so.2, so any interpreter works): it knows every
+ABI's syscall table and builds the per-arch checks, the argument comparisons and the multiplexed calls (i386
+socketcall) exactly as docker's filter does; a hand-written table would drift. It cannot name syscalls newer
+than itself (2.5.4 stops at Linux ~6.7), so a short stub of our own runs first and settles those by number
+(seccomp_profile.UNIFIED_NUMBERS), answers ENOSYS above the profile's top, and adds one check docker lacks
+(socket's family on its low 32 bits, see _stub). Stub and libseccomp's program make one BPF program: of two
+stacked filters, neither could let through what the other refuses.
+
+Why in the monitor: compiling takes ~20 ms (~400 rules over three ABIs), so the monitor calls program() before
+it forks a container, once per (arch, capability set) thanks to the cache, and the container's process only
+hands the ready bytes to the kernel with install() (~0.7 ms here: the kernel checks, JIT-compiles and caches
+them). A failure to build the filter is a SeccompError, which must stop the start: never run a container
+unconfined by accident.
+
+The filter binds the thread that installs it and every child it makes after. Without no_new_privs the kernel
+wants CAP_SYS_ADMIN for it, so install it before capabilities are dropped. --privileged and
+--security-opt seccomp=unconfined install nothing.
 """
 
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
+import re
 import struct
 
-from tuiker.runtime import linux
-from tuiker.runtime.capabilities import DEFAULT_CAPS, NAMES
+from tuiker.runtime import capabilities, linux
+from tuiker.runtime import seccomp_profile as profile
+from tuiker.runtime.errors import TuikerError
 
-_ADMIN = NAMES["CAP_SYS_ADMIN"]
-_PTRACE = NAMES["CAP_SYS_PTRACE"]
-_NICE = NAMES["CAP_SYS_NICE"]
+# pyseccomp loads libseccomp.so.2 as it is imported: with this module (the monitor imports it as it starts),
+# not at first use, because a container's process past pivot_root no longer sees the host's files. A failure
+# is kept for program() to report, as one line.
+try:
+    import pyseccomp
+    _LOAD_ERROR = ""
+except ModuleNotFoundError as e:
+    if e.name != "pyseccomp":
+        raise
+    pyseccomp, _LOAD_ERROR = None, "the pyseccomp package is missing: pip install pyseccomp"
+except (OSError, RuntimeError) as e:  # RuntimeError: pyseccomp found no libseccomp at all
+    pyseccomp, _LOAD_ERROR = None, f"cannot load libseccomp.so.2 ({e}): install libseccomp2"
 
-# name: (x86_64 number, aarch64 number, capabilities any of which makes docker allow it; () = never allowed).
-# Numbers are checked against the kernel headers by tests/runtime/test_seccomp.py. None = no such syscall there.
-_RULES: dict[str, tuple[int | None, int | None, tuple[int, ...]]] = {
-    "syslog": (103, 116, (_ADMIN, NAMES["CAP_SYSLOG"])),
-    "uselib": (134, None, ()),
-    "ustat": (136, None, ()),
-    "sysfs": (139, None, ()),
-    "vhangup": (153, 58, (NAMES["CAP_SYS_TTY_CONFIG"],)),
-    "pivot_root": (155, 41, ()),
-    "_sysctl": (156, None, ()),
-    "acct": (163, 89, (NAMES["CAP_SYS_PACCT"],)),
-    "settimeofday": (164, 170, (NAMES["CAP_SYS_TIME"],)),
-    "mount": (165, 40, (_ADMIN,)),
-    "umount2": (166, 39, (_ADMIN,)),
-    "swapon": (167, 224, ()),
-    "swapoff": (168, 225, ()),
-    "reboot": (169, 142, (NAMES["CAP_SYS_BOOT"],)),
-    "sethostname": (170, 161, (_ADMIN,)),
-    "setdomainname": (171, 162, (_ADMIN,)),
-    "iopl": (172, None, (NAMES["CAP_SYS_RAWIO"],)),
-    "ioperm": (173, None, (NAMES["CAP_SYS_RAWIO"],)),
-    "create_module": (174, None, ()),
-    "init_module": (175, 105, (NAMES["CAP_SYS_MODULE"],)),
-    "delete_module": (176, 106, (NAMES["CAP_SYS_MODULE"],)),
-    "get_kernel_syms": (177, None, ()),
-    "query_module": (178, None, ()),
-    "quotactl": (179, 60, (_ADMIN,)),
-    "nfsservctl": (180, 42, ()),
-    "getpmsg": (181, None, ()),
-    "putpmsg": (182, None, ()),
-    "afs_syscall": (183, None, ()),
-    "tuxcall": (184, None, ()),
-    "security": (185, None, ()),
-    "lookup_dcookie": (212, 18, (_ADMIN,)),
-    "clock_settime": (227, 112, (NAMES["CAP_SYS_TIME"],)),
-    "vserver": (236, None, ()),
-    "mbind": (237, 235, (_NICE,)),
-    "set_mempolicy": (238, 237, (_NICE,)),
-    "get_mempolicy": (239, 236, (_NICE,)),
-    "kexec_load": (246, 104, ()),
-    "add_key": (248, 217, ()),
-    "request_key": (249, 218, ()),
-    "keyctl": (250, 219, ()),
-    "migrate_pages": (256, 238, ()),
-    "unshare": (272, 97, (_ADMIN,)),
-    "move_pages": (279, 239, ()),
-    "perf_event_open": (298, 241, (_ADMIN, NAMES["CAP_PERFMON"])),
-    "fanotify_init": (300, 262, (_ADMIN,)),
-    "open_by_handle_at": (304, 265, (NAMES["CAP_DAC_READ_SEARCH"],)),
-    "setns": (308, 268, (_ADMIN,)),
-    "kcmp": (312, 272, (_PTRACE,)),
-    "finit_module": (313, 273, (NAMES["CAP_SYS_MODULE"],)),
-    "kexec_file_load": (320, 294, ()),
-    "bpf": (321, 280, (_ADMIN, NAMES["CAP_BPF"])),
-    "userfaultfd": (323, 282, ()),
-    "open_tree": (428, 428, (_ADMIN,)),
-    "move_mount": (429, 429, (_ADMIN,)),
-    "fsopen": (430, 430, (_ADMIN,)),
-    "fsconfig": (431, 431, (_ADMIN,)),
-    "fsmount": (432, 432, (_ADMIN,)),
-    "fspick": (433, 433, (_ADMIN,)),
-    "pidfd_getfd": (438, 438, (_PTRACE,)),
-    "process_madvise": (440, 440, (_PTRACE,)),
-    "mount_setattr": (442, 442, (_ADMIN,)),
-    "quotactl_fd": (443, 443, (_ADMIN,)),
-    "set_mempolicy_home_node": (450, 450, (_NICE,)),
-    # Newer than docker's profile; mount-like, so gated like the rest of the mount API.
-    "open_tree_attr": (467, 467, (_ADMIN,)),
-    # Allowed by default (CAP_SYS_CHROOT is a default cap) but refused once that cap is dropped.
-    "chroot": (161, 51, (NAMES["CAP_SYS_CHROOT"],)),
-    # Handled below by argument or errno, not plain EPERM.
-    "clone3": (435, 435, (_ADMIN,)),
-    "clone": (56, 220, (_ADMIN,)),
-    "personality": (135, 92, ()),
-    "socket": (41, 198, ()),
-}
+MACHINE = os.uname().machine
 
-# Classic BPF opcodes (linux/filter.h, linux/bpf_common.h) and seccomp return values (linux/seccomp.h).
-_LD_W_ABS = 0x20
-_JEQ = 0x15
-_JGE = 0x35
-_JSET = 0x45
-_RET = 0x06
-_RET_KILL_PROCESS = 0x80000000
-_RET_ERRNO = 0x00050000
-_RET_ALLOW = 0x7FFF0000
-_EPERM = 1
-_ENOSYS = 38
+# Filter return values (linux/seccomp.h) and libseccomp's comparison operators (seccomp.h, enum scmp_compare).
+RET_KILL_PROCESS = 0x80000000
+RET_ERRNO = 0x00050000
+RET_ALLOW = 0x7FFF0000
+_OP_NE, _OP_EQ, _OP_MASKED_EQ = 1, 4, 7
+_UNKNOWN = -1  # __NR_SCMP_ERROR: what libseccomp resolves a name it does not know at all to
+_OPTIMIZE_BINARY_TREE = 2  # SCMP_FLTATR_CTL_OPTIMIZE: a tree of comparisons, not one per allowed syscall in a row
 SECCOMP_MODE_FILTER = 2
 
-# struct seccomp_data: int nr; __u32 arch; __u64 instruction_pointer; __u64 args[6]. Both arches are little
-# endian, so the low 32 bits of args[0] sit at offset 16; every argument checked here is a 32-bit int.
-_OFF_NR = 0
-_OFF_ARCH = 4
-_OFF_ARG0 = 16
+# What the kernel puts in seccomp_data.arch for each ABI (AUDIT_ARCH_*). x32 shares x86_64's value and is told
+# apart by the 0x40000000 bit in the syscall number.
+_AUDIT_ARCH = {"x86_64": 0xC000003E, "x32": 0xC000003E, "x86": 0x40000003, "aarch64": 0xC00000B7,
+               "arm": 0x40000028}
+_NR_BIT = {"x32": 0x40000000}
+# Numbers from here on are the ABI's own calls (x32's compat syscalls from 512, ARM's private ones from
+# 0x0f0000), not the common table: left to libseccomp's program, never ENOSYS by the stub.
+_OWN_RANGE = {"x32": 0x40000000 + 512, "arm": 0x0F0000}
 
-# (column in _RULES, AUDIT_ARCH_* = EM_* | __AUDIT_ARCH_64BIT | __AUDIT_ARCH_LE)
-_ARCHES = {"x86_64": (0, 0xC000003E), "aarch64": (1, 0xC00000B7)}
-_X32_SYSCALL_BIT = 0x40000000
-
-_CLONE_NS_FLAGS = (linux.CLONE_NEWNS | linux.CLONE_NEWUTS | linux.CLONE_NEWIPC | linux.CLONE_NEWUSER
-                   | linux.CLONE_NEWPID | linux.CLONE_NEWNET | linux.CLONE_NEWCGROUP)
-# docker allows personality only for these (PER_LINUX, PER_LINUX32, UNAME26 variants, and 0xffffffff = query).
-_PERSONALITIES = (0x0, 0x8, 0x20000, 0x20008, 0xFFFFFFFF)
-_AF_VSOCK = 40
+# One rule: (syscall name, action, argument checks as (index, operator, datum, datum two)). Rules for the same
+# name are alternatives: the syscall passes if any of them matches.
+Rule = tuple[str, int, tuple[tuple[int, int, int, int], ...]]
 
 
-def _actions(column: int, caps: frozenset[int]) -> dict[int, str]:
-    """syscall number → the label of the code that decides it; numbers not listed are allowed."""
-    out = {}
-    for name, (*numbers, allowed_by) in _RULES.items():
-        nr = numbers[column]
-        if nr is None:
-            continue
-        unlocked = any(c in caps for c in allowed_by)
-        if name in ("personality", "socket"):
-            out[nr] = name
-        elif name == "clone":
-            if not unlocked:
-                out[nr] = "clone"
-        elif name == "clone3":
-            # ENOSYS, not EPERM: glibc then falls back to clone(2), whose flags the filter can inspect
-            # (clone3 passes them in memory, out of seccomp's reach).
-            if not unlocked:
-                out[nr] = "enosys"
-        elif not unlocked:
-            out[nr] = "eperm"
+class SeccompError(TuikerError):
+    """The filter cannot be built or installed, so the container must not start."""
+
+
+def rules(caps: frozenset[int], machine: str = MACHINE) -> list[Rule]:
+    """The profile for a container holding `caps` on `machine`, as libseccomp rules (docker's includes and
+    excludes resolved)."""
+    held = {capabilities.BY_NUMBER[c] for c in caps}
+    allowed = set(profile.ALLOWED) | profile.BY_MACHINE.get(machine, frozenset())
+    if _kernel_at_least(4, 8):
+        allowed |= profile.ALLOWED_SINCE_4_8
+    for cap, names in profile.BY_CAPABILITY.items():
+        if cap in held:
+            allowed |= names
+    out: list[Rule] = [(name, RET_ALLOW, ()) for name in sorted(allowed)]
+    out.append(("socket", RET_ALLOW, ((0, _OP_NE, profile.SOCKET_REFUSED_FAMILY, 0),)))
+    out += [("personality", RET_ALLOW, ((0, _OP_EQ, persona, 0),)) for persona in profile.PERSONALITIES]
+    if "CAP_SYS_ADMIN" not in held:
+        out.append(("clone", RET_ALLOW, ((0, _OP_MASKED_EQ, profile.CLONE_NAMESPACE_FLAGS, 0),)))
+        out.append(("clone3", RET_ERRNO | profile.CLONE3_ERRNO, ()))
     return out
 
 
-def _blocked(machine: str, caps: frozenset[int]) -> tuple[str, ...]:
-    column = _ARCHES[machine][0]
-    actions = _actions(column, caps)
-    return tuple(sorted(name for name, row in _RULES.items() if actions.get(row[column]) in ("eperm", "enosys")))
+_cache: dict[tuple[str, frozenset[int]], bytes] = {}
 
 
-def _assemble(machine: str, caps: frozenset[int]) -> bytes:
-    column, audit_arch = _ARCHES[machine]
-    code: list[tuple[int, int | str, int | str, int]] = []
-    labels: dict[str, int] = {}
+def program(caps: frozenset[int], machine: str = MACHINE) -> bytes:
+    """The filter for a container holding `caps`, as packed struct sock_filter entries for install().
 
-    def emit(op: int, k: int = 0, jt: int | str = 0, jf: int | str = 0) -> None:
-        code.append((op, jt, jf, k))
-
-    def tree(entries: list[tuple[int, str]]) -> None:
-        # Binary search on the sorted numbers: ~8 comparisons per syscall instead of ~70 for a flat list, and
-        # this runs on every syscall the container makes.
-        if len(entries) <= 3:
-            for nr, label in entries:
-                emit(_JEQ, nr, jt=label)
-            emit(_RET, _RET_ALLOW)
-            return
-        mid = len(entries) // 2
-        upper = f"upper{len(labels)}_{len(code)}"
-        emit(_JGE, entries[mid][0], jt=upper)
-        tree(entries[:mid])
-        labels[upper] = len(code)
-        tree(entries[mid:])
-
-    # A syscall from another ABI (i386 via int 0x80 on x86_64) has other numbers: the table would not match it.
-    emit(_LD_W_ABS, _OFF_ARCH)
-    emit(_JEQ, audit_arch, jf="kill")
-    emit(_LD_W_ABS, _OFF_NR)
-    if machine == "x86_64":
-        # x32 syscalls share AUDIT_ARCH_X86_64 but are numbered nr | 0x40000000, so they would miss every JEQ.
-        emit(_JSET, _X32_SYSCALL_BIT, jt="eperm")
-    tree(sorted(_actions(column, caps).items()))
-
-    labels["kill"] = len(code)
-    emit(_RET, _RET_KILL_PROCESS)
-    labels["personality"] = len(code)
-    emit(_LD_W_ABS, _OFF_ARG0)
-    for persona in _PERSONALITIES[:-1]:
-        emit(_JEQ, persona, jt="allow")
-    emit(_JEQ, _PERSONALITIES[-1], jt="allow", jf="eperm")
-    labels["socket"] = len(code)
-    emit(_LD_W_ABS, _OFF_ARG0)
-    emit(_JEQ, _AF_VSOCK, jt="eperm", jf="allow")
-    labels["clone"] = len(code)
-    emit(_LD_W_ABS, _OFF_ARG0)
-    emit(_JSET, _CLONE_NS_FLAGS, jt="eperm")
-    labels["allow"] = len(code)
-    emit(_RET, _RET_ALLOW)
-    labels["eperm"] = len(code)
-    emit(_RET, _RET_ERRNO | _EPERM)
-    labels["enosys"] = len(code)
-    emit(_RET, _RET_ERRNO | _ENOSYS)
-
-    out = bytearray()
-    for index, (op, jt, jf, k) in enumerate(code):
-        # Classic BPF only jumps forward, by an 8-bit offset from the next instruction.
-        jt = labels[jt] - index - 1 if isinstance(jt, str) else jt
-        jf = labels[jf] - index - 1 if isinstance(jf, str) else jf
-        if not (0 <= jt <= 255 and 0 <= jf <= 255):
-            raise ValueError(f"seccomp program: jump out of range at instruction {index}")
-        out += struct.pack("=HBBI", op, jt, jf, k)
-    return bytes(out)
-
-
-MACHINE = os.uname().machine
-BLOCKED: tuple[str, ...] = _blocked(MACHINE, DEFAULT_CAPS) if MACHINE in _ARCHES else ()
-_cache: dict[frozenset[int], bytes] = {}
-
-
-def default_program(caps: frozenset[int] = DEFAULT_CAPS) -> bytes:
-    """The docker-equivalent filter for this machine as packed struct sock_filter entries.
-
-    `caps` is the container's capability set: like docker, syscalls gated on a capability the container holds
-    (mount with --cap-add SYS_ADMIN...) are let through. A --privileged container gets no filter at all.
-    """
-    if MACHINE not in _ARCHES:
-        raise OSError(95, f"seccomp: no syscall table for {MACHINE}")
-    caps = frozenset(caps)
-    program = _cache.get(caps)
-    if program is None:
-        program = _cache[caps] = _assemble(MACHINE, caps)
-    return program
+    Compiled on first use for each (machine, caps) and cached: call it in the monitor, before forking the
+    container. Raises SeccompError when it cannot be built (no libseccomp, unknown machine)."""
+    key = (machine, frozenset(caps))
+    if key not in _cache:
+        _cache[key] = _compile(*key)
+    return _cache[key]
 
 
 class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
-def install(program: bytes) -> None:
-    """Load `program` as a seccomp filter on the calling thread (and every child it makes from now on).
+def install(prog: bytes) -> None:
+    """Load `prog` (from program()) as a seccomp filter on the calling thread and every child it makes from
+    now on. Needs no_new_privs or CAP_SYS_ADMIN in the effective set; binds only the calling thread, which is
+    fine in a single-threaded forked child."""
+    buffer = ctypes.create_string_buffer(prog, len(prog))
+    fprog = _SockFprog(len(prog) // 8, ctypes.addressof(buffer))
+    try:
+        linux.prctl(linux.PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(fprog))
+    except OSError as e:
+        raise SeccompError(f"seccomp: the kernel refused the filter: {e.strerror}") from e
 
-    The kernel accepts it only with no_new_privs set or CAP_SYS_ADMIN in the effective set; the caller orders
-    those steps. It only binds the calling thread, which is fine in a single-threaded forked child.
-    """
-    buffer = ctypes.create_string_buffer(program, len(program))
-    fprog = _SockFprog(len(program) // 8, ctypes.addressof(buffer))
-    linux.prctl(linux.PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(fprog))
+
+def install_default(caps: frozenset[int]) -> None:
+    """program() and install() in one call, for a caller that could not compile before it forked (each start
+    then pays the compile)."""
+    install(program(caps))
 
 
-def install_default(caps: frozenset[int] = DEFAULT_CAPS) -> None:
-    install(default_program(caps))
+# -- compiling ------------------------------------------------------------------------------------
+
+def _kernel_at_least(major: int, minor: int) -> bool:
+    found = re.match(r"(\d+)\.(\d+)", os.uname().release)
+    return found is not None and (int(found[1]), int(found[2])) >= (major, minor)
+
+
+def _compile(machine: str, caps: frozenset[int]) -> bytes:
+    abis = profile.ARCHES.get(machine)
+    if abis is None:
+        raise SeccompError(f"seccomp: no profile for {machine}; run with --security-opt seccomp=unconfined")
+    if pyseccomp is None:
+        raise SeccompError(f"seccomp: {_LOAD_ERROR}, or run with --security-opt seccomp=unconfined")
+    tokens = {abi: getattr(pyseccomp.Arch, abi.upper()) for abi in abis}
+    flt = pyseccomp.SyscallFilter(RET_ERRNO | profile.DEFAULT_ERRNO)
+    for token in tokens.values():
+        if not flt.exist_arch(token):
+            flt.add_arch(token)
+    if pyseccomp.system_arch() not in tokens.values():
+        flt.remove_arch(pyseccomp.system_arch())  # another machine's filter (the tests build aarch64's)
+    flt.set_attr(pyseccomp.Attr.ACT_BADARCH, RET_KILL_PROCESS)
+    flt.set_attr(pyseccomp.Attr.CTL_OPTIMIZE, _OPTIMIZE_BINARY_TREE)
+
+    # Names libseccomp cannot resolve go to the stub by number; the rest become libseccomp rules, which it
+    # translates to every ABI of the filter (and skips on an ABI that lacks the call).
+    unknown: dict[str, int] = {}
+    for name, action, checks in rules(caps, machine):
+        if pyseccomp.resolve_syscall(pyseccomp.Arch.NATIVE, name) != _UNKNOWN:
+            flt.add_rule(action, name, *(pyseccomp.Arg(*check) for check in checks))
+        elif checks:
+            raise SeccompError(f"seccomp: libseccomp does not know {name}, whose rule checks arguments")
+        else:
+            unknown[name] = action
+
+    numbers = {abi: _numbers(token, abi, machine) for abi, token in tokens.items()}
+    with os.fdopen(os.memfd_create("seccomp"), "w+b") as out:
+        flt.export_bpf(out)
+        out.seek(0)
+        body = out.read()
+    return _stub(abis, numbers, unknown) + body
+
+
+def _numbers(token: int, abi: str, machine: str) -> dict[str, int]:
+    """Every syscall the profile names, by its number on `abi`: libseccomp's, else our tables'. Left out: the
+    ones libseccomp knows are not on this ABI (it answers those with other negative numbers)."""
+    names = set(profile.ALLOWED) | profile.ALLOWED_SINCE_4_8 | profile.BY_MACHINE.get(machine, frozenset())
+    names |= {"socket", "personality", "clone", "clone3"}.union(*profile.BY_CAPABILITY.values())
+    out = {}
+    for name in names:
+        nr = pyseccomp.resolve_syscall(token, name)
+        if nr == _UNKNOWN:
+            nr = profile.OWN_NUMBERS.get((abi, name), _UNKNOWN)
+            if nr == _UNKNOWN and name in profile.UNIFIED_NUMBERS:
+                nr = profile.UNIFIED_NUMBERS[name] | _NR_BIT.get(abi, 0)
+        if nr >= 0:
+            out[name] = nr
+    return out
+
+
+# -- the stub in front of libseccomp's program ----------------------------------------------------
+# Classic BPF (linux/filter.h): struct sock_filter {u16 code; u8 jt; u8 jf; u32 k}; jumps go forward only.
+_LD_W_ABS, _JA, _JEQ, _JGT, _JGE, _JSET, _RET = 0x20, 0x05, 0x15, 0x25, 0x35, 0x45, 0x06
+# struct seccomp_data: int nr; __u32 arch; __u64 instruction_pointer; __u64 args[6]. Both machines are little
+# endian: the low half of args[0] is at 16.
+_OFF_NR, _OFF_ARCH, _OFF_ARG0_LOW = 0, 4, 16
+# ABIs whose argument registers are 64 bits wide (for i386 and arm the kernel zero-extends 32-bit ones).
+_WIDE_ARGS = frozenset({"x86_64", "x32", "aarch64"})
+
+
+def _stub(abis: tuple[str, ...], numbers: dict[str, dict[str, int]], unknown: dict[str, int]) -> bytes:
+    """For each ABI: the calls libseccomp could not name, by number; ENOSYS above the profile's top; anything
+    else jumps to libseccomp's program ("body"), which starts over from its own arch check."""
+    code: list[tuple[int, int | str, int | str, int | str]] = []  # (op, k, jt, jf); str = a label
+    labels: dict[str, int] = {}
+
+    def checks(abi: str) -> None:
+        own = _OWN_RANGE.get(abi)
+        if abi in _WIDE_ARGS:
+            # docker's socket rule compares all 64 bits of the family while the kernel reads an int, so
+            # socket(AF_VSOCK | 1 << 32, ...) would pass it and open a vsock socket: refused on the low half.
+            code.append((_JEQ, numbers[abi]["socket"], "socket_family", 0))
+        for name, action in sorted(unknown.items()):
+            if name in numbers[abi]:
+                code.append((_JEQ, numbers[abi][name], f"ret{action}", 0))
+        if own is not None:
+            code.append((_JGE, own, "body", 0))
+        top = max(nr for nr in numbers[abi].values() if own is None or nr < own)
+        code.append((_JGT, top, "enosys", 0))
+        code.append((_JA, "body", 0, 0))
+
+    by_arch: dict[int, list[str]] = {}
+    for abi in abis:
+        by_arch.setdefault(_AUDIT_ARCH[abi], []).append(abi)
+    code.append((_LD_W_ABS, _OFF_ARCH, 0, 0))
+    for value in by_arch:
+        code.append((_JEQ, value, f"arch{value}", 0))
+    code.append((_JA, "body", 0, 0))  # an ABI outside the profile: libseccomp's program kills the process
+    for value, sharing in by_arch.items():
+        labels[f"arch{value}"] = len(code)
+        code.append((_LD_W_ABS, _OFF_NR, 0, 0))
+        plain = [abi for abi in sharing if abi not in _NR_BIT]
+        flagged = [abi for abi in sharing if abi in _NR_BIT]
+        for abi in flagged:
+            code.append((_JSET, _NR_BIT[abi], abi, 0))
+        for abi in plain:
+            checks(abi)
+        for abi in flagged:
+            labels[abi] = len(code)
+            checks(abi)
+    for action in sorted(set(unknown.values())):
+        labels[f"ret{action}"] = len(code)
+        code.append((_RET, action, 0, 0))
+    labels["socket_family"] = len(code)
+    code.append((_LD_W_ABS, _OFF_ARG0_LOW, 0, 0))
+    code.append((_JEQ, profile.SOCKET_REFUSED_FAMILY, "eperm", "body"))
+    labels["eperm"] = len(code)
+    code.append((_RET, RET_ERRNO | profile.DEFAULT_ERRNO, 0, 0))
+    labels["enosys"] = len(code)
+    code.append((_RET, RET_ERRNO | errno.ENOSYS, 0, 0))
+    labels["body"] = len(code)
+
+    out = bytearray()
+    for index, (op, k, jt, jf) in enumerate(code):
+        # Offsets count from the next instruction; ja carries a 32-bit one in k, the others 8-bit ones.
+        k = labels[k] - index - 1 if isinstance(k, str) else k
+        jt = labels[jt] - index - 1 if isinstance(jt, str) else jt
+        jf = labels[jf] - index - 1 if isinstance(jf, str) else jf
+        if not (0 <= jt <= 255 and 0 <= jf <= 255):
+            raise SeccompError(f"seccomp: stub jump out of range at instruction {index}")
+        out += struct.pack("=HBBI", op, jt, jf, k)
+    return bytes(out)
