@@ -37,7 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tuiker.runtime import cgroups, exeseal, linux, networking, spawn
+from tuiker.runtime import cgroups, exeseal, linux, networking, seccomp, spawn
 from tuiker.runtime.config import INIT_TARGET
 from tuiker.runtime.containers import Container, ContainerStore, now_iso
 from tuiker.runtime.errors import TuikerError
@@ -515,6 +515,13 @@ class Monitor:
                 pass  # removed meanwhile
             self._start_finished(c, (code, message))
 
+        try:
+            # Compiled here, before anything is made, and cached per capability set: the container's process
+            # only loads it. A filter that cannot be built stops the start (never run unconfined by accident).
+            filter_program = _seccomp_program(c)
+        except TuikerError as e:
+            fail(125, str(e))
+            return
         plan = None
         if networking.wants_network(c):
             # Addresses, bridges and published ports first: a taken port fails here, before any process.
@@ -562,8 +569,8 @@ class Monitor:
         args = [INIT_TARGET, "--", *c.command] if rootfs.init else c.command
         proc = spawn.Process(args=args, env=cfg["Env"], cwd=cfg.get("WorkingDir") or "/",
                              user=cfg.get("User") or "", caps=set(c.config["Capabilities"]), tty=bool(cfg.get("Tty")),
-                             no_new_privs=bool(c.config.get("NoNewPrivileges")),
-                             seccomp=bool(c.config.get("Seccomp", True)), stdio=stdio)
+                             no_new_privs=bool(c.config.get("NoNewPrivileges")), seccomp=filter_program,
+                             stdio=stdio)
         # The container joins its cgroup while it mounts its root: the first write to a v1 cgroup.procs
         # waits for an RCU grace period (7-20 ms here), which would otherwise add to every start.
         # With a network, the container's veths are made and its eth0 configured in the same wait, so it
@@ -713,6 +720,11 @@ class Monitor:
 
     def exec(self, client: Client, c: Container, target: Running, req: dict) -> None:
         cfg = c.config["Config"]
+        try:
+            filter_program = _seccomp_program(c)  # docker gives an exec the container's profile
+        except TuikerError as e:
+            self.reply(client, {"ok": False, "code": 126, "error": str(e)}, close=True)
+            return
         tty, interactive = bool(req.get("tty")), bool(req.get("interactive"))
         if tty:
             master, slave = os.openpty()
@@ -732,8 +744,9 @@ class Monitor:
         proc = spawn.Process(args=req["cmd"], env=env, cwd=req.get("workdir") or cfg.get("WorkingDir") or "/",
                              user=req.get("user") if req.get("user") is not None else cfg.get("User", ""),
                              caps=set(c.config["Capabilities"]), tty=tty,
-                             no_new_privs=bool(c.config.get("NoNewPrivileges")),
-                             seccomp=bool(c.config.get("Seccomp", True)), stdio=stdio)
+                             no_new_privs=bool(c.config.get("NoNewPrivileges")), seccomp=filter_program,
+                             stdio=stdio)
+
         def set_up(pid: int, pidfd: int, error: tuple[int, str] | None) -> None:
             if error:
                 for fd in list(outputs) + ([stdin_w] if stdin_w is not None else []) + ([pidfd] if pidfd >= 0 else []):
@@ -880,6 +893,13 @@ def restart_delay(policy: dict, code: int, manual_stop: bool, state: dict, start
     streak = 0 if ran >= 10 else state.get("BackoffStreak", 0) + 1
     state["BackoffStreak"] = streak
     return min(0.1 * 2 ** max(streak - 1, 0), 60.0) if streak else 0.1
+
+
+def _seccomp_program(c: Container) -> bytes | None:
+    """The compiled filter for `c`'s processes, None when it runs unconfined (--privileged, seccomp=unconfined)."""
+    if not c.config.get("Seccomp", True):
+        return None
+    return seccomp.program(frozenset(c.config["Capabilities"]))
 
 
 def _output_fifo(path: Path) -> tuple[int, int]:

@@ -128,12 +128,6 @@ def install(prog: bytes) -> None:
         raise SeccompError(f"seccomp: the kernel refused the filter: {e.strerror}") from e
 
 
-def install_default(caps: frozenset[int]) -> None:
-    """program() and install() in one call, for a caller that could not compile before it forked (each start
-    then pays the compile)."""
-    install(program(caps))
-
-
 # -- compiling ------------------------------------------------------------------------------------
 
 def _kernel_at_least(major: int, minor: int) -> bool:

@@ -30,7 +30,7 @@ import termios
 from dataclasses import dataclass, field
 from typing import NoReturn
 
-from tuiker.runtime import capabilities, linux, seccomp, users
+from tuiker.runtime import capabilities, linux, users
 from tuiker.runtime.config import INIT_TARGET
 
 # docker's MaskedPaths and ReadonlyPaths (moby oci/defaults.go).
@@ -62,7 +62,7 @@ class Process:
     caps: set[int]
     tty: bool
     no_new_privs: bool = False
-    seccomp: bool = True
+    seccomp: bytes | None = None  # the filter the monitor compiled (seccomp.program); None: unconfined
     stdio: tuple[int, int, int] = (0, 1, 2)
 
 
@@ -305,8 +305,10 @@ def finish_and_exec(proc: Process, errpipe: int) -> None:
     # (CVE-2024-21626: a leaked fd as the working directory).
     linux.close_fds_except((0, 1, 2, errpipe))
     capabilities.drop_bounding(proc.caps)
-    if proc.seccomp:
-        seccomp.install_default(frozenset(proc.caps))
+    if proc.seccomp is not None:
+        from tuiker.runtime import seccomp  # already imported by the monitor, which compiled the filter
+
+        seccomp.install(proc.seccomp)
     # The container's capabilities, effective from now on. CAP_SETUID/CAP_SETGID stay permitted (not effective)
     # only until the uid/gid change below, which a container without them must still get.
     switch = frozenset((capabilities.NAMES["CAP_SETUID"], capabilities.NAMES["CAP_SETGID"]))
