@@ -334,7 +334,7 @@ def test_rm_refuses_a_running_container_without_force_and_prune_removes_stopped(
 def test_name_conflict_and_id_prefix_errors(tuiker, image, engine_root):
     first = ok(tuiker("create", "--name", "taken", image, "true")).strip()
     clash = tuiker("create", "--name", "taken", image, "true")
-    assert clash.returncode == 1 and 'The container name "/taken" is already in use' in one_line_error(clash)
+    assert clash.returncode == 125 and 'The container name "/taken" is already in use' in one_line_error(clash)
     assert len(container_dirs(engine_root)) == 1
 
     # 17 containers: two of them must share a first hex digit.

@@ -317,7 +317,9 @@ class _Subcommands:
     def add_parser(self, name: str, **kwargs):
         want = self.wanted[0]
         if want is None or want == name or want in kwargs.get("aliases", ()):
-            return self.action.add_parser(name, formatter_class=_Formatter, **kwargs)
+            parser = self.action.add_parser(name, formatter_class=_Formatter, **kwargs)
+            parser.set_defaults(prog=parser.prog)  # the deepest command's name, for the errors main() reports
+            return parser
         return _SKIPPED
 
     def add_subparsers_of(self, parser, **kwargs) -> _Subcommands:
@@ -325,8 +327,55 @@ class _Subcommands:
         return _Subcommands(parser.add_subparsers(**kwargs), self.wanted[1:] or [None])
 
 
-class _UsageError(Exception):
-    pass
+class UsageError(Exception):
+    """A command line docker would refuse before doing anything; main() reports it in docker's form."""
+
+    def __init__(self, message: str, prog: str, required: int = 0) -> None:
+        super().__init__(message)
+        self.prog = prog
+        self.required = required  # how many arguments the command needs at least
+
+    def report(self) -> tuple[str, int]:
+        """(docker's text for it, its exit status): 125 for a flag docker's parser refuses, 1 for the wrong
+        number of arguments or an unknown command, as docker's cobra commands."""
+        message, prog, code = str(self), self.prog, 125
+        if message.startswith("unrecognized arguments: "):
+            word = message.split(": ", 1)[1].split()[0]
+            if word.startswith("--"):
+                message = f"unknown flag: {word.split('=', 1)[0]}"
+            elif word.startswith("-") and len(word) > 1:
+                message = f"unknown shorthand flag: '{word[1]}' in {word}"
+            else:
+                message, code = f'"{prog}" accepts no arguments.', 1
+        elif message.startswith("the following arguments are required: "):
+            count = self.required
+            message, code = f'"{prog}" requires at least {count} argument{"s" if count > 1 else ""}.', 1
+        elif message.startswith("argument COMMAND: invalid choice: "):
+            word = message.split("invalid choice: ", 1)[1].split(" (", 1)[0].strip("'")
+            message, code = f"{prog}: '{word}' is not a tuiker command.", 1
+        elif message.startswith("argument ") and ": " in message:
+            flags, detail = message.removeprefix("argument ").split(": ", 1)
+            flag = max(flags.split("/"), key=len)
+            if detail.startswith("expected one argument"):
+                message = f"flag needs an argument: {flag}"
+            elif "invalid" in detail and ": " in detail:
+                kind, value = detail.rsplit(": ", 1)
+                message = f'invalid argument "{value.split(" (")[0].strip(chr(39))}" for "{flag}" flag: {kind}'
+        return f"{message}\nSee '{prog} --help'.", code
+
+
+class _Parser(argparse.ArgumentParser):
+    """No abbreviated long flags (argparse's default would take `--priv` for `--privileged`, which docker
+    refuses), and errors raised rather than printed with argparse's usage dump and status 2."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, allow_abbrev=False, **kwargs)
+
+    def error(self, message: str):
+        # A trailing COMMAND... (nargs "...") is optional to docker, though argparse lists it as missing.
+        required = sum(1 for a in self._actions if not a.option_strings and a.nargs not in ("?", "*", "...")
+                       and a.default is not argparse.SUPPRESS)
+        raise UsageError(message, self.prog, max(required, 1))
 
 
 class _Formatter(argparse.HelpFormatter):
@@ -348,17 +397,10 @@ def _terminal_width() -> int:
             return 78
 
 
-class _QuietParser(argparse.ArgumentParser):
-    """Raises instead of printing: a usage error from a partly built parser is reported by the full one."""
-
-    def error(self, message: str):
-        raise _UsageError(message)
-
-
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The parser; with `argv`, only the parts that parsing those words needs."""
     words = [w for w in argv if not w.startswith("-")][:2] if argv is not None else []
-    parser = (_QuietParser if argv is not None else argparse.ArgumentParser)(
+    parser = _Parser(
         prog="tuiker", formatter_class=_Formatter,
         description="A terminal container manager with its own engine. Without a command, opens the TUI.",
     )
@@ -410,10 +452,14 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         return run()
     try:
-        args = build_parser(argv).parse_args(argv)
-    except _UsageError:
-        # Parse again with every command known, so that argparse's message can list them all.
-        args = build_parser().parse_args(argv)
+        # parse_known_args: an unknown flag is then reported for the command it was given to, not for `tuiker`.
+        args, unknown = build_parser(argv).parse_known_args(argv)
+        if unknown:
+            raise UsageError(f"unrecognized arguments: {' '.join(unknown)}", getattr(args, "prog", "tuiker"))
+    except UsageError as e:
+        text, code = e.report()
+        print(text, file=sys.stderr)
+        return code
     if not getattr(args, "func", None):
         build_parser().print_help()
         return 0
@@ -421,7 +467,8 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except TuikerError as e:
         print(f"Error: {e}", file=sys.stderr)
-        return 1
+        # docker: 125 when `run` or `create` fails in the engine (a bad value, a pull that fails), else 1.
+        return getattr(args, "engine_error_status", 1)
     except OSError as e:
         # Something the engine did not foresee (a file gone, a full disk): still one line, docker's 125.
         print(f"Error: {e}", file=sys.stderr)

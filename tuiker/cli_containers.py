@@ -55,8 +55,22 @@ def _pull_progress():
     return PullPrinter(sys.stderr)
 
 
+def _create(engine, args):
+    """create's and run's first step; like docker, say so before pulling an image that is not here."""
+    from tuiker.runtime import reference
+    from tuiker.runtime.errors import NotFoundError
+
+    opts = _options(args)
+    try:
+        engine.image(opts.image)
+    except NotFoundError:
+        print(f"Unable to find image '{reference.familiar(str(reference.parse(opts.image)))}' locally",
+              file=sys.stderr, flush=True)
+    return engine.create(opts, _pull_progress())
+
+
 def cmd_create(args) -> int:
-    c = _engine().create(_options(args), _pull_progress())
+    c = _create(_engine(), args)
     print(c.id)
     return 0
 
@@ -66,7 +80,7 @@ def cmd_run(args) -> int:
     from tuiker.stream import Detached, pump, terminal_size
 
     engine = _engine()
-    c = engine.create(_options(args), _pull_progress())
+    c = _create(engine, args)
     if args.detach:
         try:
             engine.start(c.id)
@@ -165,8 +179,22 @@ def cmd_unpause(args) -> int:
 
 
 def cmd_rm(args) -> int:
+    from tuiker.runtime.errors import NotFoundError
+
     engine = _engine()
-    return _each(args, lambda ref: engine.remove(ref, force=args.force), args.containers)
+    status = 0
+    for ref in args.containers:
+        try:
+            engine.remove(ref, force=args.force)
+            print(ref)
+        except NotFoundError as e:
+            if not args.force:  # docker: `rm -f` of a container that is not there is no error, and says nothing
+                print(f"Error: {e}", file=sys.stderr)
+                status = 1
+        except TuikerError as e:
+            print(f"Error: {e}", file=sys.stderr)
+            status = 1
+    return status
 
 
 def cmd_rename(args) -> int:
@@ -543,12 +571,12 @@ def add_parsers(sub) -> None:
     p.add_argument("-d", "--detach", action="store_true", help="Run container in background and print container ID")
     p.add_argument("--rm", action="store_true", help="Automatically remove the container when it exits")
     run_flags(p)
-    p.set_defaults(func=cmd_run)
+    p.set_defaults(func=cmd_run, engine_error_status=EXIT_ENGINE)
     p = sub.add_parser("create", help="Create a new container", add_help=False)
     p.add_argument("--help", action="help")
     p.add_argument("--rm", action="store_true", help="Automatically remove the container when it exits")
     run_flags(p)
-    p.set_defaults(func=cmd_create)
+    p.set_defaults(func=cmd_create, engine_error_status=EXIT_ENGINE)
 
     def simple(name, func, help_text, extra=None, one=False):
         p = sub.add_parser(name, help=help_text)

@@ -95,6 +95,8 @@ def merge_image_config(image_config: dict, cmd: list[str] | None, entrypoint: li
             if value is None:
                 continue  # docker: `-e NAME` takes the client's value, and nothing if it has none
         merged[key] = value
+    if final_entry == [""]:
+        final_entry = []  # docker: `--entrypoint ''` clears the image's entrypoint (and, as any --entrypoint, its Cmd)
     if "PATH" not in merged:
         merged["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
     if not final_entry and not final_cmd:
