@@ -138,15 +138,15 @@ class ContainerStore:
         if not ref:
             raise NotFoundError("No such container: ''")
         ref = ref.removeprefix("/")
-        exact = self.load(self.root / ref) if len(ref) == 64 else None
+        # Only 64 hex digits name a directory: any other 64 characters could be a path (`../../..`).
+        exact = self.load(self.root / ref) if len(ref) == 64 and _is_hex(ref) else None
         if exact:
             return exact
         everything = self.list()
         for c in everything:
             if c.name == ref:
                 return c
-        matches = [c for c in everything if c.id.startswith(ref.lower())] if all(
-            ch in "0123456789abcdef" for ch in ref.lower()) else []
+        matches = [c for c in everything if c.id.startswith(ref.lower())] if _is_hex(ref.lower()) else []
         if len(matches) == 1:
             return matches[0]
         if len(matches) > 1:
@@ -154,7 +154,12 @@ class ContainerStore:
         raise NotFoundError(f"No such container: {ref}")
 
     def create(self, config: dict, name: str | None) -> Container:
-        """Reserve a name and an ID and write the container's files; nothing is left if this fails."""
+        """Reserve a name and an ID and write the container's files; nothing is left if this fails.
+        The name and hostname are checked here, where they are written into files (names.py says why)."""
+        if name:
+            name = names.check_container_name(name)
+        if config["Config"]["Hostname"]:
+            names.check_hostname(config["Config"]["Hostname"])
         with flocked(self.lock_path):
             taken = {c.name for c in self.list()}
             if name:
@@ -188,6 +193,7 @@ class ContainerStore:
         return self.load(self.root / cid)
 
     def rename(self, container: Container, new_name: str) -> None:
+        new_name = names.check_container_name(new_name)
         with flocked(self.lock_path):
             if any(c.name == new_name for c in self.list()):
                 raise TuikerError(f'Conflict. The container name "/{new_name}" is already in use')
@@ -209,6 +215,10 @@ class ContainerStore:
         with flocked(self.lock_path):
             for entry in self.root.glob(".*-*"):
                 _remove_tree(entry)
+
+
+def _is_hex(text: str) -> bool:
+    return all(ch in "0123456789abcdef" for ch in text)
 
 
 def _resolv_conf() -> str:

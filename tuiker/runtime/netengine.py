@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tuiker.runtime import names
 from tuiker.runtime import ports as portspec
 from tuiker.runtime.errors import TuikerError
 from tuiker.runtime.network import DEFAULT, PSEUDO, Network, NetworkStore, check_name
@@ -46,6 +47,8 @@ class NetworkEngine:
         """HostConfig's NetworkMode, PortBindings and PublishAllPorts, Config's ExposedPorts and the
         NetworkingConfig, checked: an unknown network, a malformed -p or an alias on the default bridge
         fail here, before anything is created."""
+        for alias in aliases or []:
+            names.check_alias(alias)  # each becomes a name in the peers' /etc/hosts
         mode = DEFAULT if network in (DEFAULT, "default") else network
         endpoints: dict[str, dict] = {}
         if mode.startswith("container:"):
@@ -105,6 +108,8 @@ class NetworkEngine:
         return self._network_request("remove", network=net.id)["id"]
 
     def connect_network(self, network: str, container: str, aliases: list[str] | None = None) -> None:
+        for alias in aliases or []:
+            names.check_alias(alias)
         c = self.container(container)
         self._network_request("connect", network=network, container=c.id, aliases=aliases or [])
 
