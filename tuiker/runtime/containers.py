@@ -19,7 +19,7 @@ from pathlib import Path
 
 from tuiker.runtime import names
 from tuiker.runtime.errors import NotFoundError, TuikerError
-from tuiker.runtime.fsutil import atomic_write, flocked
+from tuiker.runtime.fsutil import atomic_write, flocked, open_root, private_dir
 
 STATES = ("created", "running", "paused", "restarting", "removing", "exited", "dead")
 
@@ -109,10 +109,9 @@ def merge_image_config(image_config: dict, cmd: list[str] | None, entrypoint: li
 
 class ContainerStore:
     def __init__(self, root: Path) -> None:
-        self.root = root / "containers"
-        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.lock_path = root / "locks" / "containers.lock"
-        self.lock_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        open_root(root)
+        self.root = private_dir(root, "containers")
+        self.lock_path = private_dir(root, "locks") / "containers.lock"
 
     def load(self, path: Path) -> Container | None:
         """The container in directory `path`, or None while it is half-created or being removed."""
@@ -156,6 +155,8 @@ class ContainerStore:
     def create(self, config: dict, name: str | None) -> Container:
         """Reserve a name and an ID and write the container's files; nothing is left if this fails.
         The name and hostname are checked here, where they are written into files (names.py says why)."""
+        from tuiker.runtime import hostsfile  # here: it imports ipaddress, and `ps` loads this module
+
         if name:
             name = names.check_container_name(name)
         if config["Config"]["Hostname"]:
@@ -176,14 +177,17 @@ class ContainerStore:
                 staging.mkdir(mode=0o700)
                 for sub in ("upper", "work"):
                     (staging / sub).mkdir(mode=0o755)
+                # upper's mode is the mode of the container's "/": 0755 whatever the umask, or a user
+                # other than root inside cannot even reach /bin.
+                os.chmod(staging / "upper", 0o755)
                 config = dict(config, Id=cid, Name=name, Created=now_iso())
                 hostname = config["Config"]["Hostname"] or cid[:12]
                 config["Config"]["Hostname"] = hostname
-                (staging / "hostname").write_text(hostname + "\n")
-                (staging / "hosts").write_text(
-                    "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-                    f"127.0.1.1\t{hostname}\n")
-                (staging / "resolv.conf").write_text(_resolv_conf())
+                # Bind-mounted over /etc/...: every user inside reads them through the file's own mode
+                # (the directories above them on the host, 0700, are never on that path).
+                for file, text in (("hostname", hostname + "\n"), ("hosts", hostsfile.render(hostname, [], [])),
+                                   ("resolv.conf", _resolv_conf())):
+                    atomic_write(staging / file, text.encode(), mode=0o644)
                 atomic_write(staging / "config.json", json.dumps(config, indent=1).encode())
                 atomic_write(staging / "state.json", json.dumps({"Status": "created"}).encode())
                 os.rename(staging, self.root / cid)

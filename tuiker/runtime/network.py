@@ -31,7 +31,7 @@ from pathlib import Path
 
 from tuiker.runtime import config, names
 from tuiker.runtime.errors import NotFoundError, TuikerError
-from tuiker.runtime.fsutil import atomic_write, flocked
+from tuiker.runtime.fsutil import atomic_write, flocked, private_dir
 
 DEFAULT = "bridge"
 PSEUDO = ("host", "none")  # listed by `network ls` like docker's, but nothing to create or remove
@@ -101,8 +101,8 @@ class NetworkStore:
         self.lock_path = root / "locks" / "networks.lock"
 
     def _dirs(self) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.lock_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(self.root, "networks")
+        private_dir(self.root, "locks")
 
     def list(self) -> list[Network]:
         found = []

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import threading
 import time
@@ -170,7 +171,8 @@ def produce_layer(store: Store, open_at: Callable[[int], Iterator[bytes]], blob_
     work.mkdir(mode=0o700)
     try:
         (work / "diff").mkdir(mode=0o755)
-        sink = open(work / "blob", "wb") if keep_blob else None
+        sink = open(os.open(work / "blob", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600),
+                    "wb") if keep_blob else None
         broken: Exception | None = None
         try:
             source = BlobSource(open_at, size, sink, on_bytes, cancelled)
