@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tuiker.runtime.errors import DigestMismatchError
 
-_DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
+_DIGEST_RE = re.compile(r"sha256:[a-f0-9]{64}")  # fullmatch: `$` would let a trailing newline through
 
 # The engine root: others may pass through it (0711), never list it. Everything in it names images or holds
 # state (tags, configs with their environment, logs, leases): directories 0700, files 0600. Modes are set
@@ -105,8 +105,8 @@ def sha256_digest(data: bytes) -> str:
 
 def check_digest(digest: str) -> str:
     """Only sha256 digests name files in the store: anything else could be a path trick."""
-    if not _DIGEST_RE.match(digest or ""):
-        raise DigestMismatchError(f"unsupported or malformed digest {digest!r}")
+    if not isinstance(digest, str) or not _DIGEST_RE.fullmatch(digest):
+        raise DigestMismatchError(f"unsupported or malformed digest {repr(digest)[:80]}")
     return digest
 
 
