@@ -82,13 +82,14 @@ def merge_image_config(image_config: dict, cmd: list[str] | None, entrypoint: li
                        env: list[str], workdir: str | None, user: str | None) -> dict:
     """docker's rules: --entrypoint replaces the image's Entrypoint and drops its Cmd; a command on the
     line replaces Cmd; Env from the image, then -e on top (same key: the later wins)."""
-    cfg = image_config.get("config") or {}
+    cfg = _image_field(image_config, "config", dict)
     if entrypoint is not None:
         final_entry, final_cmd = entrypoint, cmd or []
     else:
-        final_entry, final_cmd = list(cfg.get("Entrypoint") or []), cmd if cmd else list(cfg.get("Cmd") or [])
+        final_entry = _image_field(cfg, "Entrypoint", list)
+        final_cmd = cmd if cmd else _image_field(cfg, "Cmd", list)
     merged: dict[str, str] = {}
-    for item in list(cfg.get("Env") or []) + env:
+    for item in _image_field(cfg, "Env", list) + env:
         key, sep, value = item.partition("=")
         if not sep:
             value = os.environ.get(key)
@@ -101,10 +102,28 @@ def merge_image_config(image_config: dict, cmd: list[str] | None, entrypoint: li
         raise TuikerError("no command specified")
     return {
         "Entrypoint": final_entry, "Cmd": final_cmd, "Env": [f"{k}={v}" for k, v in merged.items()],
-        "WorkingDir": workdir or cfg.get("WorkingDir") or "/",
-        "User": user if user is not None else cfg.get("User", ""),
-        "StopSignal": cfg.get("StopSignal") or "SIGTERM", "Labels": cfg.get("Labels") or {},
+        "WorkingDir": workdir or _image_field(cfg, "WorkingDir", str) or "/",
+        "User": user if user is not None else _image_field(cfg, "User", str),
+        "StopSignal": _image_field(cfg, "StopSignal", str) or "SIGTERM", "Labels": _image_field(cfg, "Labels", dict),
     }
+
+
+def _image_field(cfg: dict, key: str, kind: type) -> list | str | dict:
+    """A field of an image's config, of the type the image spec gives it, or empty: the config comes from a
+    registry or an archive, and a string where a list belongs would run `s` `h` as a command."""
+    value = cfg.get(key)
+    if value is None:
+        return kind()
+    if kind is list:
+        ok = isinstance(value, list) and all(isinstance(item, str) for item in value)
+    elif key == "Labels":
+        ok = isinstance(value, dict) and all(isinstance(item, str) for item in value.values())
+    else:
+        ok = isinstance(value, kind)
+    if not ok:
+        shape = {list: "a list of strings", str: "a string", dict: "an object"}[kind]
+        raise TuikerError(f"image config: {key} is not {shape}")
+    return value
 
 
 class ContainerStore:
