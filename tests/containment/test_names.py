@@ -21,6 +21,7 @@ from tuiker.runtime.engine import Engine, RunOptions
 from tuiker.runtime.errors import NotFoundError, TuikerError
 from tuiker.runtime.monitor_client import EXIT, STDOUT, split_frames
 from tuiker.runtime.network import NetworkStore
+from tuiker.runtime.store import Store
 
 # What a peer's /etc/hosts would gain from each: a line mapping a name the attacker picks to their address.
 INJECTIONS = ["x\n6.6.6.6 victim-db", "x\r\n6.6.6.6 victim-db", "x 6.6.6.6", "x\t6.6.6.6", "x#y"]
@@ -214,3 +215,16 @@ def test_the_cli_rename_and_network_create(engine_root, image, tuiker):
     cid = ok(tuiker("create", "--name", "first", image, "true")).strip()
     assert "Invalid container name" in one_line_error(tuiker("rename", cid, "a\n6.6.6.6 b"))
     assert "invalid network name" in one_line_error(tuiker("network", "create", "a\nb"))
+
+
+# -- image references ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("ref", ["alpine\n:latest", "127.0.0.1:5000\n/x/y:1", "x/y\n@sha256:" + "a" * 64,
+                                 "alpine:l\u00e4test"])
+def test_a_reference_holding_a_newline_is_not_a_name(engine_root, image, tuiker, ref):
+    """The reference patterns ended in `$`, which also matches before a trailing newline: `alpine\\n:latest`
+    became a tag (in tags.json, in `images`, and in archives' RepoTags on load). fullmatch now."""
+    r = tuiker("tag", image, ref)
+    assert r.returncode != 0
+    assert "invalid reference format" in one_line_error(r)
+    assert all(t.isprintable() for t in Store(engine_root).tags())
