@@ -35,8 +35,13 @@ from tuiker.runtime.store import Image, Store
 
 IMAGE_NAME = "io.containerd.image.name"
 REF_NAME = "org.opencontainers.image.ref.name"
-# Manifests, configs and index.json are read into memory; nothing legitimate comes near this.
-MAX_METADATA = 32 * 1024 * 1024
+# Manifests, configs and index.json are read into memory: at most manifest.MAX_DOCUMENT each, as a pull.
+# Every member's header stays in memory while the archive is read (its metadata comes last, after the
+# blobs), so their number is bounded too (a TarInfo costs ~200 bytes: 100000 are ~20 MiB), and so are the
+# pax and GNU long-name headers tarfile reads whole: each (Go's limit, as tarstream's) and all together.
+MAX_MEMBERS = 100_000
+MAX_TAR_HEADER = 1 << 20
+MAX_TAR_HEADERS = 16 << 20
 _BLOB_PATH_RE = re.compile(r"^blobs/sha256/([a-f0-9]{64})$")
 
 
@@ -171,8 +176,12 @@ def load(store: Store, path: str) -> list[str]:
             f = stack.enter_context(os.fdopen(_open_special(path, os.O_RDONLY), "rb"))
             if not f.seekable() or _compression(f):
                 f = stack.enter_context(_spooled(store, f))
-            tar = stack.enter_context(tarfile.open(fileobj=f, mode="r:"))
-            members = {_normalize(info.name): info for info in tar.getmembers()}
+            tar = stack.enter_context(tarfile.open(fileobj=f, mode="r:", tarinfo=_bounded_tarinfo()))
+            members = {}
+            for count, info in enumerate(tar, 1):
+                if count > MAX_MEMBERS:
+                    raise ArchiveError(f"invalid archive: more than {MAX_MEMBERS} members")
+                members[_normalize(info.name)] = info
             archive = _Archive(tar, members)
             if "index.json" in members and "oci-layout" in members:
                 plans = archive.plan_oci()
@@ -188,6 +197,27 @@ def load(store: Store, path: str) -> list[str]:
             raise ArchiveError(f"invalid archive: {e}") from e
         except OSError as e:
             raise ArchiveError(f"cannot load {path}: {e.strerror or e}") from e
+
+
+def _bounded_tarinfo() -> type[tarfile.TarInfo]:
+    """A TarInfo class (one per archive: it counts) that refuses an oversized pax or GNU long-name header
+    from its size, before tarfile reads it into memory; and sparse members, which images never have.
+    _proc_member is tarfile's own hook for these headers (private, unchanged since Python 3.2)."""
+    left = [MAX_TAR_HEADERS]
+
+    class Bounded(tarfile.TarInfo):
+        def _proc_member(self, tar: tarfile.TarFile):
+            if self.type in (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE, tarfile.GNUTYPE_LONGNAME,
+                             tarfile.GNUTYPE_LONGLINK):
+                left[0] -= self.size
+                if self.size > MAX_TAR_HEADER or left[0] < 0:
+                    raise ArchiveError(f"invalid archive: a pax or GNU long-name header of {self.size} bytes (at"
+                                       f" most {MAX_TAR_HEADER}, {MAX_TAR_HEADERS} in all)")
+            elif self.type == tarfile.GNUTYPE_SPARSE:
+                raise ArchiveError(f"invalid archive: {self.name[:200]!r} is a sparse file")
+            return super()._proc_member(tar)
+
+    return Bounded
 
 
 def _compression(f: BinaryIO) -> str | None:
@@ -269,10 +299,12 @@ class _Archive:
         return f
 
     def read(self, name: str) -> bytes:
-        f = self.open(self.member(name))
-        data = f.read(MAX_METADATA + 1)
-        if len(data) > MAX_METADATA:
-            raise ArchiveError(f"invalid archive: {name} is larger than {MAX_METADATA} bytes")
+        info = self.member(name)
+        if info.size > manifest.MAX_DOCUMENT:  # (a link's size is 0: the read below still bounds it)
+            raise ArchiveError(f"invalid archive: {name} is larger than {manifest.MAX_DOCUMENT >> 20} MiB")
+        data = self.open(info).read(manifest.MAX_DOCUMENT + 1)
+        if len(data) > manifest.MAX_DOCUMENT:
+            raise ArchiveError(f"invalid archive: {name} is larger than {manifest.MAX_DOCUMENT >> 20} MiB")
         return data
 
     def read_blob(self, digest: str, what: str) -> tuple[bytes, dict]:
@@ -297,21 +329,22 @@ class _Archive:
             raise ArchiveError("invalid archive: index.json has no manifests")
         plans: dict[str, _Plan] = {}
         for desc in index["manifests"]:
-            digest = check_digest(desc.get("digest", ""))
+            digest, _ = manifest.descriptor(desc, "invalid archive: index.json", ArchiveError)
             body, doc = self.read_blob(digest, f"manifest {digest}")
             media_type = manifest.media_type_of(doc, desc.get("mediaType"))
             if media_type in manifest.INDEXES:
                 # A multi-platform image: the host's platform, as pull picks it.
                 desc = {**manifest.select_platform(doc, manifest.host_platform()),
                         "annotations": desc.get("annotations")}
-                digest = check_digest(desc.get("digest", ""))
+                digest, _ = manifest.descriptor(desc, f"invalid archive: manifest list {digest}", ArchiveError)
                 body, doc = self.read_blob(digest, f"manifest {digest}")
                 media_type = manifest.media_type_of(doc, desc.get("mediaType"))
             if media_type not in manifest.IMAGE_MANIFESTS:
                 continue  # the layout spec: unknown media types are not an error
             if digest not in plans:
                 plans[digest] = self._plan_manifest(body, digest, media_type, doc)
-            tag = _oci_tag(desc.get("annotations") or {})
+            annotations = desc.get("annotations")
+            tag = _oci_tag(annotations if isinstance(annotations, dict) else {})
             if tag and tag not in plans[digest].tags:
                 plans[digest].tags.append(tag)
         if not plans:
@@ -319,18 +352,19 @@ class _Archive:
         return list(plans.values())
 
     def _plan_manifest(self, body: bytes, digest: str, media_type: str, doc: dict) -> _Plan:
-        config_digest = check_digest((doc.get("config") or {}).get("digest", ""))
+        what = f"invalid archive: manifest {digest}"
+        config_digest, _ = manifest.descriptor(doc.get("config"), what, ArchiveError)
         config, config_doc = self.read_blob(config_digest, f"config {config_digest}")
         descs = doc.get("layers")
         if not isinstance(descs, list):
-            raise ArchiveError(f"invalid archive: manifest {digest} has no layers")
+            raise ArchiveError(f"{what} has no layers")
+        blob_digests = [manifest.descriptor(d, what, ArchiveError)[0] for d in descs]
         for d in descs:
             if d.get("mediaType") and d["mediaType"] not in manifest.LAYER_TYPES:
-                raise ArchiveError(f"invalid archive: unsupported layer type {d['mediaType']!r}")
-        blob_digests = [check_digest(d.get("digest", "")) for d in descs]
-        diff_ids = _diff_ids(config_doc, len(descs))
+                raise ArchiveError(f"invalid archive: unsupported layer type {str(d['mediaType'])[:100]!r}")
+        diff_ids = manifest.diff_ids(config_doc, len(descs), "invalid archive", ArchiveError)
         layers = [(self.member(_blob_name(b)), b, i) for b, i in zip(blob_digests, diff_ids, strict=True)]
-        return _Plan(body, digest, media_type, config, config_digest, config_doc.get("created", ""), layers)
+        return _Plan(body, digest, media_type, config, config_digest, manifest.created(config_doc), layers)
 
     # -- docker-archive ------------------------------------------------------------------------------
 
@@ -340,16 +374,18 @@ class _Archive:
             raise ArchiveError("invalid archive: manifest.json lists no images")
         plans = []
         for entry in entries:
-            if not isinstance(entry, dict) or not entry.get("Config"):
+            if not isinstance(entry, dict) or not isinstance(entry.get("Config"), str):
                 raise ArchiveError("invalid archive: manifest.json entry without Config")
+            paths, tags = entry.get("Layers") or [], entry.get("RepoTags") or []
+            if not (_strings(paths) and _strings(tags)):
+                raise ArchiveError("invalid archive: manifest.json: Layers and RepoTags must be lists of strings")
             config = self.read(entry["Config"])
             config_digest = sha256_digest(config)
             named = _BLOB_PATH_RE.match(_normalize(entry["Config"]))
             if named and named[1] != config_digest[7:]:
                 raise DigestMismatchError(f"config {entry['Config']}: digest mismatch: got {config_digest}")
             config_doc = _parse(config, f"config {entry['Config']}", dict)
-            paths = entry.get("Layers") or []
-            diff_ids = _diff_ids(config_doc, len(paths))
+            diff_ids = manifest.diff_ids(config_doc, len(paths), "invalid archive", ArchiveError)
             layers = []
             descs = []
             for layer_path, diff_id in zip(paths, diff_ids, strict=True):
@@ -370,9 +406,9 @@ class _Archive:
                           "config": {"mediaType": manifest.DOCKER_CONFIG, "size": len(config),
                                      "digest": config_digest},
                           "layers": descs})
-            tags = [_full_tag(t) for t in entry.get("RepoTags") or []]
+            tags = [_full_tag(t) for t in tags]
             plans.append(_Plan(body, sha256_digest(body), manifest.DOCKER_MANIFEST, config, config_digest,
-                               config_doc.get("created", ""), layers, [t for t in tags if t]))
+                               manifest.created(config_doc), layers, [t for t in tags if t]))
         return plans
 
     def _hash(self, info: tarfile.TarInfo) -> str:
@@ -390,11 +426,8 @@ def _parse(data: bytes, what: str, kind: type) -> dict | list:
     return manifest.load_json(data, f"invalid archive: {what}", kind, ArchiveError)
 
 
-def _diff_ids(config: dict, count: int) -> list[str]:
-    diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
-    if len(diff_ids) != count:
-        raise ArchiveError(f"invalid archive: config lists {len(diff_ids)} layers, manifest {count}")
-    return [check_digest(d) for d in diff_ids]
+def _strings(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(x, str) for x in value)
 
 
 def _full_tag(name: str) -> str | None:
@@ -407,9 +440,10 @@ def _full_tag(name: str) -> str | None:
 
 
 def _oci_tag(annotations: dict) -> str | None:
-    if annotations.get(IMAGE_NAME):
-        return _full_tag(annotations[IMAGE_NAME])
-    return _full_tag(annotations.get(REF_NAME) or "")
+    name, ref_name = annotations.get(IMAGE_NAME), annotations.get(REF_NAME)
+    if name and isinstance(name, str):
+        return _full_tag(name)
+    return _full_tag(ref_name if isinstance(ref_name, str) else "")
 
 
 # -- import ------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from tuiker.runtime import names
 from tuiker.runtime.errors import NotFoundError, TuikerError
-from tuiker.runtime.fsutil import atomic_write, flocked
+from tuiker.runtime.fsutil import atomic_write, flocked, open_root, private_dir
 
 STATES = ("created", "running", "paused", "restarting", "removing", "exited", "dead")
 
@@ -82,13 +82,14 @@ def merge_image_config(image_config: dict, cmd: list[str] | None, entrypoint: li
                        env: list[str], workdir: str | None, user: str | None) -> dict:
     """docker's rules: --entrypoint replaces the image's Entrypoint and drops its Cmd; a command on the
     line replaces Cmd; Env from the image, then -e on top (same key: the later wins)."""
-    cfg = image_config.get("config") or {}
+    cfg = _image_field(image_config, "config", dict)
     if entrypoint is not None:
         final_entry, final_cmd = entrypoint, cmd or []
     else:
-        final_entry, final_cmd = list(cfg.get("Entrypoint") or []), cmd if cmd else list(cfg.get("Cmd") or [])
+        final_entry = _image_field(cfg, "Entrypoint", list)
+        final_cmd = cmd if cmd else _image_field(cfg, "Cmd", list)
     merged: dict[str, str] = {}
-    for item in list(cfg.get("Env") or []) + env:
+    for item in _image_field(cfg, "Env", list) + env:
         key, sep, value = item.partition("=")
         if not sep:
             value = os.environ.get(key)
@@ -103,18 +104,35 @@ def merge_image_config(image_config: dict, cmd: list[str] | None, entrypoint: li
         raise TuikerError("no command specified")
     return {
         "Entrypoint": final_entry, "Cmd": final_cmd, "Env": [f"{k}={v}" for k, v in merged.items()],
-        "WorkingDir": workdir or cfg.get("WorkingDir") or "/",
-        "User": user if user is not None else cfg.get("User", ""),
-        "StopSignal": cfg.get("StopSignal") or "SIGTERM", "Labels": cfg.get("Labels") or {},
+        "WorkingDir": workdir or _image_field(cfg, "WorkingDir", str) or "/",
+        "User": user if user is not None else _image_field(cfg, "User", str),
+        "StopSignal": _image_field(cfg, "StopSignal", str) or "SIGTERM", "Labels": _image_field(cfg, "Labels", dict),
     }
+
+
+def _image_field(cfg: dict, key: str, kind: type) -> list | str | dict:
+    """A field of an image's config, of the type the image spec gives it, or empty: the config comes from a
+    registry or an archive, and a string where a list belongs would run `s` `h` as a command."""
+    value = cfg.get(key)
+    if value is None:
+        return kind()
+    if kind is list:
+        ok = isinstance(value, list) and all(isinstance(item, str) for item in value)
+    elif key == "Labels":
+        ok = isinstance(value, dict) and all(isinstance(item, str) for item in value.values())
+    else:
+        ok = isinstance(value, kind)
+    if not ok:
+        shape = {list: "a list of strings", str: "a string", dict: "an object"}[kind]
+        raise TuikerError(f"image config: {key} is not {shape}")
+    return value
 
 
 class ContainerStore:
     def __init__(self, root: Path) -> None:
-        self.root = root / "containers"
-        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.lock_path = root / "locks" / "containers.lock"
-        self.lock_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        open_root(root)
+        self.root = private_dir(root, "containers")
+        self.lock_path = private_dir(root, "locks") / "containers.lock"
 
     def load(self, path: Path) -> Container | None:
         """The container in directory `path`, or None while it is half-created or being removed."""
@@ -140,15 +158,15 @@ class ContainerStore:
         if not ref:
             raise NotFoundError("No such container: ''")
         ref = ref.removeprefix("/")
-        exact = self.load(self.root / ref) if len(ref) == 64 else None
+        # Only 64 hex digits name a directory: any other 64 characters could be a path (`../../..`).
+        exact = self.load(self.root / ref) if len(ref) == 64 and _is_hex(ref) else None
         if exact:
             return exact
         everything = self.list()
         for c in everything:
             if c.name == ref:
                 return c
-        matches = [c for c in everything if c.id.startswith(ref.lower())] if all(
-            ch in "0123456789abcdef" for ch in ref.lower()) else []
+        matches = [c for c in everything if c.id.startswith(ref.lower())] if _is_hex(ref.lower()) else []
         if len(matches) == 1:
             return matches[0]
         if len(matches) > 1:
@@ -156,7 +174,14 @@ class ContainerStore:
         raise NotFoundError(f"No such container: {ref}")
 
     def create(self, config: dict, name: str | None) -> Container:
-        """Reserve a name and an ID and write the container's files; nothing is left if this fails."""
+        """Reserve a name and an ID and write the container's files; nothing is left if this fails.
+        The name and hostname are checked here, where they are written into files (names.py says why)."""
+        from tuiker.runtime import hostsfile  # here: it imports ipaddress, and `ps` loads this module
+
+        if name:
+            name = names.check_container_name(name)
+        if config["Config"]["Hostname"]:
+            names.check_hostname(config["Config"]["Hostname"])
         with flocked(self.lock_path):
             taken = {c.name for c in self.list()}
             if name:
@@ -173,14 +198,17 @@ class ContainerStore:
                 staging.mkdir(mode=0o700)
                 for sub in ("upper", "work"):
                     (staging / sub).mkdir(mode=0o755)
+                # upper's mode is the mode of the container's "/": 0755 whatever the umask, or a user
+                # other than root inside cannot even reach /bin.
+                os.chmod(staging / "upper", 0o755)
                 config = dict(config, Id=cid, Name=name, Created=now_iso())
                 hostname = config["Config"]["Hostname"] or cid[:12]
                 config["Config"]["Hostname"] = hostname
-                (staging / "hostname").write_text(hostname + "\n")
-                (staging / "hosts").write_text(
-                    "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-                    f"127.0.1.1\t{hostname}\n")
-                (staging / "resolv.conf").write_text(_resolv_conf())
+                # Bind-mounted over /etc/...: every user inside reads them through the file's own mode
+                # (the directories above them on the host, 0700, are never on that path).
+                for file, text in (("hostname", hostname + "\n"), ("hosts", hostsfile.render(hostname, [], [])),
+                                   ("resolv.conf", _resolv_conf())):
+                    atomic_write(staging / file, text.encode(), mode=0o644)
                 atomic_write(staging / "config.json", json.dumps(config, indent=1).encode())
                 atomic_write(staging / "state.json", json.dumps({"Status": "created"}).encode())
                 os.rename(staging, self.root / cid)
@@ -190,6 +218,7 @@ class ContainerStore:
         return self.load(self.root / cid)
 
     def rename(self, container: Container, new_name: str) -> None:
+        new_name = names.check_container_name(new_name)
         with flocked(self.lock_path):
             if any(c.name == new_name for c in self.list()):
                 raise TuikerError(f'Conflict. The container name "/{new_name}" is already in use')
@@ -211,6 +240,10 @@ class ContainerStore:
         with flocked(self.lock_path):
             for entry in self.root.glob(".*-*"):
                 _remove_tree(entry)
+
+
+def _is_hex(text: str) -> bool:
+    return all(ch in "0123456789abcdef" for ch in text)
 
 
 def _resolv_conf() -> str:

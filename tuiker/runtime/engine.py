@@ -7,7 +7,7 @@ import json
 import os
 from pathlib import Path
 
-from tuiker.runtime import config, reference
+from tuiker.runtime import config, names, reference
 from tuiker.runtime.errors import TuikerError
 from tuiker.runtime.netengine import NetworkEngine
 from tuiker.runtime.store import Image, Store
@@ -114,6 +114,11 @@ class ContainerEngine(NetworkEngine):
         from tuiker.runtime.config import init_binary
         from tuiker.runtime.containers import merge_image_config
 
+        # Before anything is pulled or made: both are written into files (names.py says why they matter).
+        if opts.name:
+            names.check_container_name(opts.name)
+        if opts.hostname:
+            names.check_hostname(opts.hostname)
         try:
             image = self.image(opts.image)
         except TuikerError:

@@ -26,7 +26,7 @@ import os
 from pathlib import Path
 
 from tuiker.runtime.errors import TuikerError
-from tuiker.runtime.fsutil import flocked
+from tuiker.runtime.fsutil import PRIVATE_FILE, flocked, private_dir
 
 
 class PoolExhausted(TuikerError):
@@ -35,8 +35,8 @@ class PoolExhausted(TuikerError):
 
 def _paths(root: Path, make: bool = True) -> tuple[Path, Path]:
     if make:
-        (root / "networks").mkdir(parents=True, exist_ok=True, mode=0o700)
-        (root / "locks").mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(root, "networks")
+        private_dir(root, "locks")
     return root / "networks" / "leases.json", root / "locks" / "ipam.lock"
 
 
@@ -54,7 +54,9 @@ def _load(path: Path) -> dict:
 
 def _save(path: Path, data: dict) -> None:
     tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w") as f:
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, PRIVATE_FILE)
+    with open(fd, "w") as f:
+        os.fchmod(fd, PRIVATE_FILE)
         json.dump(data, f, indent=1, sort_keys=True)
     os.rename(tmp, path)
 

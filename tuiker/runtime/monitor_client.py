@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from tuiker.runtime.fsutil import flocked
+from tuiker.runtime.fsutil import flocked, private_dir
 
 TYPE_CHECKING = False  # not typing's: importing typing costs ~7 ms, and `ps` runs through here
 if TYPE_CHECKING:
@@ -44,9 +44,8 @@ def split_frames(buf: bytearray) -> Iterator[tuple[int, bytes]]:
 
 
 def runtime_dir(root: Path) -> Path:
-    path = root / "run"
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return path
+    """run/: the monitor's socket, pid, lock and log; 0700 (the socket is the engine's whole API)."""
+    return private_dir(root, "run")
 
 
 class MonitorClient:

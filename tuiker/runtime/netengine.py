@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tuiker.runtime import names
 from tuiker.runtime import ports as portspec
 from tuiker.runtime.errors import TuikerError
 from tuiker.runtime.network import DEFAULT, PSEUDO, Network, NetworkStore, check_name
@@ -46,6 +47,8 @@ class NetworkEngine:
         """HostConfig's NetworkMode, PortBindings and PublishAllPorts, Config's ExposedPorts and the
         NetworkingConfig, checked: an unknown network, a malformed -p or an alias on the default bridge
         fail here, before anything is created."""
+        for alias in aliases or []:
+            names.check_alias(alias)  # each becomes a name in the peers' /etc/hosts
         mode = DEFAULT if network in (DEFAULT, "default") else network
         endpoints: dict[str, dict] = {}
         if mode.startswith("container:"):
@@ -63,10 +66,11 @@ class NetworkEngine:
         for spec in publish or []:
             for b in portspec.parse_publish(spec):
                 bindings.setdefault(portspec.key(b), []).append({"HostIp": b["HostIp"], "HostPort": b["HostPort"]})
-        exposed = {}
-        for key in image_exposed or {}:
-            port, proto = portspec.split_key(key)
-            exposed[f"{port}/{proto}"] = {}
+        if not isinstance(image_exposed or {}, dict):
+            raise TuikerError("image config: ExposedPorts is not an object")
+        # Checked as --expose is: the image comes from a registry, and -P publishes these (a port the
+        # firewall cannot hold would fail the rules of every container).
+        exposed = {_image_port(key): {} for key in image_exposed or {}}
         for spec in expose or []:
             exposed.update({k: {} for k in portspec.parse_expose(spec)})
         exposed.update({k: {} for k in bindings})
@@ -105,6 +109,8 @@ class NetworkEngine:
         return self._network_request("remove", network=net.id)["id"]
 
     def connect_network(self, network: str, container: str, aliases: list[str] | None = None) -> None:
+        for alias in aliases or []:
+            names.check_alias(alias)
         c = self.container(container)
         self._network_request("connect", network=network, container=c.id, aliases=aliases or [])
 
@@ -213,6 +219,16 @@ class NetworkEngine:
             rx += host_tx
             tx += host_rx
         return rx, tx
+
+
+def _image_port(key: object) -> str:
+    """An image's ExposedPorts key ("80/tcp", or "80"), normalised; one port, not a range."""
+    try:
+        if not isinstance(key, str) or "-" in key:
+            raise TuikerError("expected PORT/tcp or PORT/udp")
+        return portspec.parse_expose(key)[0]
+    except TuikerError as e:
+        raise TuikerError(f"image config: invalid ExposedPorts entry {str(key)[:40]!r}: {e}") from None
 
 
 def counters(name: str) -> tuple[int, int]:

@@ -29,9 +29,9 @@ import os
 import time
 from pathlib import Path
 
-from tuiker.runtime import config
+from tuiker.runtime import config, names
 from tuiker.runtime.errors import NotFoundError, TuikerError
-from tuiker.runtime.fsutil import atomic_write, flocked
+from tuiker.runtime.fsutil import atomic_write, flocked, private_dir
 
 DEFAULT = "bridge"
 PSEUDO = ("host", "none")  # listed by `network ls` like docker's, but nothing to create or remove
@@ -101,8 +101,8 @@ class NetworkStore:
         self.lock_path = root / "locks" / "networks.lock"
 
     def _dirs(self) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.lock_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(self.root, "networks")
+        private_dir(self.root, "locks")
 
     def list(self) -> list[Network]:
         found = []
@@ -143,6 +143,7 @@ class NetworkStore:
     def create(self, name: str, subnet: str | None = None, gateway: str | None = None, internal: bool = False,
                labels: dict | None = None, network_id: str | None = None) -> Network:
         """Write a new definition; the name must be free. The subnet may stay empty until first use."""
+        names.check_network_name(name)  # again here: the monitor creates through this, whoever asked it
         self._dirs()
         with flocked(self.lock_path):
             if any(n.name == name for n in self.list()) or name in PSEUDO:
@@ -168,12 +169,10 @@ class NetworkStore:
 
 
 def check_name(name: str) -> None:
-    import re
-
+    """A name `network create` may give: docker's rule (names.py), and none of the pre-defined ones."""
     if name in (DEFAULT, "default", *PSEUDO):
         raise TuikerError(f"{name} is a pre-defined network and cannot be created")
-    if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", name):
-        raise TuikerError(f"invalid network name {name!r}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+    names.check_network_name(name)
 
 
 # -- the host's routes and MTU (read from /proc and /sys: no netlink needed) ------------------------------

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import threading
 import time
@@ -29,7 +30,6 @@ import urllib3
 from tuiker.runtime import manifest
 from tuiker.runtime import reference as refs
 from tuiker.runtime.errors import DigestMismatchError, LayerError, RegistryError, TuikerError
-from tuiker.runtime.fsutil import check_digest
 from tuiker.runtime.layers import unpack_layer
 from tuiker.runtime.registry import BACKOFF_SECONDS, RETRIES, RegistryClient
 from tuiker.runtime.store import Image, Store
@@ -116,7 +116,7 @@ class BlobSource:
 
     def _account(self, chunk: bytes) -> None:
         self.offset += len(chunk)
-        if self.size and self.offset > self.size:
+        if self.offset > self.size:  # the descriptor's size bounds the download (an endless body)
             raise DigestMismatchError(f"blob is larger than the {self.size} bytes its descriptor gives")
         self.sha256.update(chunk)
         if self._sink is not None:
@@ -170,7 +170,8 @@ def produce_layer(store: Store, open_at: Callable[[int], Iterator[bytes]], blob_
     work.mkdir(mode=0o700)
     try:
         (work / "diff").mkdir(mode=0o755)
-        sink = open(work / "blob", "wb") if keep_blob else None
+        sink = open(os.open(work / "blob", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600),
+                    "wb") if keep_blob else None
         broken: Exception | None = None
         try:
             source = BlobSource(open_at, size, sink, on_bytes, cancelled)
@@ -192,7 +193,7 @@ def produce_layer(store: Store, open_at: Callable[[int], Iterator[bytes]], blob_
         if actual != blob_digest:
             raise DigestMismatchError(f"layer {blob_digest[7:19]}: digest mismatch: expected {blob_digest},"
                                       f" got {actual}")
-        if size and source.offset != size:
+        if source.offset != size:
             raise DigestMismatchError(f"layer {blob_digest[7:19]}: {source.offset} bytes, descriptor says {size}")
         if broken is not None:
             raise LayerError(f"layer {blob_digest[7:19]}: cannot be unpacked: {broken}")
@@ -243,57 +244,57 @@ class Puller:
         repo_digest = fetched.digest
         document = manifest.load_json(fetched.body, "manifest")
         if fetched.media_type in manifest.INDEXES:
-            desc = manifest.select_platform(document, want)
-            fetched = client.get_manifest(ref.repository, check_digest(desc["digest"]))
+            digest, size = manifest.descriptor(manifest.select_platform(document, want), f"{ref}: manifest")
+            _check_document_size(size, f"{ref}: manifest")
+            fetched = client.get_manifest(ref.repository, digest)
             document = manifest.load_json(fetched.body, "manifest")
         if fetched.media_type not in manifest.IMAGE_MANIFESTS:
             raise RegistryError(f"{ref}: unsupported manifest type {fetched.media_type!r}")
-        config_desc = document.get("config") or {}
+        # Every descriptor checked before anything is downloaded: a layer without a size is refused here.
+        config_digest, config_size = manifest.descriptor(document.get("config"), f"{ref}: config")
+        _check_document_size(config_size, f"{ref}: image config")
         layer_descs = document.get("layers")
-        if not isinstance(layer_descs, list) or not config_desc.get("digest"):
-            raise RegistryError(f"{ref}: manifest has no config or layers")
-        config_digest = check_digest(config_desc["digest"])
+        if not isinstance(layer_descs, list):
+            raise RegistryError(f"{ref}: manifest has no layers")
+        layers = [manifest.descriptor(d, f"{ref}: layer {i + 1}") for i, d in enumerate(layer_descs)]
+        for desc in layer_descs:
+            if desc.get("mediaType") and desc["mediaType"] not in manifest.LAYER_TYPES:
+                raise RegistryError(f"{ref}: unsupported layer type {str(desc['mediaType'])[:100]!r}")
         if self.store.has_blob(config_digest):
             config_bytes = self.store.read_blob(config_digest)
         else:
             config_bytes = client.get_blob_bytes(ref.repository, config_digest)
         config = manifest.load_json(config_bytes, "image config")
-        diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
-        if len(diff_ids) != len(layer_descs):
-            raise RegistryError(f"{ref}: config lists {len(diff_ids)} layers, manifest {len(layer_descs)}")
-        for desc in layer_descs:
-            if desc.get("mediaType") and desc["mediaType"] not in manifest.LAYER_TYPES:
-                raise RegistryError(f"{ref}: unsupported layer type {desc['mediaType']!r}")
+        diff_ids = manifest.diff_ids(config, len(layers), str(ref))
         self.progress(Progress("", f"{ref.digest or ref.tag}: Pulling from {ref.familiar_name}"))
         with self.store.pull_guard():
-            new = self._fetch_layers(client, ref.repository, layer_descs, diff_ids)
+            new = self._fetch_layers(client, ref.repository, layers, diff_ids)
             self.store.put_blob(config_digest, config_bytes)
             self.store.put_blob(fetched.digest, fetched.body)
             size = sum(self.store.layer_size(d) for d in diff_ids)
-            image = Image(config_digest, fetched.digest, fetched.media_type, list(diff_ids),
-                          [d["digest"] for d in layer_descs], size, config.get("created", ""))
+            image = Image(config_digest, fetched.digest, fetched.media_type, diff_ids,
+                          [digest for digest, _ in layers], size, manifest.created(config))
             tag = None if ref.digest else f"{ref.name}:{ref.tag}"
             previous = self.store.tags().get(tag) if tag else None
             self.store.add_image(image, tag, f"{ref.name}@{repo_digest}")
         return self.store.get_image(image.id), repo_digest, new or previous != image.id
 
-    def _fetch_layers(self, client: RegistryClient, repository: str, descs: list[dict],
+    def _fetch_layers(self, client: RegistryClient, repository: str, layers: list[tuple[str, int]],
                       diff_ids: list[str]) -> bool:
+        """`layers`: (blob digest, size) each, checked (manifest.descriptor), as `diff_ids` are."""
         cancelled = threading.Event()
         work = []
-        for desc, diff_id in zip(descs, diff_ids, strict=True):
-            short = check_digest(desc["digest"])[7:19]
-            check_digest(diff_id)
-            if self.store.has_layer(diff_id) and self.store.has_blob(desc["digest"]):
-                self.progress(Progress(short, "Already exists"))
+        for (digest, size), diff_id in zip(layers, diff_ids, strict=True):
+            if self.store.has_layer(diff_id) and self.store.has_blob(digest):
+                self.progress(Progress(digest[7:19], "Already exists"))
             else:
-                self.progress(Progress(short, "Waiting"))
-                work.append((desc, diff_id))
+                self.progress(Progress(digest[7:19], "Waiting"))
+                work.append((digest, size, diff_id))
         if not work:
             return False
         with ThreadPoolExecutor(max_workers=min(PARALLEL_LAYERS, len(work)),
                                 thread_name_prefix="tuiker-pull") as pool:
-            futures = [pool.submit(self._fetch_layer, client, repository, d, i, cancelled) for d, i in work]
+            futures = [pool.submit(self._fetch_layer, client, repository, *w, cancelled) for w in work]
             done, _ = wait(futures, return_when=FIRST_EXCEPTION)
             errors = [f.exception() for f in done if f.exception() is not None]
             if errors:
@@ -303,11 +304,9 @@ class Puller:
                 raise (real or errors)[0]
         return True
 
-    def _fetch_layer(self, client: RegistryClient, repository: str, desc: dict, diff_id: str,
+    def _fetch_layer(self, client: RegistryClient, repository: str, digest: str, total: int, diff_id: str,
                      cancelled: threading.Event) -> None:
-        digest = desc["digest"]
         short = digest[7:19]
-        total = int(desc.get("size") or 0)
         with self.store.production_lock(diff_id):
             have_layer, have_blob = self.store.has_layer(diff_id), self.store.has_blob(digest)
             if have_layer and have_blob:
@@ -329,6 +328,12 @@ class Puller:
 
             produce_layer(self.store, open_at, digest, total, diff_id, not have_blob, on_bytes, cancelled)
         self.progress(Progress(short, "Pull complete", total, total))
+
+
+def _check_document_size(size: int, what: str) -> None:
+    """Refused from its descriptor alone, before it is asked for (read_document would stop it anyway)."""
+    if size > manifest.MAX_DOCUMENT:
+        raise RegistryError(f"{what} is larger than {manifest.MAX_DOCUMENT >> 20} MiB ({size} bytes)")
 
 
 def read_config(store: Store, image: Image) -> dict:

@@ -17,9 +17,11 @@ DEFAULT_REGISTRY = "docker.io"
 DOCKER_HUB_API_HOST = "registry-1.docker.io"
 DEFAULT_TAG = "latest"
 
+# Each pattern is used with fullmatch: `$` alone also matches before a trailing newline, which let
+# `alpine\n:latest` through as a repository name (and into tags.json, `images`, a container's Image).
 _COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
 _REPOSITORY_RE = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
-_TAG_RE = re.compile(r"^[\w][\w.-]{0,127}$")
+_TAG_RE = re.compile(r"^[\w][\w.-]{0,127}$", re.ASCII)  # Go's \w: ASCII letters, digits, _
 _DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
 _HOST_RE = re.compile(
     r"^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*"
@@ -82,25 +84,25 @@ def parse_name(text: str) -> Reference:
     original = text
     if not text or text != text.strip():
         raise ReferenceFormatError(f"invalid reference format: {original!r}")
-    if _FULL_HEX_RE.match(text):
+    if _FULL_HEX_RE.fullmatch(text):
         raise ReferenceFormatError(
             f"invalid repository name ({original}), cannot specify 64-byte hexadecimal strings"
         )
     digest = None
     if "@" in text:
         text, digest = text.split("@", 1)
-        if not _DIGEST_RE.match(digest):
+        if not _DIGEST_RE.fullmatch(digest):
             raise ReferenceFormatError(f"invalid reference format: bad digest in {original!r}")
     tag = None
     # A colon after the last slash is a tag; one before it belongs to a host:port.
     last = text.rsplit("/", 1)[-1]
     if ":" in last:
         text, tag = text.rsplit(":", 1)
-        if not _TAG_RE.match(tag):
+        if not _TAG_RE.fullmatch(tag):
             raise ReferenceFormatError(f"invalid reference format: bad tag {tag!r} in {original!r}")
     registry, _, path = text.partition("/")
     if path and ("." in registry or ":" in registry or registry == "localhost" or registry != registry.lower()):
-        if not _HOST_RE.match(registry):
+        if not _HOST_RE.fullmatch(registry):
             raise ReferenceFormatError(f"invalid reference format: bad registry host in {original!r}")
         repository = path
     else:
@@ -109,7 +111,7 @@ def parse_name(text: str) -> Reference:
         registry = DEFAULT_REGISTRY
     if registry == DEFAULT_REGISTRY and "/" not in repository:
         repository = f"library/{repository}"
-    if not _REPOSITORY_RE.match(repository):
+    if not _REPOSITORY_RE.fullmatch(repository):
         if repository != repository.lower():
             raise ReferenceFormatError(
                 f"invalid reference format: repository name must be lowercase: {original!r}"

@@ -5,6 +5,10 @@ its realm for a token for our scope (anonymous, or with Basic credentials if the
 retry with `Authorization: Bearer`; for `Basic` we retry with the credentials. Tokens are cached per
 scope until they expire. Plain HTTP is used only for loopback and for registries the user lists as
 insecure; those are tried over HTTPS first like docker does, except loopback, which is plain HTTP.
+
+A registry is not trusted with our memory: every answer is streamed, documents (manifests, configs, tokens)
+are read through read_document, which stops at manifest.MAX_DOCUMENT whatever Content-Length says, and
+the bodies of answers we do not use (401, 5xx, 404) are never read past a few KiB.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import time
 from dataclasses import dataclass
 
 import requests
+import urllib3
 
 from tuiker.runtime import config, credentials, manifest
 from tuiker.runtime.errors import NotFoundError, RegistryError
@@ -24,6 +29,9 @@ USER_AGENT = "tuiker/0.1"
 RETRIES = 4
 BACKOFF_SECONDS = 0.5
 TIMEOUT = (10, 60)
+CHUNK = 64 * 1024
+# An error answer's body is read up to this, so its connection can serve the next request; past it, closed.
+DISCARD_LIMIT = 64 * 1024
 # A challenge parameter: key="quoted value" or key=token.
 _PARAM_RE = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))')
 
@@ -33,6 +41,42 @@ class Fetched:
     body: bytes
     media_type: str
     digest: str
+
+
+def read_document(resp: requests.Response, what: str, limit: int = manifest.MAX_DOCUMENT,
+                  decode: bool = True) -> bytes:
+    """The whole body of `resp`, refused once it passes `limit` bytes: counted as the bytes arrive, so
+    neither a Content-Length that lies nor an endless chunked body gets more (a Content-Length above the
+    limit is refused before any read). `decode=False` keeps the bytes as sent, whatever Content-Encoding
+    says (a blob's digest covers them). The response is closed either way."""
+    try:
+        length = resp.headers.get("Content-Length", "")
+        if length.isdigit() and int(length) > limit:
+            raise RegistryError(f"{what} is larger than {_size(limit)} ({length} bytes announced)")
+        data = bytearray()
+        chunks = resp.iter_content(CHUNK) if decode else resp.raw.stream(CHUNK, decode_content=False)
+        for chunk in chunks:
+            data += chunk
+            if len(data) > limit:
+                raise RegistryError(f"{what} is larger than {_size(limit)}")
+        return bytes(data)
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as e:
+        raise RegistryError(f"{what}: the answer broke off: {_reason(e)}") from e
+    finally:
+        resp.close()
+
+
+def discard(resp: requests.Response) -> None:
+    """Drop an answer whose body we do not use: read if small (its connection goes back to the pool for
+    the next request: the usual 401 before a token), else closed unread."""
+    try:
+        read_document(resp, "", DISCARD_LIMIT)
+    except RegistryError:
+        pass
+
+
+def _size(limit: int) -> str:
+    return f"{limit >> 20} MiB" if limit >= 1 << 20 else f"{limit} bytes"
 
 
 def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
@@ -92,30 +136,33 @@ class RegistryClient:
             query["scope"] = scope
         auth = self.login if self.login else None
         try:
-            resp = self.session.get(realm, params=query, auth=auth, timeout=TIMEOUT)
+            resp = self.session.get(realm, params=query, auth=auth, timeout=TIMEOUT, stream=True)
         except requests.RequestException as e:
             raise RegistryError(f"{self.host}: cannot reach token server {realm}: {_reason(e)}") from e
-        if resp.status_code in (401, 403):
-            raise RegistryError(f"{self.host}: authentication required or denied for {scope or 'the registry'}"
-                                f" (try 'tuiker login {self.host}')")
         if resp.status_code != 200:
+            discard(resp)
+            if resp.status_code in (401, 403):
+                raise RegistryError(f"{self.host}: authentication required or denied for"
+                                    f" {scope or 'the registry'} (try 'tuiker login {self.host}')")
             raise RegistryError(f"{self.host}: token server answered {resp.status_code}")
-        try:
-            data = resp.json()
-        except ValueError as e:
-            raise RegistryError(f"{self.host}: token server answered something that is not JSON") from e
+        data = manifest.load_json(read_document(resp, f"{self.host}: token server's answer"),
+                                  f"{self.host}: token server's answer")
         token = data.get("token") or data.get("access_token")
-        if not token:
+        if not token or not isinstance(token, str):
             raise RegistryError(f"{self.host}: token server gave no token")
         # The spec's default lifetime is 60 s; renew a little early.
-        expires = float(data.get("expires_in") or 60)
+        try:
+            expires = float(data.get("expires_in") or 60)
+        except (TypeError, ValueError):
+            expires = 60
         with self._lock:
             self._tokens[key] = (token, time.monotonic() + max(expires - 10, 1))
         return token
 
     def request(self, method: str, path: str, scope: str | None = None, headers: dict | None = None,
-                stream: bool = False, retry: bool = True) -> requests.Response:
-        """Send with auth; retry with back-off on connection errors and 5xx; re-auth once on 401."""
+                retry: bool = True) -> requests.Response:
+        """Send with auth; retry with back-off on connection errors and 5xx; re-auth once on 401.
+        The answer is streamed: its body is the caller's to read (read_document) or drop (discard)."""
         attempts = RETRIES if retry else 1
         authed_once = False
         last_error = ""
@@ -124,7 +171,7 @@ class RegistryClient:
             merged = dict(headers or {})
             merged.update(self._auth_header(scope))
             try:
-                resp = self.session.request(method, self._url(path), headers=merged, stream=stream,
+                resp = self.session.request(method, self._url(path), headers=merged, stream=True,
                                             timeout=TIMEOUT, verify=self._verify_tls)
             except requests.exceptions.SSLError as e:
                 if self._fallback_http:
@@ -140,7 +187,7 @@ class RegistryClient:
             if resp.status_code == 401 and not authed_once:
                 authed_once = True
                 challenge = resp.headers.get("WWW-Authenticate", "")
-                resp.close()
+                discard(resp)
                 if not challenge:
                     raise RegistryError(f"{self.host}: unauthorized and no WWW-Authenticate challenge")
                 self._challenge = parse_challenge(challenge)
@@ -152,7 +199,7 @@ class RegistryClient:
                 continue
             if resp.status_code >= 500 or resp.status_code == 429:
                 last_error = f"HTTP {resp.status_code}"
-                resp.close()
+                discard(resp)
                 attempt += 1
                 if attempt < attempts:
                     retry_after = resp.headers.get("Retry-After", "")
@@ -166,7 +213,7 @@ class RegistryClient:
 
     def ping(self) -> None:
         resp = self.request("GET", "/v2/")
-        resp.close()
+        discard(resp)
         if resp.status_code in (401, 403):
             raise RegistryError(f"{self.host}: login failed: {resp.status_code} {resp.reason}")
         if resp.status_code != 200:
@@ -178,6 +225,8 @@ class RegistryClient:
                             headers={"Accept": manifest.ACCEPT})
         what = f"{self.host}/{repository}:{reference}" if not reference.startswith("sha256:") \
             else f"{self.host}/{repository}@{reference}"
+        if resp.status_code != 200:
+            discard(resp)
         if resp.status_code == 404:
             raise NotFoundError(f"manifest for {what} not found: manifest unknown")
         if resp.status_code in (401, 403):
@@ -185,9 +234,7 @@ class RegistryClient:
                                 " 'tuiker login'")
         if resp.status_code != 200:
             raise RegistryError(f"{what}: registry answered {resp.status_code} for the manifest")
-        body = resp.content
-        if len(body) > 4 * 1024 * 1024:
-            raise RegistryError(f"{what}: manifest larger than 4 MiB")
+        body = read_document(resp, f"manifest of {what}")
         document = manifest.load_json(body, f"manifest of {what}")
         media_type = manifest.media_type_of(document, resp.headers.get("Content-Type"))
         digest = sha256_digest(body)
@@ -199,15 +246,9 @@ class RegistryClient:
                                 f" content is {digest}")
         return Fetched(body, media_type, digest)
 
-    def get_blob_bytes(self, repository: str, digest: str, limit: int = 16 * 1024 * 1024) -> bytes:
+    def get_blob_bytes(self, repository: str, digest: str) -> bytes:
         """A small blob (an image config), verified against its digest."""
-        resp = self.open_blob(repository, digest)
-        try:
-            data = resp.raw.read(limit + 1, decode_content=False)
-        finally:
-            resp.close()
-        if len(data) > limit:
-            raise RegistryError(f"blob {digest[:19]} is larger than {limit} bytes")
+        data = read_document(self.open_blob(repository, digest), f"blob {digest[:19]}", decode=False)
         verify(data, digest, f"blob {digest[:19]}")
         return data
 
@@ -216,15 +257,14 @@ class RegistryClient:
         check_digest(digest)
         headers = {"Range": f"bytes={offset}-"} if offset else {}
         resp = self.request("GET", f"/v2/{repository}/blobs/{digest}", f"repository:{repository}:pull",
-                            headers=headers, stream=True)
+                            headers=headers)
+        if resp.status_code not in (200, 206) or (offset and resp.status_code != 206):
+            discard(resp)
         if resp.status_code == 404:
-            resp.close()
             raise NotFoundError(f"blob {digest} not found in {self.host}/{repository}")
         if offset and resp.status_code != 206:
-            resp.close()
             raise RegistryError(f"{self.host}: registry cannot resume blob {digest[:19]} (HTTP {resp.status_code})")
         if resp.status_code not in (200, 206):
-            resp.close()
             raise RegistryError(f"{self.host}: blob {digest[:19]}: HTTP {resp.status_code}")
         return resp
 

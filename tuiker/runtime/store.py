@@ -8,6 +8,8 @@
     tmp/<pid>-<random>          work in progress; swept once its process is dead
     locks/                      flock files: `store.lock` for metadata, one per layer being produced
 
+The root is 0711 and everything in it 0700 (files 0600): see fsutil.open_root, which opening the store runs.
+
 Everything becomes visible by rename, after its digest was checked, so a reader (or a process that
 starts after a `kill -9`) sees a complete object or none. Metadata read-modify-writes hold `store.lock`.
 """
@@ -23,7 +25,7 @@ from pathlib import Path
 
 from tuiker.runtime import reference as refs
 from tuiker.runtime.errors import NotFoundError, TuikerError
-from tuiker.runtime.fsutil import atomic_write, check_digest, flocked, pid_alive
+from tuiker.runtime.fsutil import atomic_write, check_digest, flocked, open_root, pid_alive, private_dir
 
 
 class Image:
@@ -67,8 +69,9 @@ class Store:
         self.tmp = self.root / "tmp"
         self.locks = self.root / "locks"
         self.tags_file = self.root / "tags.json"
-        for d in (self.blobs, self.layers, self.images, self.tmp, self.locks):
-            d.mkdir(parents=True, exist_ok=True, mode=0o700)
+        open_root(self.root)
+        for d in ("blobs/sha256", "layers", "images", "tmp", "locks"):
+            private_dir(self.root, d)
         self.sweep()
 
     # -- housekeeping ------------------------------------------------------------------------------
