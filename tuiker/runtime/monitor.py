@@ -41,6 +41,7 @@ from tuiker.runtime import cgroups, exeseal, linux, networking, seccomp, spawn
 from tuiker.runtime.config import INIT_TARGET
 from tuiker.runtime.containers import Container, ContainerStore, now_iso
 from tuiker.runtime.errors import TuikerError
+from tuiker.runtime.fsutil import atomic_write
 from tuiker.runtime.monitor_client import (
     CLOSE_STDIN,
     EXIT,
@@ -113,7 +114,7 @@ class LogWriter:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
         self.size = os.fstat(self.fd).st_size
         self.partial: dict[str, bytes] = {}
 
@@ -137,7 +138,7 @@ class LogWriter:
         if self.size > LOG_MAX_BYTES:
             os.close(self.fd)
             os.replace(self.path, self.path.with_name(self.path.name + ".1"))
-            self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+            self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
             self.size = 0
 
     def close(self) -> None:
@@ -195,7 +196,7 @@ class Monitor:
         listener.listen(64)
         listener.setblocking(False)
         self.sel.register(listener, selectors.EVENT_READ, ("listener", None))
-        (run / "monitor.pid").write_text(str(os.getpid()))
+        atomic_write(run / "monitor.pid", str(os.getpid()).encode())
         while True:
             self.loop_once()
 
