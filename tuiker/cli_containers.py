@@ -362,8 +362,8 @@ def cmd_logs(args) -> int:
                 chunk = f.read()
             complete = chunk[:chunk.rfind(b"\n") + 1]
             offset += len(complete)
-            for line in complete.splitlines():
-                show(json.loads(line))
+            for record in _records(complete.splitlines()):
+                show(record)
             sys.stdout.flush()
             sys.stderr.flush()
         elif c.reload().status not in ("running", "paused", "restarting"):
@@ -383,14 +383,25 @@ def _since(text: str) -> float:
     return stamp
 
 
+def _records(lines) -> list[dict]:
+    """The json-file records among `lines`; a line torn by a full disk or a crash is skipped, not fatal."""
+    records = []
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
 def _read_log(path) -> list[dict]:
     records = []
     for p in (path.with_name(path.name + ".1"), path):
         try:
             with open(p, "rb") as f:
-                for line in f:
-                    if line.endswith(b"\n"):
-                        records.append(json.loads(line))
+                records += _records(line for line in f if line.endswith(b"\n"))
         except FileNotFoundError:
             continue
     return records

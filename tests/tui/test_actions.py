@@ -208,6 +208,34 @@ async def test_remove_image(engine):
     assert "docker.io/library/busybox:latest" not in engine.store.tags()
 
 
+async def test_remove_image_refuses_one_a_container_uses(engine):
+    """The TUI asks the same engine as `rmi`: the image of a container is refused, and its layers stay."""
+    run(engine, "user", ["true"], start=False)
+    # busybox's only name left, its last one, which docker refuses to remove.
+    image = engine.image("busybox")
+    for tag in image.repo_tags:
+        if tag != "docker.io/library/busybox:latest":
+            engine.store.untag(tag)
+    for digest in image.repo_digests:
+        engine.store.forget_repo_digest(image.id, digest)
+    layers = sorted(p.name for p in (engine.root / "layers").iterdir())
+    async with new_app(engine).run_test(size=SIZE) as pilot:
+        app = pilot.app
+        images = app.screen.images
+        await until(pilot, lambda: "docker.io/library/busybox:latest" in images.images, what="the image")
+        await pilot.press("tab")
+        assert app.focused is images.table
+        while images.selected != "docker.io/library/busybox:latest":
+            await pilot.press("j")
+        await pilot.press("D")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question")
+        await pilot.press("y")
+        await until(pilot, lambda: any("conflict: unable to remove repository reference" in m
+                                       for m in notifications(app)), what="the refusal")
+    assert "docker.io/library/busybox:latest" in engine.store.tags()
+    assert sorted(p.name for p in (engine.root / "layers").iterdir()) == layers
+
+
 async def test_filter_the_list(engine):
     for name in ("web-1", "web-2", "db"):
         run(engine, name, ["true"], start=False)

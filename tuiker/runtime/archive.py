@@ -453,7 +453,7 @@ def _import(store: Store, plan: _Plan, archive: _Archive) -> list[str]:
     """Produce the plan's layers, then store its config and manifest and record it. On failure, the
     layers this import committed go again (garbage collection takes what no image records)."""
     try:
-        with store.pull_guard():
+        with store.lease():
             for info, blob, diff_id in plan.layers:
                 with store.production_lock(diff_id):
                     have_blob = store.has_blob(blob)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from tuiker.runtime import names
 from tuiker.runtime.errors import NotFoundError, TuikerError
-from tuiker.runtime.fsutil import atomic_write, flocked, open_root, private_dir
+from tuiker.runtime.fsutil import DamagedFileError, atomic_write, flocked, open_root, private_dir, read_json
 
 STATES = ("created", "running", "paused", "restarting", "removing", "exited", "dead")
 
@@ -71,11 +71,19 @@ class Container:
 
     def reload(self) -> Container:
         try:
-            with open(self.dir / "state.json") as f:
-                self.state = json.load(f)
+            self.state = read_json(self.dir / "state.json")
         except FileNotFoundError:
             raise NotFoundError(f"No such container: {self.short_id}") from None
+        except DamagedFileError as e:
+            self.state = {"Status": "dead", "Error": str(e)}
         return self
+
+
+def damaged_config(cid: str) -> dict:
+    """What stands in for a config.json that cannot be read: enough for listing and removal, nothing to run."""
+    return {"Id": cid, "Name": cid[:12], "Image": "", "ImageID": "", "Layers": [], "Created": "",
+            "Config": {"Env": [], "Cmd": [], "Entrypoint": [], "Labels": {}}, "HostConfig": {},
+            "NetworkingConfig": {"EndpointsConfig": {}}, "Limits": {}, "Capabilities": [], "Damaged": True}
 
 
 def merge_image_config(image_config: dict, cmd: list[str] | None, entrypoint: list[str] | None,
@@ -135,14 +143,21 @@ class ContainerStore:
         self.lock_path = private_dir(root, "locks") / "containers.lock"
 
     def load(self, path: Path) -> Container | None:
-        """The container in directory `path`, or None while it is half-created or being removed."""
+        """The container in directory `path`, or None while it is half-created or being removed. One whose
+        files cannot be read (a full disk, a crash of the host) is listed as dead, as docker lists it, so the
+        others stay usable and `rm -f` can take it away."""
         try:
-            with open(path / "config.json") as f:
-                config = json.load(f)
-            with open(path / "state.json") as f:
-                state = json.load(f)
+            config = read_json(path / "config.json")
         except (FileNotFoundError, NotADirectoryError):
             return None  # half-created or being removed: not a container yet, or any more
+        except DamagedFileError as e:
+            return Container(path.name, path, damaged_config(path.name), {"Status": "dead", "Error": str(e)})
+        try:
+            state = read_json(path / "state.json")
+        except FileNotFoundError:
+            return None
+        except DamagedFileError as e:
+            state = {"Status": "dead", "Error": str(e)}
         return Container(path.name, path, config, state)
 
     def list(self) -> list[Container]:

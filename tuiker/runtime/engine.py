@@ -13,6 +13,12 @@ from tuiker.runtime.netengine import NetworkEngine
 from tuiker.runtime.store import Image, Store
 
 
+def _one_repository(image: Image) -> bool:
+    """docker's isSingleReference: every name of the image (tags and digests) is in one repository."""
+    repos = {t.rsplit(":", 1)[0] for t in image.repo_tags} | {d.split("@", 1)[0] for d in image.repo_digests}
+    return len(repos) <= 1
+
+
 class PullResult:
     def __init__(self, image: Image, repo_digest: str, reference: str, downloaded: bool) -> None:
         self.image = image
@@ -110,20 +116,30 @@ class ContainerEngine(NetworkEngine):
         return self.containers.get(ref)
 
     def create(self, opts: RunOptions, progress=None):
-        from tuiker.runtime import capabilities
-        from tuiker.runtime.config import init_binary
-        from tuiker.runtime.containers import merge_image_config
-
         # Before anything is pulled or made: both are written into files (names.py says why they matter).
         if opts.name:
             names.check_container_name(opts.name)
         if opts.hostname:
             names.check_hostname(opts.hostname)
         try:
-            image = self.image(opts.image)
+            self.image(opts.image)
         except TuikerError:
             self.pull(opts.image, opts.platform, progress)
+        # From reading the image to writing the container's config, a lease keeps the garbage collection of a
+        # concurrent rmi off the image's layers; from then on the container's config holds them (store.py).
+        with self.store.lease():
             image = self.image(opts.image)
+            missing = [d for d in image.layers if not self.store.has_layer(d)]
+            if missing:
+                raise TuikerError(f"image {image.short_id} is incomplete (layer {missing[0]} is missing): pull it"
+                                  " again")
+            return self._new_container(opts, image)
+
+    def _new_container(self, opts: RunOptions, image: Image):
+        from tuiker.runtime import capabilities
+        from tuiker.runtime.config import init_binary
+        from tuiker.runtime.containers import merge_image_config
+
         image_cfg = self.image_config(image)
         cfg = merge_image_config(image_cfg, opts.command, opts.entrypoint, opts.env or [], opts.workdir, opts.user)
         security = opts.security_opt or []
@@ -369,33 +385,62 @@ class Engine(ContainerEngine):
         self.store.tag(image.id, f"{ref.name}:{ref.tag}")
 
     def remove_image(self, name: str, force: bool = False) -> list[tuple[str, str]]:
-        """docker rmi: a tag that is not the image's last name is only untagged; otherwise (or by ID)
-        the image goes, with every layer no other image shares. Returns ("Untagged"|"Deleted", what)."""
+        """docker rmi, with docker's conflicts (daemon/images/image_delete.go). A name that is not the image's
+        last is only untagged. The last name of an image a container uses is refused without -f; with -f it is
+        untagged, and the image stays (dangling) while a running container uses it. By ID: refused while a
+        running container uses it, and without -f while a stopped one does or other repositories name it.
+        Whatever goes, the layers of every container stay (store.py's garbage collection keeps them).
+        Returns ("Untagged"|"Deleted", what)."""
         store = self.store
         image_id = store.lookup_reference(name)
-        if image_id is not None:
-            image = store.get_image(image_id)
-            ref = reference.parse(name)
-            if ref.digest:
-                store.forget_repo_digest(image.id, f"{ref.name}@{ref.digest}")
-                done = [("Untagged", reference.familiar(f"{ref.name}@{ref.digest}"))]
-            else:
-                store.untag(f"{ref.name}:{ref.tag}")
-                done = [("Untagged", reference.familiar(f"{ref.name}:{ref.tag}"))]
-            image = store.get_image(image.id)
-            if image.repo_tags or (ref.digest is None and image.repo_digests and
-                                   any(not d.startswith(ref.name + "@") for d in image.repo_digests)):
-                return done
+        if image_id is None:
+            image = store.resolve(name)
+            if not force and not _one_repository(image):
+                raise TuikerError(f"conflict: unable to delete {image.short_id} (must be forced) - image is"
+                                  " referenced in multiple repositories")
+            self._refuse_delete(image, force)
+            done = []
+            for tag in image.repo_tags:
+                store.untag(tag)
+                done.append(("Untagged", reference.familiar(tag)))
             return done + self._delete(image)
-        image = store.resolve(name)
-        if len(image.repo_tags) > 1 and not force:
-            raise TuikerError(f"conflict: unable to delete {image.short_id} (must be forced) - image is"
-                              " referenced in multiple repositories")
-        done = []
-        for tag in image.repo_tags:
-            store.untag(tag)
-            done.append(("Untagged", reference.familiar(tag)))
+        image = store.get_image(image_id)
+        if not force and _one_repository(image):
+            using = self._containers_using(image.id)
+            if using:
+                raise TuikerError(f'conflict: unable to remove repository reference "{name}" (must force) -'
+                                  f" container {using[0].short_id} is using its referenced image {image.short_id}")
+        ref = reference.parse(name)
+        if ref.digest:
+            store.forget_repo_digest(image.id, f"{ref.name}@{ref.digest}")
+            done = [("Untagged", reference.familiar(f"{ref.name}@{ref.digest}"))]
+        else:
+            store.untag(f"{ref.name}:{ref.tag}")
+            done = [("Untagged", reference.familiar(f"{ref.name}:{ref.tag}"))]
+        image = store.get_image(image.id)
+        if image.repo_tags or (ref.digest is None and image.repo_digests and
+                               any(not d.startswith(ref.name + "@") for d in image.repo_digests)):
+            return done
+        try:
+            self._refuse_delete(image, force)
+        except TuikerError:
+            return done  # docker: the last name went, the image stays (dangling) for the container using it
         return done + self._delete(image)
+
+    def _containers_using(self, image_id: str) -> list:
+        """Containers made from `image_id`, running (and paused, restarting) ones first."""
+        using = [c for c in self.containers.list() if c.config.get("ImageID") == image_id]
+        return sorted(using, key=lambda c: c.status not in LIVE_STATES)
+
+    def _refuse_delete(self, image: Image, force: bool) -> None:
+        """docker's delete conflicts: a running container's image cannot go, a stopped one's only with -f."""
+        using = self._containers_using(image.id)
+        if using and using[0].status in LIVE_STATES:
+            raise TuikerError(f"conflict: unable to delete {image.short_id} (cannot be forced) - image is being"
+                              f" used by running container {using[0].short_id}")
+        if using and not force:
+            raise TuikerError(f"conflict: unable to delete {image.short_id} (must be forced) - image is being"
+                              f" used by stopped container {using[0].short_id}")
 
     def _delete(self, image: Image) -> list[tuple[str, str]]:
         done = [("Untagged", reference.familiar(d)) for d in image.repo_digests]
@@ -403,11 +448,13 @@ class Engine(ContainerEngine):
         return done + [("Deleted", image.id)] + [("Deleted", d) for d in layers]
 
     def prune_images(self, all_images: bool = False) -> tuple[list[tuple[str, str]], int]:
-        """Remove dangling images (no tag), or with `all_images` every image no container uses."""
+        """Remove dangling images (no tag), or with `all_images` every image no container uses; images no
+        container uses only, in both cases, as docker (and damaged image records, which nothing can use)."""
         done: list[tuple[str, str]] = []
         reclaimed = 0
+        used = {c.config.get("ImageID") for c in self.containers.list()}
         for image in self.store.list_images():
-            if image.repo_tags and not all_images:
+            if (image.repo_tags and not all_images) or image.id in used:
                 continue
             before = self._layer_bytes()
             for tag in image.repo_tags:
@@ -415,6 +462,7 @@ class Engine(ContainerEngine):
                 done.append(("Untagged", reference.familiar(tag)))
             done += self._delete(image)
             reclaimed += before - self._layer_bytes()
+        done += [("Deleted", image_id) for image_id in self.store.remove_damaged_records()]
         before = self._layer_bytes()
         self.store.collect_garbage()
         reclaimed += before - self._layer_bytes()

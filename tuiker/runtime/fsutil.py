@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tuiker.runtime.errors import DigestMismatchError
+from tuiker.runtime.errors import DigestMismatchError, TuikerError
 
 _DIGEST_RE = re.compile(r"sha256:[a-f0-9]{64}")  # fullmatch: `$` would let a trailing newline through
 
@@ -95,6 +95,28 @@ def atomic_write(path: str | os.PathLike, data: bytes, mode: int = PRIVATE_FILE)
         raise
     os.close(fd)
     os.rename(tmp, path)
+
+
+class DamagedFileError(TuikerError):
+    """A document of the engine's own that cannot be parsed: torn by a full disk or a crash of the host."""
+
+
+def read_json(path: str | os.PathLike, kind: type = dict):
+    """A JSON document the engine wrote, which must be a `kind`. FileNotFoundError passes through; anything
+    unreadable is a DamagedFileError, which each caller turns into its own way of going on without the file
+    (a container listed as dead, an image record skipped), so that one bad file never locks out the engine."""
+    import json
+
+    try:
+        with open(path, "rb") as f:
+            data = json.loads(f.read())
+    except (ValueError, UnicodeDecodeError) as e:
+        raise DamagedFileError(f"damaged file {os.fspath(path)}: {e}") from None
+    except IsADirectoryError:
+        raise DamagedFileError(f"damaged file {os.fspath(path)}: a directory") from None
+    if not isinstance(data, kind):
+        raise DamagedFileError(f"damaged file {os.fspath(path)}: not a JSON {kind.__name__}")
+    return data
 
 
 def sha256_digest(data: bytes) -> str:

@@ -484,6 +484,11 @@ class Monitor:
 
     def request_start(self, c: Container, size: list[int] | None, waiter: tuple[Client, dict] | None) -> None:
         """Start `c`, or join the start already under way; each waiter is answered once it runs or failed."""
+        if c.status == "dead":
+            message = f"container {c.short_id} is dead ({c.state.get('Error', 'its files are damaged')}): remove it"
+            if waiter is not None:
+                self.reply(waiter[0], {"ok": False, "code": 125, "error": message}, close=True)
+            return
         waiting = self.starting.get(c.id)
         if waiting is not None:
             if waiter is not None:

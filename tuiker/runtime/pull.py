@@ -267,7 +267,7 @@ class Puller:
         config = manifest.load_json(config_bytes, "image config")
         diff_ids = manifest.diff_ids(config, len(layers), str(ref))
         self.progress(Progress("", f"{ref.digest or ref.tag}: Pulling from {ref.familiar_name}"))
-        with self.store.pull_guard():
+        with self.store.lease():
             new = self._fetch_layers(client, ref.repository, layers, diff_ids)
             self.store.put_blob(config_digest, config_bytes)
             self.store.put_blob(fetched.digest, fetched.body)

@@ -25,7 +25,16 @@ from pathlib import Path
 
 from tuiker.runtime import reference as refs
 from tuiker.runtime.errors import NotFoundError, TuikerError
-from tuiker.runtime.fsutil import atomic_write, check_digest, flocked, open_root, pid_alive, private_dir
+from tuiker.runtime.fsutil import (
+    DamagedFileError,
+    atomic_write,
+    check_digest,
+    flocked,
+    open_root,
+    pid_alive,
+    private_dir,
+    read_json,
+)
 
 
 class Image:
@@ -164,12 +173,18 @@ class Store:
 
     def _read_tags(self) -> dict[str, str]:
         try:
-            with open(self.tags_file) as f:
-                return json.load(f)
+            return read_json(self.tags_file)
         except FileNotFoundError:
             return {}
-        except ValueError as e:
-            raise TuikerError(f"{self.tags_file} is corrupt: {e}") from e
+        except DamagedFileError:
+            # Torn by a crash of the host: the images stay, untagged, and the damaged file is kept beside for
+            # whoever wants to recover names from it; every image command goes on working. (No lock here: the
+            # callers that write tags already hold the metadata lock.)
+            try:
+                os.replace(self.tags_file, self.tags_file.with_name(f"tags.json.damaged-{int(time.time())}"))
+            except FileNotFoundError:
+                pass
+            return {}
 
     def _write_tags(self, tags: dict[str, str]) -> None:
         atomic_write(self.tags_file, json.dumps(tags, indent=1, sort_keys=True).encode())
@@ -179,10 +194,11 @@ class Store:
 
     def get_image(self, image_id: str, tags: dict[str, str] | None = None) -> Image:
         try:
-            with open(self._image_path(image_id)) as f:
-                image = Image.from_record(json.load(f))
+            image = Image.from_record(read_json(self._image_path(image_id)))
         except FileNotFoundError:
             raise NotFoundError(f"No such image: {image_id}") from None
+        except (KeyError, TypeError) as e:
+            raise DamagedFileError(f"damaged file {self._image_path(image_id)}: no {e}") from None
         tags = self._read_tags() if tags is None else tags
         image.repo_tags = sorted(t for t, i in tags.items() if i == image.id)
         return image
@@ -195,15 +211,18 @@ class Store:
                 images.append(self.get_image(f"sha256:{path.stem}", tags))
             except NotFoundError:
                 continue  # removed while we listed
+            except DamagedFileError:
+                continue  # unusable: `image prune` removes it (damaged_records)
         return images
 
     def add_image(self, image: Image, tag: str | None, repo_digest: str | None) -> None:
         """Record an image whose blobs and layers are all committed, and point `tag` at it."""
         with self.metadata_lock():
             path = self._image_path(image.id)
-            if path.exists():
-                with open(path) as f:
-                    image.repo_digests = Image.from_record(json.load(f)).repo_digests
+            try:
+                image.repo_digests = self.get_image(image.id).repo_digests
+            except (NotFoundError, DamagedFileError):
+                pass  # a new image, or a damaged record this one replaces
             if repo_digest:
                 name = repo_digest.split("@", 1)[0]
                 # One digest per repository, as docker keeps it.
@@ -282,9 +301,10 @@ class Store:
             return self._collect_garbage()
 
     @contextmanager
-    def pull_guard(self) -> Iterator[None]:
-        """Held (shared) by every pull from its first blob to its image record, so garbage collection
-        never takes a blob or layer a running pull has committed but not yet recorded."""
+    def lease(self) -> Iterator[None]:
+        """Held (shared) by every pull from its first blob to its image record, and by every container create
+        from reading its image to writing its config, so garbage collection never takes a blob or layer that is
+        committed but not yet recorded by an image or a container."""
         with flocked(self.locks / "gc.lock", shared=True):
             yield
 
@@ -296,8 +316,44 @@ class Store:
                 return []
             return self._sweep_unused()
 
+    def _container_layers(self) -> set[str] | None:
+        """The layers under every container, whatever its state (and those being created or removed): a
+        container's root is made of them, so no image removal may take them. None when a container's config
+        cannot be read: its layers are unknown, and then none may go."""
+        used: set[str] = set()
+        try:
+            entries = list(os.scandir(self.root / "containers"))
+        except FileNotFoundError:
+            return used
+        for entry in entries:
+            try:
+                layers = read_json(os.path.join(entry.path, "config.json")).get("Layers")
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            except DamagedFileError:
+                return None
+            if not isinstance(layers, list):
+                return None
+            used.update(str(layer).removeprefix("sha256:") for layer in layers)
+        return used
+
+    def remove_damaged_records(self) -> list[str]:
+        """Delete image records that cannot be read (nothing can use them); returns their IDs."""
+        gone = []
+        with self.metadata_lock():
+            for path in self.images.glob("*.json"):
+                try:
+                    self.get_image(f"sha256:{path.stem}", {})
+                except DamagedFileError:
+                    path.unlink()
+                    gone.append(f"sha256:{path.stem}")
+                except (NotFoundError, TuikerError):
+                    continue
+        return gone
+
     def _sweep_unused(self) -> list[str]:
-        used_layers: set[str] = set()
+        containers = self._container_layers()
+        used_layers: set[str] = set(containers or ())
         used_blobs: set[str] = set()
         for image in self.list_images():
             used_layers.update(d.removeprefix("sha256:") for d in image.layers)
@@ -305,7 +361,7 @@ class Store:
             used_blobs.update(d.removeprefix("sha256:") for d in kept)
         deleted = []
         for layer in self.layers.iterdir():
-            if layer.name not in used_layers:
+            if containers is not None and layer.name not in used_layers:
                 doomed = self.tmp_path("-rm")
                 os.rename(layer, doomed)
                 _remove(doomed)
