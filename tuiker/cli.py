@@ -96,9 +96,6 @@ def cmd_pull(args) -> int:
 
 
 def cmd_images(args) -> int:
-    from tuiker.fmt import ago, human_size, parse_time
-    from tuiker.runtime import reference
-
     engine = _engine()
     images = engine.images()
     if args.filter_ref:
@@ -111,22 +108,50 @@ def cmd_images(args) -> int:
                 seen.append(short)
         print("\n".join(seen)) if seen else None
         return 0
-    header = ["REPOSITORY", "TAG"] + (["DIGEST"] if args.digests else []) + ["IMAGE ID", "CREATED", "SIZE"]
-    rows = []
-    for image in images:
-        created = ago(parse_time(image.created))
-        names = [reference.familiar(t).rsplit(":", 1) for t in image.repo_tags] or [["<none>", "<none>"]]
-        for repo, tag in names:
-            digest = "<none>"
-            for d in image.repo_digests:
-                name, _, dg = reference.familiar(d).partition("@")
-                if name == repo:
-                    digest = dg
-            row = [repo, tag] + ([digest] if args.digests else [])
-            row += [image.id if args.no_trunc else image.short_id, created, human_size(image.size)]
-            rows.append(row)
-    _table(header, rows)
-    return 0
+    fmt = args.format
+    if fmt and fmt.startswith("table") and args.digests and "{{.Digest}}" not in fmt:
+        fmt += "\t{{.Digest}}"  # as docker's NewImageFormat
+    need_digest = args.digests or "{{.Digest}}" in (fmt or "")
+    columns = ["Repository", "Tag"] + (["Digest"] if args.digests else []) + ["ID", "CreatedSince", "Size"]
+    rows = [row for image in images for row in _image_contexts(image, need_digest, not args.no_trunc)]
+    return print_list(fmt, columns, IMAGE_HEADER, "*formatter.imageContext", rows)
+
+
+IMAGE_HEADER = {"ID": "IMAGE ID", "Repository": "REPOSITORY", "Tag": "TAG", "Digest": "DIGEST",
+                "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Size": "SIZE", "Containers": "CONTAINERS",
+                "VirtualSize": "SIZE", "SharedSize": "SHARED SIZE", "UniqueSize": "UNIQUE SIZE"}
+
+
+def _image_contexts(image, need_digest: bool, trunc: bool) -> list[dict]:
+    """docker's imageContext rows of one image: one per tag (and per digest when digests are shown), a
+    `<none>` one for an untagged image."""
+    from tuiker.fmt import ago, go_time, human_size, parse_time
+    from tuiker.runtime import reference
+
+    created = parse_time(image.created)
+    tags: dict[str, list[str]] = {}
+    for t in image.repo_tags:
+        repo, _, tag = reference.familiar(t).rpartition(":")
+        tags.setdefault(repo, []).append(tag)
+    digests: dict[str, list[str]] = {}
+    for d in image.repo_digests:
+        repo, _, dg = reference.familiar(d).partition("@")
+        digests.setdefault(repo, []).append(dg)
+    names = [(repo, tag, dg) for repo, repo_tags in tags.items() for tag in repo_tags
+             for dg in (digests.get(repo) if need_digest else None) or ["<none>"]]
+    if not names:  # untagged: dangling, whatever digests it was pulled by
+        names = [("<none>", "<none>", "<none>")]
+    fields = {
+        "ID": image.short_id if trunc else image.id,
+        "CreatedSince": ago(created) if created else "",
+        "CreatedAt": go_time(created or 0),
+        "Size": human_size(image.size),
+        "Containers": "N/A",
+        "VirtualSize": human_size(image.size, precision=4),
+        "SharedSize": "N/A",
+        "UniqueSize": "N/A",
+    }
+    return [{"Repository": repo, "Tag": tag, "Digest": dg, **fields} for repo, tag, dg in names]
 
 
 def _matches_any(image, patterns: list[str]) -> bool:
@@ -143,10 +168,61 @@ def _matches_any(image, patterns: list[str]) -> bool:
     return False
 
 
-def _table(header: list[str], rows: list[list[str]]) -> None:
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        print("   ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+def _table(header: list[str], rows: list[list[str]], minwidth: int = 10) -> None:
+    """Rows under a header, aligned as docker's tabwriter does (columns at least `minwidth` wide)."""
+    from tuiker.fmt import tabwrite
+
+    sys.stdout.write(tabwrite("".join("\t".join(row) + "\n" for row in [header, *rows]), minwidth))
+
+
+def print_list(fmt: str | None, columns: list[str], header: dict[str, str], type_name: str,
+               rows: list[dict]) -> int:
+    """What docker's list commands print (formatter.Context.Write): `rows` (field name -> value, or a
+    function computing it: docker's context methods) as the table of `columns` by default; else through the
+    Go template `fmt` (`table ...` adds a header row of `header`'s names and aligns the columns, `json`
+    is `{{json .}}`; `\\t` and `\\n` stand for a tab and a newline). Returns the exit status: 1, with
+    docker's message, for a template that does not parse or fails on a row."""
+    if not fmt or fmt == "table":
+        _table([header[c] for c in columns], [[_value(row[c]) for c in columns] for row in rows])
+        return 0
+    from tuiker import gotemplate
+    from tuiker.fmt import tabwrite
+
+    table = fmt.startswith("table")
+    text = "{{json .}}" if fmt == "json" else fmt[len("table"):] if table else fmt
+    text = text.strip(" ").replace("\\t", "\t").replace("\\n", "\n")
+
+    def context(fields: dict) -> gotemplate.Struct:
+        # A function is a method of docker's context type; one with a parameter takes a string (Label).
+        return gotemplate.Struct(type_name, {k: gotemplate.Method(v, ("string",) * v.__code__.co_argcount)
+                                             if callable(v) else v for k, v in fields.items()}, context=True)
+    try:
+        template = gotemplate.parse(text)
+        body = "".join(template.execute(context(row)) + "\n" for row in rows)
+    except gotemplate.TemplateError as e:
+        print(f"template parsing error: {e}", file=sys.stderr)
+        return 1
+    if table:
+        # The header row is the same template over the column names (a map, so an unknown name is
+        # "<no value>"); as docker, whatever it printed before failing is kept.
+        names = {**header, "Label": gotemplate.Method(_label_header, ("string",))}
+        head: list[str] = []
+        try:
+            template.execute(names, funcs=gotemplate.HEADER_FUNCS, out=head)
+        except gotemplate.TemplateError:
+            pass
+        body = tabwrite("".join(head) + "\n" + body)
+    sys.stdout.write(body)
+    return 0
+
+
+def _value(v) -> str:
+    return v() if callable(v) else v
+
+
+def _label_header(name: str) -> str:
+    """docker's SubHeaderContext.Label: the last dotted part of a label's name, `-` and `_` as spaces."""
+    return name.rsplit(".", 1)[-1].replace("-", " ").replace("_", " ")
 
 
 def cmd_rmi(args) -> int:
@@ -167,34 +243,64 @@ def cmd_tag(args) -> int:
     return 0
 
 
-def print_inspected(found: list[dict], template: str | None) -> None:
-    """What every `inspect` prints: each object through `--format`, or all as a JSON array."""
-    if template:
+class InspectPrinter:
+    """What every `inspect` prints, as docker's inspect.Inspect: all objects as an indented JSON array,
+    or compact with `--format json`, or each through the Go template `--format`. A template that does not
+    parse is exit status 64 before anything is looked up; one that fails on an object is reported (with
+    docker's message) after the others are printed, exit status 1."""
+
+    # Keys whose values are Go maps in docker's types (an unknown key is "<no value>"); any other object
+    # is a struct, where an unknown field is an error.
+    MAPS = frozenset({"Labels", "Options", "Containers", "Networks", "Ports", "ExposedPorts", "Volumes", "Data",
+                      "PortBindings", "DriverOpts", "Sysctls", "StorageOpt", "Tmpfs", "Annotations",
+                      "EndpointsConfig", "Config@LogConfig"})
+
+    def __init__(self, template: str | None) -> None:
+        self.template = template
+        self.parsed = None
+        self.status = 0
+        if template and template != "json":
+            from tuiker import gotemplate
+
+            try:
+                self.parsed = gotemplate.parse(template)
+            except gotemplate.TemplateError as e:
+                print(f"template parsing error: {e}", file=sys.stderr)
+                self.status = 64
+
+    def print(self, found: list[dict]) -> int:
+        if not self.template:
+            print(json.dumps(found, indent=4, ensure_ascii=False))
+            return 0
+        if self.template == "json":
+            print(json.dumps(found, separators=(",", ":"), ensure_ascii=False))
+            return 0
+        from tuiker import gotemplate
+
+        out, errors = [], []
         for item in found:
-            print(_format(template, item))
-    else:
-        print(json.dumps(found, indent=4))
+            try:
+                out.append(self.parsed.execute(self._typed(item)) + "\n")
+            except gotemplate.TemplateError as e:
+                errors.append(f"template parsing error: {e}")
+        sys.stdout.write("".join(out) or "\n")
+        for error in errors:
+            print(error, file=sys.stderr)
+        return 1 if errors else 0
 
+    def _typed(self, value, key: str = "", is_map: bool = False):
+        """The JSON document as docker's Go types: objects are structs (an unknown field is docker's
+        "map has no entry for key" of its raw-JSON fallback) except the maps named in MAPS."""
+        from tuiker.gotemplate import Struct
 
-def _format(template: str, item: dict) -> str:
-    """The common `{{.Field.Sub}}` and `{{json .Field}}` forms of Go templates, nothing more."""
-    import re
-
-    def value(path: str):
-        v = item
-        for part in path.strip(".").split("."):
-            if part:
-                v = v.get(part, "") if isinstance(v, dict) else ""
-        return v
-
-    def render(m: re.Match) -> str:
-        expr = m.group(1).strip()
-        if expr.startswith("json "):
-            return json.dumps(value(expr[5:].strip()))
-        v = value(expr)
-        return json.dumps(v) if isinstance(v, dict | list) else str(v)
-
-    return re.sub(r"\{\{(.*?)\}\}", render, template)
+        if isinstance(value, list):
+            return [self._typed(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if is_map:
+            return {k: self._typed(v) for k, v in value.items()}
+        return Struct("struct", {k: self._typed(v, k, k in self.MAPS or f"{k}@{key}" in self.MAPS)
+                                 for k, v in value.items()}, missing="map has no entry for key {quoted}")
 
 
 def cmd_image_prune(args) -> int:
@@ -263,6 +369,7 @@ def _add_images_parser(sub, name: str, aliases=()) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="Only show image IDs")
     p.add_argument("--digests", action="store_true", help="Show digests")
     p.add_argument("--no-trunc", action="store_true", help="Don't truncate output")
+    p.add_argument("--format", help="Format output using a Go template: 'table', 'table TEMPLATE', 'json' or TEMPLATE")
     p.set_defaults(func=cmd_images)
 
 
@@ -413,7 +520,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     cli_network.add_parsers(sub)  # network ..., system prune
     p = sub.add_parser("inspect", help="Return low-level information on containers or images")
     p.add_argument("names", nargs="+", metavar="NAME")
-    p.add_argument("-f", "--format", help="Format the output using a Go-template-like {{.Field}}")
+    p.add_argument("-f", "--format", help="Format output using a Go template, or 'json'")
     p.add_argument("--type", choices=["container", "image"], help="Only look for this kind of object")
     p.set_defaults(func=cli_containers.cmd_inspect)
 
@@ -423,7 +530,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     _add_image_verbs(image_sub, prefix=True)
     p = image_sub.add_parser("inspect", help="Display detailed information on one or more images")
     p.add_argument("names", nargs="+", metavar="IMAGE")
-    p.add_argument("-f", "--format", help="Format the output using a Go-template-like {{.Field}}")
+    p.add_argument("-f", "--format", help="Format output using a Go template, or 'json'")
     p.set_defaults(func=cli_containers.cmd_inspect, type="image")
     p = image_sub.add_parser("prune", help="Remove unused images")
     p.add_argument("-a", "--all", action="store_true", help="Remove all unused images, not just dangling ones")

@@ -236,9 +236,7 @@ def status_text(c, now: float | None = None) -> str:
 
 
 def cmd_ps(args) -> int:
-    from tuiker.cli import _format, _table
-    from tuiker.fmt import ago, parse_time
-    from tuiker.runtime import reference
+    from tuiker.cli import print_list
 
     engine = _engine()
     found = engine.list_containers(all_states=args.all or bool(args.filter))
@@ -260,24 +258,77 @@ def cmd_ps(args) -> int:
         for c in found:
             print(c.id if args.no_trunc else c.short_id)
         return 0
-    if args.format:
-        for c in found:
-            print(_format(args.format.replace("{{.ID}}", "{{.Id}}"), _ps_fields(c)))
-        return 0
-    rows = []
-    for c in found:
-        command = " ".join(c.command)
-        if not args.no_trunc and len(command) > 20:
-            command = command[:19] + "…"
-        image = c.config["Image"]
+    rows = [_ps_context(engine, c, trunc=not args.no_trunc) for c in found]
+    return print_list(args.format, ["ID", "Image", "Command", "RunningFor", "Status", "Ports", "Names"], PS_HEADER,
+                      "*formatter.ContainerContext", rows)
+
+
+PS_HEADER = {"ID": "CONTAINER ID", "Names": "NAMES", "Image": "IMAGE", "Command": "COMMAND",
+             "CreatedAt": "CREATED AT", "RunningFor": "CREATED", "Ports": "PORTS", "State": "STATE",
+             "Status": "STATUS", "Size": "SIZE", "Labels": "LABELS", "Mounts": "MOUNTS",
+             "LocalVolumes": "LOCAL VOLUMES", "Networks": "NETWORKS"}
+
+
+def _ps_context(engine, c, trunc: bool) -> dict:
+    """A container as docker's ps templates see it (formatter.ContainerContext): the values of the
+    default columns, and functions for the rest (computed only if the template asks for them)."""
+    from tuiker.fmt import ago, ellipsis, go_quote, go_time, parse_time
+    from tuiker.runtime import reference
+
+    image = c.config["Image"]
+    if trunc:
         try:
             image = reference.familiar(str(reference.parse(image)))
         except TuikerError:
             pass
-        rows.append([c.id if args.no_trunc else c.short_id, image, f'"{command}"',
-                     ago(parse_time(c.config["Created"])), status_text(c), _ports_text(c), c.name])
-    _table(["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"], rows)
-    return 0
+    command = " ".join(c.command)
+    created = parse_time(c.config["Created"]) or 0
+    labels = c.config["Config"].get("Labels") or {}
+    return {
+        "ID": c.short_id if trunc else c.id,
+        "Names": c.name,
+        "Image": image,
+        # strconv.Quote, as docker: "sleep 300", and inner quotes escaped.
+        "Command": go_quote(ellipsis(command, 20) if trunc else command),
+        "CreatedAt": lambda: go_time(created),
+        "RunningFor": ago(created),
+        "Ports": _ports_text(c),
+        "State": c.status,
+        "Status": status_text(c),
+        "Size": lambda: _container_size(engine, c),
+        "Labels": lambda: ",".join(sorted(f"{k}={v}" for k, v in labels.items())),
+        "Label": lambda name: labels.get(name, ""),
+        "Mounts": "",
+        "LocalVolumes": "0",
+        "Networks": lambda: ",".join(_network_names(c)),
+    }
+
+
+def _network_names(c) -> list[str]:
+    mode = c.config["HostConfig"].get("NetworkMode", "none")
+    configured = list((c.config.get("NetworkingConfig") or {}).get("EndpointsConfig") or {})
+    return ([mode] if mode not in configured else []) + configured
+
+
+def _container_size(engine, c) -> str:
+    """docker's SIZE: what the container wrote (its overlay upper dir), and that plus its image."""
+    import stat
+
+    from tuiker.fmt import human_size
+
+    written = 0
+    seen = set()
+    for dirpath, dirnames, filenames in os.walk(c.dir / "upper"):
+        for name in dirnames + filenames:
+            st = os.lstat(os.path.join(dirpath, name))
+            if not stat.S_ISDIR(st.st_mode) and (st.st_dev, st.st_ino) not in seen:  # a hard link counts once
+                seen.add((st.st_dev, st.st_ino))
+                written += st.st_size
+    try:
+        image = engine.image(c.config["ImageID"]).size
+    except TuikerError:
+        image = 0
+    return f"{human_size(written)} (virtual {human_size(written + image)})"
 
 
 def _ports_text(c) -> str:
@@ -290,11 +341,6 @@ def _ports_text(c) -> str:
     return describe(NetworkEngine.container_ports(c), list(c.config["Config"].get("ExposedPorts") or {}))
 
 
-def _ps_fields(c) -> dict:
-    return {"Id": c.short_id, "Names": c.name, "Image": c.config["Image"], "Command": " ".join(c.command),
-            "Status": status_text(c), "State": c.status, "CreatedAt": c.config["Created"], "Ports": _ports_text(c)}
-
-
 def _is_ancestor(engine, c, value: str) -> bool:
     try:
         return engine.image(value).id == c.config["ImageID"]
@@ -305,8 +351,11 @@ def _is_ancestor(engine, c, value: str) -> bool:
 def cmd_inspect(args) -> int:
     """Containers first, then images, as `docker inspect` does; `--type` (or `image inspect`,
     `container inspect`) looks at one kind only and then says why that lookup failed."""
-    from tuiker.cli import print_inspected
+    from tuiker.cli import InspectPrinter
 
+    printer = InspectPrinter(args.format)
+    if printer.status:
+        return printer.status
     engine = _engine()
     lookups = {"container": [engine.inspect_container], "image": [engine.inspect_image]}.get(
         args.type, [engine.inspect_container, engine.inspect_image])
@@ -323,8 +372,7 @@ def cmd_inspect(args) -> int:
         else:
             print(f"Error: {error}", file=sys.stderr)
             status = 1
-    print_inspected(found, args.format)
-    return status
+    return printer.print(found) or status
 
 
 def cmd_logs(args) -> int:
@@ -462,43 +510,57 @@ def cmd_top(args) -> int:
                              " ".join(p.cmdline()) or f"[{p.name()}]"])
         except psutil.Error:
             continue
-    _table(["UID", "PID", "PPID", "C", "STIME", "TIME", "CMD"], rows)
+    _table(["UID", "PID", "PPID", "C", "STIME", "TIME", "CMD"], rows, minwidth=20)
     return 0
 
 
 def cmd_stats(args) -> int:
-    from tuiker.cli import _table
-    from tuiker.fmt import human_size, parse_time
-    from tuiker.runtime import cgroups
+    from tuiker.cli import print_list
 
     engine = _engine()
     targets = [engine.container(r) for r in args.containers] if args.containers else engine.list_containers()
+    names = args.containers or [c.id for c in targets]  # docker's .Container: what was asked for
     while True:
-        rows = []
-        now = time.time()
-        for c in targets:
-            if c.status not in ("running", "paused"):
-                rows.append([c.short_id, c.name, "--", "0B / 0B", "0.00%", "--", "--", "0"])
-                continue
-            st = cgroups.driver(f"tuiker/{c.id}").stats()
-            # Average over the container's life, as podman's first sample: one read, no second sample.
-            started = parse_time(c.state.get("StartedAt", "")) or now
-            cpu = st.cpu_usage_ns / 1e9 / max(now - started, 1e-3) * 100
-            mem_pct = st.memory_usage / st.memory_limit * 100 if st.memory_limit else 0
-            net_io = engine.net_io(c)
-            rows.append([c.short_id, c.name, f"{cpu:.2f}%",
-                         f"{human_size(st.memory_usage)} / {human_size(st.memory_limit)}", f"{mem_pct:.2f}%",
-                         f"{human_size(net_io[0])} / {human_size(net_io[1])}" if net_io else "0B / 0B",
-                         f"{human_size(st.io_read_bytes)} / {human_size(st.io_write_bytes)}",
-                         str(st.pids_current)])
+        rows = [_stats_context(engine, c, name, not args.no_trunc) for c, name in zip(targets, names, strict=True)]
         if not args.no_stream:
             sys.stdout.write("\x1b[2J\x1b[H")
-        _table(["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O", "PIDS"], rows)
-        if args.no_stream:
-            return 0
+        status = print_list(args.format, ["ID", "Name", "CPUPerc", "MemUsage", "MemPerc", "NetIO", "BlockIO", "PIDs"],
+                            STATS_HEADER, "*container.statsContext", rows)
+        if args.no_stream or status:
+            return status
         sys.stdout.flush()
         time.sleep(1)
         targets = [t.reload() for t in targets]
+
+
+STATS_HEADER = {"Container": "CONTAINER", "Name": "NAME", "ID": "CONTAINER ID", "CPUPerc": "CPU %",
+                "MemUsage": "MEM USAGE / LIMIT", "MemPerc": "MEM %", "NetIO": "NET I/O", "BlockIO": "BLOCK I/O",
+                "PIDs": "PIDS"}
+
+
+def _stats_context(engine, c, container: str, trunc: bool) -> dict:
+    """One sample of a container as docker's stats templates see it (container.statsContext): memory in
+    binary units (go-units BytesSize), I/O in decimal ones (HumanSizeWithPrecision 3)."""
+    from tuiker.fmt import bytes_size, human_size, parse_time
+    from tuiker.runtime import cgroups
+
+    row = {"Container": container, "Name": c.name or "--", "ID": c.short_id if trunc else c.id}
+    if c.status not in ("running", "paused"):
+        # docker's zeroed sample for a container that does not run.
+        return {**row, "CPUPerc": "0.00%", "MemUsage": "0B / 0B", "MemPerc": "0.00%", "NetIO": "0B / 0B",
+                "BlockIO": "0B / 0B", "PIDs": "0"}
+    st = cgroups.driver(f"tuiker/{c.id}").stats()
+    # Average over the container's life, as podman's first sample: one read, no second sample.
+    now = time.time()
+    started = parse_time(c.state.get("StartedAt", "")) or now
+    cpu = st.cpu_usage_ns / 1e9 / max(now - started, 1e-3) * 100
+    mem_pct = st.memory_usage / st.memory_limit * 100 if st.memory_limit else 0
+    net_io = engine.net_io(c) or (0, 0)
+    return {**row, "CPUPerc": f"{cpu:.2f}%",
+            "MemUsage": f"{bytes_size(st.memory_usage)} / {bytes_size(st.memory_limit)}", "MemPerc": f"{mem_pct:.2f}%",
+            "NetIO": f"{human_size(net_io[0])} / {human_size(net_io[1])}",
+            "BlockIO": f"{human_size(st.io_read_bytes)} / {human_size(st.io_write_bytes)}",
+            "PIDs": str(st.pids_current)}
 
 
 def _cmd_port(args) -> int:
@@ -644,12 +706,14 @@ def add_parsers(sub) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="Only display container IDs")
     p.add_argument("-n", "--last", type=int, help="Show n last created containers")
     p.add_argument("--filter", "-f", action="append", help="Filter output based on conditions provided")
-    p.add_argument("--format", help="Format output using a Go-template-like {{.Field}}")
+    p.add_argument("--format", help="Format output using a Go template: 'table', 'table TEMPLATE', 'json' or TEMPLATE")
     p.add_argument("--no-trunc", action="store_true", help="Don't truncate output")
     p.set_defaults(func=cmd_ps)
     p = sub.add_parser("stats", help="Display a live stream of container(s) resource usage statistics")
     p.add_argument("containers", nargs="*", metavar="CONTAINER")
     p.add_argument("--no-stream", action="store_true", help="Disable streaming stats and only pull the first result")
+    p.add_argument("--format", help="Format output using a Go template: 'table', 'table TEMPLATE', 'json' or TEMPLATE")
+    p.add_argument("--no-trunc", action="store_true", help="Do not truncate output")
     p.set_defaults(func=cmd_stats)
 
 

@@ -21,7 +21,7 @@ def cmd_network_create(args) -> int:
 
 
 def cmd_network_ls(args) -> int:
-    from tuiker.cli import _format, _table
+    from tuiker.cli import print_list
 
     found = _engine().networks()
     for f in args.filter or []:
@@ -38,18 +38,33 @@ def cmd_network_ls(args) -> int:
         for n in found:
             print(n["Id"] if args.no_trunc else n["Id"][:12])
         return 0
-    if args.format:
-        for n in found:
-            print(_format(args.format.replace("{{.ID}}", "{{.Id}}"), n))
-        return 0
-    _table(["NETWORK ID", "NAME", "DRIVER", "SCOPE"],
-           [[n["Id"] if args.no_trunc else n["Id"][:12], n["Name"], n["Driver"], n["Scope"]] for n in found])
-    return 0
+    rows = [_network_context(n, trunc=not args.no_trunc) for n in found]
+    return print_list(args.format, ["ID", "Name", "Driver", "Scope"], NETWORK_HEADER, "*network.networkContext",
+                      rows)
+
+
+NETWORK_HEADER = {"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE", "IPv4": "IPV4",
+                  "IPv6": "IPV6", "Internal": "INTERNAL", "Labels": "LABELS", "CreatedAt": "CREATED AT"}
+
+
+def _network_context(n: dict, trunc: bool) -> dict:
+    """A network as docker's `network ls` templates see it (network.networkContext)."""
+    from tuiker.fmt import go_time_rfc3339
+
+    labels = n.get("Labels") or {}
+    return {"ID": n["Id"][:12] if trunc else n["Id"], "Name": n["Name"], "Driver": n["Driver"], "Scope": n["Scope"],
+            "IPv4": "true", "IPv6": "true" if n.get("EnableIPv6") else "false",
+            "Internal": "true" if n.get("Internal") else "false",
+            "Labels": ",".join(f"{k}={v}" for k, v in labels.items()), "Label": lambda name: labels.get(name, ""),
+            "CreatedAt": go_time_rfc3339(n.get("Created") or "")}
 
 
 def cmd_network_inspect(args) -> int:
-    from tuiker.cli import print_inspected
+    from tuiker.cli import InspectPrinter
 
+    printer = InspectPrinter(args.format)
+    if printer.status:
+        return printer.status
     engine = _engine()
     found, status = [], 0
     for ref in args.networks:
@@ -58,8 +73,7 @@ def cmd_network_inspect(args) -> int:
         except TuikerError as e:
             print(f"Error: {e}", file=sys.stderr)
             status = 1
-    print_inspected(found, args.format)
-    return status
+    return printer.print(found) or status
 
 
 def cmd_network_rm(args) -> int:
@@ -161,12 +175,12 @@ def add_parsers(sub) -> None:
     p = inner.add_parser("ls", aliases=["list"], help="List networks")
     p.add_argument("-q", "--quiet", action="store_true", help="Only display network IDs")
     p.add_argument("-f", "--filter", action="append", help="Provide filter values (e.g. 'name=bridge')")
-    p.add_argument("--format", help="Format output using a Go-template-like {{.Field}}")
+    p.add_argument("--format", help="Format output using a Go template: 'table', 'table TEMPLATE', 'json' or TEMPLATE")
     p.add_argument("--no-trunc", action="store_true", help="Do not truncate the output")
     p.set_defaults(func=cmd_network_ls)
     p = inner.add_parser("inspect", help="Display detailed information on one or more networks")
     p.add_argument("networks", nargs="+", metavar="NETWORK")
-    p.add_argument("-f", "--format", help="Format the output using a Go-template-like {{.Field}}")
+    p.add_argument("-f", "--format", help="Format output using a Go template, or 'json'")
     p.set_defaults(func=cmd_network_inspect)
     p = inner.add_parser("rm", aliases=["remove"], help="Remove one or more networks")
     p.add_argument("networks", nargs="+", metavar="NETWORK")
