@@ -67,14 +67,12 @@ class Struct:
 # -- formatting values as Go's fmt does --------------------------------------------------------------
 
 def _float_digits(f: float) -> tuple[str, int]:
-    """The shortest digits that round-trip `f` (abs), and the decimal exponent of the first one."""
+    """The shortest digits that give `f` back (of its absolute value), and the power of ten of the first."""
     mantissa, _, exp = repr(abs(f)).partition("e")
     whole, _, frac = mantissa.partition(".")
-    digits = (whole + frac).lstrip("0")
-    point = len(whole) + int(exp or 0)  # digits before the decimal point, leading zeros included
-    point -= len(whole + frac) - len((whole + frac).lstrip("0"))
-    digits = digits.rstrip("0") or "0"
-    return digits, point - 1
+    all_digits = whole + frac
+    leading_zeros = len(all_digits) - len(all_digits.lstrip("0"))
+    return all_digits.strip("0") or "0", len(whole) - 1 - leading_zeros + int(exp or 0)
 
 
 def _float_e(neg: bool, digits: str, exp: int) -> str:
@@ -294,7 +292,7 @@ def _format_one(verb: str, flags: str, prec: int | None, v) -> str:
             verb = "d"
         if verb == "c":
             return chr(v)
-        if verb == "q":
+        if verb == "q":  # strconv.QuoteRune: ' escaped, " not
             return "'" + go_quote(chr(v))[1:-1].replace("'", "\\'").replace('\\"', '"') + "'"
         if verb == "U":
             return f"U+{v:04X}"
@@ -314,10 +312,11 @@ def _format_one(verb: str, flags: str, prec: int | None, v) -> str:
             data = v.encode()
             if prec is not None:
                 data = data[:prec]
-            sep = " " if " " in flags else ""
+            spec = "02x" if verb == "x" else "02X"
             prefix = ("0x" if verb == "x" else "0X") if "#" in flags else ""
-            hexed = sep.join(prefix + format(b, "02x" if verb == "x" else "02X") for b in data)
-            return hexed if sep else prefix + "".join(format(b, "02x" if verb == "x" else "02X") for b in data)
+            if " " in flags:  # "% x": bytes apart, each with its prefix
+                return " ".join(prefix + format(b, spec) for b in data)
+            return prefix + "".join(format(b, spec) for b in data)
         return _bad(verb, v)
     if isinstance(v, list):
         return "[" + " ".join(_format_one(verb, flags, prec, e) for e in v) + "]"
@@ -410,15 +409,15 @@ class _Tok:
     def __str__(self) -> str:
         if self.typ == "EOF":
             return "EOF"
-        if self.typ in _KEYWORDS.values() or self.typ == "dot":
+        if self.typ in _KEYWORDS or self.typ == "dot":
             return f"<{self.val}>"
         if len(self.val) > 10:
             return go_quote(self.val[:10]) + "..."
         return go_quote(self.val)
 
 
-_KEYWORDS = {"block": "block", "break": "break", "continue": "continue", "define": "define", "else": "else",
-             "end": "end", "if": "if", "range": "range", "nil": "nil", "template": "template", "with": "with"}
+_KEYWORDS = frozenset({"block", "break", "continue", "define", "else", "end", "if", "range", "nil", "template",
+                       "with"})
 _SPACE = " \t\r\n"
 _TERMINATORS = set(_SPACE) | set(".,|:)(")
 _NUMBER = re.compile(r"[+-]?(?:0[xX][0-9a-fA-F_]*\.?[0-9a-fA-F_]*(?:[pP][+-]?[0-9_]+)?"
@@ -430,25 +429,24 @@ def _lex(text: str) -> list[_Tok]:
     comments handled here). A lexing error ends the list as an "error" token: as in Go, the parser
     reports it only if nothing before it was wrong."""
     toks: list[_Tok] = []
-
-    def line_at(p: int) -> int:
-        return text.count("\n", 0, p) + 1
-
-    class Stop(Exception):
-        pass
-
-    def fail(msg: str, p: int):
-        toks.append(_Tok("error", msg, p, line_at(p)))
-        raise Stop
-
     try:
-        _lex_into(text, toks, line_at, fail)
-    except Stop:
-        pass
+        _scan(text, toks)
+    except _LexError as e:
+        toks.append(_Tok("error", e.args[0], e.args[1], text.count("\n", 0, e.args[1]) + 1))
     return toks
 
 
-def _lex_into(text: str, toks: list, line_at, fail) -> None:
+class _LexError(Exception):
+    """(message, position)"""
+
+
+def _scan(text: str, toks: list) -> None:
+    def line_at(p: int) -> int:
+        return text.count("\n", 0, p) + 1
+
+    def fail(msg: str, p: int):
+        raise _LexError(msg, p)
+
     pos, n = 0, len(text)
     trim_next = False
 
@@ -580,7 +578,7 @@ def _lex_into(text: str, toks: list, line_at, fail) -> None:
                 if end < n and text[end] not in _TERMINATORS and not text.startswith("}}", end):
                     fail(f"bad character {_rune(text[end])}", end)
                 word = text[pos:end]
-                typ = _KEYWORDS.get(word) or ("bool" if word in ("true", "false") else "identifier")
+                typ = word if word in _KEYWORDS else "bool" if word in ("true", "false") else "identifier"
                 toks.append(_Tok(typ, word, pos, line_at(pos)))
                 pos = end
             elif ch == "(":
@@ -889,12 +887,15 @@ class _Parser:
         if name_tok.typ not in ("string", "rawstring"):
             self.error(f"unexpected {name_tok} in define clause", name_tok)
         self.expect("}}", "define clause")
-        name = self._string(name_tok)
+        self._definition(self._string(name_tok), "define clause")
+
+    def _definition(self, name: str, context: str) -> None:
+        """The body of a {{define}} or {{block}} up to its {{end}}: a template of its own, with its own $."""
         saved, self.vars = self.vars, ["$"]
         body, end = self._list()
         self.vars = saved
         if end.val != "end":
-            self.error(f"unexpected {{{{{end.val}}}}} in define clause", end)
+            self.error(f"unexpected {{{{{end.val}}}}} in {context}", end)
         self.defines[name] = body
 
     def _list(self) -> tuple[list, _Tok]:
@@ -996,12 +997,7 @@ class _Parser:
             self.error(f"unexpected {name_tok} in block clause", name_tok)
         name = self._string(name_tok)
         pipe = self._pipeline("block clause", "}}")
-        saved, self.vars = self.vars, ["$"]
-        body, end = self._list()
-        self.vars = saved
-        if end.val != "end":
-            self.error("unexpected {{else}} in block clause", end)
-        self.defines[name] = body
+        self._definition(name, "block clause")
         return _TemplateCall(name_tok.pos, name, pipe)
 
     def _pipeline(self, context: str, end: str) -> _Pipe:
