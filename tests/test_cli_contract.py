@@ -125,3 +125,9 @@ def test_u_adds_the_users_supplementary_groups(tuiker, groups_image):
     # An explicit group replaces them, as runc does.
     assert ok(tuiker("run", "--rm", "-u", "app:staff", groups_image, "id", "-G")).split() == ["50"]
     assert ok(tuiker("run", "--rm", groups_image, "id", "-G")).split() == ["0", "50"]
+
+
+def test_an_error_is_one_line_whatever_the_input_holds(tuiker):
+    result = tuiker("rm", "bad\nname\x1b[2J")
+    assert result.returncode == 1
+    assert one_line_error(result) == "Error: No such container: bad\\nname\\x1b[2J"

@@ -10,7 +10,7 @@ import sys
 import time
 
 from tuiker import __version__, cli_containers, cli_network
-from tuiker.runtime.errors import TuikerError
+from tuiker.runtime.errors import TuikerError, one_line
 
 
 def _engine():
@@ -233,7 +233,7 @@ def cmd_rmi(args) -> int:
             for verb, what in engine.remove_image(name, force=args.force):
                 print(f"{verb}: {what}")
         except TuikerError as e:
-            print(f"Error: {e}", file=sys.stderr)
+            print(f"Error: {one_line(e)}", file=sys.stderr)
             status = 1
     return status
 
@@ -573,12 +573,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except TuikerError as e:
-        print(f"Error: {e}", file=sys.stderr)
+        print(f"Error: {one_line(e)}", file=sys.stderr)
         # docker: 125 when `run` or `create` fails in the engine (a bad value, a pull that fails), else 1.
         return getattr(args, "engine_error_status", 1)
     except OSError as e:
         # Something the engine did not foresee (a file gone, a full disk): still one line, docker's 125.
-        print(f"Error: {e}", file=sys.stderr)
+        print(f"Error: {one_line(e)}", file=sys.stderr)
         return 125
     except KeyboardInterrupt:
         return 130

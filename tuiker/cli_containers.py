@@ -7,7 +7,7 @@ import os
 import sys
 import time
 
-from tuiker.runtime.errors import TuikerError
+from tuiker.runtime.errors import TuikerError, one_line
 
 # docker's exit status when the engine itself fails rather than the container.
 EXIT_ENGINE = 125
@@ -85,7 +85,7 @@ def cmd_run(args) -> int:
         try:
             engine.start(c.id)
         except ContainerStartError as e:
-            print(f"Error: {e}", file=sys.stderr)
+            print(f"Error: {one_line(e)}", file=sys.stderr)
             if args.rm:
                 engine.remove(c.id, force=True)
             return e.code
@@ -94,7 +94,7 @@ def cmd_run(args) -> int:
     try:
         sock = engine.start(c.id, attach=True, size=terminal_size() if args.tty else None)
     except ContainerStartError as e:
-        print(f"Error: {e}", file=sys.stderr)
+        print(f"Error: {one_line(e)}", file=sys.stderr)
         if args.rm:
             engine.remove(c.id, force=True)
         return e.code
@@ -148,7 +148,7 @@ def _each(args, action, refs) -> int:
             action(ref)
             print(ref)
         except TuikerError as e:
-            print(f"Error: {e}", file=sys.stderr)
+            print(f"Error: {one_line(e)}", file=sys.stderr)
             status = 1
     return status
 
@@ -189,10 +189,10 @@ def cmd_rm(args) -> int:
             print(ref)
         except NotFoundError as e:
             if not args.force:  # docker: `rm -f` of a container that is not there is no error, and says nothing
-                print(f"Error: {e}", file=sys.stderr)
+                print(f"Error: {one_line(e)}", file=sys.stderr)
                 status = 1
         except TuikerError as e:
-            print(f"Error: {e}", file=sys.stderr)
+            print(f"Error: {one_line(e)}", file=sys.stderr)
             status = 1
     return status
 
@@ -465,7 +465,7 @@ def cmd_exec(args) -> int:
                            detach=args.detach, env=args.env, workdir=args.workdir, user=args.user,
                            size=terminal_size() if args.tty else None)
     except ContainerStartError as e:
-        print(f"Error: {e}", file=sys.stderr)
+        print(f"Error: {one_line(e)}", file=sys.stderr)
         return e.code
     if args.detach:
         return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from tuiker.runtime.errors import TuikerError
+from tuiker.runtime.errors import TuikerError, one_line
 
 
 def _engine():
@@ -71,7 +71,7 @@ def cmd_network_inspect(args) -> int:
         try:
             found.append(engine.inspect_network(ref))
         except TuikerError as e:
-            print(f"Error: {e}", file=sys.stderr)
+            print(f"Error: {one_line(e)}", file=sys.stderr)
             status = 1
     return printer.print(found) or status
 
@@ -84,7 +84,7 @@ def cmd_network_rm(args) -> int:
             engine.remove_network(ref)
             print(ref)
         except TuikerError as e:
-            print(f"Error: {e}", file=sys.stderr)
+            print(f"Error: {one_line(e)}", file=sys.stderr)
             status = 1
     return status
 

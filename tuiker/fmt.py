@@ -198,3 +198,4 @@ def ago(timestamp: float | None, now: float | None = None) -> str:
     if timestamp is None:
         return "N/A"
     return f"{human_duration((now or time.time()) - timestamp)} ago"
+

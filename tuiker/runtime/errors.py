@@ -27,3 +27,12 @@ class LayerError(TuikerError):
 
 class ArchiveError(TuikerError):
     """A docker-archive / OCI layout tar that cannot be read."""
+
+
+def one_line(message: object) -> str:
+    """`message` as one printable line: names from archives, registries or users may carry newlines or terminal
+    escapes, which must neither split an error line nor reach the terminal raw."""
+    text = str(message)
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in text)
