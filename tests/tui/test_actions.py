@@ -192,20 +192,28 @@ async def test_pull_shows_each_layer(engine_root, busybox_image):
     assert engine.image(ref).id == built.config_digest
 
 
+BUSYBOX = "docker.io/library/busybox:latest"
+
+
+async def remove_image_with_d(pilot, name: str) -> None:
+    """Select `name` in the Images panel, press D and confirm."""
+    app = pilot.app
+    images = app.screen.images
+    await until(pilot, lambda: name in images.images, what="the image")
+    await pilot.press("tab")
+    assert app.focused is images.table
+    while images.selected != name:
+        await pilot.press("j")
+    await pilot.press("D")
+    await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question")
+    await pilot.press("y")
+
+
 async def test_remove_image(engine):
     async with new_app(engine).run_test(size=SIZE) as pilot:
-        app = pilot.app
-        images = app.screen.images
-        await until(pilot, lambda: "docker.io/library/busybox:latest" in images.images, what="the image")
-        await pilot.press("tab")
-        assert app.focused is images.table
-        while images.selected != "docker.io/library/busybox:latest":
-            await pilot.press("j")
-        await pilot.press("D")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question")
-        await pilot.press("y")
-        await until(pilot, lambda: "docker.io/library/busybox:latest" not in images.images, what="the tag to go")
-    assert "docker.io/library/busybox:latest" not in engine.store.tags()
+        await remove_image_with_d(pilot, BUSYBOX)
+        await until(pilot, lambda: BUSYBOX not in pilot.app.screen.images.images, what="the tag to go")
+    assert BUSYBOX not in engine.store.tags()
 
 
 async def test_remove_image_refuses_one_a_container_uses(engine):
@@ -214,25 +222,16 @@ async def test_remove_image_refuses_one_a_container_uses(engine):
     # busybox's only name left, its last one, which docker refuses to remove.
     image = engine.image("busybox")
     for tag in image.repo_tags:
-        if tag != "docker.io/library/busybox:latest":
+        if tag != BUSYBOX:
             engine.store.untag(tag)
     for digest in image.repo_digests:
         engine.store.forget_repo_digest(image.id, digest)
     layers = sorted(p.name for p in (engine.root / "layers").iterdir())
     async with new_app(engine).run_test(size=SIZE) as pilot:
-        app = pilot.app
-        images = app.screen.images
-        await until(pilot, lambda: "docker.io/library/busybox:latest" in images.images, what="the image")
-        await pilot.press("tab")
-        assert app.focused is images.table
-        while images.selected != "docker.io/library/busybox:latest":
-            await pilot.press("j")
-        await pilot.press("D")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question")
-        await pilot.press("y")
+        await remove_image_with_d(pilot, BUSYBOX)
         await until(pilot, lambda: any("conflict: unable to remove repository reference" in m
-                                       for m in notifications(app)), what="the refusal")
-    assert "docker.io/library/busybox:latest" in engine.store.tags()
+                                       for m in notifications(pilot.app)), what="the refusal")
+    assert BUSYBOX in engine.store.tags()
     assert sorted(p.name for p in (engine.root / "layers").iterdir()) == layers
 
 
