@@ -21,7 +21,7 @@ HOST_PYTHON = os.path.realpath(sys.executable)
 HOME = "/py"  # PYTHONHOME inside the image
 ENV = [f"PYTHONHOME={HOME}", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
 _ENCODINGS = ("__init__", "aliases", "utf_8", "ascii", "latin_1")
-_EXTENSIONS = ("_socket", "_struct")
+EXTENSIONS = ("_socket", "_struct")
 
 
 def _linked_libraries(binary: str) -> list[str]:
@@ -35,20 +35,24 @@ def _parents(path: str) -> list[str]:
     return ["/".join(parts[:i + 1]) for i in range(len(parts))]
 
 
-def python_entries() -> list:
-    """Layer entries for the interpreter at its host path, and /py holding the cut-down standard library."""
+def python_entries(extensions: tuple[str, ...] = EXTENSIONS, modules: tuple[str, ...] = ()) -> list:
+    """Layer entries for the interpreter at its host path, and /py holding the cut-down standard library: the
+    `extensions` named (lib-dynload modules, with the libraries they link) and the pure-Python `modules` given as
+    paths under the standard library (e.g. "ctypes/__init__.py")."""
     stdlib = sysconfig.get_paths()["stdlib"]
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
     dynload = os.path.join(stdlib, "lib-dynload")
-    extensions = [os.path.join(dynload, name) for name in sorted(os.listdir(dynload))
-                  if name.split(".")[0] in _EXTENSIONS]
+    objects = [os.path.join(dynload, name) for name in sorted(os.listdir(dynload))
+               if name.split(".")[0] in extensions]
     files: dict[str, str] = {}  # path in the image -> host file
-    for path in [HOST_PYTHON, *_linked_libraries(HOST_PYTHON), *[lib for ext in extensions
+    for path in [HOST_PYTHON, *_linked_libraries(HOST_PYTHON), *[lib for ext in objects
                                                                for lib in _linked_libraries(ext)]]:
         files[path.lstrip("/")] = path
     for name in _ENCODINGS:
         files[f"py/lib/{version}/encodings/{name}.py"] = os.path.join(stdlib, "encodings", f"{name}.py")
-    for ext in extensions:
+    for module in modules:
+        files[f"py/lib/{version}/{module}"] = os.path.join(stdlib, module)
+    for ext in objects:
         files[f"py/lib/{version}/lib-dynload/{os.path.basename(ext)}"] = ext
     dirs = sorted({parent for path in files for parent in _parents(path)})
     entries: list = [Dir(d) for d in dirs]
