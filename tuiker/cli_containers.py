@@ -55,22 +55,8 @@ def _pull_progress():
     return PullPrinter(sys.stderr)
 
 
-def _create(engine, args):
-    """create's and run's first step; like docker, say so before pulling an image that is not here."""
-    from tuiker.runtime import reference
-    from tuiker.runtime.errors import NotFoundError
-
-    opts = _options(args)
-    try:
-        engine.image(opts.image)
-    except NotFoundError:
-        print(f"Unable to find image '{reference.familiar(str(reference.parse(opts.image)))}' locally",
-              file=sys.stderr, flush=True)
-    return engine.create(opts, _pull_progress())
-
-
 def cmd_create(args) -> int:
-    c = _create(_engine(), args)
+    c = _engine().create(_options(args), _pull_progress())
     print(c.id)
     return 0
 
@@ -80,7 +66,7 @@ def cmd_run(args) -> int:
     from tuiker.stream import Detached, pump, terminal_size
 
     engine = _engine()
-    c = _create(engine, args)
+    c = engine.create(_options(args), _pull_progress())
     if args.detach:
         try:
             engine.start(c.id)

@@ -93,7 +93,8 @@ def resolve(add: list[str], drop: list[str], privileged: bool) -> set[int]:
     (add wins when a name is in both).
     """
     bounding = current()["CapBnd"]
-    everything = {num for num in NAMES.values() if num <= last_cap() and bounding >> num & 1}
+    highest = last_cap()
+    everything = {num for num in NAMES.values() if num <= highest and bounding >> num & 1}
     if privileged:
         return everything
     adds, drops = _normalize(add), _normalize(drop)

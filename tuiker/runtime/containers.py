@@ -19,7 +19,15 @@ from pathlib import Path
 
 from tuiker.runtime import names
 from tuiker.runtime.errors import NotFoundError, TuikerError
-from tuiker.runtime.fsutil import DamagedFileError, atomic_write, flocked, open_root, private_dir, read_json
+from tuiker.runtime.fsutil import (
+    DamagedFileError,
+    atomic_write,
+    flocked,
+    open_root,
+    private_dir,
+    read_json,
+    write_new,
+)
 
 STATES = ("created", "running", "paused", "restarting", "removing", "exited", "dead")
 
@@ -223,10 +231,10 @@ class ContainerStore:
                 # (the directories above them on the host, 0700, are never on that path).
                 for file, text in (("hostname", hostname + "\n"), ("hosts", hostsfile.render(hostname, [], [])),
                                    ("resolv.conf", _resolv_conf())):
-                    atomic_write(staging / file, text.encode(), mode=0o644)
-                atomic_write(staging / "config.json", json.dumps(config, indent=1).encode())
-                atomic_write(staging / "state.json", json.dumps({"Status": "created"}).encode())
-                os.rename(staging, self.root / cid)
+                    write_new(staging / file, text.encode(), mode=0o644)
+                write_new(staging / "config.json", json.dumps(config, indent=1).encode())
+                write_new(staging / "state.json", json.dumps({"Status": "created"}).encode())
+                os.rename(staging, self.root / cid)  # the container appears whole, or not at all
             except BaseException:
                 _remove_tree(staging)
                 raise

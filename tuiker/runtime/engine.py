@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from tuiker.runtime import config, names, reference
-from tuiker.runtime.errors import TuikerError
+from tuiker.runtime.errors import NotFoundError, TuikerError
 from tuiker.runtime.netengine import NetworkEngine
 from tuiker.runtime.store import Image, Store
 
@@ -123,7 +123,12 @@ class ContainerEngine(NetworkEngine):
             names.check_hostname(opts.hostname)
         try:
             self.image(opts.image)
-        except TuikerError:
+        except NotFoundError:
+            if progress is not None:  # docker says so before it pulls
+                from tuiker.runtime.pull import Progress
+
+                name = reference.familiar(str(reference.parse(opts.image)))
+                progress(Progress("", f"Unable to find image '{name}' locally"))
             self.pull(opts.image, opts.platform, progress)
         # From reading the image to writing the container's config, a lease keeps the garbage collection of a
         # concurrent rmi off the image's layers; from then on the container's config holds them (store.py).

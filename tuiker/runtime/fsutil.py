@@ -119,6 +119,20 @@ def read_json(path: str | os.PathLike, kind: type = dict):
     return data
 
 
+def write_new(path: str | os.PathLike, data: bytes, mode: int = PRIVATE_FILE) -> None:
+    """Create `path` with `data`, for a file in a staging directory nobody reads until it is renamed into place:
+    no temp name and no fsync (kill -9 leaves the staging directory, which the next sweep removes; a crash of
+    the host may leave a torn file, which readers take for a damaged one, see read_json)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    try:
+        os.fchmod(fd, mode)  # whatever the umask
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
+
+
 def sha256_digest(data: bytes) -> str:
     import hashlib  # not at the top: fsutil is on every command's path, hashlib costs ~5 ms
 

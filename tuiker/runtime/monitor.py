@@ -577,14 +577,16 @@ class Monitor:
                              user=cfg.get("User") or "", caps=set(c.config["Capabilities"]), tty=bool(cfg.get("Tty")),
                              no_new_privs=bool(c.config.get("NoNewPrivileges")), seccomp=filter_program,
                              stdio=stdio)
-        # The container joins its cgroup while it mounts its root: the first write to a v1 cgroup.procs
-        # waits for an RCU grace period (7-20 ms here), which would otherwise add to every start.
-        # With a network, the container's veths are made and its eth0 configured in the same wait, so it
-        # never execs before its network is up (networking.attach).
+        # The container's process joins its cgroup before anything else where it can do so quickly (v1's tasks
+        # files); elsewhere the monitor moves it while it mounts its root, since a write to cgroup.procs waits
+        # for an RCU grace period (7-30 ms here) that would otherwise add to every start. With a network, the
+        # container's veths are made and its eth0 configured while it waits for "go", so it never execs before
+        # its network is up (networking.attach).
         go_r, go_w = os.pipe2(os.O_CLOEXEC)
 
         def before_exec(pid: int) -> None:
-            cg.add(pid)
+            if not cg.quick_self_join:
+                cg.add(pid)
             if plan is not None:
                 try:
                     self.net.attach(plan, pid)
@@ -616,7 +618,8 @@ class Monitor:
                           FinishedAt=c.state.get("FinishedAt", ""), RestartCount=c.state.get("RestartCount", 0))
             self._start_finished(c, None)
 
-        self.start_setups[c.id] = self._fork(lambda pp, ep: spawn.intermediate(rootfs, proc, pp, ep, go_r),
+        join = cg.join_self if cg.quick_self_join else None
+        self.start_setups[c.id] = self._fork(lambda pp, ep: spawn.intermediate(rootfs, proc, pp, ep, go_r, join),
                                              child_ends + [go_r], set_up, go=(go_w, before_exec))
 
     def _fork(self, child: Callable[[int, int], None], child_ends: list[int],
@@ -767,8 +770,8 @@ class Monitor:
             self.reply(client, {"ok": True, "pid": pid})
             self._attach(client, r, req)
 
-        self._fork(lambda pp, ep: spawn.intermediate_exec(target.pid, proc, target.cgroup.add, pp, ep), child_ends,
-                   set_up)
+        self._fork(lambda pp, ep: spawn.intermediate_exec(target.pid, proc, target.cgroup.join_self, pp, ep),
+                   child_ends, set_up)
 
     # -- output and exits --------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ import os
 import signal
 import stat
 import termios
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NoReturn
 
@@ -91,8 +92,10 @@ def report_and_exit(errpipe: int, code: int, message: str) -> NoReturn:
 
 # -- starting a container ------------------------------------------------------------------------
 
-def intermediate(rootfs: Rootfs, proc: Process, pidpipe: int, errpipe: int, gopipe: int) -> None:
-    """Runs in the monitor's fork; never returns."""
+def intermediate(rootfs: Rootfs, proc: Process, pidpipe: int, errpipe: int, gopipe: int,
+                 join_cgroup: Callable[[], None] | None = None) -> None:
+    """Runs in the monitor's fork; never returns. With `join_cgroup`, the container moves itself into its cgroup
+    first thing (where that is quick, see cgroups.V1Cgroup); otherwise the monitor does while it sets up."""
     try:
         flags = linux.CLONE_NEWNS | linux.CLONE_NEWUTS | linux.CLONE_NEWIPC | linux.CLONE_NEWPID
         if not rootfs.network_host:
@@ -102,6 +105,8 @@ def intermediate(rootfs: Rootfs, proc: Process, pidpipe: int, errpipe: int, gopi
         report_and_exit(errpipe, 125, f"cannot create the container's namespaces: {e}")
 
     def container() -> None:
+        if join_cgroup is not None:
+            join_cgroup()
         setup_stdio(proc)
         setup_rootfs(rootfs)
         linux.sethostname(rootfs.hostname)
@@ -273,13 +278,14 @@ def _loopback_up() -> None:
 
 # -- exec into a running container ----------------------------------------------------------------
 
-def intermediate_exec(container_pid: int, proc: Process, join_cgroup, pidpipe: int, errpipe: int) -> None:
+def intermediate_exec(container_pid: int, proc: Process, join_cgroup: Callable[[], None], pidpipe: int,
+                      errpipe: int) -> None:
     """Runs in the monitor's fork; never returns."""
     try:
         # Not dumpable since the monitor's fork (monitor._fork): nothing in the container can open /proc/<us>/*
         # while we sit in its namespaces (CVE-2019-5736).
         fds = [os.open(f"/proc/{container_pid}/ns/{ns}", os.O_RDONLY | os.O_CLOEXEC) for ns in NAMESPACES]
-        join_cgroup(os.getpid())
+        join_cgroup()  # before forking: the process that runs the command is born in the cgroup
         for fd in fds:
             linux.setns(fd)
             os.close(fd)

@@ -40,6 +40,15 @@ class V1Cgroup(Cgroup):
         self.mounts = v1_mounts() if mounts is None else mounts
         self.paths = {c: os.path.join(m, self.name) for c, m in self.mounts.items() if c in CONTROLLERS}
 
+    # A thread writing "0" to v1's `tasks` moves only itself, and the kernel then skips the threadgroup lock
+    # and its RCU grace period (cgroup_procs_write_start): microseconds instead of the 7-30 ms of cgroup.procs.
+    # For a single-threaded process, as every process of ours that joins a container is, it is the same move.
+    quick_self_join = True
+
+    def join_self(self) -> None:
+        for _, leaf in self._dirs():
+            write(os.path.join(leaf, "tasks"), "0", "cgroup membership")
+
     def _dirs(self) -> list[tuple[str, str]]:
         return list(dict.fromkeys((self.mounts[c], p) for c, p in self.paths.items()))
 
