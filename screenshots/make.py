@@ -41,7 +41,7 @@ def free_port() -> int:
 
 
 def containers(engine) -> None:
-    from tuiker.runtime.engine import RunOptions
+    from tuiker.engine import RunOptions
 
     def run(name: str, command: str, start: bool = True, network: str = "none", **options) -> None:
         c = engine.create(RunOptions(image="busybox", name=name, command=["sh", "-c", command], network=network,
@@ -76,9 +76,9 @@ async def select(pilot, name: str) -> None:
 
 
 async def shoot(engine, app_ref: str) -> None:
-    from tuiker.app import TuikerApp
-    from tuiker.screens.pull import LayerProgress
-    from tuiker.widgets.terminal import Terminal
+    from tuiker.tui.app import TuikerApp
+    from tuiker.tui.screens.pull import LayerProgress
+    from tuiker.tui.widgets.terminal import Terminal
 
     app = TuikerApp(engine)
     async with app.run_test(size=SIZE) as pilot:
@@ -149,7 +149,7 @@ def main() -> int:
                       TUIKER_CONFIG=str(ROOT / "no-config.json"))
     shutil.rmtree(ROOT, ignore_errors=True)
     ROOT.mkdir(parents=True)
-    from tuiker.runtime.engine import Engine
+    from tuiker.engine import Engine
 
     engine = Engine(ROOT)
     try:

@@ -186,7 +186,7 @@ def image(engine_root, busybox_image) -> str:
     """The session's busybox image, pulled into this test's engine root (in process: it is what
     `tuiker pull -q` does, without a second interpreter start per test)."""
     ref, _ = busybox_image
-    from tuiker.runtime.engine import Engine
+    from tuiker.engine import Engine
 
     Engine(engine_root).pull(ref)
     return ref
@@ -195,7 +195,7 @@ def image(engine_root, busybox_image) -> str:
 def make_engine(root: Path, busybox_ref: str):
     """The engine at `root` with the session's busybox image, also tagged `busybox` (a name without the
     registry's random port, so the TUI's screens are the same from run to run)."""
-    from tuiker.runtime.engine import Engine
+    from tuiker.engine import Engine
 
     engine = Engine(root)
     engine.pull(busybox_ref)

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from conftest import wait_for
 
-from tuiker.runtime.network import host_routes, overlap
+from tuiker.net.network import host_routes, overlap
 
 
 @contextlib.contextmanager

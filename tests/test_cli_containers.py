@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from conftest import ok, one_line_error, run_tuiker, wait_for
 
-from tuiker.runtime.engine import Engine, RunOptions
-from tuiker.runtime.errors import TuikerError
+from tuiker.base.errors import TuikerError
+from tuiker.engine import Engine, RunOptions
 
 HEX64 = re.compile(r"[0-9a-f]{64}")
 

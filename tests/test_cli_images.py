@@ -116,7 +116,7 @@ def test_cli_startup_does_not_import_heavy_modules(engine_root):
     import subprocess
     import sys
 
-    heavy = ("requests", "urllib3", "textual", "tuiker.runtime.pull")
-    code = f"import sys, tuiker.cli as c; c.main(['images']); print(sorted(set({heavy!r}) & set(sys.modules)))"
+    heavy = ("requests", "urllib3", "textual", "tuiker.image.pull")
+    code = f"import sys, tuiker.cli.main as c; c.main(['images']); print(sorted(set({heavy!r}) & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -11,8 +11,8 @@ import socket
 
 from conftest import ok, one_line_error, wait_for
 
-from tuiker.runtime import ipam
-from tuiker.runtime.engine import Engine
+from tuiker.engine import Engine
+from tuiker.net import ipam
 
 HTTPD = "mkdir -p /www && echo {text} > /www/index.html && exec httpd -f -p 80 -h /www"
 GET = "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3"

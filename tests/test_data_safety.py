@@ -9,7 +9,7 @@ import sys
 
 from conftest import REPO_ROOT, ok, one_line_error, wait_for
 
-from tuiker.runtime.engine import Engine
+from tuiker.engine import Engine
 
 
 def image_id(engine_root, ref: str) -> str:

@@ -1,3 +1,3 @@
-from tuiker.cli import entry
+from tuiker.cli.main import entry
 
 entry()

@@ -24,7 +24,7 @@ import sys
 from conftest import ok, wait_for
 from netns import lan_host
 
-from tuiker.runtime.engine import Engine
+from tuiker.engine import Engine
 
 # A TCP server on port 80 answering each connection with the peer address it sees ("ip:port"), and closing.
 SERVER = r"""

@@ -15,13 +15,14 @@ import os
 import pytest
 from conftest import ok, one_line_error
 
-from tuiker.runtime import hostsfile, names
+from tuiker.base import names
+from tuiker.base.errors import NotFoundError, TuikerError
+from tuiker.engine import Engine, RunOptions
+from tuiker.image.store import Store
+from tuiker.net import hostsfile
+from tuiker.net.network import NetworkStore
 from tuiker.runtime.containers import ContainerStore
-from tuiker.runtime.engine import Engine, RunOptions
-from tuiker.runtime.errors import NotFoundError, TuikerError
 from tuiker.runtime.monitor_client import EXIT, STDOUT, split_frames
-from tuiker.runtime.network import NetworkStore
-from tuiker.runtime.store import Store
 
 # What a peer's /etc/hosts would gain from each: a line mapping a name the attacker picks to their address.
 INJECTIONS = ["x\n6.6.6.6 victim-db", "x\r\n6.6.6.6 victim-db", "x 6.6.6.6", "x\t6.6.6.6", "x#y"]

@@ -20,10 +20,10 @@ import pytest
 from conftest import REPO_ROOT
 from registry import push, push_index
 
-from tuiker.runtime import archive
-from tuiker.runtime.engine import Engine
-from tuiker.runtime.errors import ArchiveError, TuikerError
-from tuiker.runtime.store import Store
+from tuiker.base.errors import ArchiveError, TuikerError
+from tuiker.engine import Engine
+from tuiker.image import archive
+from tuiker.image.store import Store
 
 BUSYBOX = Path("/bin/busybox").read_bytes()
 needs_skopeo = pytest.mark.skipif(shutil.which("skopeo") is None,

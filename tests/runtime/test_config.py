@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from tuiker.runtime import config
-from tuiker.runtime.registry import RegistryClient, parse_challenge
+from tuiker.base import config
+from tuiker.image.registry import RegistryClient, parse_challenge
 
 
 @pytest.fixture
@@ -39,7 +39,7 @@ def test_https_unless_loopback_or_listed_insecure(tuiker_config):
 
 
 def test_bad_config_is_a_clear_error(tuiker_config):
-    from tuiker.runtime.errors import TuikerError
+    from tuiker.base.errors import TuikerError
 
     tuiker_config.write_text("{not json")
     with pytest.raises(TuikerError, match="cannot read tuiker config"):

@@ -18,10 +18,11 @@ from pathlib import Path
 import pytest
 from conftest import wait_for
 
-from tuiker.runtime import capabilities, cgroups
-from tuiker.runtime.engine import ContainerStartError, Engine, RunOptions
-from tuiker.runtime.errors import TuikerError
+from tuiker.base.errors import TuikerError
+from tuiker.engine import ContainerStartError, Engine, RunOptions
+from tuiker.runtime import cgroups
 from tuiker.runtime.monitor_client import EXIT, STDERR, STDOUT, split_frames
+from tuiker.runtime.security import capabilities
 
 DOCKER_DEFAULT_CAPS = 0x00000000A80425FB
 IMAGE_TREE = ["bin", "dev", "etc", "home", "proc", "root", "sys", "tmp", "usr", "var"]

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tuiker.runtime.errors import LayerError
-from tuiker.runtime.layers import unpack_layer
+from tuiker.base.errors import LayerError
+from tuiker.image.layers import unpack_layer
 
 MTIME = 1_600_000_000
 

@@ -14,7 +14,8 @@ import subprocess
 import pytest
 from childproc import in_child
 
-from tuiker.runtime import capabilities, linux
+from tuiker.base import linux
+from tuiker.runtime.security import capabilities
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 

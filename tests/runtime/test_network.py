@@ -31,11 +31,12 @@ from netns import lan_host
 from registry import push
 from test_containers import exec_in, kill_monitor, read_stream, run, start_detached
 
-from tuiker.runtime import firewall, ipam, networking
-from tuiker.runtime.engine import ContainerStartError, Engine, RunOptions
-from tuiker.runtime.errors import TuikerError
-from tuiker.runtime.network import host_mtu, host_routes, overlap, table_name
-from tuiker.runtime.ports import parse_publish
+from tuiker.base.errors import TuikerError
+from tuiker.engine import ContainerStartError, Engine, RunOptions
+from tuiker.net import firewall, ipam
+from tuiker.net.network import host_mtu, host_routes, overlap, table_name
+from tuiker.net.ports import parse_publish
+from tuiker.runtime import networking
 
 HTTP_GET = "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3"
 NO_GET = "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 1"  # for what must fail: dropped packets wait it out

@@ -14,8 +14,8 @@ import pytest
 from conftest import run_tuiker
 from registry import push, push_index
 
-from tuiker.runtime.engine import Engine
-from tuiker.runtime.errors import DigestMismatchError, NotFoundError, RegistryError
+from tuiker.base.errors import DigestMismatchError, NotFoundError, RegistryError
+from tuiker.engine import Engine
 
 
 def _store_state(root: Path) -> dict[str, list[str]]:
@@ -359,7 +359,7 @@ def test_two_pulls_at_once_both_succeed_and_store_once(engine_root, make_registr
 
 
 def test_a_token_the_registry_stops_accepting_is_renewed(engine_root, token_proxy, busybox_image):
-    from tuiker.runtime.registry import RegistryClient
+    from tuiker.image.registry import RegistryClient
 
     _, built = busybox_image
     client = RegistryClient(token_proxy.host)
@@ -374,7 +374,7 @@ def test_connection_lost_mid_blob_resumes_with_range(engine_root, make_registry,
     import threading
     import time
 
-    from tuiker.runtime.registry import RegistryClient
+    from tuiker.image.registry import RegistryClient
 
     reg = make_registry()
     built = _big_image()

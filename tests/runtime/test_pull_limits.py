@@ -25,9 +25,9 @@ import imagebuilder as ib
 import pytest
 from conftest import REPO_ROOT, one_line_error
 
-from tuiker.runtime import archive
-from tuiker.runtime.errors import ArchiveError
-from tuiker.runtime.store import Store
+from tuiker.base.errors import ArchiveError
+from tuiker.image import archive
+from tuiker.image.store import Store
 
 MiB = 1024 * 1024
 BODY_CAP = 512 * MiB  # far above every limit; what code without bounds would hold
@@ -110,7 +110,7 @@ def evil():
 # exec records the high-water mark of the memory it replaces, and a vfork'd child's is this test process's.
 CHILD = """
 import sys
-from tuiker.cli import main
+from tuiker.cli.main import main
 try:
     code = main(sys.argv[2:])
 finally:

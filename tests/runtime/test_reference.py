@@ -2,8 +2,8 @@
 
 import pytest
 
-from tuiker.runtime import manifest, reference
-from tuiker.runtime.errors import NotFoundError, ReferenceFormatError, RegistryError
+from tuiker.base.errors import NotFoundError, ReferenceFormatError, RegistryError
+from tuiker.image import manifest, reference
 
 DIGEST = "sha256:" + "a" * 64
 

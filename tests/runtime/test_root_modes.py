@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from conftest import ok
 
-from tuiker.runtime.engine import Engine, RunOptions
-from tuiker.runtime.network import NetworkStore
-from tuiker.runtime.store import Store
+from tuiker.engine import Engine, RunOptions
+from tuiker.image.store import Store
+from tuiker.net.network import NetworkStore
 
 NOBODY = 65534
 BIND_MOUNTED = ("hostname", "hosts", "resolv.conf")

@@ -25,8 +25,10 @@ import pytest
 from childproc import in_child
 from conftest import one_line_error
 
-from tuiker.runtime import capabilities, linux, seccomp, users
-from tuiker.runtime import seccomp_profile as profile
+from tuiker.base import linux
+from tuiker.runtime import users
+from tuiker.runtime.security import capabilities, seccomp
+from tuiker.runtime.security import seccomp_profile as profile
 
 pyseccomp = pytest.importorskip("pyseccomp")
 
@@ -452,7 +454,7 @@ def without_libseccomp(*argv: str) -> subprocess.CompletedProcess:
 
 @needs_real_filter
 def test_without_libseccomp_the_filter_fails_closed_in_one_line():
-    probe = ("from tuiker.runtime import seccomp, capabilities\n"
+    probe = ("from tuiker.runtime.security import seccomp, capabilities\n"
              "try:\n    seccomp.program(capabilities.DEFAULT_CAPS)\n"
              "except seccomp.SeccompError as e:\n    print(e)\n    raise SystemExit(3)\n")
     r = without_libseccomp(sys.executable, "-c", probe)

@@ -9,8 +9,8 @@ from decimal import Decimal
 
 import pytest
 
-from tuiker.runtime import tarstream
-from tuiker.runtime.tarstream import Entry, TarFormatError, TarReader
+from tuiker.image import tarstream
+from tuiker.image.tarstream import Entry, TarFormatError, TarReader
 
 MTIME = 1_600_000_000
 BINARY = bytes(range(256))

@@ -9,12 +9,12 @@ import json
 from textual.widgets import Input
 from tuihelpers import new_app, notifications, row_states, run, selected_name, until
 
-from tuiker.runtime.errors import NotFoundError
-from tuiker.screens.confirm import ConfirmScreen
-from tuiker.screens.new_container import NewContainerScreen
-from tuiker.screens.pull import LayerProgress, PullScreen
-from tuiker.widgets.logs import LogView
-from tuiker.widgets.terminal import Terminal
+from tuiker.base.errors import NotFoundError
+from tuiker.tui.screens.confirm import ConfirmScreen
+from tuiker.tui.screens.new_container import NewContainerScreen
+from tuiker.tui.screens.pull import LayerProgress, PullScreen
+from tuiker.tui.widgets.logs import LogView
+from tuiker.tui.widgets.terminal import Terminal
 
 SIZE = (140, 40)
 
@@ -166,7 +166,7 @@ async def test_new_container_form_refuses_bad_input(engine):
 
 
 async def test_pull_shows_each_layer(engine_root, busybox_image):
-    from tuiker.runtime.engine import Engine
+    from tuiker.engine import Engine
 
     engine = Engine(engine_root)
     ref, built = busybox_image
@@ -299,7 +299,7 @@ async def test_tabs_stats_top_inspect_env(engine):
 
 
 async def test_keys_can_be_remapped(engine, tmp_path, monkeypatch):
-    from tuiker.runtime import config
+    from tuiker.base import config
 
     path = tmp_path / "config.json"
     path.write_text(json.dumps({"keys": {"container.stop": "K", "quit": "Q"}}))
@@ -325,8 +325,8 @@ async def test_keys_can_be_remapped(engine, tmp_path, monkeypatch):
 async def test_help_and_command_palette_list_every_action(engine):
     from textual.command import CommandPalette
 
-    from tuiker.screens.help import HelpScreen
-    from tuiker.screens.main import MainScreen
+    from tuiker.tui.screens.help import HelpScreen
+    from tuiker.tui.screens.main import MainScreen
 
     async with new_app(engine).run_test(size=SIZE) as pilot:
         app = pilot.app

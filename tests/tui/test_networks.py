@@ -8,11 +8,11 @@ import asyncio
 from textual.widgets import Input, Select
 from tuihelpers import free_port, new_app, notifications, run, selected_name, until
 
-from tuiker.runtime.network import NetworkStore
-from tuiker.screens.confirm import ConfirmScreen
-from tuiker.screens.new_container import NewContainerScreen
-from tuiker.screens.new_network import NewNetworkScreen
-from tuiker.widgets.live import StoreWatcher
+from tuiker.net.network import NetworkStore
+from tuiker.tui.screens.confirm import ConfirmScreen
+from tuiker.tui.screens.new_container import NewContainerScreen
+from tuiker.tui.screens.new_network import NewNetworkScreen
+from tuiker.tui.widgets.live import StoreWatcher
 
 SIZE = (140, 40)
 

@@ -8,9 +8,9 @@ import pytest
 from conftest import make_engine
 from tuihelpers import new_app, row_states, run, until
 
-from tuiker.app import TuikerApp
-from tuiker.runtime import config
-from tuiker.widgets.logs import LogView
+from tuiker.base import config
+from tuiker.tui.app import TuikerApp
+from tuiker.tui.widgets.logs import LogView
 
 SIZE = (130, 36)
 

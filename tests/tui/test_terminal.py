@@ -10,9 +10,9 @@ import pytest
 from textual import events
 from textual.app import App, ComposeResult
 
+from tuiker.engine import Engine, RunOptions
 from tuiker.runtime import cgroups
-from tuiker.runtime.engine import Engine, RunOptions
-from tuiker.widgets.terminal import HISTORY_LINES, Terminal, key_to_bytes
+from tuiker.tui.widgets.terminal import HISTORY_LINES, Terminal, key_to_bytes
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ import socket
 import time
 from collections.abc import Callable
 
-from tuiker.app import TuikerApp
+from tuiker.engine import Engine, RunOptions
 from tuiker.runtime.containers import Container
-from tuiker.runtime.engine import Engine, RunOptions
+from tuiker.tui.app import TuikerApp
 
 # Exits at once on SIGTERM (a shell as pid 1 ignores it unless trapped), so `stop` needs no 10 s grace.
 SERVER = ["sh", "-c", 'trap "exit 0" TERM; echo "ready $HOSTNAME"; sleep 1000 & wait']

@@ -17,17 +17,9 @@ import os
 import time
 from pathlib import Path
 
-from tuiker.runtime import names
-from tuiker.runtime.errors import NotFoundError, TuikerError
-from tuiker.runtime.fsutil import (
-    DamagedFileError,
-    atomic_write,
-    flocked,
-    open_root,
-    private_dir,
-    read_json,
-    write_new,
-)
+from tuiker.base import names
+from tuiker.base.errors import NotFoundError, TuikerError
+from tuiker.base.fsutil import DamagedFileError, atomic_write, flocked, open_root, private_dir, read_json, write_new
 
 STATES = ("created", "running", "paused", "restarting", "removing", "exited", "dead")
 
@@ -199,7 +191,7 @@ class ContainerStore:
     def create(self, config: dict, name: str | None) -> Container:
         """Reserve a name and an ID and write the container's files; nothing is left if this fails.
         The name and hostname are checked here, where they are written into files (names.py says why)."""
-        from tuiker.runtime import hostsfile  # here: it imports ipaddress, and `ps` loads this module
+        from tuiker.net import hostsfile  # here: it imports ipaddress, and `ps` loads this module
 
         if name:
             name = names.check_container_name(name)

@@ -37,11 +37,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tuiker.runtime import cgroups, exeseal, linux, networking, seccomp, spawn
-from tuiker.runtime.config import INIT_TARGET
+from tuiker.base import linux
+from tuiker.base.config import INIT_TARGET
+from tuiker.base.errors import TuikerError
+from tuiker.base.fsutil import atomic_write
+from tuiker.net.portproxy import send_buffered
+from tuiker.runtime import cgroups, networking, spawn
 from tuiker.runtime.containers import Container, ContainerStore, now_iso
-from tuiker.runtime.errors import TuikerError
-from tuiker.runtime.fsutil import atomic_write
 from tuiker.runtime.monitor_client import (
     CLOSE_STDIN,
     EXIT,
@@ -53,7 +55,7 @@ from tuiker.runtime.monitor_client import (
     runtime_dir,
     split_frames,
 )
-from tuiker.runtime.portproxy import send_buffered
+from tuiker.runtime.security import exeseal, seccomp
 
 LOG_MAX_BYTES = 10 * 1024 * 1024  # rotated at this size; one older file is kept (docker's json-file max-size)
 MAX_CLIENT_BUFFER = 4 * 1024 * 1024

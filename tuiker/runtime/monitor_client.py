@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from tuiker.runtime.fsutil import flocked, private_dir
+from tuiker.base.fsutil import flocked, private_dir
 
 TYPE_CHECKING = False  # not typing's: importing typing costs ~7 ms, and `ps` runs through here
 if TYPE_CHECKING:

@@ -33,11 +33,10 @@ import os
 import sys
 from pathlib import Path
 
-from tuiker.runtime import firewall, hostsfile, ipam, netlink
-from tuiker.runtime.containers import Container, ContainerStore
-from tuiker.runtime.errors import NotFoundError, TuikerError
-from tuiker.runtime.fsutil import atomic_write, flocked
-from tuiker.runtime.network import (
+from tuiker.base.errors import NotFoundError, TuikerError
+from tuiker.base.fsutil import atomic_write, flocked
+from tuiker.net import firewall, hostsfile, ipam, netlink
+from tuiker.net.network import (
     DEFAULT,
     HOST_LOCK,
     VETH_PREFIX,
@@ -51,8 +50,9 @@ from tuiker.runtime.network import (
     table_name,
     veth_name,
 )
-from tuiker.runtime.portproxy import PortProxy
-from tuiker.runtime.ports import split_key
+from tuiker.net.portproxy import PortProxy
+from tuiker.net.ports import split_key
+from tuiker.runtime.containers import Container, ContainerStore
 
 NO_NETWORK = ("none", "host")
 

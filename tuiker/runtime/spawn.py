@@ -31,8 +31,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NoReturn
 
-from tuiker.runtime import capabilities, linux, users
-from tuiker.runtime.config import INIT_TARGET
+from tuiker.base import linux
+from tuiker.base.config import INIT_TARGET
+from tuiker.runtime import users
+from tuiker.runtime.security import capabilities
 
 # docker's MaskedPaths and ReadonlyPaths (moby oci/defaults.go).
 MASKED_PATHS = ("/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
@@ -312,7 +314,7 @@ def finish_and_exec(proc: Process, errpipe: int) -> None:
     linux.close_fds_except((0, 1, 2, errpipe))
     capabilities.drop_bounding(proc.caps)
     if proc.seccomp is not None:
-        from tuiker.runtime import seccomp  # already imported by the monitor, which compiled the filter
+        from tuiker.runtime.security import seccomp  # already imported by the monitor, which compiled the filter
 
         seccomp.install(proc.seccomp)
     # The container's capabilities, effective from now on. CAP_SETUID/CAP_SETGID stay permitted (not effective)

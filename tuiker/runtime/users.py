@@ -16,8 +16,8 @@ import os
 import stat
 from dataclasses import dataclass
 
-from tuiker.runtime import linux
-from tuiker.runtime.errors import TuikerError
+from tuiker.base import linux
+from tuiker.base.errors import TuikerError
 
 MAX_BYTES = 16 << 20
 

@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections import namedtuple
 from collections.abc import Callable, Iterator
 
-from tuiker.runtime.errors import TuikerError
+from tuiker.base.errors import TuikerError
 
 MOUNTINFO = "/proc/self/mountinfo"
 

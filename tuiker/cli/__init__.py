@@ -1,0 +1,1 @@
+"""tuiker's docker-like command line. Never imports Textual."""

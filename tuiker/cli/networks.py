@@ -1,0 +1,207 @@
+"""The network commands of the CLI: `network create|ls|inspect|rm|connect|disconnect|prune`, `port`, and
+`system prune` (docker's flags and output)."""
+
+from __future__ import annotations
+
+import sys
+
+from tuiker.base.errors import TuikerError, one_line
+
+
+def _engine():
+    from tuiker.engine import Engine
+
+    return Engine()
+
+
+def cmd_network_create(args) -> int:
+    labels = dict(item.partition("=")[::2] for item in args.label or [])
+    print(_engine().create_network(args.name, args.subnet, args.gateway, args.internal, labels))
+    return 0
+
+
+def cmd_network_ls(args) -> int:
+    from tuiker.cli.main import print_list
+
+    found = _engine().networks()
+    for f in args.filter or []:
+        key, _, value = f.partition("=")
+        if key == "name":
+            found = [n for n in found if value in n["Name"]]
+        elif key == "id":
+            found = [n for n in found if n["Id"].startswith(value)]
+        elif key == "driver":
+            found = [n for n in found if n["Driver"] == value]
+        else:
+            raise TuikerError(f"invalid filter {f!r}: use name=, id= or driver=")
+    if args.quiet:
+        for n in found:
+            print(n["Id"] if args.no_trunc else n["Id"][:12])
+        return 0
+    rows = [_network_context(n, trunc=not args.no_trunc) for n in found]
+    return print_list(args.format, ["ID", "Name", "Driver", "Scope"], NETWORK_HEADER, "*network.networkContext",
+                      rows)
+
+
+NETWORK_HEADER = {"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE", "IPv4": "IPV4",
+                  "IPv6": "IPV6", "Internal": "INTERNAL", "Labels": "LABELS", "CreatedAt": "CREATED AT"}
+
+
+def _network_context(n: dict, trunc: bool) -> dict:
+    """A network as docker's `network ls` templates see it (network.networkContext)."""
+    from tuiker.fmt import go_time_rfc3339
+
+    labels = n.get("Labels") or {}
+    return {"ID": n["Id"][:12] if trunc else n["Id"], "Name": n["Name"], "Driver": n["Driver"], "Scope": n["Scope"],
+            "IPv4": "true", "IPv6": "true" if n.get("EnableIPv6") else "false",
+            "Internal": "true" if n.get("Internal") else "false",
+            "Labels": ",".join(f"{k}={v}" for k, v in labels.items()), "Label": lambda name: labels.get(name, ""),
+            "CreatedAt": go_time_rfc3339(n.get("Created") or "")}
+
+
+def cmd_network_inspect(args) -> int:
+    from tuiker.cli.main import InspectPrinter
+
+    printer = InspectPrinter(args.format)
+    if printer.status:
+        return printer.status
+    engine = _engine()
+    found, status = [], 0
+    for ref in args.networks:
+        try:
+            found.append(engine.inspect_network(ref))
+        except TuikerError as e:
+            print(f"Error: {one_line(e)}", file=sys.stderr)
+            status = 1
+    return printer.print(found) or status
+
+
+def cmd_network_rm(args) -> int:
+    engine = _engine()
+    status = 0
+    for ref in args.networks:
+        try:
+            engine.remove_network(ref)
+            print(ref)
+        except TuikerError as e:
+            print(f"Error: {one_line(e)}", file=sys.stderr)
+            status = 1
+    return status
+
+
+def cmd_network_connect(args) -> int:
+    _engine().connect_network(args.network, args.container, args.alias)
+    return 0
+
+
+def cmd_network_disconnect(args) -> int:
+    _engine().disconnect_network(args.network, args.container)
+    return 0
+
+
+def cmd_network_prune(args) -> int:
+    if not args.force:
+        answer = input("WARNING! This will remove all custom networks not used by at least one container.\n"
+                       "Are you sure you want to continue? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            return 0
+    gone = _engine().prune_networks()
+    if gone:
+        print("Deleted Networks:\n" + "\n".join(gone))
+    return 0
+
+
+def cmd_port(args) -> int:
+    """`port CONTAINER [PRIVATE_PORT[/PROTO]]`: `80/tcp -> 0.0.0.0:8080`, or only `0.0.0.0:8080`."""
+    from tuiker.net.ports import key, split_key
+
+    engine = _engine()
+    c = engine.container(args.container)
+    bindings = engine.container_ports(c)
+    if args.private_port:
+        port, proto = split_key(args.private_port)
+        wanted = [b for b in bindings if (b["ContainerPort"], b["Proto"]) == (port, proto)]
+        if not wanted:
+            raise TuikerError(f"No public port '{port}/{proto}' published for {c.name}")
+        for b in wanted:
+            print(f"{b['HostIp']}:{b['HostPort']}")
+        return 0
+    for b in bindings:
+        print(f"{key(b)} -> {b['HostIp']}:{b['HostPort']}")
+    return 0
+
+
+def cmd_system_prune(args) -> int:
+    from tuiker.fmt import human_size
+
+    if not args.force:
+        what = "all images without at least one container associated to them" if args.all else "all dangling images"
+        answer = input("WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at"
+                       f" least one container\n  - {what}\n\nAre you sure you want to continue? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            return 0
+    engine = _engine()
+    # First a monitor that has reconciled (a kill -9 left "running" states of dead containers), and the sweep
+    # of what dead containers left on the host; then the pruning, which sees them as the exited ones they are.
+    swept = engine.sweep_networking()
+    containers = engine.prune_containers()
+    networks = engine.prune_networks()
+    images, reclaimed = engine.prune_images(all_images=args.all)
+    if containers:
+        print("Deleted Containers:\n" + "\n".join(containers) + "\n")
+    if networks:
+        print("Deleted Networks:\n" + "\n".join(networks) + "\n")
+    if images:
+        print("Deleted Images:\n" + "\n".join(f"{verb.lower()}: {what}" for verb, what in images) + "\n")
+    if swept.get("leases") or swept.get("links"):
+        print(f"Swept: {swept.get('leases', 0)} address lease(s), {len(swept.get('links') or [])} interface(s)"
+              " left by containers that no longer run\n")
+    print(f"Total reclaimed space: {human_size(reclaimed)}")
+    return 0
+
+
+def add_parsers(sub) -> None:
+    """`network ...` and `system prune` (cli.py's lazy table calls this)."""
+    group = sub.add_parser("network", help="Manage networks")
+    inner = sub.add_subparsers_of(group, dest="network_command", metavar="COMMAND", required=True)
+    p = inner.add_parser("create", help="Create a network")
+    p.add_argument("name", metavar="NETWORK")
+    p.add_argument("-d", "--driver", default="bridge", choices=["bridge"], help="Driver to manage the Network")
+    p.add_argument("--subnet", help="Subnet in CIDR format that represents a network segment")
+    p.add_argument("--gateway", help="IPv4 Gateway for the master subnet")
+    p.add_argument("--internal", action="store_true", help="Restrict external access to the network")
+    p.add_argument("--label", action="append", help="Set metadata on a network")
+    p.set_defaults(func=cmd_network_create)
+    p = inner.add_parser("ls", aliases=["list"], help="List networks")
+    p.add_argument("-q", "--quiet", action="store_true", help="Only display network IDs")
+    p.add_argument("-f", "--filter", action="append", help="Provide filter values (e.g. 'name=bridge')")
+    p.add_argument("--format", help="Format output using a Go template: 'table', 'table TEMPLATE', 'json' or TEMPLATE")
+    p.add_argument("--no-trunc", action="store_true", help="Do not truncate the output")
+    p.set_defaults(func=cmd_network_ls)
+    p = inner.add_parser("inspect", help="Display detailed information on one or more networks")
+    p.add_argument("networks", nargs="+", metavar="NETWORK")
+    p.add_argument("-f", "--format", help="Format output using a Go template, or 'json'")
+    p.set_defaults(func=cmd_network_inspect)
+    p = inner.add_parser("rm", aliases=["remove"], help="Remove one or more networks")
+    p.add_argument("networks", nargs="+", metavar="NETWORK")
+    p.set_defaults(func=cmd_network_rm)
+    p = inner.add_parser("connect", help="Connect a container to a network")
+    p.add_argument("network", metavar="NETWORK")
+    p.add_argument("container", metavar="CONTAINER")
+    p.add_argument("--alias", action="append", help="Add network-scoped alias for the container")
+    p.set_defaults(func=cmd_network_connect)
+    p = inner.add_parser("disconnect", help="Disconnect a container from a network")
+    p.add_argument("network", metavar="NETWORK")
+    p.add_argument("container", metavar="CONTAINER")
+    p.add_argument("-f", "--force", action="store_true", help="Force the container to disconnect from a network")
+    p.set_defaults(func=cmd_network_disconnect)
+    p = inner.add_parser("prune", help="Remove all unused networks")
+    p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
+    p.set_defaults(func=cmd_network_prune)
+
+    group = sub.add_parser("system", help="Manage tuiker")
+    inner = sub.add_subparsers_of(group, dest="system_command", metavar="COMMAND", required=True)
+    p = inner.add_parser("prune", help="Remove unused data, and sweep what a killed engine left")
+    p.add_argument("-a", "--all", action="store_true", help="Remove all unused images not just dangling ones")
+    p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
+    p.set_defaults(func=cmd_system_prune)

@@ -1,0 +1,1 @@
+"""Container networking's host side: networks, addresses, netlink, nftables, ports."""

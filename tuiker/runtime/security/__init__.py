@@ -1,0 +1,1 @@
+"""What confines a container: capabilities, seccomp, the monitor's sealed binary."""

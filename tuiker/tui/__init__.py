@@ -1,0 +1,1 @@
+"""The Textual app: `tuiker` with no arguments."""

@@ -1,0 +1,550 @@
+"""The main screen, laid out like lazydocker: the engine's header, the Containers, Images and Networks panels on
+the left, the selected item's tabs (or inspect document) on the right, and the keys of the focused panel in the
+footer.
+
+Everything the engine does runs in workers: the store is polled twice a second in one thread (two `stat`
+calls per container, files read only when they changed), and each action (stop, start ...) runs in a thread
+of its own, so the screen never waits for the engine."""
+
+from __future__ import annotations
+
+import gc
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from functools import partial
+from typing import Any, ClassVar
+
+from textual import events, on, work
+from textual.app import ComposeResult, SuspendNotSupported, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.dom import DOMNode
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import ContentSwitcher, Footer, Tabs
+
+from tuiker.engine import LIVE_STATES
+from tuiker.runtime.containers import Container
+from tuiker.tui.screens.confirm import ConfirmScreen
+from tuiker.tui.screens.help import KeyRow
+from tuiker.tui.screens.new_container import NewContainer, NewContainerScreen
+from tuiker.tui.screens.new_network import NewNetwork, NewNetworkScreen
+from tuiker.tui.screens.pull import PullScreen
+from tuiker.tui.widgets.details import ContainerDetails, YamlView
+from tuiker.tui.widgets.header import EngineHeader
+from tuiker.tui.widgets.lists import ContainerList, ImageList, NetworkList, ResourceList, familiar_name
+from tuiker.tui.widgets.live import Snapshot, StoreWatcher
+from tuiker.tui.widgets.logs import LogView
+from tuiker.tui.widgets.poller import Poller, one_line
+from tuiker.tui.widgets.terminal import Terminal
+
+# The user's shell if the image has bash, else sh (lazydocker reads /etc/passwd; most images have neither
+# a login shell nor a passwd entry worth trusting).
+SHELL = ["/bin/sh", "-c", "if [ -x /bin/bash ]; then exec /bin/bash; else exec /bin/sh; fi"]
+
+# Which container states each container action applies to (None: any state).
+ACTION_STATES: dict[str, tuple[str, ...] | None] = {
+    "stop": LIVE_STATES, "start": ("created", "exited", "dead"), "restart": None, "pause": ("running", "paused"),
+    "remove": None, "exec": ("running",), "attach": ("running", "paused"), "exec_full": ("running",),
+    "attach_full": ("running", "paused"),
+}
+
+# The actions whose availability check_action decides, and so what the footer shows.
+CHECKED_ACTIONS = (*ACTION_STATES, "remove_image", "remove_network", "close_terminal", "leave_terminal")
+
+# The main pane's content for each side panel.
+DETAILS_OF_PANEL = {"containers": "container-details", "images": "image-details", "networks": "network-details"}
+
+# Keys that are not bindings of their own, for the help screen.
+OTHER_KEYS: list[KeyRow] = [
+    ("↑ ↓  j k", "Move in a list", ""),
+    ("enter", "Open the main pane (Logs, Stats ...) of the selected item", "main.focus"),
+    ("shift+pgup/pgdn", "Scroll back in an embedded terminal", ""),
+    ("ctrl+p", "Command palette: every action by name", ""),
+    ("mouse", "Click rows, tabs and buttons; the wheel scrolls", ""),
+]
+
+
+def freeze_startup_objects() -> None:
+    """Once the first snapshot is on screen: hide every object alive (modules, widgets, rows) from the garbage
+    collector, and make its full collections ten times rarer. Each full collection walked them all: pauses of
+    100-150 ms, several a minute while keys are pressed (bench/tui's p95 for a tab switch went from ~250 ms)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(700, 10, 100)  # the default third threshold is 10
+
+
+def bindings_of(cls: type[DOMNode]) -> list[Binding]:
+    """The bindings a class declares itself and inherits, that have an ID (so can be remapped)."""
+    found = []
+    for klass in reversed(cls.__mro__):
+        found += [b for b in vars(klass).get("BINDINGS", []) if isinstance(b, Binding) and b.id]
+    return found
+
+
+class MainScreen(Screen):
+    PANELS = ("#containers", "#images", "#networks", "#main")
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("n", "new_container", "New", id="container.new", tooltip="Create a container from a form"),
+        Binding("P", "pull", "Pull", id="image.pull", tooltip="Pull an image, showing each layer's progress"),
+        Binding("tab", "next_panel", "Next panel", show=False, id="panel.next",
+                tooltip="Focus the next panel (Containers, Images, Networks, main pane)"),
+        Binding("shift+tab", "previous_panel", "Previous panel", show=False, id="panel.previous",
+                tooltip="Focus the previous panel"),
+        Binding("right_square_bracket", "next_tab", "Next tab", show=False, id="tab.next",
+                tooltip="Show the main pane's next tab"),
+        Binding("left_square_bracket", "previous_tab", "Previous tab", show=False, id="tab.previous",
+                tooltip="Show the main pane's previous tab"),
+        Binding("escape", "focus_list", "Back", show=False, id="main.back",
+                tooltip="From the main pane, back to the list"),
+        Binding("x", "close_terminal", "Close terminal", id="terminal.close",
+                tooltip="Close the terminal tab on screen (ends an exec, detaches an attach)"),
+        # A priority binding: it acts before the terminal, which would send the key to the process.
+        Binding("ctrl+right_square_bracket", "leave_terminal", "Leave terminal", id="terminal.leave", priority=True,
+                tooltip="Give the keys back to the app (the terminal stays open in its tab)"),
+    ]
+
+    class Refreshed(Message):
+        def __init__(self, snapshot: Snapshot) -> None:
+            super().__init__()
+            self.snapshot = snapshot
+
+    class Done(Message):
+        """An action on a container ended (well or not): its row shows the store's state again."""
+
+        def __init__(self, container_id: str, select: bool = False) -> None:
+            super().__init__()
+            self.container_id = container_id
+            self.select = select
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._watcher: StoreWatcher | None = None
+        self._poller = Poller(self, self._poll, 0.5)
+        self._refresh_wanted = False
+        self._last_list: ResourceList | None = None
+        self._key_signature: tuple[bool, ...] = ()
+        self._settled = False
+
+    def compose(self) -> ComposeResult:
+        yield EngineHeader(self.engine.root, id="header")
+        with Horizontal(id="body"):
+            with Vertical(id="side"):
+                yield ContainerList(id="containers")
+                yield ImageList(id="images")
+                yield NetworkList(id="networks")
+            with ContentSwitcher(initial="container-details", id="main"):
+                yield ContainerDetails(id="container-details")
+                yield YamlView(id="image-details", classes="panel")
+                yield YamlView(id="network-details", classes="panel")
+        yield Footer()
+
+    @property
+    def engine(self):
+        return self.app.engine
+
+    @property
+    def containers(self) -> ContainerList:
+        return self.query_one(ContainerList)
+
+    @property
+    def images(self) -> ImageList:
+        return self.query_one(ImageList)
+
+    @property
+    def networks(self) -> NetworkList:
+        return self.query_one(NetworkList)
+
+    @property
+    def details(self) -> ContainerDetails:
+        return self.query_one(ContainerDetails)
+
+    def on_mount(self) -> None:
+        self._watcher = StoreWatcher(self.engine)
+        self._poller.start()
+        self.containers.table.focus()
+
+    def on_unmount(self) -> None:
+        self._poller.stop()
+
+    # -- live state -------------------------------------------------------------------------------------
+
+    def _poll(self) -> None:
+        force, self._refresh_wanted = self._refresh_wanted, False
+        snapshot = self._watcher.poll(force=force)
+        if snapshot is not None:
+            self.post_message(self.Refreshed(snapshot))
+
+    def refresh_now(self) -> None:
+        """Poll the store at once, and show it even if nothing changed (an action ended)."""
+        self._refresh_wanted = True
+        self._poller.poke()
+
+    def on_main_screen_refreshed(self, message: Refreshed) -> None:
+        snapshot = message.snapshot
+        self.containers.show_containers(snapshot.containers)
+        self.images.show_images(snapshot.images)
+        self.networks.show_networks(snapshot.networks, snapshot.containers)
+        if self._main_pane == "network-details":
+            self._show_network()  # its containers may have changed (nothing is read when its row did not)
+        self.query_one(EngineHeader).show_counts(snapshot.containers, len(snapshot.images))
+        selected = self.containers.selected_container
+        if selected is not self.details.container:
+            self.details.show(selected)
+        self._update_keys()
+        if not self._settled:
+            self._settled = True
+            if not self.app.is_headless:  # in tests, many apps share a process: leave its memory alone
+                self.call_after_refresh(freeze_startup_objects)
+
+    @on(ResourceList.Selected, "#containers")
+    def _container_selected(self) -> None:
+        self.details.show(self.containers.selected_container)
+        self._update_keys()
+
+    @on(ResourceList.Selected, "#images")
+    def _image_selected(self) -> None:
+        if self._main_pane == "image-details":
+            self._show_image()
+        self._update_keys()
+
+    @on(ResourceList.Selected, "#networks")
+    def _network_selected(self) -> None:
+        if self._main_pane == "network-details":
+            self._show_network()
+        self._update_keys()
+
+    @property
+    def _main_pane(self) -> str | None:
+        return self.query_one("#main", ContentSwitcher).current
+
+    def _show_image(self) -> None:
+        name = self.images.selected
+        engine = self.engine
+
+        def document() -> dict[str, Any]:
+            doc = engine.inspect_image(name)
+            history = engine.image_config(engine.image(name)).get("history") or []
+            doc["History"] = [h.get("created_by", "") for h in history]
+            return doc
+
+        view = self.query_one("#image-details", YamlView)
+        view.border_title = familiar_name(name) if name else "no image"
+        view.load(name, document)
+
+    def _show_network(self) -> None:
+        """`network inspect` of the selected network; read again only when its row changed (its subnet, or the
+        number of containers running on it)."""
+        name = self.networks.selected
+        engine = self.engine
+        row = next((r for r in self.networks.rows if r.key == name), None)
+        view = self.query_one("#network-details", YamlView)
+        view.border_title = name or "no network"
+        view.load(row and row.cells, lambda: engine.inspect_network(name))
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        switcher = self.query_one("#main", ContentSwitcher)
+        for panel in (self.containers, self.images, self.networks):
+            if panel in event.widget.ancestors_with_self:
+                self._last_list = panel
+                switcher.current = DETAILS_OF_PANEL[panel.id]
+                if panel is self.images:
+                    self._show_image()
+                elif panel is self.networks:
+                    self._show_network()
+        self._update_keys()
+
+    # -- which actions apply now (the footer shows only those) ---------------------------------------------
+
+    def _update_keys(self) -> None:
+        """Have the footer show the keys that apply now. Only when that set changed: the footer rebuilds all its
+        keys on every refresh (tens of ms), which moving through a list must not pay on each row."""
+        signature = tuple(self.check_action(action, ()) for action in CHECKED_ACTIONS)
+        if signature != self._key_signature:
+            self._key_signature = signature
+            self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ACTION_STATES:
+            c = self.containers.selected_container
+            states = ACTION_STATES[action]
+            return c is not None and (states is None or c.status in states)
+        if action == "remove_image":
+            return self.images.selected is not None
+        if action == "remove_network":
+            return self.networks.selected is not None
+        if action == "close_terminal":
+            return self._terminal_on_screen() is not None
+        if action == "leave_terminal":
+            return isinstance(self.focused, Terminal)
+        return True
+
+    # -- container actions ------------------------------------------------------------------------------
+
+    def action_stop(self) -> None:
+        self._container_action("stopping", lambda c: self.engine.stop(c.id))
+
+    def action_start(self) -> None:
+        self._container_action("starting", lambda c: self.engine.start(c.id))
+
+    def action_restart(self) -> None:
+        self._container_action("restarting", lambda c: self.engine.restart(c.id))
+
+    def action_pause(self) -> None:
+        c = self.containers.selected_container
+        if c is not None and c.status == "paused":
+            self._container_action("unpausing", lambda c: self.engine.unpause(c.id))
+        else:
+            self._container_action("pausing", lambda c: self.engine.pause(c.id))
+
+    def action_remove(self) -> None:
+        c = self.containers.selected_container
+        if c is None:
+            return
+        running = c.status in LIVE_STATES
+        question = f"Remove container {c.name}?" + (f" It is {c.status}: it will be killed." if running else "")
+        answers = [("f", "Force remove", "force")] if running else [("y", "Remove", "remove")]
+
+        def answered(answer: str | None) -> None:
+            if answer:
+                self._container_action("removing", lambda c: self.engine.remove(c.id, force=answer == "force"), c)
+
+        self.app.push_screen(ConfirmScreen(question, answers), answered)
+
+    def _container_action(self, doing: str, act: Callable[[Container], object],
+                          container: Container | None = None) -> None:
+        c = container or self.containers.selected_container
+        if c is None:
+            return
+        self.containers.mark_busy(c.id, doing)
+        self._run_action(c, doing, act)
+
+    @work(thread=True, exit_on_error=False, group="engine")
+    def _run_action(self, c: Container, doing: str, act: Callable[[Container], object]) -> None:
+        try:
+            act(c)
+        except Exception as e:  # noqa: BLE001 - every engine error is a notification, never a crash
+            self.app.notify(one_line(e), title=f"{doing} {c.name}", severity="error", markup=False)
+        finally:
+            self.post_message(self.Done(c.id))
+
+    def on_main_screen_done(self, message: Done) -> None:
+        self.containers.busy.pop(message.container_id, None)
+        if message.select:
+            self.containers.select(message.container_id)
+        self.refresh_now()
+
+    # -- terminals ----------------------------------------------------------------------------------------
+
+    async def action_exec(self) -> None:
+        c = self.containers.selected_container
+        if c is not None:
+            engine, cid = self.engine, c.id
+            await self._open_terminal(f"exec {c.name}", lambda size: engine.exec(cid, SHELL, tty=True,
+                                                                                    interactive=True, size=size))
+
+    async def action_attach(self) -> None:
+        c = self.containers.selected_container
+        if c is not None:
+            engine, cid = self.engine, c.id
+            await self._open_terminal(f"attach {c.name}", lambda size: engine.attach(cid, size=size))
+
+    async def _open_terminal(self, title: str, connect) -> None:
+        self.query_one("#main", ContentSwitcher).current = "container-details"
+        await self.details.open_terminal(title, connect)
+        self._update_keys()
+
+    async def on_terminal_exited(self, message: Terminal.Exited) -> None:
+        terminal = message.terminal
+        if message.exit_code is None:
+            # The session failed to start or the monitor went away: the terminal printed why, last.
+            why = next((line.strip() for line in reversed(terminal.display_lines) if line.strip()), "ended")
+            self.app.notify(why, title=terminal.title, severity="error", markup=False)
+        else:
+            self.app.notify(f"exit code {message.exit_code}", title=f"{terminal.title} ended", markup=False)
+        had_focus = terminal.has_focus
+        await self.details.close_terminal(terminal)
+        if had_focus:
+            self.action_focus_list()
+        self._update_keys()
+
+    def _terminal_on_screen(self) -> Terminal | None:
+        if self._main_pane != "container-details":
+            return None  # an image's or a network's document is on screen: the terminal tab is out of sight
+        pane = self.details.tabs.active_pane
+        found = pane.query(Terminal) if pane is not None else None
+        return found.first() if found else None
+
+    async def action_close_terminal(self) -> None:
+        terminal = self._terminal_on_screen()
+        if terminal is not None:
+            await self.details.close_terminal(terminal)
+            self._update_keys()
+
+    def action_leave_terminal(self) -> None:
+        self.action_focus_list()
+
+    def action_exec_full(self) -> None:
+        c = self.containers.selected_container
+        if c is not None:
+            self._run_suspended(["exec", "-it", c.id, *SHELL])
+
+    def action_attach_full(self) -> None:
+        c = self.containers.selected_container
+        if c is not None:
+            self._run_suspended(["attach", c.id])
+
+    def _run_suspended(self, args: list[str]) -> None:
+        """Give the whole terminal to `tuiker ARGS` (lazydocker's way), and come back when it ends."""
+        env = dict(os.environ, TUIKER_ROOT=str(self.engine.root))
+        try:
+            with self.app.suspend():
+                subprocess.run([sys.executable, "-m", "tuiker", *args], env=env)
+        except SuspendNotSupported:
+            self.app.notify("this terminal cannot be handed over: use e or a instead", severity="warning")
+        self.refresh_now()
+
+    # -- new containers, images and networks ---------------------------------------------------------
+
+    def action_new_container(self) -> None:
+        """The form, with the image or network selected on the panel last used filled in."""
+        image = ""
+        if self._last_list is self.images and self.images.selected in self.images.images:
+            image = familiar_name(self.images.selected)
+        network = self.networks.selected if self._last_list is self.networks else None
+        names = [familiar_name(name) for name in self.images.images if not name.startswith("sha256:")]
+        self.app.push_screen(NewContainerScreen(names, image, self.networks.names, network), self._create)
+
+    def _create(self, new: NewContainer | None) -> None:
+        if new is not None:
+            self.app.notify(f"creating a container from {new.options.image}", markup=False)
+            self._create_container(new)
+
+    @work(thread=True, exit_on_error=False, group="engine")
+    def _create_container(self, new: NewContainer) -> None:
+        try:
+            c = self.engine.create(new.options)
+        except Exception as e:  # noqa: BLE001 - see _run_action
+            self.app.notify(one_line(e), title="new container", severity="error", markup=False)
+            return
+        self.post_message(self.Done(c.id, select=True))
+        if new.start:
+            self._run_action(c, "starting", lambda c: self.engine.start(c.id))
+
+    def action_pull(self) -> None:
+        self.app.push_screen(PullScreen())
+
+    def action_remove_image(self) -> None:
+        name = self.images.selected
+        if not name:
+            return
+
+        def remove() -> str:
+            return "\n".join(f"{verb}: {what}" for verb, what in self.engine.remove_image(name))
+
+        self.app.push_screen(ConfirmScreen(f"Remove image {name}?", [("y", "Remove", "remove")]),
+                             lambda answer: answer and self._engine_call(f"remove {name}", remove))
+
+    def action_remove_network(self) -> None:
+        name = self.networks.selected
+        if not name:
+            return
+
+        def remove() -> str:
+            self.engine.remove_network(name)
+            return f"network {name} removed"
+
+        self.app.push_screen(ConfirmScreen(f"Remove network {name}?", [("y", "Remove", "remove")]),
+                             lambda answer: answer and self._engine_call(f"remove {name}", remove))
+
+    def action_new_network(self) -> None:
+        self.app.push_screen(NewNetworkScreen(), self._create_network)
+
+    def _create_network(self, new: NewNetwork | None) -> None:
+        if new is None:
+            return
+        networks = self.networks
+
+        def create() -> str:
+            self.engine.create_network(new.name, new.subnet, internal=new.internal)
+            self.app.call_from_thread(networks.select, new.name)
+            return f"network {new.name} created"
+
+        self._engine_call(f"new network {new.name}", create)
+
+    @work(thread=True, exit_on_error=False, group="engine")
+    def _engine_call(self, title: str, act: Callable[[], str]) -> None:
+        """Run `act` off the UI thread, notify what it returns (or its error, in one line), then show the store."""
+        try:
+            done = act()
+        except Exception as e:  # noqa: BLE001 - see _run_action
+            self.app.notify(one_line(e), title=title, severity="error", markup=False)
+            return
+        self.app.notify(done, title=title, markup=False)
+        self.refresh_now()
+
+    # -- panels and tabs --------------------------------------------------------------------------------
+
+    def _panel_index(self) -> int:
+        focused = self.focused
+        for index, selector in enumerate(self.PANELS):
+            if focused is not None and self.query_one(selector) in focused.ancestors_with_self:
+                return index
+        return 0
+
+    def _focus_panel(self, index: int) -> None:
+        if self.PANELS[index] == "#main":
+            self.action_focus_main()
+        else:
+            self.query_one(self.PANELS[index], ResourceList).table.focus()
+
+    def action_next_panel(self) -> None:
+        self._focus_panel((self._panel_index() + 1) % len(self.PANELS))
+
+    def action_previous_panel(self) -> None:
+        self._focus_panel((self._panel_index() - 1) % len(self.PANELS))
+
+    def action_focus_main(self) -> None:
+        if self._main_pane != "container-details":
+            self.query_one(f"#{self._main_pane}").focus()
+            return
+        pane = self.details.tabs.active_pane
+        target = next((w for w in pane.query("*") if w.focusable), None) if pane is not None else None
+        if target is not None:
+            target.focus()
+
+    def action_focus_list(self) -> None:
+        (self._last_list or self.containers).table.focus()
+
+    def action_next_tab(self) -> None:
+        self.details.tabs.query_one(Tabs).action_next_tab()
+
+    def action_previous_tab(self) -> None:
+        self.details.tabs.query_one(Tabs).action_previous_tab()
+
+    # -- the keys, for the help screen and the command palette -------------------------------------------
+
+    def key_groups(self) -> list[tuple[str, DOMNode, list[Binding]]]:
+        return [
+            ("Containers", self.containers, bindings_of(ContainerList)),
+            ("Images", self.images, bindings_of(ImageList)),
+            ("Networks", self.networks, bindings_of(NetworkList)),
+            ("Logs", self.query_one(LogView), bindings_of(LogView)),
+            ("Everywhere", self, bindings_of(MainScreen)),
+            ("App", self.app, bindings_of(type(self.app))),
+        ]
+
+    def help_groups(self) -> list[tuple[str, list[KeyRow]]]:
+        groups = []
+        for title, _node, bindings in self.key_groups():
+            rows = [(self.app.keys_for(b), b.tooltip or b.description, b.id or "") for b in bindings]
+            groups.append((title, rows))
+        return groups + [("Other keys", OTHER_KEYS)]
+
+    def system_commands(self) -> Iterator[SystemCommand]:
+        for title, node, bindings in self.key_groups()[:-1]:  # the App's own are in the palette already
+            for b in bindings:
+                yield SystemCommand(f"{title}: {b.description}", b.tooltip or b.description,
+                                    partial(node.run_action, b.action))

@@ -1,0 +1,331 @@
+"""The side panels: containers, images and networks, each a table with a filter line (`/`), as lazydocker's
+lists."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import DataTable, Input
+from textual.widgets.data_table import RowDoesNotExist
+
+from tuiker.base.errors import TuikerError
+from tuiker.engine.networks import NetworkEngine
+from tuiker.fmt import human_size
+from tuiker.image import reference
+from tuiker.image.store import Image
+from tuiker.net import ports
+from tuiker.net.network import DEFAULT, PSEUDO, Network
+from tuiker.runtime.containers import Container
+from tuiker.tui.widgets.live import sort_containers
+
+PORTS_WIDTH = 24  # the side panel is narrow: longer PORTS end in an ellipsis (Inspect has them all)
+
+# `network ls`'s drivers of the networks that have no definition file.
+PSEUDO_DRIVERS = {"host": "host", "none": "null"}
+
+STATE_STYLES = {"running": "green", "paused": "yellow", "restarting": "yellow", "exited": "red",
+                "dead": "red", "created": "cyan", "removing": "magenta"}
+
+
+@dataclass(frozen=True)
+class Row:
+    key: str
+    cells: tuple[str | Text, ...]
+    search_text: str  # what `/` matches against, lower case
+
+
+class ListTable(DataTable):
+    """A row-cursor table where `enter` opens the main pane and j/k move, as in lazydocker."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "screen.focus_main", "Open", show=False, id="main.focus"),
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+        Binding("g", "scroll_top", "Top", show=False),
+        Binding("G", "scroll_bottom", "Bottom", show=False),
+    ]
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(cursor_type="row", cursor_foreground_priority="renderable", **kwargs)
+
+
+class FilterInput(Input):
+    """The filter line under a list; `escape` clears it and goes back to the list."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Clear filter")]
+
+    class Cancelled(Message):
+        pass
+
+    def action_cancel(self) -> None:
+        self.post_message(self.Cancelled())
+
+
+class ResourceList(Vertical):
+    """A bordered panel holding a table keyed by ID and a filter line. Rows are replaced in place when only
+    their cells change, so the cursor, the scroll position and the selection survive every refresh."""
+
+    COLUMNS: ClassVar[tuple[str, ...]] = ()
+    TITLE: ClassVar[str] = ""
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "filter", "Filter", id="list.filter", tooltip="Filter the focused list"),
+    ]
+
+    class Selected(Message):
+        """The row under the cursor changed (key is None when the list became empty)."""
+
+        def __init__(self, resource_list: ResourceList, key: str | None) -> None:
+            super().__init__()
+            self.resource_list = resource_list
+            self.key = key
+
+        @property
+        def control(self) -> ResourceList:
+            return self.resource_list
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, classes="panel")
+        self.rows: list[Row] = []
+        self.filter_text = ""
+        self._shown: list[Row] = []
+        self._selected: str | None = None
+        self._wanted: str | None = None  # a key to put the cursor on once it appears
+
+    def compose(self) -> ComposeResult:
+        yield ListTable()
+        yield FilterInput(placeholder="filter", classes="filter")
+
+    def on_mount(self) -> None:
+        self.table.add_columns(*self.COLUMNS)
+        self._update_title()
+
+    @property
+    def table(self) -> ListTable:
+        return self.query_one(ListTable)
+
+    @property
+    def selected(self) -> str | None:
+        return self._selected
+
+    def select(self, key: str) -> None:
+        """Put the cursor on `key` now, or as soon as a refresh brings it."""
+        self._wanted = key
+        self._place_cursor()
+
+    def set_rows(self, rows: list[Row]) -> None:
+        self.rows = rows
+        self._render_rows()
+
+    def _render_rows(self) -> None:
+        needle = self.filter_text.lower()
+        shown = [r for r in self.rows if needle in r.search_text] if needle else list(self.rows)
+        table = self.table
+        if [r.key for r in shown] == [r.key for r in self._shown]:
+            for old, new in zip(self._shown, shown, strict=True):
+                for column, (before, after) in enumerate(zip(old.cells, new.cells, strict=True)):
+                    if before != after:
+                        table.update_cell_at((table.get_row_index(new.key), column), after)
+        else:
+            keep = self._selected
+            table.clear()
+            for row in shown:
+                table.add_row(*row.cells, key=row.key)
+            if keep is not None and self._wanted is None:
+                self._wanted = keep
+        self._shown = shown
+        self._place_cursor()
+        self._update_title()
+        self._announce()
+
+    def _place_cursor(self) -> None:
+        if self._wanted is None:
+            return
+        try:
+            index = self.table.get_row_index(self._wanted)
+        except RowDoesNotExist:
+            return  # not there yet, or filtered out
+        self._wanted = None
+        self.table.move_cursor(row=index, animate=False, scroll=True)
+
+    def _announce(self) -> None:
+        """Post Selected when the row under the cursor is not the one announced last."""
+        key = self._shown[self.table.cursor_row].key if self._shown and self.table.cursor_row >= 0 else None
+        if key != self._selected:
+            self._selected = key
+            self.post_message(self.Selected(self, key))
+
+    def _update_title(self) -> None:
+        count = f"{len(self._shown)}/{len(self.rows)}" if self.filter_text else str(len(self.rows))
+        self.border_title = f"{self.TITLE} ({count})"
+        self.border_subtitle = f"filter: {self.filter_text}" if self.filter_text else ""
+
+    @on(DataTable.RowHighlighted)
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        self._announce()
+
+    def action_filter(self) -> None:
+        field = self.query_one(FilterInput)
+        field.display = True
+        field.focus()
+
+    @on(Input.Changed, "FilterInput")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self.filter_text = event.value
+        self._render_rows()
+
+    @on(Input.Submitted, "FilterInput")
+    def _filter_kept(self, event: Input.Submitted) -> None:
+        event.stop()
+        if not event.value:
+            event.input.display = False
+        self.table.focus()
+
+    @on(FilterInput.Cancelled)
+    def _filter_cleared(self, event: FilterInput.Cancelled) -> None:
+        event.stop()
+        field = self.query_one(FilterInput)
+        field.value = ""
+        field.display = False
+        self.table.focus()
+
+
+class ContainerList(ResourceList):
+    TITLE = "Containers"
+    COLUMNS = ("STATE", "NAME", "IMAGE", "PORTS")
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("s", "screen.stop", "Stop", id="container.stop", tooltip="Stop the container"),
+        Binding("r", "screen.restart", "Restart", id="container.restart", tooltip="Restart the container"),
+        Binding("u,S", "screen.start", "Start", id="container.start", tooltip="Start the container"),
+        Binding("p", "screen.pause", "Pause/unpause", id="container.pause", tooltip="Pause or unpause it"),
+        Binding("d", "screen.remove", "Remove", id="container.remove", tooltip="Remove the container (asks first)"),
+        Binding("e", "screen.exec", "Exec shell", id="container.exec",
+                tooltip="Open a shell in the container, in a terminal tab"),
+        Binding("a", "screen.attach", "Attach", id="container.attach",
+                tooltip="Attach to the container's console, in a terminal tab"),
+        Binding("E", "screen.exec_full", "Exec (full screen)", show=False, id="container.exec_full",
+                tooltip="Open a shell in the container in the whole terminal (suspends the app)"),
+        Binding("A", "screen.attach_full", "Attach (full screen)", show=False, id="container.attach_full",
+                tooltip="Attach in the whole terminal (suspends the app)"),
+    ]
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.containers: dict[str, Container] = {}
+        self.busy: dict[str, str] = {}  # id -> what is being done to it ("stopping"), until the next refresh
+
+    def show_containers(self, containers: Iterable[Container]) -> None:
+        ordered = sort_containers(list(containers))
+        self.containers = {c.id: c for c in ordered}
+        self.set_rows([self._row(c) for c in ordered])
+
+    def mark_busy(self, container_id: str, doing: str) -> None:
+        """Say what is being done until the engine is done and the store shows the result."""
+        self.busy[container_id] = doing
+        self.set_rows([self._row(c) for c in self.containers.values()])
+
+    def _row(self, c: Container) -> Row:
+        state = self.busy.get(c.id) or _state_label(c)
+        image = familiar_name(c.config.get("Image", ""))
+        published = ports_label(c)
+        cells = (Text(state, style=STATE_STYLES.get(c.status, "")), c.name, image, published)
+        return Row(c.id, cells, f"{state} {c.name} {image} {c.id[:12]} {published}".lower())
+
+    @property
+    def selected_container(self) -> Container | None:
+        return self.containers.get(self.selected or "")
+
+
+def _state_label(c: Container) -> str:
+    """lazydocker's status plus substatus: `exited (137)`, `exited (oom)`."""
+    if c.status == "exited":
+        return "exited (oom)" if c.state.get("OOMKilled") else f"exited ({c.state.get('ExitCode', 0)})"
+    return c.status
+
+
+def ports_label(c: Container) -> str:
+    """`tuiker ps`'s PORTS, compact: `8080->80/tcp` (the any-address `0.0.0.0:` left out), cut to PORTS_WIDTH.
+    Nothing once the container has stopped, as `ps`."""
+    if c.status not in ("running", "paused"):
+        return ""
+    text = ports.describe(NetworkEngine.container_ports(c), list(c.config["Config"].get("ExposedPorts") or {}))
+    text = text.replace("0.0.0.0:", "")
+    return text if len(text) <= PORTS_WIDTH else text[:PORTS_WIDTH - 1] + "…"
+
+
+def familiar_name(name: str) -> str:
+    """`busybox:latest` for docker.io/library/busybox:latest, as docker shows names."""
+    try:
+        return reference.familiar(name)
+    except (TuikerError, ValueError):
+        return name
+
+
+class ImageList(ResourceList):
+    TITLE = "Images"
+    COLUMNS = ("REPOSITORY", "TAG", "IMAGE ID", "SIZE")
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("d,D", "screen.remove_image", "Remove image", id="image.remove", tooltip="Remove the image"),
+    ]
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.images: dict[str, Image] = {}
+
+    def show_images(self, images: Iterable[Image]) -> None:
+        """One row per tag, as `docker images`; an untagged image is one `<none>` row keyed by its ID."""
+        rows = []
+        self.images = {}
+        for image in images:
+            for name in image.repo_tags or [image.id]:
+                repo, tag = (familiar_name(name).rsplit(":", 1) if name != image.id else ("<none>", "<none>"))
+                self.images[name] = image
+                rows.append(Row(name, (repo, tag, image.short_id, human_size(image.size)),
+                                f"{repo}:{tag} {image.short_id}".lower()))
+        self.set_rows(rows)
+
+
+class NetworkList(ResourceList):
+    """`network ls`: the default bridge, host and none, then user networks; CONTAINERS counts the running ones
+    (those that keep the engine from removing a network), from the containers already read for their panel."""
+
+    TITLE = "Networks"
+    COLUMNS = ("NAME", "DRIVER", "SUBNET", "CONTAINERS")
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("d", "screen.remove_network", "Remove network", id="network.remove",
+                tooltip="Remove the network (asks first; the engine refuses one in use, and bridge, host, none)"),
+        Binding("N", "screen.new_network", "New network", id="network.new",
+                tooltip="Create a network (a form: name, optional subnet)"),
+    ]
+
+    def show_networks(self, networks: Iterable[Network], containers: Iterable[Container]) -> None:
+        running = Counter(name for c in containers if c.status in ("running", "paused") for name in networks_of(c))
+        defined = {n.name: n for n in networks}
+        # The bridge's definition is written when a container first uses it: listed before that too, as `ls` does.
+        rows = []
+        for name in [DEFAULT, *PSEUDO, *(name for name in defined if name != DEFAULT)]:
+            net = defined.get(name)
+            driver = PSEUDO_DRIVERS.get(name, "bridge")
+            subnet = net.subnet if net else ""
+            rows.append(Row(name, (name, driver, subnet, str(running[name])), f"{name} {driver} {subnet}".lower()))
+        self.set_rows(rows)
+
+    @property
+    def names(self) -> list[str]:
+        return [row.key for row in self.rows]
+
+
+def networks_of(c: Container) -> set[str]:
+    """The names of the networks a container is configured on (its --network, and any it was connected to)."""
+    endpoints = (c.config.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}
+    return {c.config["HostConfig"].get("NetworkMode", ""), *endpoints}

@@ -1,0 +1,159 @@
+"""The Logs tab: a container's output, followed live, with search and a timestamps toggle."""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from typing import ClassVar
+
+from rich.highlighter import Highlighter
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import Input, Label, Log
+
+from tuiker.runtime.containers import Container
+from tuiker.tui.widgets.lists import FilterInput
+from tuiker.tui.widgets.live import LogRecord, LogTail
+from tuiker.tui.widgets.poller import Poller
+
+# Colour and cursor sequences a program writes to its terminal; the log view shows plain text.
+ANSI_SEQUENCE = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\-_])")
+
+
+class SearchHighlighter(Highlighter):
+    def __init__(self) -> None:
+        self.term = ""
+
+    def highlight(self, text: Text) -> None:
+        if self.term:
+            text.highlight_words([self.term], "reverse bold", case_sensitive=False)
+
+
+class LogView(Vertical):
+    """The newest `INITIAL` lines, then everything appended; at most `MAX_LINES` held (bounded memory).
+    Search shows only the lines that contain the text, highlighted."""
+
+    MAX_LINES = 5000
+    INITIAL = 1000
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "search", "Search", id="logs.search", tooltip="Show only the log lines holding a text"),
+        Binding("t", "toggle_timestamps", "Timestamps", id="logs.timestamps", tooltip="Show or hide timestamps"),
+        Binding("f", "toggle_follow", "Follow", id="logs.follow", tooltip="Follow new lines, or stay put"),
+    ]
+
+    class Appended(Message):
+        def __init__(self, tail: LogTail, records: list[LogRecord]) -> None:
+            super().__init__()
+            self.tail = tail
+            self.records = records
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.records: deque[LogRecord] = deque(maxlen=self.MAX_LINES)
+        self.timestamps = False
+        self.highlighter = SearchHighlighter()
+        self._tail: LogTail | None = None
+        self._container_id: str | None = None
+        self._poller = Poller(self, self._read, 0.25)
+
+    def compose(self) -> ComposeResult:
+        log = Log(max_lines=self.MAX_LINES, highlight=True, auto_scroll=True)
+        log.highlighter = self.highlighter
+        yield log
+        yield FilterInput(placeholder="search the logs", classes="filter")
+        yield Label("", classes="log-status")
+
+    def on_mount(self) -> None:
+        self._poller.start()
+        self._describe()
+
+    def on_unmount(self) -> None:
+        self._poller.stop()
+
+    @property
+    def log_widget(self) -> Log:
+        return self.query_one(Log)
+
+    def show(self, container: Container | None) -> None:
+        """Follow `container`'s log (None: follow nothing, e.g. while another tab is shown)."""
+        if (container.id if container else None) == self._container_id:
+            return
+        self._container_id = container.id if container else None
+        self._tail = LogTail(container.dir / "log.json", self.INITIAL) if container else None
+        self.records.clear()
+        self.log_widget.clear()
+        self._poller.poke()
+
+    def _read(self) -> None:
+        tail = self._tail
+        if tail is not None:
+            records = tail.read()
+            if records:
+                self.post_message(self.Appended(tail, records))
+
+    def on_log_view_appended(self, message: Appended) -> None:
+        if message.tail is not self._tail:
+            return  # read for a container that is no longer shown
+        self.records.extend(message.records)
+        self.log_widget.write_lines([self._format(r) for r in message.records if self._matches(r)])
+
+    def _format(self, record: LogRecord) -> str:
+        text = ANSI_SEQUENCE.sub("", record.text).rstrip("\r")
+        return f"{record.time} {text}" if self.timestamps else text
+
+    def _matches(self, record: LogRecord) -> bool:
+        return not self.highlighter.term or self.highlighter.term.lower() in record.text.lower()
+
+    def _rewrite(self) -> None:
+        log = self.log_widget
+        log.clear()
+        log.write_lines([self._format(r) for r in self.records if self._matches(r)])
+        self._describe()
+
+    def _describe(self) -> None:
+        parts = ["following" if self.log_widget.auto_scroll else "not following (f)",
+                 "timestamps" if self.timestamps else ""]
+        if self.highlighter.term:
+            parts.append(f"search: {self.highlighter.term}")
+        self.query_one(".log-status", Label).update(" · ".join(p for p in parts if p))
+
+    def action_toggle_timestamps(self) -> None:
+        self.timestamps = not self.timestamps
+        self._rewrite()
+
+    def action_toggle_follow(self) -> None:
+        log = self.log_widget
+        log.auto_scroll = not log.auto_scroll
+        if log.auto_scroll:
+            log.scroll_end(animate=False)
+        self._describe()
+
+    def action_search(self) -> None:
+        field = self.query_one(FilterInput)
+        field.display = True
+        field.focus()
+
+    @on(Input.Changed, "FilterInput")
+    def _search_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self.highlighter.term = event.value
+        self._rewrite()
+
+    @on(Input.Submitted, "FilterInput")
+    def _search_kept(self, event: Input.Submitted) -> None:
+        event.stop()
+        if not event.value:
+            event.input.display = False
+        self.log_widget.focus()
+
+    @on(FilterInput.Cancelled)
+    def _search_cleared(self, event: FilterInput.Cancelled) -> None:
+        event.stop()
+        field = self.query_one(FilterInput)
+        field.value = ""
+        field.display = False
+        self.log_widget.focus()

@@ -1,0 +1,191 @@
+"""The Stats tab: CPU, memory, pids, network and block I/O of one container as graphs over time, sampled
+from its cgroup once a second, only while the tab is shown."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from rich.segment import Segment
+from rich.text import Text
+from textual.app import ComposeResult, RenderResult
+from textual.containers import Grid
+from textual.message import Message
+from textual.strip import Strip
+from textual.widget import Widget
+
+from tuiker.cli.containers import status_text
+from tuiker.fmt import human_size
+from tuiker.runtime.containers import Container
+from tuiker.tui.widgets.live import Sample, StatsSampler
+from tuiker.tui.widgets.poller import Poller
+
+BLOCKS = " ▁▂▃▄▅▆▇█"
+
+
+class Graph(Widget):
+    """Bars over time, one column per sample, newest on the right, scaled from 0 to `ceiling`.
+
+    Drawn with the line API, and only when a column or the caption changed: a flat graph (no network
+    traffic) costs nothing per sample, and a full redraw of all graphs a second keeps the idle app cheap."""
+
+    def __init__(self, title: str, *, id: str) -> None:
+        super().__init__(id=id, classes="graph")
+        self.border_title = title
+        self.values: Sequence[float] = ()
+        self.ceiling = 1.0
+        self._rows: list[str] = []
+
+    def plot(self, values: Sequence[float], ceiling: float, caption: str) -> None:
+        self.values = values
+        self.ceiling = max(ceiling, 1e-9)
+        rows = self._draw()
+        if rows != self._rows or caption != self.border_subtitle:
+            self._rows = rows
+            self.border_subtitle = caption
+            self.refresh()
+
+    def _draw(self) -> list[str]:
+        width, height = self.content_size
+        values = list(self.values)[-width:] if width else []
+        # Each column is height*8 eighths tall; a non-zero value shows at least one eighth.
+        columns = [min(height * 8, max(int(v / self.ceiling * height * 8), 1 if v > 0 else 0)) for v in values]
+        pad = " " * (width - len(columns))
+        return [pad + "".join(BLOCKS[min(max(eighths - (row - 1) * 8, 0), 8)] for eighths in columns)
+                for row in range(height, 0, -1)]
+
+    def on_resize(self) -> None:
+        self._rows = self._draw()
+
+    def render_line(self, y: int) -> Strip:
+        text = self._rows[y] if y < len(self._rows) else ""
+        return Strip([Segment(text.ljust(self.content_size.width), self.rich_style)])
+
+
+class Summary(Widget):
+    """Plain lines under the graphs; repainted without a layout pass (Static.update would relayout)."""
+
+    def __init__(self, *, id: str) -> None:
+        super().__init__(id=id)
+        self.text = ""
+
+    def show(self, text: str) -> None:
+        if text != self.text:
+            self.text = text
+            self.refresh()
+
+    def render(self) -> RenderResult:
+        return Text(self.text)
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A graph's title, the value it plots, its scale, and its caption, each from a sample and the history."""
+
+    title: str
+    value: Callable[[Sample], float]
+    ceiling: Callable[[Sample, list[float]], float]
+    caption: Callable[[Sample], str]
+
+
+def _rate(value: float) -> str:
+    return f"{human_size(value)}/s"
+
+
+CORES = os.cpu_count() or 1
+METRICS = {
+    "cpu": Metric("CPU %", lambda s: s.cpu_percent,
+                  lambda s, seen: max([100.0, *seen]),
+                  lambda s: f"{s.cpu_percent:.1f}% ({CORES} cores = {CORES * 100}%)"),
+    "memory": Metric("Memory", lambda s: s.memory, lambda s, seen: s.memory_limit,
+                     lambda s: f"{human_size(s.memory)} / {human_size(s.memory_limit)}"
+                               f" ({s.memory / s.memory_limit * 100 if s.memory_limit else 0:.1f}%)"
+                               + (f", {s.oom_kills} OOM kills" if s.oom_kills else "")),
+    "pids": Metric("PIDs", lambda s: s.pids, lambda s, seen: s.pids_limit or max([8.0, *seen]),
+                   lambda s: f"{s.pids} / {s.pids_limit or 'no limit'}"),
+    "net-rx": Metric("Network in", lambda s: s.net_rx_rate, lambda s, seen: max([1024.0, *seen]),
+                     lambda s: f"{_rate(s.net_rx_rate)} (total {human_size(s.net_rx)})"),
+    "net-tx": Metric("Network out", lambda s: s.net_tx_rate, lambda s, seen: max([1024.0, *seen]),
+                     lambda s: f"{_rate(s.net_tx_rate)} (total {human_size(s.net_tx)})"),
+    "io-read": Metric("Block read", lambda s: s.io_read_rate, lambda s, seen: max([1024.0, *seen]),
+                      lambda s: f"{_rate(s.io_read_rate)} (total {human_size(s.io_read)})"),
+    "io-write": Metric("Block write", lambda s: s.io_write_rate, lambda s, seen: max([1024.0, *seen]),
+                       lambda s: f"{_rate(s.io_write_rate)} (total {human_size(s.io_write)})"),
+}
+
+
+class StatsView(Grid):
+    """Graphs for the shown container; the sampler keeps five minutes of history."""
+
+    INTERVAL = 1.0
+
+    class Sampled(Message):
+        def __init__(self, sampler: StatsSampler) -> None:
+            super().__init__()
+            self.sampler = sampler
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.can_focus = True
+        self._sampler: StatsSampler | None = None
+        self._poller = Poller(self, self._sample, self.INTERVAL)
+
+    def compose(self) -> ComposeResult:
+        for key, metric in METRICS.items():
+            yield Graph(metric.title, id=f"graph-{key}")
+        yield Summary(id="stats-summary")
+
+    def on_mount(self) -> None:
+        self._poller.start()
+
+    def on_unmount(self) -> None:
+        self._poller.stop()
+
+    def show(self, container: Container | None) -> None:
+        """Sample `container` (None: nothing). The same container keeps its history; its state is updated."""
+        if container is not None and self._sampler is not None and self._sampler.container.id == container.id:
+            self._sampler.container = container
+        else:
+            self._sampler = StatsSampler(container) if container else None
+            for graph in self.query(Graph):
+                graph.plot((), 1, "")
+        self._summarise()
+        self._poller.poke()
+
+    def _sample(self) -> None:
+        sampler = self._sampler
+        if sampler is not None:
+            sampler.sample()
+            self.post_message(self.Sampled(sampler))
+
+    def on_stats_view_sampled(self, message: Sampled) -> None:
+        if message.sampler is not self._sampler or not message.sampler.history:
+            self._summarise()
+            return
+        history = list(message.sampler.history)
+        latest = history[-1]
+        for key, metric in METRICS.items():
+            values = [metric.value(s) for s in history]
+            self.query_one(f"#graph-{key}", Graph).plot(values, metric.ceiling(latest, values), metric.caption(latest))
+        self._summarise()
+
+    def _summarise(self) -> None:
+        sampler = self._sampler
+        summary = self.query_one("#stats-summary", Summary)
+        if sampler is None:
+            summary.show("")
+            return
+        c = sampler.container
+        lines = [f"{c.name}: {status_text(c, time.time())}"]
+        if c.status not in ("running", "paused"):
+            lines.append("not running: no live stats")
+        limits = c.config.get("HostConfig", {})
+        if limits.get("NanoCpus"):
+            lines.append(f"CPU limit: {limits['NanoCpus'] / 1e9:g} cores")
+        if limits.get("Memory"):
+            lines.append(f"Memory limit: {human_size(limits['Memory'])}")
+        if limits.get("PidsLimit"):
+            lines.append(f"PIDs limit: {limits['PidsLimit']}")
+        summary.show("\n".join(lines))
