@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from datetime import datetime
 
+from tuiker.base.times import parse_time  # noqa: F401 - the CLI's and the TUI's too
+
 
 def human_size(n: float, precision: int = 3) -> str:
     """Decimal units with three significant digits, as docker's go-units HumanSizeWithPrecision: 7.8MB,
@@ -147,23 +149,6 @@ def printable(ch: str) -> bool:
     import unicodedata
 
     return unicodedata.category(ch)[0] in "LMNPS" or ch == " "
-
-
-def parse_time(text: str) -> float | None:
-    """RFC 3339 as image configs carry it (nanoseconds and `Z` included) to epoch seconds."""
-    if not text:
-        return None
-    text = text.strip().replace("Z", "+00:00")
-    main, dot, rest = text.partition(".")
-    if dot:
-        # Python's parser takes at most microseconds; configs often carry nanoseconds.
-        frac = "".join(c for c in rest if c.isdigit())
-        tz = rest[len(frac):]
-        text = f"{main}.{frac[:6]}{tz}"
-    try:
-        return datetime.fromisoformat(text).timestamp()
-    except ValueError:
-        return None
 
 
 def human_duration(seconds: float) -> str:

@@ -386,7 +386,3 @@ def _remove(path: Path) -> None:
             path.unlink()
         except FileNotFoundError:
             pass
-
-
-def now_rfc3339() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

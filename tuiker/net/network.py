@@ -26,12 +26,12 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 
 from tuiker.base import config, names
 from tuiker.base.errors import NotFoundError, TuikerError
 from tuiker.base.fsutil import atomic_write, flocked, private_dir
+from tuiker.base.times import now_iso
 
 DEFAULT = "bridge"
 PSEUDO = ("host", "none")  # listed by `network ls` like docker's, but nothing to create or remove
@@ -149,11 +149,10 @@ class NetworkStore:
             if any(n.name == name for n in self.list()) or name in PSEUDO:
                 raise TuikerError(f"network with name {name} already exists")
             nid = network_id or os.urandom(32).hex()
-            t = time.time()
             data = {"Id": nid, "Name": name, "Driver": "bridge", "Scope": "local", "Subnet": subnet or "",
                     "Gateway": gateway or "", "Bridge": bridge_name(self.root, nid, name == DEFAULT),
                     "Internal": internal, "Labels": labels or {},
-                    "Created": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e9):09d}Z"}
+                    "Created": now_iso()}
             atomic_write(self.dir / f"{nid}.json", json.dumps(data, indent=1).encode())
         return Network(data, self.root)
 

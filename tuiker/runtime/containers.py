@@ -14,19 +14,14 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 
 from tuiker.base import names
 from tuiker.base.errors import NotFoundError, TuikerError
 from tuiker.base.fsutil import DamagedFileError, atomic_write, flocked, open_root, private_dir, read_json, write_new
+from tuiker.base.times import now_iso
 
 STATES = ("created", "running", "paused", "restarting", "removing", "exited", "dead")
-
-
-def now_iso() -> str:
-    t = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e9):09d}Z"
 
 
 class Container:

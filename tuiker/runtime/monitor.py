@@ -41,9 +41,10 @@ from tuiker.base import linux
 from tuiker.base.config import INIT_TARGET
 from tuiker.base.errors import TuikerError
 from tuiker.base.fsutil import atomic_write
+from tuiker.base.times import now_iso, parse_time
 from tuiker.net.portproxy import send_buffered
 from tuiker.runtime import cgroups, networking, spawn
-from tuiker.runtime.containers import Container, ContainerStore, now_iso
+from tuiker.runtime.containers import Container, ContainerStore
 from tuiker.runtime.monitor_client import (
     CLOSE_STDIN,
     EXIT,
@@ -898,8 +899,6 @@ def restart_delay(policy: dict, code: int, manual_stop: bool, state: dict, start
         maximum = policy.get("MaximumRetryCount") or 0
         if maximum and count >= maximum:
             return None
-    from tuiker.fmt import parse_time
-
     ran = time.time() - (parse_time(started_at) or time.time())
     streak = 0 if ran >= 10 else state.get("BackoffStreak", 0) + 1
     state["BackoffStreak"] = streak
