@@ -14,6 +14,10 @@ import re
 
 from tuiker.base.errors import TuikerError
 
+TYPE_CHECKING = False  # not typing's: importing typing costs ~7 ms on every command
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 # Patterns as strings: re compiles (and caches) them at first use, not on every command's import.
 # docker's RestrictedNamePattern: at least two characters, the first a letter or digit. fullmatch, never
 # `$`: Python's `$` also matches before a trailing newline.
@@ -44,6 +48,12 @@ def _shown(text: object) -> str:
 def is_host_token(name: object) -> bool:
     """Whether `name` may stand in a hosts file line as a name."""
     return _valid(_HOST_TOKEN, name, MAX_NAME)
+
+
+def is_container_name(name: object) -> bool:
+    """Whether `name` is a name `--name` may give (without docker's leading `/`); a lookup that takes a name as
+    a file name (the store's names index) checks this first, so `..` or `a/b` never names a path."""
+    return _valid(_NAME, name, MAX_NAME)
 
 
 def check_container_name(name: str) -> str:
@@ -114,14 +124,15 @@ def _pick(words: tuple[str, ...]) -> str:
     return words[int.from_bytes(os.urandom(4), "big") % len(words)]
 
 
-def generate(taken: set[str]) -> str:
-    """A free `adjective_surname`; after a few collisions a digit is appended, as docker does."""
+def generate(taken: Callable[[str], bool]) -> str:
+    """A free `adjective_surname` (`taken(name)` says whether one is in use); after a few collisions a digit is
+    appended, as docker does."""
     for attempt in range(20):
         name = f"{_pick(ADJECTIVES)}_{_pick(SURNAMES)}"
         if attempt >= 10:
             name += str(os.urandom(1)[0] % 10)
         # moby never names a container after Steve Wozniak being boring.
-        if name == "boring_wozniak" or name in taken:
+        if name == "boring_wozniak" or taken(name):
             continue
         return name
     return f"{_pick(ADJECTIVES)}_{_pick(SURNAMES)}{os.urandom(3).hex()}"

@@ -6,6 +6,7 @@
     containers/<id>/upper, work   the overlay's writable layer
     containers/<id>/log.json      output, one JSON line per chunk (docker's json-file), rotated
     containers/<id>/hostname, hosts, resolv.conf   bind-mounted into the container
+    container-names/<name> -> <id>   the names index, one symlink per name (see ContainerStore)
 
 Lookup by name, full ID, or unique ID prefix (docker's order: exact ID, exact name, ID prefix).
 """
@@ -132,9 +133,29 @@ def _image_field(cfg: dict, key: str, kind: type) -> list | str | dict:
 
 
 class ContainerStore:
+    """containers/<id>/ for each container, and container-names/, an index of their names: one symlink per name,
+    `container-names/<name>` -> `<id>`, so that resolving a name or checking that a new one is free reads one link
+    instead of every container's config (`run`, `create` and `rename` stay O(1) however many containers exist).
+    Beside containers/, not in it: that directory holds containers and nothing else.
+
+    The configs stay the truth; the index follows them under the store's lock:
+    - create: the name's link is made first, with symlink(2)'s O_EXCL semantics, then the container's directory
+      is renamed into place. A kill -9 between the two leaves a link to no container: stale, and taken back by
+      the next create or rename of that name (they hold the lock, so a link they find is never one that a create
+      in progress has made), and by sweep. rename: the new link, the config, then the old link; rm: the
+      directory, then the link.
+    - a link to no container is stale: lookups ignore it, writers take it back.
+    - an index that is missing (a root made before it existed, or removed by hand), holds something that is not
+      one of our links, or links a name to a container under another name, is rebuilt from the configs, under
+      the lock (O(n), and only then).
+    Links, not files holding the ID: a link is created whole or not at all (no torn entry after a crash), and
+    its target, a bare ID, resolves to nothing, so nothing that follows links is ever led anywhere by one.
+    """
+
     def __init__(self, root: Path) -> None:
         open_root(root)
         self.root = private_dir(root, "containers")
+        self.names_dir = root / "container-names"
         self.lock_path = private_dir(root, "locks") / "containers.lock"
 
     def load(self, path: Path) -> Container | None:
@@ -156,15 +177,20 @@ class ContainerStore:
         return Container(path.name, path, config, state)
 
     def list(self) -> list[Container]:
+        """Every container, newest first: its two files read once each. Entries starting with `.` are not
+        containers: the staging and removal directories of a create or rm in progress (which hold a whole
+        config, and would otherwise show as phantom containers)."""
         found = []
-        for entry in self.root.iterdir():
-            c = self.load(entry)
-            if c is not None:
-                found.append(c)
+        for entry in os.scandir(self.root):
+            if not entry.name.startswith("."):
+                c = self.load(Path(entry.path))
+                if c is not None:
+                    found.append(c)
         found.sort(key=lambda c: c.config.get("Created", ""), reverse=True)
         return found
 
     def get(self, ref: str) -> Container:
+        """docker's order: exact ID, exact name, unique ID prefix; none of them reads another container's files."""
         if not ref:
             raise NotFoundError("No such container: ''")
         ref = ref.removeprefix("/")
@@ -172,11 +198,23 @@ class ContainerStore:
         exact = self.load(self.root / ref) if len(ref) == 64 and _is_hex(ref) else None
         if exact:
             return exact
-        everything = self.list()
-        for c in everything:
-            if c.name == ref:
-                return c
-        matches = [c for c in everything if c.id.startswith(ref.lower())] if _is_hex(ref.lower()) else []
+        if names.is_container_name(ref):  # only a valid name is ever a file name in the index
+            try:
+                named = self._holder(ref)
+            except _IndexDamaged:
+                with flocked(self.lock_path):
+                    self._check_index(ref)
+                named = self._holder(ref)
+            if named is not None:
+                return named
+        prefix = ref.lower()
+        matches = []
+        if _is_hex(prefix):
+            for entry in os.listdir(self.root):
+                if entry.startswith(prefix):
+                    c = self.load(self.root / entry)
+                    if c is not None:
+                        matches.append(c)
         if len(matches) == 1:
             return matches[0]
         if len(matches) > 1:
@@ -192,17 +230,13 @@ class ContainerStore:
             name = names.check_container_name(name)
         if config["Config"]["Hostname"]:
             names.check_hostname(config["Config"]["Hostname"])
+        cid = os.urandom(32).hex()
         with flocked(self.lock_path):
-            taken = {c.name for c in self.list()}
-            if name:
-                if name in taken:
-                    other = next(c for c in self.list() if c.name == name)
-                    raise TuikerError(f'Conflict. The container name "/{name}" is already in use by container'
-                                      f' "{other.id}". You have to remove (or rename) that container to be able'
-                                      " to reuse that name.")
-            else:
-                name = names.generate(taken)
-            cid = os.urandom(32).hex()
+            self._check_index()
+            if not name:
+                # Any entry makes a generated name taken, even a stale one: there are plenty of others.
+                name = names.generate(lambda candidate: os.path.lexists(self.names_dir / candidate))
+            self._claim(name, cid)
             staging = self.root / f".new-{cid}"
             try:
                 staging.mkdir(mode=0o700)
@@ -224,32 +258,160 @@ class ContainerStore:
                 os.rename(staging, self.root / cid)  # the container appears whole, or not at all
             except BaseException:
                 _remove_tree(staging)
+                self._unlink_name(name, cid)
                 raise
         return self.load(self.root / cid)
 
     def rename(self, container: Container, new_name: str) -> None:
         new_name = names.check_container_name(new_name)
+        old_name = container.name
         with flocked(self.lock_path):
-            if any(c.name == new_name for c in self.list()):
-                raise TuikerError(f'Conflict. The container name "/{new_name}" is already in use')
+            self._check_index()
+            self._claim(new_name, container.id)
             container.config["Name"] = new_name
-            atomic_write(container.dir / "config.json", json.dumps(container.config, indent=1).encode())
+            try:
+                atomic_write(container.dir / "config.json", json.dumps(container.config, indent=1).encode())
+            except BaseException:
+                container.config["Name"] = old_name
+                self._unlink_name(new_name, container.id)
+                raise
+            # Killed before this line, the old name's link is stale (the config no longer carries that name).
+            self._unlink_name(old_name, container.id)
 
     def delete_files(self, container: Container) -> None:
-        """Rename first so no reader ever sees half a container, then remove."""
+        """Rename first so no reader ever sees half a container, then remove. The name goes last: killed in
+        between, its link is stale, and the name free for the next create all the same."""
         doomed = self.root / f".rm-{container.id}"
         try:
             os.rename(container.dir, doomed)
         except FileNotFoundError:
             return
+        with flocked(self.lock_path):
+            self._unlink_name(container.name, container.id)
         _remove_tree(doomed)
 
     def sweep(self) -> None:
-        """Leftovers of a create or rm that was killed halfway. Under the lock: a create in progress
-        holds it, so its staging directory is never taken for a leftover."""
+        """Leftovers of a create or rm that was killed halfway, and the names index checked against the
+        configs (stale links go). Under the lock: a create in progress holds it, so its staging directory is
+        never taken for a leftover."""
         with flocked(self.lock_path):
             for entry in self.root.glob(".*-*"):
                 _remove_tree(entry)
+            self._rebuild_index()
+
+    # -- the names index (see the class's docstring) ---------------------------------------------------------
+
+    def _link(self, name: str) -> str | None:
+        """The ID `name`'s link points to, None if it has none; _IndexDamaged if the index is missing or the entry
+        is not one of our links."""
+        try:
+            target = os.readlink(self.names_dir / name)
+        except FileNotFoundError:
+            if not os.path.isdir(self.names_dir) or os.path.islink(self.names_dir):
+                raise _IndexDamaged() from None
+            return None
+        except OSError:  # EINVAL: not a link; ENOTDIR: the index is not a directory
+            raise _IndexDamaged() from None
+        if len(target) != 64 or not _is_hex(target):
+            raise _IndexDamaged()
+        return target
+
+    def _holder(self, name: str) -> Container | None:
+        """The container that holds `name`: its link's, if that one exists (else the link is stale). One that
+        exists under another name is _IndexDamaged: a rename killed halfway, a config the host's crash tore, or
+        a link changed by hand; only a rebuild tells which container, if any, carries the name."""
+        cid = self._link(name)
+        if cid is None:
+            return None
+        c = self.load(self.root / cid)
+        if c is not None and c.name != name:
+            raise _IndexDamaged()
+        return c
+
+    def _check_index(self, name: str | None = None) -> None:
+        """Under the lock: rebuild the index if it is missing, or if `name`'s entry is damaged (looked at again
+        here: another process may have rebuilt it since the caller found it so)."""
+        try:
+            if name is None:
+                if not os.path.isdir(self.names_dir) or os.path.islink(self.names_dir):
+                    raise _IndexDamaged()
+            else:
+                self._holder(name)
+        except _IndexDamaged:
+            self._rebuild_index()
+
+    def _claim(self, name: str, cid: str) -> None:
+        """Under the lock: link `name` to `cid`, or fail with docker's conflict if a container holds it."""
+        link = self.names_dir / name
+        for _ in range(3):  # at worst: a damaged entry, rebuilt; then a stale one, taken back; then ours
+            try:
+                os.symlink(cid, link)  # fails if the name has any entry: exclusive, like O_EXCL
+                return
+            except FileExistsError:
+                pass
+            try:
+                other = self._holder(name)
+            except _IndexDamaged:
+                self._rebuild_index()
+                continue
+            if other is not None:
+                raise TuikerError(f'Conflict. The container name "/{name}" is already in use by container'
+                                  f' "{other.id}". You have to remove (or rename) that container to be able'
+                                  " to reuse that name.")
+            os.unlink(link)  # stale: its container is gone, or no longer carries this name
+        raise TuikerError(f"cannot reserve the container name {name!r}: the names index keeps changing")
+
+    def _unlink_name(self, name: str, cid: str) -> None:
+        """Under the lock: remove `name`'s link if it is still `cid`'s (a damaged container's name stands in
+        for one that cannot be read: never another container's link)."""
+        try:
+            if os.readlink(self.names_dir / name) == cid:
+                os.unlink(self.names_dir / name)
+        except OSError:
+            pass
+
+    def _rebuild_index(self) -> None:
+        """Under the lock: make the index say what the configs say. A missing index is built aside and renamed
+        into place, so a reader never sees a half-built one; an existing one is repaired in place, where a
+        correct link is never removed. Two containers with one name (left by a version without the index): the
+        older keeps it."""
+        wanted: dict[str, str] = {}
+        for c in reversed(self.list()):
+            if not c.config.get("Damaged") and names.is_container_name(c.name):
+                wanted.setdefault(c.name, c.id)
+        if os.path.islink(self.names_dir) or (os.path.lexists(self.names_dir) and not os.path.isdir(self.names_dir)):
+            os.unlink(self.names_dir)
+        elif os.path.isdir(self.names_dir):
+            for entry in os.scandir(self.names_dir):
+                cid = wanted.pop(entry.name, None)
+                try:
+                    if cid is not None and os.readlink(entry.path) == cid:
+                        continue
+                except OSError:
+                    pass
+                if entry.is_dir(follow_symlinks=False):
+                    _remove_tree(Path(entry.path))
+                else:
+                    os.unlink(entry.path)
+                if cid is not None:
+                    os.symlink(cid, entry.path)
+            for name, cid in wanted.items():
+                os.symlink(cid, self.names_dir / name)
+            return
+        staging = self.root / f".names-{os.urandom(8).hex()}"  # left by a kill -9 here: swept (same file system)
+        try:
+            staging.mkdir(mode=0o700)
+            os.chmod(staging, 0o700)  # whatever the umask: the names are the containers' business
+            for name, cid in wanted.items():
+                os.symlink(cid, staging / name)
+            os.rename(staging, self.names_dir)
+        except BaseException:
+            _remove_tree(staging)
+            raise
+
+
+class _IndexDamaged(Exception):
+    """The names index is missing, or holds an entry that is not one of its links."""
 
 
 def _is_hex(text: str) -> bool:
