@@ -1,6 +1,6 @@
 """Talking to the monitor: its wire format and the client the CLI and the TUI use.
 
-Kept apart from monitor.py so a client does not import what only the monitor needs (spawn, cgroups,
+Kept apart from monitor/ so a client does not import what only the monitor needs (spawn, cgroups,
 seccomp, ctypes): that is ~25 ms off every `tuiker run`.
 
 Wire protocol: one JSON request line, one JSON reply line; `attach`, `start` with attach, and `exec`
@@ -82,7 +82,7 @@ class MonitorClient:
         except BlockingIOError:
             return True
         finally:
-            os.close(fd)  # a starting monitor retries its lock for a moment (monitor.serve)
+            os.close(fd)  # a starting monitor retries its lock for a moment (monitor/main.py, serve)
         return False
 
     def spawn(self) -> None:
@@ -101,7 +101,7 @@ class MonitorClient:
                 probe.close()
             log = os.open(run / "monitor.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
             # posix_spawn, not fork: the TUI calls this from a worker thread, and forking a threaded Python
-            # process is unsafe. The spawned process forks the monitor and exits (monitor.main): we reap it.
+            # process is unsafe. The spawned process forks the monitor and exits (monitor/main.py): we reap it.
             # The monitor gets our stdio replaced and none of our other fds (close-on-exec or closed here).
             inherited = [(os.POSIX_SPAWN_CLOSE, fd) for fd in _inheritable_fds() if fd > 2]
             try:

@@ -2,7 +2,7 @@
 address leases (ipam.py), bridges and veths (netlink.py), nftables (firewall.py), the ports held and relayed
 (portproxy.py) and the managed /etc/hosts (hostsfile.py) to a container's life.
 
-A networked start, step by step (monitor.start):
+A networked start, step by step (monitor/start.py):
 
     prepare(c)     before the fork: each network's bridge exists (made, with its subnet chosen, on first
                    use), an address leased on each, the published ports bound (a taken port fails here,

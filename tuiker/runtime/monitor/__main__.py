@@ -1,0 +1,3 @@
+from tuiker.runtime.monitor.main import main
+
+main()
