@@ -73,12 +73,13 @@ def _chmod_if(path: str | os.PathLike, mode: int) -> None:
         pass  # not ours to change: then not ours to use either, and the caller fails on it with a message
 
 
-def atomic_write(path: str | os.PathLike, data: bytes, mode: int = PRIVATE_FILE) -> None:
+def atomic_write(path: str | os.PathLike, data: bytes, mode: int = PRIVATE_FILE, sync: bool = True) -> None:
     """Write `data` to `path` so readers see either the old file or the whole new one, never half.
 
     The temp file sits in the same directory (rename is only atomic within one file system) and is
-    fsynced before the rename, so a crash cannot leave a renamed but empty file. It gets exactly `mode`
-    (fchmod: the umask must not decide who reads a container's hosts file, or its config).
+    fsynced before the rename, so a crash of the host cannot leave a renamed but empty file; `sync=False`
+    leaves that out, for a file whose reader takes a torn one for damaged and copes (see read_json). It gets
+    exactly `mode` (fchmod: the umask must not decide who reads a container's hosts file, or its config).
     """
     path = os.fspath(path)
     tmp = f"{path}.tmp-{os.getpid()}"
@@ -88,7 +89,8 @@ def atomic_write(path: str | os.PathLike, data: bytes, mode: int = PRIVATE_FILE)
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view):]
-        os.fsync(fd)
+        if sync:
+            os.fsync(fd)
     except BaseException:
         os.close(fd)
         os.unlink(tmp)

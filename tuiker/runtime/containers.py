@@ -62,8 +62,10 @@ class Container:
         return list(c.get("Entrypoint") or []) + list(c.get("Cmd") or [])
 
     def write_state(self, **changes) -> None:
+        # Not fsynced: written at every start and exit, on the monitor's loop. What a crash of the host can then
+        # cost is a torn file, which reads as a dead container that `rm` takes away (ContainerStore.load).
         self.state.update(changes)
-        atomic_write(self.dir / "state.json", json.dumps(self.state, indent=1).encode())
+        atomic_write(self.dir / "state.json", json.dumps(self.state, indent=1).encode(), sync=False)
 
     def reload(self) -> Container:
         try:
