@@ -10,13 +10,15 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
+from tuiker.base.errors import NotFoundError
 from tuiker.base.times import parse_time
 
 TYPE_CHECKING = False  # not typing's: importing typing costs ~7 ms on every command
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from tuiker.runtime.containers import Container
 
 CHUNK = 64 * 1024  # read backwards in steps of this much to find the last lines
@@ -100,8 +102,6 @@ class LogReader:
 def follow(reader: LogReader, container: Container, interval: float = 0.1) -> Iterator[LogRecord]:
     """Every record `reader` gives, as it comes, until the container no longer runs (and all it wrote is
     read) or is removed."""
-    from tuiker.base.errors import NotFoundError
-
     while True:
         records = reader.read()
         yield from records
