@@ -44,16 +44,16 @@ def containers(engine) -> None:
     from tuiker.engine import RunOptions
 
     def run(name: str, command: str, start: bool = True, network: str = "none", **options) -> None:
-        c = engine.create(RunOptions(image="busybox", name=name, command=["sh", "-c", command], network=network,
-                                     **options))
+        c = engine.containers.create(RunOptions(image="busybox", name=name, command=["sh", "-c", command],
+                                                network=network, **options))
         if start:
-            engine.start(c.id)
+            engine.containers.start(c.id)
 
-    engine.create_network("backend")
+    engine.networks.create("backend")
     run("web", LOG_LINE, network="backend", ports=[f"{free_port()}:80"], memory=64 << 20, pids_limit=100)
     run("worker", BUSY, cpus=0.5, memory=32 << 20)
     run("cache", "sleep 100000")
-    engine.pause("cache")
+    engine.containers.pause("cache")
     run("migrate", "echo migrated 42 rows")
     run("broken", "echo 'config.yml: no such file' >&2; exit 1")
     run("backup", "echo backing up", start=False)
@@ -156,14 +156,14 @@ def main() -> int:
         with local_registry(ROOT / "registry-data") as registry:
             push_image(busybox, registry, "library/busybox", "latest")
             push_image(big, registry, "example/app", "1.2")
-            engine.pull(f"{registry}/library/busybox:latest")
-            engine.tag(f"{registry}/library/busybox:latest", "busybox")
-            engine.remove_image(f"{registry}/library/busybox:latest")
+            engine.images.pull(f"{registry}/library/busybox:latest")
+            engine.images.tag(f"{registry}/library/busybox:latest", "busybox")
+            engine.images.remove(f"{registry}/library/busybox:latest")
             containers(engine)
             asyncio.run(shoot(engine, f"{registry}/example/app:1.2"))
     finally:
-        for c in engine.list_containers(all_states=True):
-            engine.remove(c.id, force=True)
+        for c in engine.containers.list(all=True):
+            engine.containers.remove(c.id, force=True)
         stop_monitor()
         from tuiker.runtime.networking import purge_host_state
 

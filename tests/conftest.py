@@ -12,6 +12,7 @@ import asyncio
 import inspect
 import os
 import re
+import select
 import shutil
 import subprocess
 import sys
@@ -108,7 +109,7 @@ def stop_engine(root: Path) -> None:
     from tuiker.runtime import cgroups
 
     for state in root.glob("containers/*/state.json"):
-        cg = cgroups.driver(f"tuiker/{state.parent.name}")
+        cg = cgroups.for_container(state.parent.name)
         cg.kill_all()
         cg.remove()
     pid_file = root / "run" / "monitor.pid"
@@ -129,6 +130,22 @@ def wait_for(check, timeout: float, what: str, interval: float = 0.02):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(interval)
+
+
+def read_stream(session, timeout: float = 30) -> tuple[int, str, str]:
+    """An attached start's or an exec's Session read to its end: (exit code, stdout, stderr)."""
+    deadline = time.monotonic() + timeout
+    out = {"stdout": bytearray(), "stderr": bytearray()}
+    try:
+        while not session.done:
+            if not select.select([session], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                raise AssertionError(f"no exit code after {timeout} s")
+            for stream, data in session.read():
+                out[stream] += data
+        assert session.exit_code is not None, "the monitor closed the stream without an exit code"
+        return session.exit_code, out["stdout"].decode(errors="replace"), out["stderr"].decode(errors="replace")
+    finally:
+        session.close()
 
 
 def _mounts_under(root: str) -> list[str]:
@@ -188,7 +205,7 @@ def image(engine_root, busybox_image) -> str:
     ref, _ = busybox_image
     from tuiker.engine import Engine
 
-    Engine(engine_root).pull(ref)
+    Engine(engine_root).images.pull(ref)
     return ref
 
 
@@ -198,8 +215,8 @@ def make_engine(root: Path, busybox_ref: str):
     from tuiker.engine import Engine
 
     engine = Engine(root)
-    engine.pull(busybox_ref)
-    engine.tag(busybox_ref, "busybox")
+    engine.images.pull(busybox_ref)
+    engine.images.tag(busybox_ref, "busybox")
     return engine
 
 

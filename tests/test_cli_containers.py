@@ -36,7 +36,7 @@ def run_detached(tuiker, *args: str) -> str:
 
 
 def state(engine_root: Path, ref: str) -> dict:
-    return Engine(engine_root).container(ref).state
+    return Engine(engine_root).containers.get(ref).state
 
 
 def cgroup_dirs(cid: str) -> list[Path]:
@@ -196,11 +196,11 @@ def test_killing_the_attached_cli_does_not_stop_the_container(engine_root, image
     finally:
         cli.kill()
         cli.communicate(timeout=10)
-    before = len(log_lines(engine_root, Engine(engine_root).container("survivor").id))
+    before = len(log_lines(engine_root, Engine(engine_root).containers.get("survivor").id))
     time.sleep(0.3)
     s = state(engine_root, "survivor")
     assert s["Status"] == "running" and os.path.exists(f"/proc/{s['Pid']}")
-    assert len(log_lines(engine_root, Engine(engine_root).container("survivor").id)) > before  # still logged
+    assert len(log_lines(engine_root, Engine(engine_root).containers.get("survivor").id)) > before  # still logged
     assert ok(run_tuiker("rm", "-f", "survivor")).strip() == "survivor"
 
 
@@ -338,7 +338,7 @@ def test_name_conflict_and_id_prefix_errors(tuiker, image, engine_root):
 
     # 17 containers: two of them must share a first hex digit.
     engine = Engine(engine_root)
-    ids = [first] + [engine.create(RunOptions(image=image, command=["true"])).id for _ in range(16)]
+    ids = [first] + [engine.containers.create(RunOptions(image=image, command=["true"])).id for _ in range(16)]
     assert len(set(ids)) == 17
     names = ok(tuiker("ps", "-a", "--format", "{{.Names}}")).split()
     assert len(set(names)) == 17 and all(re.fullmatch(r"[a-z]+_[a-z]+", n) for n in names if n != "taken")
@@ -353,7 +353,7 @@ def test_name_conflict_and_id_prefix_errors(tuiker, image, engine_root):
     assert unknown.returncode == 1 and one_line_error(unknown) == "Error: No such container: nosuchcontainer"
     assert len(container_dirs(engine_root)) == 17
     with pytest.raises(TuikerError):
-        engine.container(shared)
+        engine.containers.get(shared)
 
 
 @pytest.mark.skipif(not shutil.which("tini-static"), reason="--init needs Debian's tini (tests/run installs it)")

@@ -109,14 +109,3 @@ def test_bad_input_gets_one_line_and_changes_nothing(tuiker, engine_root):
         assert out.returncode == 1, (args, out)
         assert out.stderr.count("\n") == 1 and expected in out.stderr, (args, out.stderr)
     assert os.listdir(engine_root / "images") == [] and os.listdir(engine_root / "tmp") == []
-
-
-def test_cli_startup_does_not_import_heavy_modules(engine_root):
-    """`tuiker images` must stay lean: no requests, no Textual, no pull code on that path."""
-    import subprocess
-    import sys
-
-    heavy = ("requests", "urllib3", "textual", "tuiker.image.pull")
-    code = f"import sys, tuiker.cli.main as c; c.main(['images']); print(sorted(set({heavy!r}) & set(sys.modules)))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -145,7 +145,7 @@ def test_system_prune_after_a_kill_9_leaves_nothing(tuiker, image, engine_root):
     port = free_port()
     cid = ok(tuiker("run", "-d", "-p", f"{port}:80", image, "sleep", "600")).strip()
     engine = Engine(engine_root)
-    pid = engine.container(cid).pid
+    pid = engine.containers.get(cid).pid
     os.kill(int((engine_root / "run" / "monitor.pid").read_text()), signal.SIGKILL)
     os.kill(pid, signal.SIGKILL)
     out = ok(tuiker("system", "prune", "-f"))

@@ -13,7 +13,7 @@ from tuiker.engine import Engine
 
 
 def image_id(engine_root, ref: str) -> str:
-    return Engine(engine_root).image(ref).id
+    return Engine(engine_root).images.get(ref).id
 
 
 def layer_dirs(engine_root) -> list[str]:
@@ -77,7 +77,7 @@ def test_a_create_holds_its_image_against_a_concurrent_rmi(engine_root, image):
     collection takes none of the image's layers; once written, the container's config holds them."""
     engine = Engine(engine_root)
     layers = layer_dirs(engine_root)
-    with engine.store.lease():
+    with engine.images.store.lease():
         rmi = subprocess.run([sys.executable, "-m", "tuiker", "rmi", "-f", image], capture_output=True, text=True,
                              env={"TUIKER_ROOT": str(engine_root), "PYTHONPATH": str(REPO_ROOT)}, timeout=60)
         assert rmi.returncode == 0, rmi.stderr
@@ -131,11 +131,11 @@ def test_a_torn_state_or_config_file_makes_one_dead_container(tuiker, engine_roo
 def test_torn_image_records_and_tags(tuiker, engine_root, image):
     digest = image_id(engine_root, image)
     (engine_root / "tags.json").write_text('{"docker.io/li')
-    assert [i.repo_tags for i in Engine(engine_root).images()] == [[]]
+    assert [i.repo_tags for i in Engine(engine_root).images.list()] == [[]]
     assert "<none>" in ok(tuiker("images"))
     assert list(engine_root.glob("tags.json.damaged-*")), "the damaged tags file is kept for recovery"
     ok(tuiker("tag", digest, "again:1"))
-    assert [i.repo_tags for i in Engine(engine_root).images()] == [["docker.io/library/again:1"]]
+    assert [i.repo_tags for i in Engine(engine_root).images.list()] == [["docker.io/library/again:1"]]
     (engine_root / "images" / f"{digest.removeprefix('sha256:')}.json").write_text("{")
     assert ok(tuiker("images", "-q")).strip() == ""
     ok(tuiker("image", "prune", "-a", "-f"))

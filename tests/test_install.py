@@ -83,7 +83,7 @@ def test_a_tui_that_cannot_start_exits_non_zero(installed, engine_root, tmp_path
     broken = tmp_path / "broken"
     shutil.copytree(installed.parent, broken, symlinks=True)
     site = next(broken.glob("lib/python*/site-packages/tuiker"))
-    (site / "app.tcss").unlink()
+    (site / "tui" / "app.tcss").unlink()
     # From /, so that `-m` cannot find the checkout's package in the working directory.
     command = f"cd / && {broken / 'bin' / 'python'} -m tuiker; echo TUIKER-EXITED $?; sleep 60"
     term = Tmux(command, clean_env(engine_root), size=(120, 36))

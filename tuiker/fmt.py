@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from datetime import datetime
 
-from tuiker.base.times import parse_time  # noqa: F401 - the CLI's and the TUI's too
+from tuiker.base.times import human_duration, parse_time  # noqa: F401 - parse_time: the CLI's too
 
 
 def human_size(n: float, precision: int = 3) -> str:
@@ -149,34 +149,6 @@ def printable(ch: str) -> bool:
     import unicodedata
 
     return unicodedata.category(ch)[0] in "LMNPS" or ch == " "
-
-
-def human_duration(seconds: float) -> str:
-    """docker's go-units HumanDuration: `Less than a second`, `3 minutes`, `About an hour`, `2 weeks`."""
-    s = int(seconds)
-    if s < 1:
-        return "Less than a second"
-    if s == 1:
-        return "1 second"
-    if s < 60:
-        return f"{s} seconds"
-    minutes = s // 60
-    if minutes == 1:
-        return "About a minute"
-    if minutes < 60:
-        return f"{minutes} minutes"
-    hours = round(s / 3600)
-    if hours == 1:
-        return "About an hour"
-    if hours < 48:
-        return f"{hours} hours"
-    if hours < 24 * 7 * 2:
-        return f"{hours // 24} days"
-    if hours < 24 * 30 * 2:
-        return f"{hours // 24 // 7} weeks"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24 // 30} months"
-    return f"{hours // 24 // 365} years"
 
 
 def ago(timestamp: float | None, now: float | None = None) -> str:

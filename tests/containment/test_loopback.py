@@ -177,7 +177,7 @@ def listen(family: int, kind: int, address: str) -> socket.socket:
 
 
 def test_a_container_cannot_reach_services_on_the_hosts_loopback(tuiker, engine_root, python_image):
-    Engine(engine_root).pull(python_image)
+    Engine(engine_root).images.pull(python_image)
     host_port = free_port()
     ok(tuiker("run", "-d", "--name", "web", "-p", f"127.0.0.1:{host_port}:80", python_image, "python", "-c", SERVER))
     ok(tuiker("run", "-d", "--name", "attacker", python_image, "sleep", "600"))
@@ -235,7 +235,7 @@ def test_a_neighbor_cannot_reach_a_port_published_on_the_hosts_loopback(tuiker, 
     MAC. The kernel drops that as a martian on an interface without route_localnet, but only after prerouting,
     where a DNAT to the container published on 127.0.0.1 would already have taken it: "127.0.0.1 only" would
     mean "and the LAN". The same container published on all addresses is the neighbor's control."""
-    Engine(engine_root).pull(python_image)
+    Engine(engine_root).images.pull(python_image)
     local_port, any_port = free_port(), free_port()
     ok(tuiker("run", "-d", "--name", "web", "-p", f"127.0.0.1:{local_port}:80", "-p", f"{any_port}:80",
               python_image, "python", "-c", SERVER))

@@ -13,7 +13,7 @@ import json
 import os
 
 import pytest
-from conftest import ok, one_line_error
+from conftest import ok, one_line_error, read_stream
 
 from tuiker.base import names
 from tuiker.base.errors import NotFoundError, TuikerError
@@ -22,7 +22,6 @@ from tuiker.image.store import Store
 from tuiker.net import hostsfile
 from tuiker.net.network import NetworkStore
 from tuiker.runtime.containers import ContainerStore
-from tuiker.runtime.monitor_client import EXIT, STDOUT, split_frames
 
 # What a peer's /etc/hosts would gain from each: a line mapping a name the attacker picks to their address.
 INJECTIONS = ["x\n6.6.6.6 victim-db", "x\r\n6.6.6.6 victim-db", "x 6.6.6.6", "x\t6.6.6.6", "x#y"]
@@ -35,25 +34,8 @@ def _containers_dir(root) -> list[str]:
     return sorted(os.listdir(root / "containers")) if (root / "containers").exists() else []
 
 
-def _read_frames(sock, timeout: float = 30) -> tuple[int, str]:
-    sock.settimeout(timeout)
-    buf, out = bytearray(), bytearray()
-    try:
-        while True:
-            data = sock.recv(65536)
-            assert data, "the monitor closed the stream without an exit frame"
-            buf += data
-            for kind, payload in split_frames(buf):
-                if kind == EXIT:
-                    return int(json.loads(payload)["exit"]), out.decode(errors="replace")
-                if kind == STDOUT:
-                    out += payload
-    finally:
-        sock.close()
-
-
 def _cat_hosts(engine: Engine, cid: str) -> str:
-    code, out = _read_frames(engine.exec(cid, ["cat", "/etc/hosts"]))
+    code, out, _ = read_stream(engine.containers.exec(cid, ["cat", "/etc/hosts"]))
     assert code == 0
     return out
 
@@ -65,18 +47,18 @@ def test_engine_refuses_container_names_docker_refuses(engine_root, image, name)
     engine = Engine(engine_root)
     with pytest.raises(TuikerError, match=r"^Invalid container name \(.*\), only \[a-zA-Z0-9\]\[a-zA-Z0-9_.-\] "
                                           r"are allowed"):
-        engine.create(RunOptions(image=image, command=["true"], name=name))
+        engine.containers.create(RunOptions(image=image, command=["true"], name=name))
     assert _containers_dir(engine_root) == []
 
 
 @pytest.mark.parametrize("name", GOOD_NAMES)
 def test_engine_accepts_dockers_names(engine_root, image, name):
-    c = Engine(engine_root).create(RunOptions(image=image, command=["true"], name=name))
+    c = Engine(engine_root).containers.create(RunOptions(image=image, command=["true"], name=name))
     assert c.name == name
 
 
 def test_a_leading_slash_is_dropped_as_docker_does(engine_root, image):
-    c = Engine(engine_root).create(RunOptions(image=image, command=["true"], name="/web"))
+    c = Engine(engine_root).containers.create(RunOptions(image=image, command=["true"], name="/web"))
     assert c.name == "web"
 
 
@@ -91,22 +73,22 @@ def test_the_container_store_itself_refuses(engine_root, name):
 @pytest.mark.parametrize("name", ["a\nb", "../x", "a", "x 6.6.6.6"])
 def test_rename_refuses_them_too(engine_root, image, name):
     engine = Engine(engine_root)
-    c = engine.create(RunOptions(image=image, command=["true"], name="before"))
+    c = engine.containers.create(RunOptions(image=image, command=["true"], name="before"))
     with pytest.raises(TuikerError, match="Invalid container name"):
-        engine.rename(c.id, name)
-    assert engine.container(c.id).name == "before"
+        engine.containers.rename(c.id, name)
+    assert engine.containers.get(c.id).name == "before"
 
 
 @pytest.mark.parametrize("hostname", ["a\nb", "a b", "-a", "a-", "a..b", "a_b", "x" * 64, "a.b-.c", "é"])
 def test_hostnames_must_be_rfc_1123(engine_root, image, hostname):
     with pytest.raises(TuikerError, match="^invalid hostname format: "):
-        Engine(engine_root).create(RunOptions(image=image, command=["true"], hostname=hostname))
+        Engine(engine_root).containers.create(RunOptions(image=image, command=["true"], hostname=hostname))
     assert _containers_dir(engine_root) == []
 
 
 @pytest.mark.parametrize("hostname", ["web", "web-1", "a.b.c", "x" * 63, "1box"])
 def test_rfc_1123_hostnames_are_kept(engine_root, image, hostname):
-    c = Engine(engine_root).create(RunOptions(image=image, command=["true"], hostname=hostname))
+    c = Engine(engine_root).containers.create(RunOptions(image=image, command=["true"], hostname=hostname))
     assert c.config["Config"]["Hostname"] == hostname
     assert (c.dir / "hostname").read_text() == hostname + "\n"
 
@@ -114,7 +96,7 @@ def test_rfc_1123_hostnames_are_kept(engine_root, image, hostname):
 @pytest.mark.parametrize("name", ["a\nb", "a/b", "..", "-x", "a b", "x" * 254])
 def test_network_names_follow_the_same_rule(engine_root, name):
     with pytest.raises(TuikerError, match="invalid network name"):
-        Engine(engine_root).create_network(name)
+        Engine(engine_root).networks.create(name)
     # NetworkStore.create (what the monitor calls) checks again.
     with pytest.raises(TuikerError, match="invalid network name"):
         NetworkStore(engine_root).create(name)
@@ -126,11 +108,11 @@ def test_aliases_are_names_too(engine_root, image, alias):
     engine = Engine(engine_root)
     NetworkStore(engine_root).create("app")  # the definition is enough: create() only checks it exists
     with pytest.raises(TuikerError, match="invalid network alias"):
-        engine.create(RunOptions(image=image, command=["true"], network="app", network_aliases=[alias]))
+        engine.containers.create(RunOptions(image=image, command=["true"], network="app", network_aliases=[alias]))
     assert _containers_dir(engine_root) == []
-    c = engine.create(RunOptions(image=image, command=["true"], network="app"))
+    c = engine.containers.create(RunOptions(image=image, command=["true"], network="app"))
     with pytest.raises(TuikerError, match="invalid network alias"):
-        engine.connect_network("app", c.id, [alias])
+        engine.networks.connect("app", c.id, [alias])
 
 
 def test_a_64_character_reference_is_not_a_path(engine_root):
@@ -153,14 +135,14 @@ def test_a_name_cannot_write_lines_into_another_containers_hosts_file(engine_roo
     a newline and a line of their own. On the code before the names were checked, the victim's file got
     `6.6.6.6 victim-db`; now the engine refuses the name and nothing reaches the file."""
     engine = Engine(engine_root)
-    engine.create_network("app")
-    victim = engine.create(RunOptions(image=image, command=["sleep", "60"], network="app", name="victim"))
-    engine.start(victim.id)
+    engine.networks.create("app")
+    victim = engine.containers.create(RunOptions(image=image, command=["sleep", "60"], network="app", name="victim"))
+    engine.containers.start(victim.id)
     refused = []
     for opts in ({"name": INJECTIONS[0]}, {"name": "attacker", "network_aliases": [INJECTIONS[0]]}):
         try:
-            attacker = engine.create(RunOptions(image=image, command=["sleep", "60"], network="app", **opts))
-            engine.start(attacker.id)
+            attacker = engine.containers.create(RunOptions(image=image, command=["sleep", "60"], network="app", **opts))
+            engine.containers.start(attacker.id)
         except TuikerError as e:
             refused.append(str(e))
     hosts = _cat_hosts(engine, victim.id)

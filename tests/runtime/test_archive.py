@@ -88,10 +88,10 @@ def test_save_then_load_into_a_fresh_root(engine_root, other_root, registry, tmp
     push(registry, "archive/app", "1", built)
     ref = f"{registry.host}/archive/app:1"
     engine = Engine()
-    engine.pull(ref)
-    engine.store.tag(built.config_digest, "docker.io/library/app:extra")
+    engine.images.pull(ref)
+    engine.images.store.tag(built.config_digest, "docker.io/library/app:extra")
     out = tmp_path / "app.tar"
-    engine.save([ref, "app:extra", built.config_digest[7:19]], str(out))
+    engine.images.save([ref, "app:extra", built.config_digest[7:19]], str(out))
 
     with tarfile.open(out) as tar:
         members = {m.name: m for m in tar.getmembers()}
@@ -117,13 +117,13 @@ def test_save_then_load_into_a_fresh_root(engine_root, other_root, registry, tmp
                        "Layers": [f"blobs/sha256/{d[7:]}" for d in built.layer_digests]}]
     # Same images, same bytes: nothing in the archive depends on when it was written.
     again = tmp_path / "again.tar"
-    engine.save([ref, "app:extra"], str(again))
+    engine.images.save([ref, "app:extra"], str(again))
     assert again.read_bytes() == out.read_bytes()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
     loaded = archive.load(Store(other_root), str(out))
     assert loaded == [ref, "app:extra"]
-    image = Engine(other_root).image("app:extra")
+    image = Engine(other_root).images.get("app:extra")
     assert image.id == built.config_digest
     assert image.manifest_digest == built.manifest_digest
     assert image.layers == built.diff_ids and image.blobs == built.layer_digests
@@ -137,14 +137,14 @@ def test_save_then_load_into_a_fresh_root(engine_root, other_root, registry, tmp
 
 def test_cli_save_to_a_pipe_and_load_from_gzipped_stdin(engine_root, other_root, busybox_image, tmp_path):
     ref, built = busybox_image
-    Engine().pull(ref)
+    Engine().images.pull(ref)
     tuiker = f"{sys.executable} -m tuiker"
     script = (f"TUIKER_ROOT={engine_root} {tuiker} save {ref} | gzip"
               f" | TUIKER_ROOT={other_root} {tuiker} load")
     proc = subprocess.run(["sh", "-c", script], capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == f"Loaded image: {ref}\n"
-    assert Engine(other_root).image(ref).id == built.config_digest
+    assert Engine(other_root).images.get(ref).id == built.config_digest
     assert os.listdir(other_root / "tmp") == []
 
 
@@ -152,14 +152,14 @@ def test_untagged_image_loads_by_id(engine_root, other_root, registry, tmp_path)
     built = ib.build_image([ib.make_tar([ib.File("only", b"x")])])
     push(registry, "archive/untagged", "1", built)
     engine = Engine()
-    engine.pull(f"{registry.host}/archive/untagged:1")
-    engine.store.untag(f"{registry.host}/archive/untagged:1")
-    engine.save([built.config_digest], str(tmp_path / "u.tar"))
+    engine.images.pull(f"{registry.host}/archive/untagged:1")
+    engine.images.store.untag(f"{registry.host}/archive/untagged:1")
+    engine.images.save([built.config_digest], str(tmp_path / "u.tar"))
     with tarfile.open(tmp_path / "u.tar") as tar:
         assert json.load(tar.extractfile("index.json"))["manifests"][0].get("annotations") is None
         assert json.load(tar.extractfile("manifest.json"))[0]["RepoTags"] is None
     assert archive.load(Store(other_root), str(tmp_path / "u.tar")) == [built.config_digest]
-    assert Engine(other_root).image(built.config_digest).repo_tags == []
+    assert Engine(other_root).images.get(built.config_digest).repo_tags == []
 
 
 def test_legacy_docker_save_layout_with_shared_and_gzip_layers(engine_root, tmp_path):
@@ -247,9 +247,9 @@ def test_skopeo_reads_what_we_save(engine_root, registry, tmp_path):
     push(registry, "archive/peer", "1", built)
     ref = f"{registry.host}/archive/peer:1"
     engine = Engine()
-    engine.pull(ref)
+    engine.images.pull(ref)
     out = tmp_path / "peer.tar"
-    engine.save([ref], str(out))
+    engine.images.save([ref], str(out))
 
     raw = _skopeo("inspect", "--raw", f"oci-archive:{out}:1").stdout.encode()
     assert hashlib.sha256(raw).hexdigest() == built.manifest_digest[7:]
@@ -271,8 +271,8 @@ def test_podman_loads_what_we_save_and_we_load_what_podman_saves(engine_root, ot
                                                                   tmp_path):
     ref, built = busybox_image
     engine = Engine()
-    engine.pull(ref)
-    engine.save([ref], str(tmp_path / "ours.tar"))
+    engine.images.pull(ref)
+    engine.images.save([ref], str(tmp_path / "ours.tar"))
     # A private podman store (vfs: no mounts) so the host's images are never touched; a short path,
     # as podman refuses a runroot longer than 50 characters.
     podman_dir = tempfile.mkdtemp(prefix="tuiker-podman-", dir="/tmp")
@@ -347,8 +347,8 @@ def test_neither_manifest_nor_index(engine_root, tmp_path):
 
 def test_truncated_archive_from_a_file_and_from_a_pipe(engine_root, other_root, busybox_image, tmp_path):
     ref, _ = busybox_image
-    Engine().pull(ref)
-    Engine().save([ref], str(tmp_path / "full.tar"))
+    Engine().images.pull(ref)
+    Engine().images.save([ref], str(tmp_path / "full.tar"))
     data = (tmp_path / "full.tar").read_bytes()
     (tmp_path / "cut.tar").write_bytes(data[:len(data) // 2])
     with pytest.raises(ArchiveError, match="^invalid archive: not a tar file, or cut short: "):
@@ -368,8 +368,8 @@ def test_truncated_archive_from_a_file_and_from_a_pipe(engine_root, other_root, 
 def test_failed_save_leaves_no_file(engine_root, busybox_image, tmp_path):
     ref, built = busybox_image
     engine = Engine()
-    engine.pull(ref)
+    engine.images.pull(ref)
     (engine_root / "blobs/sha256" / built.layer_digests[0][7:]).unlink()
     with pytest.raises(ArchiveError, match="is missing from the store"):
-        engine.save([ref], str(tmp_path / "out.tar"))
+        engine.images.save([ref], str(tmp_path / "out.tar"))
     assert os.listdir(tmp_path) == []

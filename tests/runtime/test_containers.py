@@ -16,12 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import wait_for
+from conftest import read_stream, wait_for
 
 from tuiker.base.errors import TuikerError
 from tuiker.engine import ContainerStartError, Engine, RunOptions
 from tuiker.runtime import cgroups
-from tuiker.runtime.monitor_client import EXIT, STDERR, STDOUT, split_frames
 from tuiker.runtime.security import capabilities
 
 DOCKER_DEFAULT_CAPS = 0x00000000A80425FB
@@ -45,71 +44,50 @@ def engine(engine_root) -> Engine:
 def image(engine, busybox_image) -> str:
     """The session's busybox image, pulled into this test's engine root."""
     ref, _ = busybox_image
-    engine.pull(ref)
+    engine.images.pull(ref)
     return ref
-
-
-def read_stream(sock, timeout: float = 30) -> tuple[int, str, str]:
-    """Frames from an attached start or exec until the EXIT frame: (exit code, stdout, stderr)."""
-    sock.settimeout(timeout)
-    buf = bytearray()
-    out = {STDOUT: bytearray(), STDERR: bytearray()}
-    try:
-        while True:
-            data = sock.recv(65536)
-            if not data:
-                raise AssertionError("the monitor closed the stream without an exit frame")
-            buf += data
-            for kind, payload in split_frames(buf):
-                if kind == EXIT:
-                    return (int(json.loads(payload)["exit"]), out[STDOUT].decode(errors="replace"),
-                            out[STDERR].decode(errors="replace"))
-                if kind in out:
-                    out[kind] += payload
-    finally:
-        sock.close()
 
 
 def run(engine: Engine, image: str, *cmd: str, timeout: float = 30, **opts) -> Result:
     """`tuiker run --rm IMAGE CMD...` through the engine: the container's exit code and output."""
     opts.setdefault("auto_remove", True)
-    c = engine.create(RunOptions(image=image, command=list(cmd) or None, **opts))
+    c = engine.containers.create(RunOptions(image=image, command=list(cmd) or None, **opts))
     try:
-        sock = engine.start(c.id, attach=True)
+        session = engine.containers.start_attached(c.id)
     except ContainerStartError as e:
         if opts["auto_remove"]:
-            engine.remove(c.id, force=True)
+            engine.containers.remove(c.id, force=True)
         return Result(e.code, "", str(e), c.id)
-    code, out, err = read_stream(sock, timeout)
+    code, out, err = read_stream(session, timeout)
     if opts["auto_remove"]:
         wait_for(lambda: gone(engine, c.id), 10, "the --rm container to be removed")
     return Result(code, out, err, c.id)
 
 
 def start_detached(engine: Engine, image: str, *cmd: str, **opts):
-    c = engine.create(RunOptions(image=image, command=list(cmd), **opts))
-    engine.start(c.id)
+    c = engine.containers.create(RunOptions(image=image, command=list(cmd), **opts))
+    engine.containers.start(c.id)
     return c.reload()
 
 
 def exec_in(engine: Engine, cid: str, *cmd: str, **kwargs) -> tuple[int, str, str]:
     try:
-        sock = engine.exec(cid, list(cmd), **kwargs)
+        session = engine.containers.exec(cid, list(cmd), **kwargs)
     except ContainerStartError as e:
         return e.code, "", str(e)
-    return read_stream(sock)
+    return read_stream(session)
 
 
 def gone(engine: Engine, cid: str) -> bool:
     try:
-        engine.container(cid)
+        engine.containers.get(cid)
     except TuikerError:
         return True
     return False
 
 
 def state(engine: Engine, cid: str) -> dict:
-    return engine.container(cid).state
+    return engine.containers.get(cid).state
 
 
 def status_fields(text: str) -> dict[str, str]:
@@ -307,16 +285,16 @@ def test_devices_work_and_host_devices_are_absent(engine, image):
 # -- limits ---------------------------------------------------------------------------------------
 
 def test_memory_hog_is_oom_killed_and_reported(engine, image):
-    c = engine.create(RunOptions(image=image, command=["sh", "-c", "x=a; while true; do x=$x$x; done"],
+    c = engine.containers.create(RunOptions(image=image, command=["sh", "-c", "x=a; while true; do x=$x$x; done"],
                                  memory=16 * 1024 * 1024))
-    code, _, _ = read_stream(engine.start(c.id, attach=True))
+    code, _, _ = read_stream(engine.containers.start_attached(c.id))
     assert code == 137
-    info = engine.inspect_container(c.id)
+    info = engine.containers.inspect(c.id)
     assert info["State"]["OOMKilled"] is True
     assert info["State"]["ExitCode"] == 137 and info["State"]["Status"] == "exited"
     assert info["HostConfig"]["Memory"] == 16 * 1024 * 1024
     assert cgroup_dirs(c.id) == []  # removed once the container exited
-    engine.remove(c.id)
+    engine.containers.remove(c.id)
     assert_nothing_left(engine, c.id)
 
 
@@ -329,7 +307,7 @@ def test_fork_bomb_stops_at_the_pids_limit(engine, image):
 
 def test_cpu_burner_stays_near_its_quota(engine, image):
     c = start_detached(engine, image, "sh", "-c", "while :; do :; done", cpus=0.2)
-    cg = cgroups.driver(f"tuiker/{c.id}")
+    cg = cgroups.for_container(c.id)
     time.sleep(0.2)
     first, t0 = cg.stats().cpu_usage_ns, time.monotonic()
     time.sleep(1.5)
@@ -337,7 +315,7 @@ def test_cpu_burner_stays_near_its_quota(engine, image):
     share = used / 1e9 / elapsed
     # A busy loop would take a whole CPU (1.0); the quota is 0.2. Generous bounds: not a timing test.
     assert 0.08 < share < 0.35, f"CPU share {share:.2f} with --cpus 0.2"
-    engine.remove(c.id, force=True)
+    engine.containers.remove(c.id, force=True)
     assert_nothing_left(engine, c.id)
 
 
@@ -358,13 +336,13 @@ def test_container_outlives_its_monitor_and_is_adopted(engine, image):
     c = start_detached(engine, image, "sh", "-c", "while :; do sleep 0.1; done")
     old = kill_monitor(engine)
     assert pid_alive(c.pid)
-    engine.list_containers()  # what `ps` does first: starts a new monitor, which adopts the container
+    engine.containers.list()  # what `ps` does first: starts a new monitor, which adopts the container
     wait_for(lambda: monitor_pid(engine) != old, 5, "a new monitor")
-    assert engine.container(c.id).status == "running" and pid_alive(c.pid)
+    assert engine.containers.get(c.id).status == "running" and pid_alive(c.pid)
     code, out, _ = exec_in(engine, c.id, "echo", "still here")
     assert (code, out) == (0, "still here\n")
-    engine.stop(c.id, timeout=5)
-    assert engine.container(c.id).status == "exited"
+    engine.containers.stop(c.id, timeout=5)
+    assert engine.containers.get(c.id).status == "exited"
     assert not pid_alive(c.pid)
     assert cgroup_dirs(c.id) == []
 
@@ -375,11 +353,11 @@ def test_output_after_a_monitor_restart_still_reaches_the_log(engine, image):
     log = engine.root / "containers" / c.id / "log.json"
     wait_for(lambda: log.exists() and log.stat().st_size > 0, 5, "first output")
     kill_monitor(engine)
-    engine.list_containers()  # what `ps` does: a new monitor reconciles the state files first
+    engine.containers.list()  # what `ps` does: a new monitor reconciles the state files first
     before = log.read_text().count("\n")
     time.sleep(0.5)
     after = log.read_text().count("\n")
-    engine.remove(c.id, force=True)
+    engine.containers.remove(c.id, force=True)
     assert after > before, "output written after the monitor restart is lost"
 
 
@@ -388,12 +366,12 @@ def test_container_that_died_without_a_monitor_shows_exited(engine, image):
     kill_monitor(engine)
     os.kill(c.pid, signal.SIGKILL)  # from the host, while nobody supervises it
     wait_for(lambda: not pid_alive(c.pid), 5, "the container to die")
-    engine.list_containers()  # what `ps` does: a new monitor reconciles the state files first
-    assert engine.list_containers() == []
-    after = engine.container(c.id)
+    engine.containers.list()  # what `ps` does: a new monitor reconciles the state files first
+    assert engine.containers.list() == []
+    after = engine.containers.get(c.id)
     assert after.status == "exited" and after.pid == 0
     assert cgroup_dirs(c.id) == []
-    engine.remove(c.id)
+    engine.containers.remove(c.id)
     assert_nothing_left(engine, c.id)
 
 
@@ -420,7 +398,7 @@ def test_no_host_fd_leaks_into_the_container_or_an_exec(engine, image):
         assert [t.rsplit("/", 1)[1] for t in targets[1:]] == ["stdout.fifo", "stderr.fifo"]
     finally:
         os.close(leak)
-    engine.remove(c.id, force=True)
+    engine.containers.remove(c.id, force=True)
     r = run(engine, image, "sh", "-c", "ls /proc/$$/fd; true")
     assert r.out.split() == ["0", "1", "2"]
 
@@ -434,7 +412,7 @@ def test_only_container_binaries_are_reachable_through_proc_exe(engine, image):
     # The engine's python (the monitor, the exec helper) is no process of the container's.
     code, out, _ = exec_in(engine, c.id, "sh", "-c", "cat /proc/[0-9]*/cmdline | tr '\\0' ' '")
     assert "python" not in out and "tuiker" not in out
-    engine.remove(c.id, force=True)
+    engine.containers.remove(c.id, force=True)
     assert_nothing_left(engine, c.id)
 
 
@@ -447,7 +425,7 @@ def test_on_failure_restarts_exactly_n_times(engine, image):
     time.sleep(0.5)  # a third restart would come after 0.4 s of back-off
     s = state(engine, c.id)
     assert (s["Status"], s["RestartCount"], s["ExitCode"]) == ("exited", 2, 1)
-    assert engine.inspect_container(c.id)["RestartCount"] == 2
+    assert engine.containers.inspect(c.id)["RestartCount"] == 2
     log = (engine.root / "containers" / c.id / "log.json").read_text().splitlines()
     assert [json.loads(line)["log"] for line in log] == ["run\n"] * 3
 
@@ -459,7 +437,7 @@ def test_always_restarts_with_back_off_and_stop_ends_it(engine, image):
     # Back-off doubles from 100 ms (the count grows when a restart is scheduled): the fourth comes after at
     # least 0.1 + 0.2 + 0.4 s, not in a hot loop.
     assert time.monotonic() - t0 > 0.6
-    engine.stop(c.id, timeout=1)
+    engine.containers.stop(c.id, timeout=1)
     count = state(engine, c.id)["RestartCount"]
     time.sleep(1.0)  # longer than the next back-off step at this count (0.8 s)
     s = state(engine, c.id)
@@ -471,7 +449,7 @@ def test_rm_force_removes_a_restarting_container(engine, image):
     c = start_detached(engine, image, "sh", "-c", "exit 1", restart="always")
     wait_for(lambda: state(engine, c.id).get("RestartCount", 0) >= 3
              and state(engine, c.id)["Status"] == "restarting", 10, "a container waiting to restart")
-    engine.remove(c.id, force=True)
+    engine.containers.remove(c.id, force=True)
     assert_nothing_left(engine, c.id)
 
 
@@ -488,16 +466,16 @@ def test_a_failed_start_leaves_nothing_behind(engine, image, cmd, opts, code, me
     assert r.code == code
     assert message in r.err and "\n" not in r.err.strip()
     assert_nothing_left(engine, r.id)
-    assert engine.list_containers(all_states=True) == []
+    assert engine.containers.list(all=True) == []
 
 
 def test_a_failed_start_without_rm_keeps_a_created_container_and_no_cgroup(engine, image):
     r = run(engine, image, "nosuch", auto_remove=False)
     assert r.code == 127
-    c = engine.container(r.id)
+    c = engine.containers.get(r.id)
     assert c.status == "created" and c.pid == 0
     assert cgroup_dirs(r.id) == [] and mounts_mentioning(r.id) == []
-    engine.remove(r.id)
+    engine.containers.remove(r.id)
     assert_nothing_left(engine, r.id)
 
 
@@ -516,22 +494,22 @@ def test_exec_runs_in_the_containers_namespaces_cgroup_and_hardening(engine, ima
     st = status_fields("\n".join(lines[-4:-1]))
     assert int(st["CapEff"], 16) == DOCKER_DEFAULT_CAPS and st["Seccomp"] == "2" and st["NoNewPrivs"] == "0"
     assert int(lines[-1]) <= 6  # header, pid 1, its sleep, the exec's sh, ps and wc
-    pids = cgroups.driver(f"tuiker/{c.id}").pids()
+    pids = cgroups.for_container(c.id).pids()
     assert c.pid in pids
     code, out, _ = exec_in(engine, c.id, "id", user="app", workdir="/home/app")
     assert (code, out.strip()) == (0, "uid=1000(app) gid=1000(app)")
     assert exec_in(engine, c.id, "sh", "-c", "exit 7")[0] == 7
     code, _, err = exec_in(engine, c.id, "nosuch")
     assert code == 127 and "executable file not found in $PATH" in err
-    engine.remove(c.id, force=True)
+    engine.containers.remove(c.id, force=True)
     assert_nothing_left(engine, c.id)
 
 
 def test_removing_a_running_container_kills_every_process_in_it(engine, image):
     c = start_detached(engine, image, "sh", "-c", "sleep 1000 & sleep 1000 & while :; do sleep 0.1; done")
-    cg = cgroups.driver(f"tuiker/{c.id}")
+    cg = cgroups.for_container(c.id)
     pids = wait_for(lambda: len(cg.pids()) >= 3 and cg.pids(), 5, "three processes")
-    engine.remove(c.id, force=True)
+    engine.containers.remove(c.id, force=True)
     for pid in pids:
         wait_for(lambda pid=pid: not pid_alive(pid), 5, f"pid {pid} to die")
     assert_nothing_left(engine, c.id)

@@ -26,10 +26,10 @@ from pathlib import Path
 
 import imagebuilder
 import pytest
-from conftest import _mounts_under, _network_leftovers, stop_engine, wait_for
+from conftest import _mounts_under, _network_leftovers, read_stream, stop_engine, wait_for
 from netns import lan_host
 from registry import push
-from test_containers import exec_in, kill_monitor, read_stream, run, start_detached
+from test_containers import exec_in, kill_monitor, run, start_detached
 
 from tuiker.base.errors import TuikerError
 from tuiker.engine import ContainerStartError, Engine, RunOptions
@@ -84,7 +84,7 @@ def netbox(root, registry) -> str:
                                      config_extra={"ExposedPorts": {"80/tcp": {}, "5300/udp": {}}})
     push(registry, "test/netbox", "latest", image)
     ref = f"{registry.host}/test/netbox:latest"
-    Engine(root).pull(ref)
+    Engine(root).images.pull(ref)
     return ref
 
 
@@ -92,9 +92,9 @@ def netbox(root, registry) -> str:
 def engine(root, netbox) -> Engine:
     engine = Engine(root)
     yield engine
-    for c in engine.containers.list():  # a failed test's containers must not disturb the next test
+    for c in engine.containers.list(all=True):  # a failed test's containers must not disturb the next test
         try:
-            engine.remove(c.id, force=True)
+            engine.containers.remove(c.id, force=True)
         except TuikerError:
             pass  # gone meanwhile (an --rm container being removed)
 
@@ -103,7 +103,7 @@ def engine(root, netbox) -> Engine:
 def own_engine(engine_root, netbox) -> Engine:
     """A root of its own (the test kills its monitor or changes its config)."""
     engine = Engine(engine_root)
-    engine.pull(netbox)
+    engine.images.pull(netbox)
     return engine
 
 
@@ -152,7 +152,7 @@ def web(engine: Engine, image: str, text: str = "hello", **opts):
 
 
 def settings(engine: Engine, ref: str, network: str | None = None) -> dict:
-    nets = engine.container(ref).state["NetworkSettings"]["Networks"]
+    nets = engine.containers.get(ref).state["NetworkSettings"]["Networks"]
     return nets[network] if network else next(iter(nets.values()))
 
 
@@ -170,7 +170,7 @@ def assert_container_net_gone(engine: Engine, cid: str) -> None:
 
 
 def wait_running(engine: Engine, cid: str) -> None:
-    wait_for(lambda: engine.container(cid).status == "running", 10, "the container to run")
+    wait_for(lambda: engine.containers.get(cid).status == "running", 10, "the container to run")
 
 
 def wait_http(host: str, port: int, text: str, timeout: float = 10) -> str:
@@ -227,7 +227,7 @@ def test_default_bridge_gives_address_route_mtu_and_loopback(engine, netbox):
     r = run(engine, netbox, "sh", "-c", "ip -4 -o addr; ip route; cat /sys/class/net/eth0/mtu; cat /etc/hosts;"
             " ls /sys/class/net")
     assert r.code == 0, r.err
-    net = engine.inspect_network("bridge")
+    net = engine.networks.inspect("bridge")
     subnet, gateway = net["IPAM"]["Config"][0]["Subnet"], net["IPAM"]["Config"][0]["Gateway"]
     bridge = net["Options"]["com.docker.network.bridge.name"]
     # The subnet was chosen clear of every host route but its own bridge's.
@@ -254,7 +254,7 @@ def test_network_none_has_only_loopback(engine, netbox):
 # -- user networks -----------------------------------------------------------------------------------------
 
 def test_containers_on_a_user_network_reach_each_other_by_name_and_alias(engine, netbox):
-    engine.create_network("app")
+    engine.networks.create("app")
     try:
         server = web(engine, netbox, "from-web", network="app", name="websrv", network_aliases=["www"])
         r = run(engine, netbox, "sh", "-c", f"{HTTP_GET} websrv 80; {HTTP_GET} www 80;"
@@ -265,21 +265,21 @@ def test_containers_on_a_user_network_reach_each_other_by_name_and_alias(engine,
         late = start_detached(engine, netbox, "sleep", "60", network="app", name="latecomer")
         _, hosts, _ = exec_in(engine, server.id, "cat", "/etc/hosts")
         assert f"{settings(engine, late.id)['IPAddress']}\tlatecomer" in hosts
-        engine.remove(late.id, force=True)
+        engine.containers.remove(late.id, force=True)
         _, hosts, _ = exec_in(engine, server.id, "cat", "/etc/hosts")
         assert "latecomer" not in hosts
         # The default bridge does not resolve names (docker's rule).
         r = run(engine, netbox, "sh", "-c", f"{NO_GET} websrv 80")
         assert "from-web" not in r.out
-        engine.remove(server.id, force=True)
+        engine.containers.remove(server.id, force=True)
         assert_container_net_gone(engine, server.id)
     finally:
-        engine.remove_network("app")
+        engine.networks.remove("app")
 
 
 def test_containers_on_different_networks_cannot_reach_each_other(engine, netbox):
-    engine.create_network("net-a")
-    engine.create_network("net-b")
+    engine.networks.create("net-a")
+    engine.networks.create("net-b")
     try:
         a = web(engine, netbox, "on-a", network="net-a")
         address = settings(engine, a.id)["IPAddress"]
@@ -291,62 +291,62 @@ def test_containers_on_different_networks_cannot_reach_each_other(engine, netbox
         assert "on-a" in same.out
         assert "on-a" not in other.out and "rc=1" in other.out
         assert "on-a" not in default.out and "rc=1" in default.out
-        engine.remove(a.id, force=True)
+        engine.containers.remove(a.id, force=True)
     finally:
-        engine.remove_network("net-a")
-        engine.remove_network("net-b")
+        engine.networks.remove("net-a")
+        engine.networks.remove("net-b")
 
 
 def test_network_connect_and_disconnect_a_running_container(engine, netbox):
-    engine.create_network("front")
-    engine.create_network("back")
+    engine.networks.create("front")
+    engine.networks.create("back")
     try:
         db = web(engine, netbox, "from-db", network="back", name="db")
         app = start_detached(engine, netbox, "sleep", "60", network="front", name="app")
         code, out, _ = exec_in(engine, app.id, "sh", "-c", f"{NO_GET} db 80")
         assert "from-db" not in out
-        engine.connect_network("back", "app", aliases=["api"])
+        engine.networks.connect("back", "app", aliases=["api"])
         code, out, err = exec_in(engine, app.id, "sh", "-c", f"ls /sys/class/net; {HTTP_GET} db 80")
         assert code == 0, err
         assert "eth1" in out and "from-db" in out
         _, hosts, _ = exec_in(engine, db.id, "cat", "/etc/hosts")
         assert "app api" in hosts
-        inspect = engine.inspect_container("app")["NetworkSettings"]["Networks"]
+        inspect = engine.containers.inspect("app")["NetworkSettings"]["Networks"]
         assert set(inspect) == {"front", "back"} and inspect["back"]["IPAddress"]
         with pytest.raises(TuikerError, match="already exists in network back"):
-            engine.connect_network("back", "app")
-        engine.disconnect_network("back", "app")
+            engine.networks.connect("back", "app")
+        engine.networks.disconnect("back", "app")
         code, out, _ = exec_in(engine, app.id, "sh", "-c", f"ls /sys/class/net; {NO_GET} db 80")
         assert "eth1" not in out and "from-db" not in out
         _, hosts, _ = exec_in(engine, db.id, "cat", "/etc/hosts")
         assert "app" not in hosts
         with pytest.raises(TuikerError, match="in use|active endpoints"):
-            engine.remove_network("back")
+            engine.networks.remove("back")
         for c in (db, app):
-            engine.remove(c.id, force=True)
+            engine.containers.remove(c.id, force=True)
     finally:
-        engine.remove_network("front")
-        engine.remove_network("back")
-    assert "front" not in [n["Name"] for n in engine.networks()]
+        engine.networks.remove("front")
+        engine.networks.remove("back")
+    assert "front" not in [n["Name"] for n in engine.networks.list()]
 
 
 def test_network_rm_takes_its_bridge_and_rules_away(engine, netbox):
-    nid = engine.create_network("shortlived", subnet="10.213.7.0/24")
+    nid = engine.networks.create("shortlived", subnet="10.213.7.0/24")
     bridge = f"tk-{nid[:12]}"
     assert os.path.isdir(f"/sys/class/net/{bridge}/bridge")
     assert "10.213.7.1/24" in subprocess.run(["ip", "-4", "-o", "addr", "show", bridge], capture_output=True,
                                              text=True).stdout
     assert bridge in firewall.listing(table_name(engine.root))
     with pytest.raises(TuikerError, match="overlaps"):
-        engine.create_network("clash", subnet="10.213.0.0/16")
+        engine.networks.create("clash", subnet="10.213.0.0/16")
     with pytest.raises(TuikerError, match="already exists"):
-        engine.create_network("shortlived")
-    engine.remove_network("shortlived")
+        engine.networks.create("shortlived")
+    engine.networks.remove("shortlived")
     assert not os.path.exists(f"/sys/class/net/{bridge}")
     assert bridge not in firewall.listing(table_name(engine.root))
     assert "10.213.7.0/24" not in [r for r, _ in host_routes()]
     with pytest.raises(TuikerError, match="pre-defined"):
-        engine.remove_network("bridge")
+        engine.networks.remove("bridge")
 
 
 # -- published ports -----------------------------------------------------------------------------------------
@@ -357,16 +357,16 @@ def test_published_tcp_port_from_the_host_loopback_then_released(engine, netbox)
     assert "published" in wait_http("127.0.0.1", port, "published")
     assert "published" in http_get("::1", port)  # IPv6 loopback: the userland proxy, where our NAT is not
     assert not port_is_free(port)  # held by the engine while the container runs
-    assert engine.container_ports(engine.container(c.id)) == [
+    assert engine.containers.ports(c.id) == [
         {"HostIp": "0.0.0.0", "HostPort": str(port), "ContainerPort": 80, "Proto": "tcp"}]
-    ns = engine.inspect_container(c.id)["NetworkSettings"]
+    ns = engine.containers.inspect(c.id)["NetworkSettings"]
     assert ns["Ports"]["80/tcp"] == [{"HostIp": "0.0.0.0", "HostPort": str(port)}]
     assert ns["Ports"]["5300/udp"] is None  # exposed by the image, not published
     assert ns["IPAddress"] and ns["Gateway"] and ns["MacAddress"].startswith("02:42:")
     assert str(port) in dnat_elements(engine.root)
-    engine.stop(c.id, timeout=1)
+    engine.containers.stop(c.id, timeout=1)
     assert port_is_free(port) and str(port) not in dnat_elements(engine.root)
-    engine.remove(c.id)
+    engine.containers.remove(c.id)
     assert_container_net_gone(engine, c.id)
 
 
@@ -376,7 +376,7 @@ def test_udp_publishing(engine, netbox):
     assert wait_for(lambda: _udp_try("127.0.0.1", port, b"ping-udp"), 10, "the UDP echo") == b"ping-udp"
     ip = settings(engine, c.id)["IPAddress"]
     assert udp_ask(ip, 5300, b"direct") == b"direct"
-    engine.remove(c.id, force=True)
+    engine.containers.remove(c.id, force=True)
     assert port_is_free(port, "udp")
     assert_container_net_gone(engine, c.id)
 
@@ -391,17 +391,17 @@ def _udp_try(host: str, port: int, payload: bytes) -> bytes | None:
 def test_publish_all_and_random_host_ports(engine, netbox):
     c = start_detached(engine, netbox, "sh", "-c", "udpecho & mkdir /www; echo all > /www/index.html;"
                        " exec httpd -f -p 80 -h /www", publish_all=True)
-    ports = {(b["ContainerPort"], b["Proto"]): int(b["HostPort"]) for b in engine.container_ports(
-        engine.container(c.id))}
+    ports = {(b["ContainerPort"], b["Proto"]): int(b["HostPort"]) for b in engine.containers.ports(
+        engine.containers.get(c.id))}
     assert set(ports) == {(80, "tcp"), (5300, "udp")}  # the image's EXPOSE
     assert all(p > 1024 for p in ports.values())
     assert "all" in wait_http("127.0.0.1", ports[(80, "tcp")], "all")
     assert wait_for(lambda: _udp_try("127.0.0.1", ports[(5300, "udp")], b"x"), 10, "udp") == b"x"
-    engine.remove(c.id, force=True)
+    engine.containers.remove(c.id, force=True)
     c = start_detached(engine, netbox, "sleep", "60", ports=["80"])
-    (binding,) = engine.container_ports(engine.container(c.id))
+    (binding,) = engine.containers.ports(c.id)
     assert binding["HostPort"] != "80" and int(binding["HostPort"]) > 1024
-    engine.remove(c.id, force=True)
+    engine.containers.remove(c.id, force=True)
 
 
 def test_a_taken_port_fails_before_the_container_starts_and_leaves_nothing(engine, netbox):
@@ -410,9 +410,9 @@ def test_a_taken_port_fails_before_the_container_starts_and_leaves_nothing(engin
     blocker.listen()
     port = blocker.getsockname()[1]
     try:
-        c = engine.create(RunOptions(image=netbox, command=["sleep", "60"], ports=[f"{port}:80"]))
+        c = engine.containers.create(RunOptions(image=netbox, command=["sleep", "60"], ports=[f"{port}:80"]))
         with pytest.raises(ContainerStartError, match=f"Bind for 0.0.0.0:{port} failed: port is already allocated"):
-            engine.start(c.id)
+            engine.containers.start(c.id)
         c.reload()
         assert c.status == "created" and c.pid == 0
         assert_container_net_gone(engine, c.id)
@@ -420,10 +420,10 @@ def test_a_taken_port_fails_before_the_container_starts_and_leaves_nothing(engin
         blocker.close()
         holder = start_detached(engine, netbox, "sleep", "60", ports=[f"{port}:80"])
         with pytest.raises(ContainerStartError, match="port is already allocated"):
-            engine.start(c.id)
-        engine.remove(holder.id, force=True)
-        engine.start(c.id)  # the port is free again
-        engine.remove(c.id, force=True)
+            engine.containers.start(c.id)
+        engine.containers.remove(holder.id, force=True)
+        engine.containers.start(c.id)  # the port is free again
+        engine.containers.remove(c.id, force=True)
     finally:
         blocker.close()
 
@@ -438,21 +438,21 @@ def test_a_failure_after_network_setup_undoes_it(engine, netbox):
 
 
 def test_pool_exhausted_is_a_clear_error_and_leaves_nothing(engine, netbox):
-    engine.create_network("tiny", subnet="10.213.9.0/30")  # the gateway and one container
+    engine.networks.create("tiny", subnet="10.213.9.0/30")  # the gateway and one container
     try:
         first = start_detached(engine, netbox, "sleep", "60", network="tiny")
-        c = engine.create(RunOptions(image=netbox, command=["true"], network="tiny"))
+        c = engine.containers.create(RunOptions(image=netbox, command=["true"], network="tiny"))
         with pytest.raises(ContainerStartError, match="no available IPv4 addresses on network tiny"):
-            engine.start(c.id)
+            engine.containers.start(c.id)
         assert_container_net_gone(engine, c.id)
-        engine.remove(first.id, force=True)
+        engine.containers.remove(first.id, force=True)
         assert run(engine, netbox, "true", network="tiny").code == 0  # released on rm: usable again
     finally:
-        engine.remove_network("tiny")
+        engine.networks.remove("tiny")
 
 
 def test_twenty_containers_started_at_once_get_distinct_addresses(engine, netbox):
-    engine.create_network("crowd")
+    engine.networks.create("crowd")
     try:
         with ThreadPoolExecutor(20) as pool:
             started = list(pool.map(lambda i: start_detached(engine, netbox, "sleep", "60", network="crowd"),
@@ -462,38 +462,38 @@ def test_twenty_containers_started_at_once_get_distinct_addresses(engine, netbox
         assert sorted(ipam.leases(engine.root)[started[0].state["NetworkSettings"]["Networks"]["crowd"][
             "NetworkID"]]) == sorted(addresses)
         with ThreadPoolExecutor(8) as pool:
-            list(pool.map(lambda c: engine.remove(c.id, force=True), started))
+            list(pool.map(lambda c: engine.containers.remove(c.id, force=True), started))
         for c in started:
             assert_container_net_gone(engine, c.id)
     finally:
-        engine.remove_network("crowd")
+        engine.networks.remove("crowd")
 
 
 def test_restart_policy_gets_the_network_again(engine, netbox):
     c = start_detached(engine, netbox, "sh", "-c", "ip -4 -o addr show eth0 >> /tmp/seen; sleep 0.3; exit 3",
                        restart="on-failure:2")
     first = settings(engine, c.id)["IPAddress"]
-    wait_for(lambda: engine.container(c.id).state.get("RestartCount") == 2 and engine.container(c.id).status
+    wait_for(lambda: engine.containers.get(c.id).state.get("RestartCount") == 2 and engine.containers.get(c.id).status
              == "exited", 20, "two restarts")
     seen = (c.dir / "upper" / "tmp" / "seen").read_text().splitlines()  # one line per run, in its own upper dir
     assert len(seen) == 3 and all(f"inet {first}/" in line for line in seen)  # networked each time, same address
     c.reload()
     assert not c.state.get("NetworkSettings")
     assert_container_net_gone(engine, c.id)
-    engine.remove(c.id)
+    engine.containers.remove(c.id)
 
 
 def test_stats_counts_the_containers_traffic(engine, netbox):
     c = web(engine, netbox, "x" * 3000, ports=[f"{free_port()}:80"])
-    port = int(engine.container_ports(engine.container(c.id))[0]["HostPort"])
-    before = engine.net_io(engine.container(c.id))
+    port = int(engine.containers.ports(c.id)[0]["HostPort"])
+    before = engine.containers.net_io(c.id)
     for _ in range(5):
         wait_http("127.0.0.1", port, "xxx")
-    rx, tx = engine.net_io(engine.container(c.id))
+    rx, tx = engine.containers.net_io(c.id)
     assert tx - before[1] > 5 * 3000 and rx > before[0]  # sent the pages, received the requests
-    engine.stop(c.id, timeout=1)
-    assert engine.net_io(engine.container(c.id)) is None  # no network of its own once stopped
-    engine.remove(c.id)
+    engine.containers.stop(c.id, timeout=1)
+    assert engine.containers.net_io(c.id) is None  # no network of its own once stopped
+    engine.containers.remove(c.id)
 
 
 def test_outbound_nat_and_the_view_from_another_host(engine, netbox):
@@ -521,7 +521,7 @@ def test_outbound_nat_and_the_view_from_another_host(engine, netbox):
         finally:
             server.kill()
             server.wait()
-        engine.remove(c.id, force=True)
+        engine.containers.remove(c.id, force=True)
 
 
 OUTSIDE_HOST, OUTSIDE_PEER = "198.51.100.241", "198.51.100.242"  # TEST-NET-2: documentation only, never routed
@@ -532,7 +532,7 @@ OUTSIDE_HOST, OUTSIDE_PEER = "198.51.100.241", "198.51.100.242"  # TEST-NET-2: d
 def host_view(root: Path) -> dict:
     """Links, IPv4 routes and nftables tables of the host, leaving out other engine roots' (other tests may run
     alongside): ours are our bridges and the veths named after our containers."""
-    ours = {n.bridge for n in Engine(root).network_store.list()}
+    ours = {n.bridge for n in Engine(root).networks.store.list()}
     links = sorted(n for n in os.listdir("/sys/class/net")
                    if not (n.startswith(("tv", "tk-", "tkt")) and n not in ours))
     routes = sorted((r, dev) for r, dev in host_routes() if dev in links)
@@ -547,10 +547,10 @@ def test_a_hundred_run_rm_cycles_leave_the_host_as_before(engine, netbox):
     port = free_port()
 
     def cycle() -> None:  # run (attached) then rm, as `run --rm` does but without polling for the removal
-        c = engine.create(RunOptions(image=netbox, command=["true"], ports=[f"{port}:80", "5300/udp"]))
-        code, _, err = read_stream(engine.start(c.id, attach=True))
+        c = engine.containers.create(RunOptions(image=netbox, command=["true"], ports=[f"{port}:80", "5300/udp"]))
+        code, _, err = read_stream(engine.containers.start_attached(c.id))
         assert code == 0, err
-        engine.remove(c.id)
+        engine.containers.remove(c.id)
 
     cycle()  # the bridge and the table exist from here on, as they do for a root in use
     before = host_view(engine.root)
@@ -563,7 +563,7 @@ def test_a_hundred_run_rm_cycles_leave_the_host_as_before(engine, netbox):
 
 def test_a_killed_monitor_leaves_running_containers_networked_and_the_next_one_sweeps(own_engine, netbox):
     engine = own_engine
-    engine.create_network("survivors")
+    engine.networks.create("survivors")
     port = free_port()
     server = web(engine, netbox, "still-here", network="survivors", name="server", ports=[f"{port}:80"])
     client = start_detached(engine, netbox, "sleep", "600", network="survivors", name="client")
@@ -572,16 +572,16 @@ def test_a_killed_monitor_leaves_running_containers_networked_and_the_next_one_s
     assert "still-here" in http_get("127.0.0.1", port)  # DNAT lives in the kernel, not in the monitor
     os.kill(client.pid, signal.SIGKILL)  # dies while nobody supervises it
     wait_for(lambda: not os.path.exists(f"/sys/class/net/tv{client.id[:12]}0"), 10, "the client's veth to go")
-    engine.list_containers()  # a new monitor reconciles
-    assert engine.container("client").status == "exited"
+    engine.containers.list()  # a new monitor reconciles
+    assert engine.containers.get("client").status == "exited"
     assert_container_net_gone(engine, client.id)
     _, hosts, _ = exec_in(engine, server.id, "cat", "/etc/hosts")
     assert "client" not in hosts
     assert not port_is_free(port)  # held again by the new monitor
     assert "still-here" in http_get("127.0.0.1", port)
     assert "still-here" in http_get("::1", port)  # its userland proxy is back too
-    engine.remove(server.id, force=True)
-    engine.remove(client.id)
+    engine.containers.remove(server.id, force=True)
+    engine.containers.remove(client.id)
     assert port_is_free(port) and str(port) not in dnat_elements(engine.root)
     assert all(not leases for leases in ipam.leases(engine.root).values())
 
@@ -591,37 +591,37 @@ def test_after_a_reboot_stale_leases_go_and_bridges_come_back(own_engine, netbox
     engine = own_engine
     port = free_port()
     c = start_detached(engine, netbox, "sleep", "600", ports=[f"{port}:80"])
-    subnet = engine.inspect_network("bridge")["IPAM"]["Config"][0]["Subnet"]
+    subnet = engine.networks.inspect("bridge")["IPAM"]["Config"][0]["Subnet"]
     kill_monitor(engine)
     stop_engine(engine.root)  # kill -9 of every container, with no monitor to see it
     wait_for(lambda: not networking.leftover_links(engine.root), 10, "the veths to go with their namespaces")
     networking.purge_host_state(engine.root)  # what the reboot takes: bridges and the nftables table
     assert any(c.id in leases.values() for leases in ipam.leases(engine.root).values())  # a stale lease
-    engine.list_containers()
-    assert engine.container(c.id).status == "exited"
+    engine.containers.list()
+    assert engine.containers.get(c.id).status == "exited"
     assert all(not leases for leases in ipam.leases(engine.root).values())
     assert not firewall.exists(table_name(engine.root))  # no bridge yet: no rules either
     r = run(engine, netbox, "sh", "-c", "ip -4 -o addr show eth0", ports=[f"{port}:80"])
     assert r.code == 0 and subnet.rsplit(".", 2)[0] in r.out  # the same network, its bridge made again
-    engine.remove(c.id)
+    engine.containers.remove(c.id)
 
 
 def test_a_bridge_that_cannot_be_made_fails_the_start_and_leaves_nothing(own_engine, netbox):
     engine = own_engine
-    bridge = engine.default_network().bridge
+    bridge = engine.networks.default().bridge
     # The name is taken by a link that is no bridge (a veth: this kernel has no dummy driver).
     subprocess.run(["ip", "link", "add", bridge, "type", "veth", "peer", "name", f"tkt{os.getpid() % 100000}p"],
                    check=True)
     try:
-        c = engine.create(RunOptions(image=netbox, command=["sleep", "60"], ports=["80"]))
+        c = engine.containers.create(RunOptions(image=netbox, command=["sleep", "60"], ports=["80"]))
         with pytest.raises(ContainerStartError, match=f"cannot create bridge {bridge}"):
-            engine.start(c.id)
+            engine.containers.start(c.id)
         assert_container_net_gone(engine, c.id)
         assert not firewall.exists(table_name(engine.root))
     finally:
         subprocess.run(["ip", "link", "del", bridge], capture_output=True)
-    engine.start(c.id)  # the name is free: the bridge is made
-    engine.remove(c.id, force=True)
+    engine.containers.start(c.id)  # the name is free: the bridge is made
+    engine.containers.remove(c.id, force=True)
 
 
 def test_subnets_are_configurable(own_engine, netbox, tmp_path, monkeypatch):
@@ -632,8 +632,8 @@ def test_subnets_are_configurable(own_engine, netbox, tmp_path, monkeypatch):
     engine = own_engine
     r = run(engine, netbox, "ip", "-4", "-o", "addr", "show", "eth0")
     assert "inet 10.213.64.2/24" in r.out
-    engine.create_network("pooled")
-    assert engine.inspect_network("pooled")["IPAM"]["Config"] == [{"Subnet": "10.213.128.0/24",
+    engine.networks.create("pooled")
+    assert engine.networks.inspect("pooled")["IPAM"]["Config"] == [{"Subnet": "10.213.128.0/24",
                                                                   "Gateway": "10.213.128.1"}]
 
 
@@ -643,12 +643,12 @@ def test_bridges_and_tables_of_a_deleted_engine_root_are_swept(own_engine, netbo
     doomed = Path(tempfile.mkdtemp(prefix="tuiker-doomed-", dir="/var/tmp"))
     try:
         other = Engine(doomed)
-        nid = other.create_network("orphan")
+        nid = other.networks.create("orphan")
         bridge, table = f"tk-{nid[:12]}", table_name(doomed)
         assert os.path.isdir(f"/sys/class/net/{bridge}") and firewall.exists(table)
         kill_monitor(other)
         subprocess.run(["rm", "-rf", str(doomed)], check=True)
-        own_engine.create_network("mine")  # this root's monitor starts, and sweeps
+        own_engine.networks.create("mine")  # this root's monitor starts, and sweeps
         assert not os.path.exists(f"/sys/class/net/{bridge}") and not firewall.exists(table)
         assert firewall.exists(table_name(own_engine.root))
     finally:

@@ -34,7 +34,7 @@ def _assert_store_empty(root: Path) -> None:
 def test_pull_busybox_stores_blobs_layer_image_and_tag(engine_root, busybox_image):
     ref, built = busybox_image
     events = []
-    result = Engine().pull(ref, progress=events.append)
+    result = Engine().images.pull(ref, progress=events.append)
     assert result.image.id == built.config_digest
     assert result.repo_digest == built.manifest_digest
     assert result.image.layers == built.diff_ids
@@ -50,7 +50,7 @@ def test_pull_busybox_stores_blobs_layer_image_and_tag(engine_root, busybox_imag
     assert statuses[0] == "latest: Pulling from " + ref.rsplit(":", 1)[0] and "Pull complete" in statuses
     # A second pull finds everything present and downloads nothing.
     events.clear()
-    again = Engine().pull(ref, progress=events.append)
+    again = Engine().images.pull(ref, progress=events.append)
     assert not again.downloaded
     assert [e.status for e in events if e.id] == ["Already exists"]
     assert os.listdir(engine_root / "tmp") == []
@@ -93,7 +93,7 @@ def _tree(root: Path) -> dict[str, tuple]:
 def test_pull_multi_layer_then_overlay_stack_matches_what_the_layers_say(engine_root, registry):
     built = _multi_layer_image()
     push(registry, "test/layered", "v1", built)
-    image = Engine().pull(f"{registry.host}/test/layered:v1").image
+    image = Engine().images.pull(f"{registry.host}/test/layered:v1").image
     assert len(image.layers) == 3
     dirs = [engine_root / "layers" / d[7:] / "diff" for d in image.layers]
     # Each layer holds whiteouts in overlay's form.
@@ -125,7 +125,7 @@ def test_zstd_and_uncompressed_oci_layers(engine_root, registry):
               ib.make_tar([ib.File("plain.txt", b"plain layer\n")])]
     built = ib.build_image(layers, compression=["gzip", "zstd", "none"], oci=True)
     push(registry, "test/mixed", "1", built)
-    image = Engine().pull(f"{registry.host}/test/mixed:1").image
+    image = Engine().images.pull(f"{registry.host}/test/mixed:1").image
     assert image.manifest_media_type == "application/vnd.oci.image.manifest.v1+json"
     assert (engine_root / "layers" / image.layers[1][7:] / "diff" / "z.txt").read_bytes() == b"zstd layer\n"
     assert (engine_root / "layers" / image.layers[2][7:] / "diff" / "plain.txt").read_bytes() == b"plain layer\n"
@@ -140,20 +140,20 @@ def test_manifest_list_picks_the_host_platform_or_the_asked_one(engine_root, reg
     repo = f"test/multi-{'oci' if oci else 'docker'}"
     push_index(registry, repo, "latest", index, [amd, arm])
     engine = Engine()
-    host = engine.pull(f"{registry.host}/{repo}")
+    host = engine.images.pull(f"{registry.host}/{repo}")
     assert host.image.id == amd.config_digest
     assert host.repo_digest == index.digest  # docker reports the list's digest
-    other = engine.pull(f"{registry.host}/{repo}", platform="linux/arm64")
+    other = engine.images.pull(f"{registry.host}/{repo}", platform="linux/arm64")
     assert other.image.id == arm.config_digest
     # The tag moved to the arm64 image; the amd64 one is now untagged (dangling), as with docker.
-    assert engine.image(f"{registry.host}/{repo}").id == arm.config_digest
+    assert engine.images.get(f"{registry.host}/{repo}").id == arm.config_digest
     with pytest.raises(NotFoundError, match="no matching manifest for linux/s390x"):
-        engine.pull(f"{registry.host}/{repo}", platform="linux/s390x")
+        engine.images.pull(f"{registry.host}/{repo}", platform="linux/s390x")
 
 
 def test_pull_by_digest_verifies_and_does_not_tag(engine_root, registry, busybox_image):
     _, built = busybox_image
-    result = Engine().pull(f"{registry.host}/test/busybox@{built.manifest_digest}")
+    result = Engine().images.pull(f"{registry.host}/test/busybox@{built.manifest_digest}")
     assert result.image.id == built.config_digest
     assert result.image.repo_tags == []
     assert result.image.repo_digests == [f"{registry.host}/test/busybox@{built.manifest_digest}"]
@@ -163,7 +163,7 @@ def test_pull_by_digest_verifies_and_does_not_tag(engine_root, registry, busybox
 
 def test_anonymous_bearer_token_flow(engine_root, token_proxy, busybox_image):
     _, built = busybox_image
-    result = Engine().pull(f"{token_proxy.host}/test/busybox:latest")
+    result = Engine().images.pull(f"{token_proxy.host}/test/busybox:latest")
     assert result.image.id == built.config_digest
     token_requests = [s for s in token_proxy.seen if s.path == "/token"]
     assert token_requests and token_requests[0].scope == "repository:test/busybox:pull"
@@ -177,12 +177,12 @@ def test_bearer_with_credentials_from_docker_config(engine_root, make_proxy, bus
     proxy = make_proxy(users={"alice": "s3cret"})
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
     with pytest.raises(RegistryError, match="authentication required or denied"):
-        Engine().pull(f"{proxy.host}/test/busybox")
+        Engine().images.pull(f"{proxy.host}/test/busybox")
     import base64
 
     (tmp_path / "config.json").write_text(json.dumps(
         {"auths": {proxy.host: {"auth": base64.b64encode(b"alice:s3cret").decode()}}}))
-    assert Engine().pull(f"{proxy.host}/test/busybox").image.id == busybox_image[1].config_digest
+    assert Engine().images.pull(f"{proxy.host}/test/busybox").image.id == busybox_image[1].config_digest
     assert any(s.path == "/token" and s.auth_kind == "Basic" for s in proxy.seen)
 
 
@@ -211,9 +211,9 @@ def test_basic_auth_against_the_real_registry_with_login_and_logout(engine_root,
 
 def test_unknown_tag_and_unknown_repository(engine_root, registry, busybox_image):
     with pytest.raises(NotFoundError, match="manifest unknown"):
-        Engine().pull(f"{registry.host}/test/busybox:nope")
+        Engine().images.pull(f"{registry.host}/test/busybox:nope")
     with pytest.raises(NotFoundError):
-        Engine().pull(f"{registry.host}/no/such-repo")
+        Engine().images.pull(f"{registry.host}/no/such-repo")
     _assert_store_empty(engine_root)
 
 
@@ -240,7 +240,7 @@ def test_blob_digest_mismatch_aborts_and_discards(engine_root, make_registry):
     data[len(data) // 2] ^= 0xFF
     blob.write_bytes(bytes(data))
     with pytest.raises((DigestMismatchError, Exception), match="digest mismatch|cannot be unpacked") as err:
-        Engine().pull(f"{reg.host}/test/corrupt:1")
+        Engine().images.pull(f"{reg.host}/test/corrupt:1")
     assert isinstance(err.value, DigestMismatchError)
     state = _store_state(engine_root)
     assert state["layers"] == [] and state["images"] == [] and state["tmp"] == []
@@ -270,7 +270,7 @@ def test_manifest_that_is_not_json(engine_root):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         with pytest.raises(RegistryError, match="not valid JSON"):
-            Engine().pull(f"127.0.0.1:{server.server_port}/broken/app")
+            Engine().images.pull(f"127.0.0.1:{server.server_port}/broken/app")
     finally:
         server.shutdown()
         server.server_close()
@@ -391,7 +391,7 @@ def test_connection_lost_mid_blob_resumes_with_range(engine_root, make_registry,
 
     def pull() -> None:
         try:
-            outcome["image"] = Engine().pull(f"{reg.host}/test/big:1").image
+            outcome["image"] = Engine().images.pull(f"{reg.host}/test/big:1").image
         except Exception as e:  # noqa: BLE001 - reported by the assertion below
             outcome["error"] = e
 

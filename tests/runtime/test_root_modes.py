@@ -126,7 +126,7 @@ def test_a_root_made_by_an_older_version_is_fixed_when_the_store_opens(engine_ro
     """Older versions left tags.json 0644 and the root's top-level directories to the umask: opening the
     store puts them right (the top level only: that is where access is decided, and it is cheap)."""
     root = engine_root
-    Engine(root).create(RunOptions(image=image, command=["true"], name="old"))
+    Engine(root).containers.create(RunOptions(image=image, command=["true"], name="old"))
     NetworkStore(root).create("app")
     os.chmod(root, 0o755)
     for entry in os.scandir(root):

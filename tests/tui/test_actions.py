@@ -40,7 +40,7 @@ async def test_list_is_live_and_running_first(engine):
         await until(pilot, lambda: len(row_states(pilot.app)) == 3, what="three rows")
         await until(pilot, lambda: list(row_states(pilot.app).items()) == [
             ("web", "running"), ("done", "exited (0)"), ("made", "created")], what="the order")
-        await asyncio.to_thread(engine.kill, "web")
+        await asyncio.to_thread(engine.containers.kill, "web")
         await until(pilot, lambda: row_states(pilot.app)["web"] == "exited (137)", timeout=1.5,
                     what="the kill to show")
 
@@ -52,22 +52,22 @@ async def test_stop_start_restart_pause(engine):
         await select(pilot, "web")
         await pilot.press("s")
         await until(pilot, lambda: row_states(app)["web"] == "exited (0)", what="stopped")
-        assert engine.container("web").status == "exited"
+        assert engine.containers.get("web").status == "exited"
 
         await pilot.press("u")
         await until(pilot, lambda: row_states(app)["web"] == "running", what="started")
-        started = engine.container("web").state["StartedAt"]
+        started = engine.containers.get("web").state["StartedAt"]
 
         await pilot.press("r")
-        await until(pilot, lambda: engine.container("web").state["StartedAt"] != started, what="restarted")
+        await until(pilot, lambda: engine.containers.get("web").state["StartedAt"] != started, what="restarted")
         await until(pilot, lambda: row_states(app)["web"] == "running", what="running again")
 
         await pilot.press("p")
         await until(pilot, lambda: row_states(app)["web"] == "paused", what="paused")
-        assert engine.container("web").status == "paused"
+        assert engine.containers.get("web").status == "paused"
         await pilot.press("p")
         await until(pilot, lambda: row_states(app)["web"] == "running", what="unpaused")
-        assert engine.container("web").status == "running"
+        assert engine.containers.get("web").status == "running"
 
 
 async def test_remove_asks_first(engine):
@@ -79,7 +79,7 @@ async def test_remove_asks_first(engine):
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question")
         await pilot.press("n")  # no: nothing happens
         await pilot.pause()
-        assert engine.container("web").status == "running"
+        assert engine.containers.get("web").status == "running"
 
         await pilot.press("d")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question")
@@ -87,7 +87,7 @@ async def test_remove_asks_first(engine):
         await until(pilot, lambda: "web" not in row_states(app), what="the row to go")
         assert not web.dir.exists()
         try:
-            engine.container("web")
+            engine.containers.get("web")
             raise AssertionError("web still exists")
         except NotFoundError:
             pass
@@ -141,7 +141,7 @@ async def test_new_container_from_the_form(engine):
         form.query_one("#pids", Input).value = "50"
         await pilot.press("ctrl+s")
         await until(pilot, lambda: row_states(app).get("fresh") == "running", timeout=10, what="fresh running")
-        c = engine.container("fresh")
+        c = engine.containers.get("fresh")
         assert c.config["HostConfig"]["Memory"] == 64 << 20
         assert c.config["HostConfig"]["PidsLimit"] == 50
         # The new container is selected, and its Logs tab follows its output.
@@ -162,7 +162,7 @@ async def test_new_container_form_refuses_bad_input(engine):
         assert isinstance(app.screen, NewContainerScreen)
         assert "memory" in str(app.screen.query_one("#form-error").render())
         await pilot.press("escape")
-        assert engine.list_containers(all_states=True) == []
+        assert engine.containers.list(all=True) == []
 
 
 async def test_pull_shows_each_layer(engine_root, busybox_image):
@@ -189,7 +189,7 @@ async def test_pull_shows_each_layer(engine_root, busybox_image):
         assert any(missing.split("/", 1)[1].split(":")[0] in m for m in notifications(app))
         await pilot.press("escape")
         await until(pilot, lambda: app.screen.images.table.row_count == 1, what="the image in the list")
-    assert engine.image(ref).id == built.config_digest
+    assert engine.images.get(ref).id == built.config_digest
 
 
 BUSYBOX = "docker.io/library/busybox:latest"
@@ -213,25 +213,25 @@ async def test_remove_image(engine):
     async with new_app(engine).run_test(size=SIZE) as pilot:
         await remove_image_with_d(pilot, BUSYBOX)
         await until(pilot, lambda: BUSYBOX not in pilot.app.screen.images.images, what="the tag to go")
-    assert BUSYBOX not in engine.store.tags()
+    assert BUSYBOX not in engine.images.store.tags()
 
 
 async def test_remove_image_refuses_one_a_container_uses(engine):
     """The TUI asks the same engine as `rmi`: the image of a container is refused, and its layers stay."""
     run(engine, "user", ["true"], start=False)
     # busybox's only name left, its last one, which docker refuses to remove.
-    image = engine.image("busybox")
+    image = engine.images.get("busybox")
     for tag in image.repo_tags:
         if tag != BUSYBOX:
-            engine.store.untag(tag)
+            engine.images.store.untag(tag)
     for digest in image.repo_digests:
-        engine.store.forget_repo_digest(image.id, digest)
+        engine.images.store.forget_repo_digest(image.id, digest)
     layers = sorted(p.name for p in (engine.root / "layers").iterdir())
     async with new_app(engine).run_test(size=SIZE) as pilot:
         await remove_image_with_d(pilot, BUSYBOX)
         await until(pilot, lambda: any("conflict: unable to remove repository reference" in m
                                        for m in notifications(pilot.app)), what="the refusal")
-    assert BUSYBOX in engine.store.tags()
+    assert BUSYBOX in engine.images.store.tags()
     assert sorted(p.name for p in (engine.root / "layers").iterdir()) == layers
 
 
@@ -265,7 +265,7 @@ async def test_logs_search_timestamps_and_follow(engine):
         assert logs.log_widget.lines[-1] == "other"
         await pilot.press("t")
         stamp = logs.log_widget.lines[-1].split(" ", 1)[0]
-        record = json.loads((engine.container("talker").dir / "log.json").read_text().splitlines()[-1])
+        record = json.loads((engine.containers.get("talker").dir / "log.json").read_text().splitlines()[-1])
         assert stamp == record["time"]
         await pilot.press("f")
         assert not logs.log_widget.auto_scroll
@@ -287,7 +287,7 @@ async def test_tabs_stats_top_inspect_env(engine):
         await until(pilot, lambda: "Status: running" in inspect.text, what="inspect")
         await pilot.press("right_square_bracket")
         top = app.screen.query_one("#top")
-        pid = engine.container("web").pid
+        pid = engine.containers.get("web").pid
         await until(pilot, lambda: any(top.get_row_at(i)[1] == str(pid) for i in range(top.row_count)),
                     what="the container's pid 1 in Top")
         await pilot.press("right_square_bracket")
@@ -311,9 +311,9 @@ async def test_keys_can_be_remapped(engine, tmp_path, monkeypatch):
             await select(pilot, "web")
             await pilot.press("s")  # no longer stop
             await pilot.pause(0.3)
-            assert engine.container("web").status == "running"
+            assert engine.containers.get("web").status == "running"
             await pilot.press("K")
-            await until(pilot, lambda: engine.container("web").status == "exited", what="K to stop")
+            await until(pilot, lambda: engine.containers.get("web").status == "exited", what="K to stop")
             await pilot.press("q")
             assert pilot.app.is_running
             await pilot.press("Q")
@@ -356,7 +356,7 @@ async def test_oom_kill_shows_live(engine):
     hog = run(engine, "hog", ["sh", "-c", "sleep 1; x=a; while :; do x=$x$x; done"], memory=8 << 20)
     async with new_app(engine).run_test(size=SIZE) as pilot:
         await until(pilot, lambda: row_states(pilot.app).get("hog") == "running", what="hog running")
-        await until(pilot, lambda: engine.container(hog.id).status == "exited", timeout=10, what="the OOM kill")
+        await until(pilot, lambda: engine.containers.get(hog.id).status == "exited", timeout=10, what="the OOM kill")
         await until(pilot, lambda: row_states(pilot.app)["hog"] == "exited (oom)", timeout=1.5, what="the row")
 
 
@@ -372,7 +372,7 @@ async def test_attach_shows_the_console(engine):
         await until(pilot, lambda: any("tick" in line for line in terminal.display_lines), what="its output")
         await pilot.press("ctrl+right_square_bracket", "x")  # detach: the container goes on
         await until(pilot, lambda: not app.screen.query(Terminal), what="the tab to close")
-        assert engine.container("ticker").status == "running"
+        assert engine.containers.get("ticker").status == "running"
 
 
 async def test_mouse_selects_rows_and_tabs(engine):

@@ -12,7 +12,6 @@ from tuiker.net.network import NetworkStore
 from tuiker.tui.screens.confirm import ConfirmScreen
 from tuiker.tui.screens.new_container import NewContainerScreen
 from tuiker.tui.screens.new_network import NewNetworkScreen
-from tuiker.tui.widgets.live import StoreWatcher
 
 SIZE = (140, 40)
 
@@ -37,16 +36,16 @@ async def select_network(pilot, name: str) -> None:
 
 
 async def test_networks_panel_lists_networks_live_and_inspects(engine):
-    engine.create_network("app")
+    engine.networks.create("app")
     async with new_app(engine).run_test(size=SIZE) as pilot:
         app = pilot.app
         await until(pilot, lambda: list(network_rows(app)) == ["bridge", "host", "none", "app"], what="the list")
         assert network_rows(app)["host"][1:] == ("host", "", "0")
         assert network_rows(app)["none"][1] == "null"
-        subnet = engine.network_store.get("app").subnet
+        subnet = engine.networks.store.get("app").subnet
         assert subnet and network_rows(app)["app"] == ("app", "bridge", subnet, "0")
 
-        await asyncio.to_thread(engine.create_network, "later")  # made by another tuiker: shows without a key
+        await asyncio.to_thread(engine.networks.create, "later")  # made by another tuiker: shows without a key
         await until(pilot, lambda: "later" in network_rows(app), timeout=1.5, what="the new network")
 
         await select_network(pilot, "app")
@@ -60,7 +59,7 @@ async def test_networks_panel_lists_networks_live_and_inspects(engine):
 
 
 async def test_remove_network_asks_and_the_engine_may_refuse(engine):
-    engine.create_network("app")
+    engine.networks.create("app")
     async with new_app(engine).run_test(size=SIZE) as pilot:
         app = pilot.app
         await select_network(pilot, "host")
@@ -75,12 +74,12 @@ async def test_remove_network_asks_and_the_engine_may_refuse(engine):
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question")
         await pilot.press("n")  # no: nothing happens
         await pilot.pause()
-        assert engine.network_store.find("app") is not None
+        assert engine.networks.store.find("app") is not None
         await pilot.press("d")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question")
         await pilot.press("y")
         await until(pilot, lambda: "app" not in network_rows(app), what="the row to go")
-        assert engine.network_store.find("app") is None
+        assert engine.networks.store.find("app") is None
 
 
 async def test_new_network_from_the_form_then_a_container_on_it(engine):
@@ -95,7 +94,7 @@ async def test_new_network_from_the_form_then_a_container_on_it(engine):
         app.screen.query_one("#network-name", Input).value = "made"
         await pilot.press("ctrl+s")
         await until(pilot, lambda: app.screen.networks.selected == "made", timeout=10, what="made, selected")
-        assert engine.network_store.get("made").subnet
+        assert engine.networks.store.get("made").subnet
 
         # `n` from the Networks panel: a new container, on the selected network.
         await pilot.press("n")
@@ -106,8 +105,8 @@ async def test_new_network_from_the_form_then_a_container_on_it(engine):
         form.query_one("#name", Input).value = "on-made"
         form.query_one("#command", Input).value = "sleep 1000"
         await pilot.press("ctrl+s")
-        await until(pilot, lambda: engine.container("on-made").status == "running", timeout=10, what="it runs")
-        assert engine.container("on-made").config["HostConfig"]["NetworkMode"] == "made"
+        await until(pilot, lambda: engine.containers.get("on-made").status == "running", timeout=10, what="it runs")
+        assert engine.containers.get("on-made").config["HostConfig"]["NetworkMode"] == "made"
         await until(pilot, lambda: network_rows(app)["made"][3] == "1", what="the network's count")
 
 
@@ -127,7 +126,7 @@ async def test_ports_column_shows_a_published_port(engine):
         assert list(ports_cells()) == ["web"]
         assert selected_name(app) == "web"
         await pilot.press("escape")
-        engine.stop("web")
+        engine.containers.stop("web")
         await until(pilot, lambda: ports_cells()["web"] == "", what="no PORTS once stopped")
 
 
@@ -137,12 +136,12 @@ def test_the_store_poll_reads_networks_only_when_they_change(engine, monkeypatch
     reads = []
     read = NetworkStore.list
     monkeypatch.setattr(NetworkStore, "list", lambda self: reads.append(1) or read(self))
-    watcher = StoreWatcher(engine)
+    watcher = engine.watch()
     assert watcher.poll() is not None
     for _ in range(3):
         assert watcher.poll() is None
     assert len(reads) == 1
-    engine.create_network("app")  # (which reads them too)
+    engine.networks.create("app")  # (which reads them too)
     reads.clear()
     snapshot = watcher.poll()
     assert [n.name for n in snapshot.networks][-1:] == ["app"]

@@ -21,13 +21,13 @@ def app(fixed_root, busybox_image, monkeypatch) -> TuikerApp:
     monkeypatch.setenv("TUIKER_CONFIG", "/etc/tuiker-snapshots/config.json")  # shown by the help screen
     config.load.cache_clear()
     engine = make_engine(fixed_root, busybox_image[0])
-    engine.remove_image(busybox_image[0])
+    engine.images.remove(busybox_image[0])
     # --network none: the bridge would get the first subnet free on this host, which the Networks panel shows.
     run(engine, "api", ["sh", "-c", "for i in 1 2 3; do echo GET /index.html 200; done; echo bye >&2"], network="none")
     run(engine, "worker", ["sh", "-c", "exit 3"], network="none")
     run(engine, "later", start=False, network="none")
     for name in ("api", "worker"):
-        engine.wait(name)
+        engine.containers.wait(name)
     yield new_app(engine)
     config.load.cache_clear()
 

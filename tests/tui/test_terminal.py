@@ -19,15 +19,15 @@ from tuiker.tui.widgets.terminal import HISTORY_LINES, Terminal, key_to_bytes
 def engine(engine_root, busybox_image) -> Engine:
     ref, _ = busybox_image
     engine = Engine(engine_root)
-    engine.pull(ref)
+    engine.images.pull(ref)
     return engine
 
 
 @pytest.fixture
 def container(engine, busybox_image) -> str:
     """A detached `sleep 300`: the shells under test are exec'd into it; engine_root kills it at the end."""
-    c = engine.create(RunOptions(image=busybox_image[0], command=["sleep", "300"]))
-    engine.start(c.id)
+    c = engine.containers.create(RunOptions(image=busybox_image[0], command=["sleep", "300"]))
+    engine.containers.start(c.id)
     return c.id
 
 
@@ -45,7 +45,7 @@ class TermApp(App):
 
 
 def shell_app(engine: Engine, cid: str) -> TermApp:
-    return TermApp(lambda size: engine.exec(cid, ["sh"], tty=True, interactive=True, size=size))
+    return TermApp(lambda size: engine.containers.exec(cid, ["sh"], tty=True, interactive=True, size=size))
 
 
 async def until(pilot, check, timeout: float, what: str):
@@ -81,7 +81,7 @@ async def paste_line(pilot, text: str) -> None:
 def running_in(cid: str, argv: list[str]) -> bool:
     """Whether a process with this exact command line runs in the container (read from its cgroup)."""
     wanted = "".join(f"{arg}\0" for arg in argv).encode()
-    for pid in cgroups.driver(f"tuiker/{cid}").pids():
+    for pid in cgroups.for_container(cid).pids():
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
                 if f.read() == wanted:

@@ -57,4 +57,4 @@ def test_create_log_exec_quit(engine, tuiker):
         term.close()
     ps = tuiker("ps", "--format", "{{.Names}} {{.State}}")
     assert "e2e running" in ps.stdout.splitlines(), ps
-    assert os.path.isdir(engine.container("e2e").dir)
+    assert os.path.isdir(engine.containers.get("e2e").dir)

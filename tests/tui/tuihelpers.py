@@ -16,10 +16,10 @@ SERVER = ["sh", "-c", 'trap "exit 0" TERM; echo "ready $HOSTNAME"; sleep 1000 & 
 
 def run(engine: Engine, name: str, command: list[str] | None = None, start: bool = True, **options) -> Container:
     """`tuiker run -d --name NAME busybox COMMAND` (or `create` without start)."""
-    c = engine.create(RunOptions(image="busybox", name=name, command=command or SERVER, **options))
+    c = engine.containers.create(RunOptions(image="busybox", name=name, command=command or SERVER, **options))
     if start:
-        engine.start(c.id)
-    return engine.container(c.id)
+        engine.containers.start(c.id)
+    return engine.containers.get(c.id)
 
 
 def new_app(engine: Engine) -> TuikerApp:

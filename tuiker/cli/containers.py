@@ -1,27 +1,19 @@
-"""The container commands of the CLI: run, create, start, ps, exec, logs, stop, rm ... (docker's flags)."""
+"""The container commands of the CLI: run, create, start, ps, exec, logs, stop, rm, port ... (docker's flags)."""
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 import time
 
-from tuiker.base.errors import TuikerError, one_line
+from tuiker.cli.output import InspectPrinter, PullPrinter, confirm, each, engine, error, inspect_each, print_list, table
+from tuiker.engine import ContainerStartError, NotFoundError, TuikerError, familiar_name, ports_text, status_text
 
 # docker's exit status when the engine itself fails rather than the container.
 EXIT_ENGINE = 125
 
 
-def _engine():
-    from tuiker.engine import Engine
-
-    return Engine()
-
-
 def _options(args):
-    from tuiker.engine import RunOptions
-    from tuiker.runtime.containers import parse_size
+    from tuiker.engine import RunOptions, parse_size
 
     env = list(args.env or [])
     for path in args.env_file or []:
@@ -49,61 +41,50 @@ def _options(args):
         platform=args.platform, init=args.init)
 
 
-def _pull_progress():
-    from tuiker.cli.main import PullPrinter
-
-    return PullPrinter(sys.stderr)
-
-
 def cmd_create(args) -> int:
-    c = _engine().create(_options(args), _pull_progress())
+    c = engine().containers.create(_options(args), PullPrinter(sys.stderr))
     print(c.id)
     return 0
 
 
 def cmd_run(args) -> int:
     from tuiker.cli.stream import Detached, pump, terminal_size
-    from tuiker.engine import ContainerStartError
 
-    engine = _engine()
-    c = engine.create(_options(args), _pull_progress())
+    containers = engine().containers
+    c = containers.create(_options(args), PullPrinter(sys.stderr))
+    try:
+        if args.detach:
+            containers.start(c.id)
+        else:
+            session = containers.start_attached(c.id, size=terminal_size() if args.tty else None)
+    except ContainerStartError as e:
+        error(e)
+        if args.rm:
+            containers.remove(c.id, force=True)
+        return e.code
     if args.detach:
-        try:
-            engine.start(c.id)
-        except ContainerStartError as e:
-            print(f"Error: {one_line(e)}", file=sys.stderr)
-            if args.rm:
-                engine.remove(c.id, force=True)
-            return e.code
         print(c.id)
         return 0
     try:
-        sock = engine.start(c.id, attach=True, size=terminal_size() if args.tty else None)
-    except ContainerStartError as e:
-        print(f"Error: {one_line(e)}", file=sys.stderr)
-        if args.rm:
-            engine.remove(c.id, force=True)
-        return e.code
-    try:
-        code = pump(sock, args.interactive, args.tty)
+        code = pump(session, args.interactive, args.tty)
     except Detached:
         print(f"\r\nread escape sequence (detached from {c.name})", file=sys.stderr)
         return 0
     except KeyboardInterrupt:
         # Without -t, Ctrl-C reaches us, not the container: pass it on as docker's --sig-proxy does.
-        engine.kill(c.id, "SIGINT")
-        code = engine.wait(c.id)
+        containers.kill(c.id, "SIGINT")
+        code = containers.wait(c.id)
     if args.rm:
-        _wait_removed(engine, c.id)
+        _wait_removed(containers, c.id)
     return code
 
 
-def _wait_removed(engine, cid: str) -> None:
+def _wait_removed(containers, cid: str) -> None:
     """The monitor removes --rm containers once they exit; wait for that so the caller sees it gone."""
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:
-            engine.container(cid)
+            containers.get(cid)
         except TuikerError:
             return
         time.sleep(0.005)
@@ -112,120 +93,91 @@ def _wait_removed(engine, cid: str) -> None:
 def cmd_start(args) -> int:
     from tuiker.cli.stream import Detached, pump, terminal_size
 
-    engine = _engine()
-    status = 0
+    containers = engine().containers
     for ref in args.containers:
-        c = engine.container(ref)
         if args.attach:
-            sock = engine.start(ref, attach=True, size=terminal_size() if c.tty else None)
+            c = containers.get(ref)
+            session = containers.start_attached(ref, size=terminal_size() if c.tty else None)
             try:
-                return pump(sock, args.interactive, c.tty)
+                return pump(session, args.interactive, c.tty)
             except Detached:
                 return 0
-        engine.start(ref)
+        containers.start(ref)
         print(ref)
-    return status
-
-
-def _each(args, action, refs) -> int:
-    status = 0
-    for ref in refs:
-        try:
-            action(ref)
-            print(ref)
-        except TuikerError as e:
-            print(f"Error: {one_line(e)}", file=sys.stderr)
-            status = 1
-    return status
+    return 0
 
 
 def cmd_stop(args) -> int:
-    engine = _engine()
-    return _each(args, lambda ref: engine.stop(ref, args.time), args.containers)
+    containers = engine().containers
+    return each(args.containers, lambda ref: containers.stop(ref, args.time))
 
 
 def cmd_restart(args) -> int:
-    engine = _engine()
-    return _each(args, lambda ref: engine.restart(ref, args.time), args.containers)
+    containers = engine().containers
+    return each(args.containers, lambda ref: containers.restart(ref, args.time))
 
 
 def cmd_kill(args) -> int:
-    engine = _engine()
-    return _each(args, lambda ref: engine.kill(ref, args.signal), args.containers)
+    containers = engine().containers
+    return each(args.containers, lambda ref: containers.kill(ref, args.signal))
 
 
 def cmd_pause(args) -> int:
-    engine = _engine()
-    return _each(args, engine.pause, args.containers)
+    return each(args.containers, engine().containers.pause)
 
 
 def cmd_unpause(args) -> int:
-    engine = _engine()
-    return _each(args, engine.unpause, args.containers)
+    return each(args.containers, engine().containers.unpause)
 
 
 def cmd_rm(args) -> int:
-    from tuiker.base.errors import NotFoundError
-
-    engine = _engine()
+    containers = engine().containers
     status = 0
     for ref in args.containers:
         try:
-            engine.remove(ref, force=args.force)
+            containers.remove(ref, force=args.force)
             print(ref)
         except NotFoundError as e:
             if not args.force:  # docker: `rm -f` of a container that is not there is no error, and says nothing
-                print(f"Error: {one_line(e)}", file=sys.stderr)
+                error(e)
                 status = 1
         except TuikerError as e:
-            print(f"Error: {one_line(e)}", file=sys.stderr)
+            error(e)
             status = 1
     return status
 
 
 def cmd_rename(args) -> int:
-    _engine().rename(args.container, args.new_name)
+    engine().containers.rename(args.container, args.new_name)
     return 0
 
 
 def cmd_wait(args) -> int:
-    engine = _engine()
+    containers = engine().containers
     for ref in args.containers:
-        print(engine.wait(ref))
+        print(containers.wait(ref))
     return 0
 
 
 def cmd_container_prune(args) -> int:
-    if not args.force:
-        answer = input("WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ")
-        if answer.strip().lower() not in ("y", "yes"):
-            return 0
-    gone = _engine().prune_containers()
+    if not args.force and not confirm("WARNING! This will remove all stopped containers."):
+        return 0
+    gone = engine().containers.prune()
     if gone:
         print("Deleted Containers:\n" + "\n".join(gone) + "\n")
     print("Total reclaimed space: 0B")
     return 0
 
 
-def status_text(c, now: float | None = None) -> str:
-    from tuiker.fmt import human_duration, parse_time
-
-    now = now or time.time()
-    s = c.state
-    if c.status in ("running", "paused"):
-        up = human_duration(now - (parse_time(s.get("StartedAt", "")) or now))
-        return f"Up {up}" + (" (Paused)" if c.status == "paused" else "")
-    if c.status in ("restarting", "exited"):
-        since = human_duration(now - (parse_time(s.get("FinishedAt", "")) or now))
-        return f"{c.status.capitalize()} ({s.get('ExitCode', 0)}) {since} ago"
-    return c.status.capitalize()
+PS_HEADER = {"ID": "CONTAINER ID", "Names": "NAMES", "Image": "IMAGE", "Command": "COMMAND",
+             "CreatedAt": "CREATED AT", "RunningFor": "CREATED", "Ports": "PORTS", "State": "STATE",
+             "Status": "STATUS", "Size": "SIZE", "Labels": "LABELS", "Mounts": "MOUNTS",
+             "LocalVolumes": "LOCAL VOLUMES", "Networks": "NETWORKS"}
 
 
 def cmd_ps(args) -> int:
-    from tuiker.cli.main import print_list
-
-    engine = _engine()
-    found = engine.list_containers(all_states=args.all or bool(args.filter))
+    e = engine()
+    found = e.containers.list(all=args.all or bool(args.filter))
     for f in args.filter or []:
         key, _, value = f.partition("=")
         if key == "status":
@@ -233,7 +185,7 @@ def cmd_ps(args) -> int:
         elif key == "name":
             found = [c for c in found if value in c.name]
         elif key == "ancestor":
-            found = [c for c in found if _is_ancestor(engine, c, value)]
+            found = [c for c in found if _is_ancestor(e, c, value)]
         elif key == "id":
             found = [c for c in found if c.id.startswith(value)]
         else:
@@ -244,29 +196,18 @@ def cmd_ps(args) -> int:
         for c in found:
             print(c.id if args.no_trunc else c.short_id)
         return 0
-    rows = [_ps_context(engine, c, trunc=not args.no_trunc) for c in found]
+    rows = [_ps_context(e, c, trunc=not args.no_trunc) for c in found]
     return print_list(args.format, ["ID", "Image", "Command", "RunningFor", "Status", "Ports", "Names"], PS_HEADER,
                       "*formatter.ContainerContext", rows)
 
 
-PS_HEADER = {"ID": "CONTAINER ID", "Names": "NAMES", "Image": "IMAGE", "Command": "COMMAND",
-             "CreatedAt": "CREATED AT", "RunningFor": "CREATED", "Ports": "PORTS", "State": "STATE",
-             "Status": "STATUS", "Size": "SIZE", "Labels": "LABELS", "Mounts": "MOUNTS",
-             "LocalVolumes": "LOCAL VOLUMES", "Networks": "NETWORKS"}
-
-
-def _ps_context(engine, c, trunc: bool) -> dict:
+def _ps_context(e, c, trunc: bool) -> dict:
     """A container as docker's ps templates see it (formatter.ContainerContext): the values of the
     default columns, and functions for the rest (computed only if the template asks for them)."""
+    from tuiker.engine import networks_of
     from tuiker.fmt import ago, ellipsis, go_quote, go_time, parse_time
-    from tuiker.image import reference
 
-    image = c.config["Image"]
-    if trunc:
-        try:
-            image = reference.familiar(str(reference.parse(image)))
-        except TuikerError:
-            pass
+    image = familiar_name(c.config["Image"], default_tag=True) if trunc else c.config["Image"]
     command = " ".join(c.command)
     created = parse_time(c.config["Created"]) or 0
     labels = c.config["Config"].get("Labels") or {}
@@ -278,58 +219,29 @@ def _ps_context(engine, c, trunc: bool) -> dict:
         "Command": go_quote(ellipsis(command, 20) if trunc else command),
         "CreatedAt": lambda: go_time(created),
         "RunningFor": ago(created),
-        "Ports": _ports_text(c),
+        "Ports": ports_text(c),
         "State": c.status,
         "Status": status_text(c),
-        "Size": lambda: _container_size(engine, c),
+        "Size": lambda: _size_text(e, c),
         "Labels": lambda: ",".join(sorted(f"{k}={v}" for k, v in labels.items())),
         "Label": lambda name: labels.get(name, ""),
         "Mounts": "",
         "LocalVolumes": "0",
-        "Networks": lambda: ",".join(_network_names(c)),
+        "Networks": lambda: ",".join(networks_of(c)),
     }
 
 
-def _network_names(c) -> list[str]:
-    mode = c.config["HostConfig"].get("NetworkMode", "none")
-    configured = list((c.config.get("NetworkingConfig") or {}).get("EndpointsConfig") or {})
-    return ([mode] if mode not in configured else []) + configured
-
-
-def _container_size(engine, c) -> str:
+def _size_text(e, c) -> str:
     """docker's SIZE: what the container wrote (its overlay upper dir), and that plus its image."""
-    import stat
-
     from tuiker.fmt import human_size
 
-    written = 0
-    seen = set()
-    for dirpath, dirnames, filenames in os.walk(c.dir / "upper"):
-        for name in dirnames + filenames:
-            st = os.lstat(os.path.join(dirpath, name))
-            if not stat.S_ISDIR(st.st_mode) and (st.st_dev, st.st_ino) not in seen:  # a hard link counts once
-                seen.add((st.st_dev, st.st_ino))
-                written += st.st_size
+    written, virtual = e.containers.size(c)
+    return f"{human_size(written)} (virtual {human_size(virtual)})"
+
+
+def _is_ancestor(e, c, value: str) -> bool:
     try:
-        image = engine.image(c.config["ImageID"]).size
-    except TuikerError:
-        image = 0
-    return f"{human_size(written)} (virtual {human_size(written + image)})"
-
-
-def _ports_text(c) -> str:
-    """docker's PORTS: what a running container publishes or exposes; nothing once it has stopped."""
-    from tuiker.engine.networks import NetworkEngine
-    from tuiker.net.ports import describe
-
-    if c.status not in ("running", "paused"):
-        return ""
-    return describe(NetworkEngine.container_ports(c), list(c.config["Config"].get("ExposedPorts") or {}))
-
-
-def _is_ancestor(engine, c, value: str) -> bool:
-    try:
-        return engine.image(value).id == c.config["ImageID"]
+        return e.images.get(value).id == c.config["ImageID"]
     except TuikerError:
         return False
 
@@ -337,72 +249,33 @@ def _is_ancestor(engine, c, value: str) -> bool:
 def cmd_inspect(args) -> int:
     """Containers first, then images, as `docker inspect` does; `--type` (or `image inspect`,
     `container inspect`) looks at one kind only and then says why that lookup failed."""
-    from tuiker.cli.main import InspectPrinter
-
     printer = InspectPrinter(args.format)
     if printer.status:
         return printer.status
-    engine = _engine()
-    lookups = {"container": [engine.inspect_container], "image": [engine.inspect_image]}.get(
-        args.type, [engine.inspect_container, engine.inspect_image])
-    found, status = [], 0
-    for ref in args.names:
-        error = f"No such object: {ref}"
-        for lookup in lookups:
-            try:
-                found.append(lookup(ref))
-                break
-            except TuikerError as e:
-                if len(lookups) == 1:
-                    error = str(e)
-        else:
-            print(f"Error: {error}", file=sys.stderr)
-            status = 1
-    return printer.print(found) or status
+    e = engine()
+    lookups = {"container": [e.containers.inspect], "image": [e.images.inspect]}.get(
+        args.type, [e.containers.inspect, e.images.inspect])
+    return inspect_each(printer, args.names, lookups)
 
 
 def cmd_logs(args) -> int:
-    from tuiker.fmt import parse_time
-
-    engine = _engine()
-    c = engine.container(args.container)
-    path = c.dir / "log.json"
     since = _since(args.since) if args.since else None
-    records = _read_log(path)
-    if args.tail not in (None, "all"):
-        records = records[-int(args.tail):] if int(args.tail) else []
-    offset = path.stat().st_size if path.exists() else 0
-
-    def show(record: dict) -> None:
-        if since is not None and (parse_time(record["time"]) or 0) < since:
-            return
-        out = sys.stdout if record.get("stream") != "stderr" else sys.stderr
-        out.write((record["time"] + " " if args.timestamps else "") + record["log"])
-
-    for record in records:
-        show(record)
-    sys.stdout.flush()
-    while args.follow:
-        time.sleep(0.1)
-        try:
-            size = path.stat().st_size
-        except FileNotFoundError:
-            break
-        if size < offset:
-            offset = 0  # rotated
-        if size > offset:
-            with open(path, "rb") as f:
-                f.seek(offset)
-                chunk = f.read()
-            complete = chunk[:chunk.rfind(b"\n") + 1]
-            offset += len(complete)
-            for record in _records(complete.splitlines()):
-                show(record)
-            sys.stdout.flush()
-            sys.stderr.flush()
-        elif c.reload().status not in ("running", "paused", "restarting"):
-            break
+    tail = None if args.tail in (None, "all") else _number(args.tail, "--tail")
+    for record in engine().containers.logs(args.container, tail=tail, since=since, follow=args.follow):
+        out = sys.stdout if record.stream != "stderr" else sys.stderr
+        out.write((record.time + " " if args.timestamps else "") + record.text)
+        if args.follow:
+            out.flush()
     return 0
+
+
+def _number(text: str, flag: str) -> int | None:
+    """A count; a negative one means all, as docker's --tail."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise TuikerError(f'invalid value "{text}" for {flag}: expected a number or "all"') from None
+    return value if value >= 0 else None
 
 
 def _since(text: str) -> float:
@@ -417,46 +290,20 @@ def _since(text: str) -> float:
     return stamp
 
 
-def _records(lines) -> list[dict]:
-    """The json-file records among `lines`; a line torn by a full disk or a crash is skipped, not fatal."""
-    records = []
-    for line in lines:
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict):
-            records.append(record)
-    return records
-
-
-def _read_log(path) -> list[dict]:
-    records = []
-    for p in (path.with_name(path.name + ".1"), path):
-        try:
-            with open(p, "rb") as f:
-                records += _records(line for line in f if line.endswith(b"\n"))
-        except FileNotFoundError:
-            continue
-    return records
-
-
 def cmd_exec(args) -> int:
     from tuiker.cli.stream import Detached, pump, terminal_size
-    from tuiker.engine import ContainerStartError
 
-    engine = _engine()
     try:
-        sock = engine.exec(args.container, args.command, tty=args.tty, interactive=args.interactive,
-                           detach=args.detach, env=args.env, workdir=args.workdir, user=args.user,
-                           size=terminal_size() if args.tty else None)
+        session = engine().containers.exec(args.container, args.command, tty=args.tty, interactive=args.interactive,
+                                           detach=args.detach, env=args.env, workdir=args.workdir, user=args.user,
+                                           size=terminal_size() if args.tty else None)
     except ContainerStartError as e:
-        print(f"Error: {one_line(e)}", file=sys.stderr)
+        error(e)
         return e.code
-    if args.detach:
+    if session is None:
         return 0
     try:
-        return pump(sock, args.interactive, args.tty)
+        return pump(session, args.interactive, args.tty)
     except Detached:
         return 0
 
@@ -464,50 +311,38 @@ def cmd_exec(args) -> int:
 def cmd_attach(args) -> int:
     from tuiker.cli.stream import Detached, pump, terminal_size
 
-    engine = _engine()
-    c = engine.container(args.container)
-    sock = engine.attach(args.container, size=terminal_size() if c.tty else None)
+    containers = engine().containers
+    c = containers.get(args.container)
+    session = containers.attach(args.container, size=terminal_size() if c.tty else None)
     try:
-        return pump(sock, not args.no_stdin, c.tty)
+        return pump(session, not args.no_stdin, c.tty)
     except Detached:
         return 0
 
 
 def cmd_top(args) -> int:
-    import psutil
-
-    from tuiker.cli.main import _table
-    from tuiker.runtime import cgroups
-
-    engine = _engine()
-    c = engine.container(args.container)
-    if c.status not in ("running", "paused"):
-        raise TuikerError(f"container {c.short_id} is not running")
     rows = []
-    for pid in sorted(cgroups.driver(f"tuiker/{c.id}").pids()):
-        try:
-            p = psutil.Process(pid)
-            with p.oneshot():
-                t = p.cpu_times()
-                secs = int(t.user + t.system)
-                rows.append([p.username(), str(pid), str(p.ppid()), f"{p.cpu_percent():.0f}",
-                             time.strftime("%H:%M", time.localtime(p.create_time())),
-                             f"{secs // 3600:02d}:{secs // 60 % 60:02d}:{secs % 60:02d}",
-                             " ".join(p.cmdline()) or f"[{p.name()}]"])
-        except psutil.Error:
-            continue
-    _table(["UID", "PID", "PPID", "C", "STIME", "TIME", "CMD"], rows, minwidth=20)
+    for p in engine().containers.top(args.container).rows():
+        secs = int(p.cpu_time)
+        rows.append([p.user, str(p.pid), str(p.ppid), f"{p.cpu_percent:.0f}",
+                     time.strftime("%H:%M", time.localtime(p.started)),
+                     f"{secs // 3600:02d}:{secs // 60 % 60:02d}:{secs % 60:02d}", p.command])
+    table(["UID", "PID", "PPID", "C", "STIME", "TIME", "CMD"], rows, minwidth=20)
     return 0
 
 
-def cmd_stats(args) -> int:
-    from tuiker.cli.main import print_list
+STATS_HEADER = {"Container": "CONTAINER", "Name": "NAME", "ID": "CONTAINER ID", "CPUPerc": "CPU %",
+                "MemUsage": "MEM USAGE / LIMIT", "MemPerc": "MEM %", "NetIO": "NET I/O", "BlockIO": "BLOCK I/O",
+                "PIDs": "PIDS"}
 
-    engine = _engine()
-    targets = [engine.container(r) for r in args.containers] if args.containers else engine.list_containers()
+
+def cmd_stats(args) -> int:
+    containers = engine().containers
+    targets = [containers.get(r) for r in args.containers] if args.containers else containers.list()
     names = args.containers or [c.id for c in targets]  # docker's .Container: what was asked for
+    samplers = [containers.stats(c) for c in targets]
     while True:
-        rows = [_stats_context(engine, c, name, not args.no_trunc) for c, name in zip(targets, names, strict=True)]
+        rows = [_stats_context(s, name, not args.no_trunc) for s, name in zip(samplers, names, strict=True)]
         if not args.no_stream:
             sys.stdout.write("\x1b[2J\x1b[H")
         status = print_list(args.format, ["ID", "Name", "CPUPerc", "MemUsage", "MemPerc", "NetIO", "BlockIO", "PIDs"],
@@ -516,78 +351,39 @@ def cmd_stats(args) -> int:
             return status
         sys.stdout.flush()
         time.sleep(1)
-        targets = [t.reload() for t in targets]
+        for s in samplers:
+            s.container = s.container.reload()
 
 
-STATS_HEADER = {"Container": "CONTAINER", "Name": "NAME", "ID": "CONTAINER ID", "CPUPerc": "CPU %",
-                "MemUsage": "MEM USAGE / LIMIT", "MemPerc": "MEM %", "NetIO": "NET I/O", "BlockIO": "BLOCK I/O",
-                "PIDs": "PIDS"}
-
-
-def _stats_context(engine, c, container: str, trunc: bool) -> dict:
+def _stats_context(sampler, container: str, trunc: bool) -> dict:
     """One sample of a container as docker's stats templates see it (container.statsContext): memory in
     binary units (go-units BytesSize), I/O in decimal ones (HumanSizeWithPrecision 3)."""
-    from tuiker.fmt import bytes_size, human_size, parse_time
-    from tuiker.runtime import cgroups
+    from tuiker.fmt import bytes_size, human_size
 
+    c = sampler.container
     row = {"Container": container, "Name": c.name or "--", "ID": c.short_id if trunc else c.id}
-    if c.status not in ("running", "paused"):
+    s = sampler.sample()
+    if s is None:
         # docker's zeroed sample for a container that does not run.
         return {**row, "CPUPerc": "0.00%", "MemUsage": "0B / 0B", "MemPerc": "0.00%", "NetIO": "0B / 0B",
                 "BlockIO": "0B / 0B", "PIDs": "0"}
-    st = cgroups.driver(f"tuiker/{c.id}").stats()
-    # Average over the container's life, as podman's first sample: one read, no second sample.
-    now = time.time()
-    started = parse_time(c.state.get("StartedAt", "")) or now
-    cpu = st.cpu_usage_ns / 1e9 / max(now - started, 1e-3) * 100
-    mem_pct = st.memory_usage / st.memory_limit * 100 if st.memory_limit else 0
-    net_io = engine.net_io(c) or (0, 0)
-    return {**row, "CPUPerc": f"{cpu:.2f}%",
-            "MemUsage": f"{bytes_size(st.memory_usage)} / {bytes_size(st.memory_limit)}", "MemPerc": f"{mem_pct:.2f}%",
-            "NetIO": f"{human_size(net_io[0])} / {human_size(net_io[1])}",
-            "BlockIO": f"{human_size(st.io_read_bytes)} / {human_size(st.io_write_bytes)}",
-            "PIDs": str(st.pids_current)}
+    return {**row, "CPUPerc": f"{s.cpu_percent:.2f}%",
+            "MemUsage": f"{bytes_size(s.memory)} / {bytes_size(s.memory_limit)}", "MemPerc": f"{s.memory_percent:.2f}%",
+            "NetIO": f"{human_size(s.net_rx)} / {human_size(s.net_tx)}",
+            "BlockIO": f"{human_size(s.io_read)} / {human_size(s.io_write)}", "PIDs": str(s.pids)}
 
 
-def _cmd_port(args) -> int:
-    from tuiker.cli.networks import cmd_port
-
-    return cmd_port(args)
+def cmd_port(args) -> int:
+    """`port CONTAINER [PRIVATE_PORT[/PROTO]]`: `80/tcp -> 0.0.0.0:8080`, or only `0.0.0.0:8080`."""
+    for port, address in engine().containers.port_mappings(args.container, args.private_port):
+        print(address if args.private_port else f"{port} -> {address}")
+    return 0
 
 
 def cmd_diff(args) -> int:
-    """What the container changed against its image, from its overlay upper dir: A added, C changed,
-    D deleted (a whiteout). A path that exists in a lower layer is a change, else an addition. The mount
-    points the engine made there (/proc, /etc/hosts ...) are left out, as docker's init layer hides them."""
-    import stat as st
-
-    from tuiker.runtime.spawn import ENGINE_PATHS
-
-    engine = _engine()
-    c = engine.container(args.container)
-    upper = c.dir / "upper"
-    lowers = [engine.root / "layers" / d / "diff" for d in c.config["Layers"]]
-    changes = []
-    for dirpath, dirnames, filenames in os.walk(upper):
-        for name in sorted(dirnames + filenames):
-            full = os.path.join(dirpath, name)
-            rel = "/" + os.path.relpath(full, upper)
-            if rel in ENGINE_PATHS:
-                continue
-            mode = os.lstat(full)
-            if st.S_ISCHR(mode.st_mode) and mode.st_rdev == 0:
-                changes.append(("D", rel, False))
-            elif any(os.path.lexists(str(lower) + rel) for lower in lowers):
-                changes.append(("C", rel, st.S_ISDIR(mode.st_mode)))
-            else:
-                changes.append(("A", rel, st.S_ISDIR(mode.st_mode)))
-    for kind, rel, is_dir in changes:
-        # A directory copied up or made only to hold an engine mount point (/etc for /etc/hosts, /sbin for
-        # --init's docker-init) is no change.
-        if is_dir and not any(other.startswith(rel + "/") for _, other, _ in changes) and any(
-                p.startswith(rel + "/") for p in ENGINE_PATHS):
-            continue
-        print(f"{kind} {rel}")
+    """What the container changed against its image: A added, C changed, D deleted."""
+    for kind, path in engine().containers.diff(args.container):
+        print(f"{kind} {path}")
     return 0
 
 
@@ -663,7 +459,7 @@ def add_parsers(sub) -> None:
         "-f", "--force", action="store_true", help="Force the removal of a running container (uses SIGKILL)"))
     simple("wait", cmd_wait, "Block until one or more containers stop, then print their exit codes")
     simple("top", cmd_top, "Display the running processes of a container", one=True)
-    p = simple("port", _cmd_port, "List port mappings or a specific mapping for the container", one=True)
+    p = simple("port", cmd_port, "List port mappings or a specific mapping for the container", one=True)
     p.add_argument("private_port", nargs="?", metavar="PRIVATE_PORT[/PROTO]")
     simple("diff", cmd_diff, "Inspect changes to files on a container's filesystem", one=True)
     simple("attach", cmd_attach, "Attach to a running container", lambda p: p.add_argument(

@@ -1,29 +1,24 @@
-"""The network commands of the CLI: `network create|ls|inspect|rm|connect|disconnect|prune`, `port`, and
-`system prune` (docker's flags and output)."""
+"""The network commands of the CLI: `network create|ls|inspect|rm|connect|disconnect|prune`, and `system prune`
+(docker's flags and output)."""
 
 from __future__ import annotations
 
-import sys
-
-from tuiker.base.errors import TuikerError, one_line
-
-
-def _engine():
-    from tuiker.engine import Engine
-
-    return Engine()
+from tuiker.cli.output import InspectPrinter, confirm, each, engine, inspect_each, print_list
+from tuiker.engine import TuikerError
 
 
 def cmd_network_create(args) -> int:
     labels = dict(item.partition("=")[::2] for item in args.label or [])
-    print(_engine().create_network(args.name, args.subnet, args.gateway, args.internal, labels))
+    print(engine().networks.create(args.name, args.subnet, args.gateway, args.internal, labels))
     return 0
 
 
-def cmd_network_ls(args) -> int:
-    from tuiker.cli.main import print_list
+NETWORK_HEADER = {"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE", "IPv4": "IPV4",
+                  "IPv6": "IPV6", "Internal": "INTERNAL", "Labels": "LABELS", "CreatedAt": "CREATED AT"}
 
-    found = _engine().networks()
+
+def cmd_network_ls(args) -> int:
+    found = engine().networks.list()
     for f in args.filter or []:
         key, _, value = f.partition("=")
         if key == "name":
@@ -43,10 +38,6 @@ def cmd_network_ls(args) -> int:
                       rows)
 
 
-NETWORK_HEADER = {"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE", "IPv4": "IPV4",
-                  "IPv6": "IPV6", "Internal": "INTERNAL", "Labels": "LABELS", "CreatedAt": "CREATED AT"}
-
-
 def _network_context(n: dict, trunc: bool) -> dict:
     """A network as docker's `network ls` templates see it (network.networkContext)."""
     from tuiker.fmt import go_time_rfc3339
@@ -60,93 +51,50 @@ def _network_context(n: dict, trunc: bool) -> dict:
 
 
 def cmd_network_inspect(args) -> int:
-    from tuiker.cli.main import InspectPrinter
-
     printer = InspectPrinter(args.format)
     if printer.status:
         return printer.status
-    engine = _engine()
-    found, status = [], 0
-    for ref in args.networks:
-        try:
-            found.append(engine.inspect_network(ref))
-        except TuikerError as e:
-            print(f"Error: {one_line(e)}", file=sys.stderr)
-            status = 1
-    return printer.print(found) or status
+    return inspect_each(printer, args.networks, [engine().networks.inspect])
 
 
 def cmd_network_rm(args) -> int:
-    engine = _engine()
-    status = 0
-    for ref in args.networks:
-        try:
-            engine.remove_network(ref)
-            print(ref)
-        except TuikerError as e:
-            print(f"Error: {one_line(e)}", file=sys.stderr)
-            status = 1
-    return status
+    return each(args.networks, engine().networks.remove)
 
 
 def cmd_network_connect(args) -> int:
-    _engine().connect_network(args.network, args.container, args.alias)
+    engine().networks.connect(args.network, args.container, args.alias)
     return 0
 
 
 def cmd_network_disconnect(args) -> int:
-    _engine().disconnect_network(args.network, args.container)
+    engine().networks.disconnect(args.network, args.container)
     return 0
 
 
 def cmd_network_prune(args) -> int:
-    if not args.force:
-        answer = input("WARNING! This will remove all custom networks not used by at least one container.\n"
-                       "Are you sure you want to continue? [y/N] ")
-        if answer.strip().lower() not in ("y", "yes"):
-            return 0
-    gone = _engine().prune_networks()
+    if not args.force and not confirm("WARNING! This will remove all custom networks not used by at least one"
+                                      " container."):
+        return 0
+    gone = engine().networks.prune()
     if gone:
         print("Deleted Networks:\n" + "\n".join(gone))
-    return 0
-
-
-def cmd_port(args) -> int:
-    """`port CONTAINER [PRIVATE_PORT[/PROTO]]`: `80/tcp -> 0.0.0.0:8080`, or only `0.0.0.0:8080`."""
-    from tuiker.net.ports import key, split_key
-
-    engine = _engine()
-    c = engine.container(args.container)
-    bindings = engine.container_ports(c)
-    if args.private_port:
-        port, proto = split_key(args.private_port)
-        wanted = [b for b in bindings if (b["ContainerPort"], b["Proto"]) == (port, proto)]
-        if not wanted:
-            raise TuikerError(f"No public port '{port}/{proto}' published for {c.name}")
-        for b in wanted:
-            print(f"{b['HostIp']}:{b['HostPort']}")
-        return 0
-    for b in bindings:
-        print(f"{key(b)} -> {b['HostIp']}:{b['HostPort']}")
     return 0
 
 
 def cmd_system_prune(args) -> int:
     from tuiker.fmt import human_size
 
-    if not args.force:
-        what = "all images without at least one container associated to them" if args.all else "all dangling images"
-        answer = input("WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at"
-                       f" least one container\n  - {what}\n\nAre you sure you want to continue? [y/N] ")
-        if answer.strip().lower() not in ("y", "yes"):
-            return 0
-    engine = _engine()
+    what = "all images without at least one container associated to them" if args.all else "all dangling images"
+    if not args.force and not confirm("WARNING! This will remove:\n  - all stopped containers\n  - all networks not"
+                                      f" used by at least one container\n  - {what}\n"):
+        return 0
+    e = engine()
     # First a monitor that has reconciled (a kill -9 left "running" states of dead containers), and the sweep
     # of what dead containers left on the host; then the pruning, which sees them as the exited ones they are.
-    swept = engine.sweep_networking()
-    containers = engine.prune_containers()
-    networks = engine.prune_networks()
-    images, reclaimed = engine.prune_images(all_images=args.all)
+    swept = e.networks.sweep()
+    containers = e.containers.prune()
+    networks = e.networks.prune()
+    images, reclaimed = e.images.prune(all_images=args.all)
     if containers:
         print("Deleted Containers:\n" + "\n".join(containers) + "\n")
     if networks:
@@ -161,7 +109,7 @@ def cmd_system_prune(args) -> int:
 
 
 def add_parsers(sub) -> None:
-    """`network ...` and `system prune` (cli.py's lazy table calls this)."""
+    """`network ...` and `system prune`."""
     group = sub.add_parser("network", help="Manage networks")
     inner = sub.add_subparsers_of(group, dest="network_command", metavar="COMMAND", required=True)
     p = inner.add_parser("create", help="Create a network")

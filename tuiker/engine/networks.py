@@ -1,5 +1,5 @@
-"""The network half of the engine facade (engine.Engine mixes it in): `network` commands, what `run -p`
-and `--network` put into a container's config, and what inspect, ps, port and stats show.
+"""`engine.networks`: the `network` commands, what `run -p` and `--network` put into a container's config, and
+what inspect, ps, port and stats show of a container's network.
 
 Reading (ls, inspect, ps) happens here, from the definition and state files. Everything that touches the
 kernel (create, rm, connect, disconnect, the sweep) is a request to the monitor, the only process that
@@ -13,132 +13,108 @@ from pathlib import Path
 
 from tuiker.base import names
 from tuiker.base.errors import TuikerError
+from tuiker.engine.stores import open_store
 from tuiker.net import ports as portspec
 from tuiker.net.network import DEFAULT, PSEUDO, Network, NetworkStore, check_name
 
+TYPE_CHECKING = False  # not typing's: importing typing costs ~7 ms on every command
+if TYPE_CHECKING:
+    from tuiker.runtime.containers import Container, ContainerStore
+    from tuiker.runtime.monitor_client import MonitorClient
 
-class NetworkEngine:
-    root: Path
+
+class Networks:
+    """Networks of one engine root; given the root and the monitor client (which does the kernel's part)."""
+
+    def __init__(self, root: Path, monitor: MonitorClient) -> None:
+        self.root = root
+        self.monitor = monitor
+        self.store = NetworkStore(root)  # the definition files (it makes its directories when it writes)
+        self._containers: ContainerStore | None = None
 
     @property
-    def network_store(self) -> NetworkStore:
-        return NetworkStore(self.root)
+    def _records(self) -> ContainerStore:
+        """The containers' files: who is on which network, and the name a connect gives."""
+        if self._containers is None:
+            from tuiker.runtime.containers import ContainerStore  # not on `network ls`' path
 
-    def _network_request(self, action: str, **fields) -> dict:
+            self._containers = open_store(ContainerStore, self.root)
+        return self._containers
+
+    def _request(self, action: str, **fields) -> dict:
         reply, _ = self.monitor.request({"op": "network", "action": action, **fields})
         if not reply.get("ok"):
             raise TuikerError(reply.get("error", f"network {action} failed"))
         return reply
 
-    def default_network(self) -> Network:
-        store = self.network_store
-        found = store.find(DEFAULT)
+    def default(self) -> Network:
+        """The default bridge's definition, written at its first use (the monitor picks its subnet later)."""
+        found = self.store.find(DEFAULT)
         if found is None:
             try:
-                found = store.create(DEFAULT)  # the definition only; the monitor picks its subnet at first use
+                found = self.store.create(DEFAULT)
             except TuikerError:
-                found = store.get(DEFAULT)
+                found = self.store.get(DEFAULT)  # another command wrote it meanwhile
         return found
 
-    # -- what create puts into a container's config ----------------------------------------------------
+    # -- the network commands ---------------------------------------------------------------------
 
-    def network_config(self, network: str, publish: list[str] | None, publish_all: bool,
-                       aliases: list[str] | None, expose: list[str] | None, image_exposed: dict | None) -> dict:
-        """HostConfig's NetworkMode, PortBindings and PublishAllPorts, Config's ExposedPorts and the
-        NetworkingConfig, checked: an unknown network, a malformed -p or an alias on the default bridge
-        fail here, before anything is created."""
-        for alias in aliases or []:
-            names.check_alias(alias)  # each becomes a name in the peers' /etc/hosts
-        mode = DEFAULT if network in (DEFAULT, "default") else network
-        endpoints: dict[str, dict] = {}
-        if mode.startswith("container:"):
-            raise TuikerError("--network container:NAME is not supported")
-        if mode not in PSEUDO:
-            net = self.default_network() if mode == DEFAULT else self.network_store.get(mode)
-            mode = net.name
-            if aliases and net.is_default:
-                raise TuikerError("network-scoped alias is supported only for containers in user defined networks")
-            endpoints[net.name] = {"NetworkID": net.id, "Aliases": list(aliases or [])}
-        elif aliases:
-            raise TuikerError(f"network-scoped alias is supported only for containers in user defined networks,"
-                              f" not --network {mode}")
-        bindings: dict[str, list[dict]] = {}
-        for spec in publish or []:
-            for b in portspec.parse_publish(spec):
-                bindings.setdefault(portspec.key(b), []).append({"HostIp": b["HostIp"], "HostPort": b["HostPort"]})
-        if not isinstance(image_exposed or {}, dict):
-            raise TuikerError("image config: ExposedPorts is not an object")
-        # Checked as --expose is: the image comes from a registry, and -P publishes these (a port the
-        # firewall cannot hold would fail the rules of every container).
-        exposed = {_image_port(key): {} for key in image_exposed or {}}
-        for spec in expose or []:
-            exposed.update({k: {} for k in portspec.parse_expose(spec)})
-        exposed.update({k: {} for k in bindings})
-        if mode in PSEUDO:
-            bindings = {}  # docker: published ports are discarded with --network host (and mean nothing with none)
-        return {"NetworkMode": mode, "PortBindings": bindings, "PublishAllPorts": bool(publish_all) and mode not in
-                PSEUDO, "ExposedPorts": exposed, "EndpointsConfig": endpoints}
-
-    # -- networks ----------------------------------------------------------------------------------
-
-    def networks(self) -> list[dict]:
+    def list(self) -> list[dict]:
         """Every network as `network inspect` shows it, the default bridge first, then host and none."""
-        self.default_network()
+        self.default()
         running = self._running_endpoints()
-        found = [self._describe(n, running) for n in self.network_store.list()]
+        found = [self._describe(n, running) for n in self.store.list()]
         return found[:1] + [self._pseudo(name) for name in PSEUDO] + found[1:]
 
-    def inspect_network(self, ref: str) -> dict:
+    def inspect(self, ref: str) -> dict:
         if ref in PSEUDO:
             return self._pseudo(ref)
-        net = self.default_network() if ref in (DEFAULT, "default") else self.network_store.get(ref)
+        net = self.default() if ref in (DEFAULT, "default") else self.store.get(ref)
         return self._describe(net, self._running_endpoints())
 
-    def create_network(self, name: str, subnet: str | None = None, gateway: str | None = None,
-                       internal: bool = False, labels: dict | None = None) -> str:
+    def create(self, name: str, subnet: str | None = None, gateway: str | None = None, internal: bool = False,
+               labels: dict | None = None) -> str:
+        """The new network's ID."""
         check_name(name)
-        if self.network_store.find(name) is not None:
+        if self.store.find(name) is not None:
             raise TuikerError(f"network with name {name} already exists")
-        return self._network_request("create", name=name, subnet=subnet, gateway=gateway, internal=internal,
-                                     labels=labels or {})["id"]
+        return self._request("create", name=name, subnet=subnet, gateway=gateway, internal=internal,
+                             labels=labels or {})["id"]
 
-    def remove_network(self, ref: str) -> str:
+    def remove(self, ref: str) -> str:
         if ref in PSEUDO:
             raise TuikerError(f"{ref} is a pre-defined network and cannot be removed")
-        net = self.network_store.get(ref)
-        return self._network_request("remove", network=net.id)["id"]
+        return self._request("remove", network=self.store.get(ref).id)["id"]
 
-    def connect_network(self, network: str, container: str, aliases: list[str] | None = None) -> None:
+    def connect(self, network: str, container: str, aliases: list[str] | None = None) -> None:
         for alias in aliases or []:
             names.check_alias(alias)
-        c = self.container(container)
-        self._network_request("connect", network=network, container=c.id, aliases=aliases or [])
+        c = self._records.get(container)
+        self._request("connect", network=network, container=c.id, aliases=aliases or [])
 
-    def disconnect_network(self, network: str, container: str) -> None:
-        c = self.container(container)
-        self._network_request("disconnect", network=network, container=c.id)
+    def disconnect(self, network: str, container: str) -> None:
+        self._request("disconnect", network=network, container=self._records.get(container).id)
 
-    def prune_networks(self) -> list[str]:
-        """Remove every user network that no container (running or not) refers to."""
+    def prune(self) -> list[str]:
+        """Remove every user network that no container (running or not) refers to; their names."""
         used = set()
-        for c in self.containers.list():
-            used.update((c.config.get("NetworkingConfig") or {}).get("EndpointsConfig") or {})
-            used.add(c.config["HostConfig"].get("NetworkMode", ""))
+        for c in self._records.list():
+            used.update(networks_of(c))
         gone = []
-        for net in self.network_store.list():
+        for net in self.store.list():
             if not net.is_default and net.name not in used:
-                self.remove_network(net.id)
+                self.remove(net.id)
                 gone.append(net.name)
         return gone
 
-    def sweep_networking(self) -> dict:
+    def sweep(self) -> dict:
         """What a kill -9 left (leases, veths, rules, held ports of containers that do not run)."""
-        return self._network_request("sweep")
+        return self._request("sweep")
 
     def _running_endpoints(self) -> dict[str, list[tuple]]:
         """network id -> [(container, its settings on that network)] for running containers."""
         found: dict[str, list[tuple]] = {}
-        for c in self.containers.list():
+        for c in self._records.list():
             settings = c.state.get("NetworkSettings") if c.status in ("running", "paused") else None
             for n in ((settings or {}).get("Networks") or {}).values():
                 found.setdefault(n["NetworkID"], []).append((c, n))
@@ -169,56 +145,124 @@ class NetworkEngine:
                 "Internal": False, "Attachable": False, "Ingress": False, "ConfigFrom": {"Network": ""},
                 "ConfigOnly": False, "Containers": {}, "Options": {}, "Labels": {}}
 
-    # -- a container's network, for inspect, ps, port, stats -----------------------------------------
+    # -- what create puts into a container's config ----------------------------------------------------
 
-    @staticmethod
-    def container_ports(c) -> list[dict]:
-        """The running container's published ports as bound (HostPort filled in), else none."""
-        if c.status not in ("running", "paused"):
-            return []
-        return list((c.state.get("NetworkSettings") or {}).get("Ports") or [])
+    def container_config(self, network: str, publish: list[str] | None, publish_all: bool,
+                         aliases: list[str] | None, expose: list[str] | None, image_exposed: dict | None) -> dict:
+        """HostConfig's NetworkMode, PortBindings and PublishAllPorts, Config's ExposedPorts and the
+        NetworkingConfig, checked: an unknown network, a malformed -p or an alias on the default bridge
+        fail here, before anything is created."""
+        for alias in aliases or []:
+            names.check_alias(alias)  # each becomes a name in the peers' /etc/hosts
+        mode = DEFAULT if network in (DEFAULT, "default") else network
+        endpoints: dict[str, dict] = {}
+        if mode.startswith("container:"):
+            raise TuikerError("--network container:NAME is not supported")
+        if mode not in PSEUDO:
+            net = self.default() if mode == DEFAULT else self.store.get(mode)
+            mode = net.name
+            if aliases and net.is_default:
+                raise TuikerError("network-scoped alias is supported only for containers in user defined networks")
+            endpoints[net.name] = {"NetworkID": net.id, "Aliases": list(aliases or [])}
+        elif aliases:
+            raise TuikerError(f"network-scoped alias is supported only for containers in user defined networks,"
+                              f" not --network {mode}")
+        bindings: dict[str, list[dict]] = {}
+        for spec in publish or []:
+            for b in portspec.parse_publish(spec):
+                bindings.setdefault(portspec.key(b), []).append({"HostIp": b["HostIp"], "HostPort": b["HostPort"]})
+        if not isinstance(image_exposed or {}, dict):
+            raise TuikerError("image config: ExposedPorts is not an object")
+        # Checked as --expose is: the image comes from a registry, and -P publishes these (a port the
+        # firewall cannot hold would fail the rules of every container).
+        exposed = {_image_port(key): {} for key in image_exposed or {}}
+        for spec in expose or []:
+            exposed.update({k: {} for k in portspec.parse_expose(spec)})
+        exposed.update({k: {} for k in bindings})
+        if mode in PSEUDO:
+            bindings = {}  # docker: published ports are discarded with --network host (and mean nothing with none)
+        return {"NetworkMode": mode, "PortBindings": bindings, "PublishAllPorts": bool(publish_all) and mode not in
+                PSEUDO, "ExposedPorts": exposed, "EndpointsConfig": endpoints}
 
-    @staticmethod
-    def network_settings(c) -> dict:
-        """docker inspect's NetworkSettings: the live addresses while it runs, empty ones otherwise."""
-        live = c.state.get("NetworkSettings") if c.status in ("running", "paused") else None
-        live_nets = (live or {}).get("Networks") or {}
-        mode = c.config["HostConfig"].get("NetworkMode", "none")
-        configured = dict((c.config.get("NetworkingConfig") or {}).get("EndpointsConfig") or {})
-        if mode not in configured:
-            configured = {mode: {"NetworkID": "", "Aliases": []}, **configured}
-        networks = {}
-        for name, endpoint in configured.items():
-            n = live_nets.get(name) or {}
-            networks[name] = {"IPAMConfig": None, "Links": None, "Aliases": endpoint.get("Aliases") or None,
-                              "NetworkID": n.get("NetworkID") or endpoint.get("NetworkID", ""),
-                              "EndpointID": n.get("EndpointID", ""), "Gateway": n.get("Gateway", ""),
-                              "IPAddress": n.get("IPAddress", ""), "IPPrefixLen": n.get("IPPrefixLen", 0),
-                              "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
-                              "MacAddress": n.get("MacAddress", "")}
-        primary = next(iter(live_nets.values()), {})
-        ports: dict = {k: None for k in c.config["Config"].get("ExposedPorts") or {}}
-        ports.update(portspec.to_docker((live or {}).get("Ports") or []))
-        return {"Bridge": "", "SandboxID": "", "HairpinMode": False, "LinkLocalIPv6Address": "",
-                "LinkLocalIPv6PrefixLen": 0, "Ports": ports if live else {},
-                "SandboxKey": f"/proc/{c.pid}/ns/net" if live else "",
-                "IPAddress": primary.get("IPAddress", ""), "IPPrefixLen": primary.get("IPPrefixLen", 0),
-                "Gateway": primary.get("Gateway", ""), "MacAddress": primary.get("MacAddress", ""),
-                "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPv6Gateway": "", "Networks": networks}
 
-    @staticmethod
-    def net_io(c) -> tuple[int, int] | None:
-        """(received, sent) bytes of a running container, from its host-side veths' counters (swapped: what
-        the host end transmits, the container receives). None without a network of its own."""
-        settings = c.state.get("NetworkSettings") if c.status in ("running", "paused") else None
-        if not settings or not settings.get("Networks"):
-            return None
-        rx = tx = 0
-        for n in settings["Networks"].values():
-            host_rx, host_tx = counters(n["HostVeth"])
-            rx += host_tx
-            tx += host_rx
-        return rx, tx
+# -- a container's network, for inspect, ps, port and stats ------------------------------------------
+
+def networks_of(c: Container) -> list[str]:
+    """The names of the networks a container is configured on: its --network (`none` and `host` too), then any
+    it was connected to."""
+    mode = c.config["HostConfig"].get("NetworkMode", "none")
+    configured = list((c.config.get("NetworkingConfig") or {}).get("EndpointsConfig") or {})
+    return ([mode] if mode not in configured else []) + configured
+
+
+def published_ports(c: Container) -> list[dict]:
+    """The running container's published ports as bound (HostPort filled in), else none."""
+    if c.status not in ("running", "paused"):
+        return []
+    return list((c.state.get("NetworkSettings") or {}).get("Ports") or [])
+
+
+def ports_text(c: Container) -> str:
+    """docker's PORTS: what a running container publishes or exposes (`0.0.0.0:8080->80/tcp, 443/tcp`);
+    nothing once it has stopped."""
+    if c.status not in ("running", "paused"):
+        return ""
+    return portspec.describe(published_ports(c), list(c.config["Config"].get("ExposedPorts") or {}))
+
+
+def port_mappings(c: Container, private_port: str | None = None) -> list[tuple[str, str]]:
+    """`port`: (container port, host address) pairs, `("80/tcp", "0.0.0.0:8080")`; only those of
+    `private_port` (`80`, `80/udp`) when given, and then an error if it is not published."""
+    bindings = published_ports(c)
+    if private_port:
+        port, proto = portspec.split_key(private_port)
+        bindings = [b for b in bindings if (b["ContainerPort"], b["Proto"]) == (port, proto)]
+        if not bindings:
+            raise TuikerError(f"No public port '{port}/{proto}' published for {c.name}")
+    return [(portspec.key(b), f"{b['HostIp']}:{b['HostPort']}") for b in bindings]
+
+
+def network_settings(c: Container) -> dict:
+    """docker inspect's NetworkSettings: the live addresses while it runs, empty ones otherwise."""
+    live = c.state.get("NetworkSettings") if c.status in ("running", "paused") else None
+    live_nets = (live or {}).get("Networks") or {}
+    mode = c.config["HostConfig"].get("NetworkMode", "none")
+    configured = dict((c.config.get("NetworkingConfig") or {}).get("EndpointsConfig") or {})
+    if mode not in configured:
+        configured = {mode: {"NetworkID": "", "Aliases": []}, **configured}
+    networks = {}
+    for name, endpoint in configured.items():
+        n = live_nets.get(name) or {}
+        networks[name] = {"IPAMConfig": None, "Links": None, "Aliases": endpoint.get("Aliases") or None,
+                          "NetworkID": n.get("NetworkID") or endpoint.get("NetworkID", ""),
+                          "EndpointID": n.get("EndpointID", ""), "Gateway": n.get("Gateway", ""),
+                          "IPAddress": n.get("IPAddress", ""), "IPPrefixLen": n.get("IPPrefixLen", 0),
+                          "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+                          "MacAddress": n.get("MacAddress", "")}
+    primary = next(iter(live_nets.values()), {})
+    ports: dict = {k: None for k in c.config["Config"].get("ExposedPorts") or {}}
+    ports.update(portspec.to_docker((live or {}).get("Ports") or []))
+    return {"Bridge": "", "SandboxID": "", "HairpinMode": False, "LinkLocalIPv6Address": "",
+            "LinkLocalIPv6PrefixLen": 0, "Ports": ports if live else {},
+            "SandboxKey": f"/proc/{c.pid}/ns/net" if live else "",
+            "IPAddress": primary.get("IPAddress", ""), "IPPrefixLen": primary.get("IPPrefixLen", 0),
+            "Gateway": primary.get("Gateway", ""), "MacAddress": primary.get("MacAddress", ""),
+            "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPv6Gateway": "", "Networks": networks}
+
+
+def net_io(c: Container) -> tuple[int, int] | None:
+    """(received, sent) bytes of a running container, from its host-side veths' counters (swapped: what
+    the host end transmits, the container receives). None without a network of its own (--network host
+    or none: the namespace's counters would be the host's whole traffic, or nothing)."""
+    settings = c.state.get("NetworkSettings") if c.status in ("running", "paused") else None
+    if not settings or not settings.get("Networks"):
+        return None
+    rx = tx = 0
+    for n in settings["Networks"].values():
+        host_rx, host_tx = _counters(n["HostVeth"])
+        rx += host_tx
+        tx += host_rx
+    return rx, tx
 
 
 def _image_port(key: object) -> str:
@@ -231,7 +275,7 @@ def _image_port(key: object) -> str:
         raise TuikerError(f"image config: invalid ExposedPorts entry {str(key)[:40]!r}: {e}") from None
 
 
-def counters(name: str) -> tuple[int, int]:
+def _counters(name: str) -> tuple[int, int]:
     """(rx, tx) bytes of a host interface, from sysfs (not netlink: `stats` must not import pyroute2 or
     ctypes); 0s if it is gone."""
     values = []

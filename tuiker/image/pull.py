@@ -13,7 +13,6 @@ next command sweeps.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import threading
@@ -334,10 +333,6 @@ def _check_document_size(size: int, what: str) -> None:
     """Refused from its descriptor alone, before it is asked for (read_document would stop it anyway)."""
     if size > manifest.MAX_DOCUMENT:
         raise RegistryError(f"{what} is larger than {manifest.MAX_DOCUMENT >> 20} MiB ({size} bytes)")
-
-
-def read_config(store: Store, image: Image) -> dict:
-    return json.loads(store.read_blob(image.id))
 
 
 def host_arch_warning(config: dict) -> str | None:

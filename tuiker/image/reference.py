@@ -59,9 +59,6 @@ class Reference(namedtuple("Reference", "registry repository tag digest", defaul
         """What to ask the registry's manifest endpoint for: the digest if we have one, else the tag."""
         return self.digest or self.tag or DEFAULT_TAG
 
-    def with_tag(self, tag: str) -> Reference:
-        return Reference(self.registry, self.repository, tag, None)
-
     def __str__(self) -> str:
         text = self.name
         if self.tag:

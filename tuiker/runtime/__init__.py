@@ -1,1 +1,2 @@
-"""tuiker's container engine: a library with no UI imports (see engine.py for the facade)."""
+"""Containers on the kernel: their files, the monitor that runs them, namespaces, cgroups, security. A library
+with no UI imports; tuiker/engine is the door to it."""

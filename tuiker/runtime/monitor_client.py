@@ -1,4 +1,5 @@
-"""Talking to the monitor: its wire format and the client the CLI and the TUI use.
+"""Talking to the monitor: its wire format and the client the engine uses (engine/session.py speaks the frames
+of an attached or exec'd process).
 
 Kept apart from monitor/ so a client does not import what only the monitor needs (spawn, cgroups,
 seccomp, ctypes): that is ~25 ms off every `tuiker run`.
@@ -53,7 +54,8 @@ class MonitorClient:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.path = runtime_dir(root) / "monitor.sock"
+        # Not made here: `ps`, `login` and the TUI hold a client without ever needing run/ (spawn makes it).
+        self.path = root / "run" / "monitor.sock"
 
     def connect(self) -> socket.socket:
         import socket  # here, not at the top: `ps`, `images` and `logs` never connect (~4 ms)

@@ -593,8 +593,3 @@ def leftover_links(root: Path) -> list[str]:
     ids = {p.name[:12] for p in containers.iterdir() if len(p.name) == 64} if containers.exists() else set()
     found += [n for n in netlink.host_links(VETH_PREFIX) if n[len(VETH_PREFIX):len(VETH_PREFIX) + 12] in ids]
     return found
-
-
-def is_networked(config: dict) -> bool:
-    return config["HostConfig"].get("NetworkMode", "none") not in NO_NETWORK
-

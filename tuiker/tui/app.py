@@ -9,9 +9,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
-from tuiker.base import config
-from tuiker.base.errors import TuikerError
-from tuiker.engine import Engine
+from tuiker.engine import Engine, TuikerError, config_file, load_config
 from tuiker.tui.screens.help import HelpScreen
 from tuiker.tui.screens.main import MainScreen
 
@@ -19,11 +17,11 @@ from tuiker.tui.screens.main import MainScreen
 def load_keymap() -> tuple[dict[str, str], str | None]:
     """The `keys` section of the config file: binding ID -> keys (comma separated), and a problem, if any."""
     try:
-        keys = config.load().get("keys", {})
+        keys = load_config().get("keys", {})
     except TuikerError as e:
         return {}, str(e)
     if not isinstance(keys, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in keys.items()):
-        return {}, f'"keys" in {config.config_file()} must map binding IDs to keys, e.g. {{"container.stop": "x"}}'
+        return {}, f'"keys" in {config_file()} must map binding IDs to keys, e.g. {{"container.stop": "x"}}'
     return keys, None
 
 

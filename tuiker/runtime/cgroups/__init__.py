@@ -1,7 +1,8 @@
 """Container cgroups: resource limits, stats, freeze and kill-all, on cgroup v1 or v2 hosts.
 
-`driver("tuiker/<id>")` picks the host's version. CgroupError, Limits and Stats are defined in common.py (the
-drivers import them from there, which avoids an import cycle through this file) and re-exported here.
+`for_container(id)` is a container's cgroup, `driver(name)` any other; both pick the host's version.
+CgroupError, Limits and Stats are defined in common.py (the drivers import them from there, which avoids an
+import cycle through this file) and re-exported here.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from .common import Cgroup, CgroupError, Limits, Stats, check_name, mountinfo
 from .v1 import V1Cgroup, v1_mounts
 from .v2 import ROOT, V2Cgroup
 
-__all__ = ["Cgroup", "CgroupError", "Limits", "Stats", "V1Cgroup", "V2Cgroup", "driver", "host_version"]
+__all__ = ["Cgroup", "CgroupError", "Limits", "Stats", "V1Cgroup", "V2Cgroup", "driver", "for_container",
+           "host_version"]
 
 
 def host_version() -> int:
@@ -41,3 +43,9 @@ def driver(name: str) -> Cgroup:
         name = f"{parent.strip('/')}/{check_name(name).rpartition('/')[2]}"
     version, mounts = _layout()
     return V2Cgroup(name) if version == 2 else V1Cgroup(name, mounts)
+
+
+def for_container(container_id: str) -> Cgroup:
+    """The cgroup of a container: `tuiker/<id>` (TUIKER_CGROUP_PARENT/<id>), where the monitor puts it and
+    everything else (stats, top, rm) looks for it."""
+    return driver(f"tuiker/{container_id}")

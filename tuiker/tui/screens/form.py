@@ -12,7 +12,7 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label
 
-from tuiker.base.errors import TuikerError
+from tuiker.engine import TuikerError
 
 Result = TypeVar("Result")
 

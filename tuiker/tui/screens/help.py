@@ -12,7 +12,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Label, Static
 
-from tuiker.base.config import config_file
+from tuiker.engine import config_file
 
 KeyRow = tuple[str, str, str]  # keys, what they do, binding ID ("" when it cannot be remapped)
 

@@ -14,7 +14,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from functools import partial
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import events, on, work
 from textual.app import ComposeResult, SuspendNotSupported, SystemCommand
@@ -25,8 +25,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Tabs
 
-from tuiker.engine import LIVE_STATES
-from tuiker.runtime.containers import Container
+from tuiker.engine import LIVE_STATES, Container, Snapshot, familiar_name
 from tuiker.tui.screens.confirm import ConfirmScreen
 from tuiker.tui.screens.help import KeyRow
 from tuiker.tui.screens.new_container import NewContainer, NewContainerScreen
@@ -34,11 +33,13 @@ from tuiker.tui.screens.new_network import NewNetwork, NewNetworkScreen
 from tuiker.tui.screens.pull import PullScreen
 from tuiker.tui.widgets.details import ContainerDetails, YamlView
 from tuiker.tui.widgets.header import EngineHeader
-from tuiker.tui.widgets.lists import ContainerList, ImageList, NetworkList, ResourceList, familiar_name
-from tuiker.tui.widgets.live import Snapshot, StoreWatcher
+from tuiker.tui.widgets.lists import ContainerList, ImageList, NetworkList, ResourceList
 from tuiker.tui.widgets.logs import LogView
 from tuiker.tui.widgets.poller import Poller, one_line
 from tuiker.tui.widgets.terminal import Terminal
+
+if TYPE_CHECKING:
+    from tuiker.engine import Engine, Watcher
 
 # The user's shell if the image has bash, else sh (lazydocker reads /etc/passwd; most images have neither
 # a login shell nor a passwd entry worth trusting).
@@ -121,7 +122,7 @@ class MainScreen(Screen):
 
     def __init__(self) -> None:
         super().__init__()
-        self._watcher: StoreWatcher | None = None
+        self._watcher: Watcher | None = None
         self._poller = Poller(self, self._poll, 0.5)
         self._refresh_wanted = False
         self._last_list: ResourceList | None = None
@@ -142,7 +143,7 @@ class MainScreen(Screen):
         yield Footer()
 
     @property
-    def engine(self):
+    def engine(self) -> Engine:
         return self.app.engine
 
     @property
@@ -162,7 +163,7 @@ class MainScreen(Screen):
         return self.query_one(ContainerDetails)
 
     def on_mount(self) -> None:
-        self._watcher = StoreWatcher(self.engine)
+        self._watcher = self.engine.watch()
         self._poller.start()
         self.containers.table.focus()
 
@@ -225,8 +226,8 @@ class MainScreen(Screen):
         engine = self.engine
 
         def document() -> dict[str, Any]:
-            doc = engine.inspect_image(name)
-            history = engine.image_config(engine.image(name)).get("history") or []
+            doc = engine.images.inspect(name)
+            history = engine.images.config(engine.images.get(name)).get("history") or []
             doc["History"] = [h.get("created_by", "") for h in history]
             return doc
 
@@ -242,7 +243,7 @@ class MainScreen(Screen):
         row = next((r for r in self.networks.rows if r.key == name), None)
         view = self.query_one("#network-details", YamlView)
         view.border_title = name or "no network"
-        view.load(row and row.cells, lambda: engine.inspect_network(name))
+        view.load(row and row.cells, lambda: engine.networks.inspect(name))
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         switcher = self.query_one("#main", ContentSwitcher)
@@ -284,20 +285,20 @@ class MainScreen(Screen):
     # -- container actions ------------------------------------------------------------------------------
 
     def action_stop(self) -> None:
-        self._container_action("stopping", lambda c: self.engine.stop(c.id))
+        self._container_action("stopping", lambda c: self.engine.containers.stop(c.id))
 
     def action_start(self) -> None:
-        self._container_action("starting", lambda c: self.engine.start(c.id))
+        self._container_action("starting", lambda c: self.engine.containers.start(c.id))
 
     def action_restart(self) -> None:
-        self._container_action("restarting", lambda c: self.engine.restart(c.id))
+        self._container_action("restarting", lambda c: self.engine.containers.restart(c.id))
 
     def action_pause(self) -> None:
         c = self.containers.selected_container
         if c is not None and c.status == "paused":
-            self._container_action("unpausing", lambda c: self.engine.unpause(c.id))
+            self._container_action("unpausing", lambda c: self.engine.containers.unpause(c.id))
         else:
-            self._container_action("pausing", lambda c: self.engine.pause(c.id))
+            self._container_action("pausing", lambda c: self.engine.containers.pause(c.id))
 
     def action_remove(self) -> None:
         c = self.containers.selected_container
@@ -309,7 +310,8 @@ class MainScreen(Screen):
 
         def answered(answer: str | None) -> None:
             if answer:
-                self._container_action("removing", lambda c: self.engine.remove(c.id, force=answer == "force"), c)
+                force = answer == "force"
+                self._container_action("removing", lambda c: self.engine.containers.remove(c.id, force=force), c)
 
         self.app.push_screen(ConfirmScreen(question, answers), answered)
 
@@ -341,15 +343,15 @@ class MainScreen(Screen):
     async def action_exec(self) -> None:
         c = self.containers.selected_container
         if c is not None:
-            engine, cid = self.engine, c.id
-            await self._open_terminal(f"exec {c.name}", lambda size: engine.exec(cid, SHELL, tty=True,
-                                                                                    interactive=True, size=size))
+            containers, cid = self.engine.containers, c.id
+            await self._open_terminal(f"exec {c.name}", lambda size: containers.exec(cid, SHELL, tty=True,
+                                                                                      interactive=True, size=size))
 
     async def action_attach(self) -> None:
         c = self.containers.selected_container
         if c is not None:
-            engine, cid = self.engine, c.id
-            await self._open_terminal(f"attach {c.name}", lambda size: engine.attach(cid, size=size))
+            containers, cid = self.engine.containers, c.id
+            await self._open_terminal(f"attach {c.name}", lambda size: containers.attach(cid, size=size))
 
     async def _open_terminal(self, title: str, connect) -> None:
         self.query_one("#main", ContentSwitcher).current = "container-details"
@@ -425,13 +427,13 @@ class MainScreen(Screen):
     @work(thread=True, exit_on_error=False, group="engine")
     def _create_container(self, new: NewContainer) -> None:
         try:
-            c = self.engine.create(new.options)
+            c = self.engine.containers.create(new.options)
         except Exception as e:  # noqa: BLE001 - see _run_action
             self.app.notify(one_line(e), title="new container", severity="error", markup=False)
             return
         self.post_message(self.Done(c.id, select=True))
         if new.start:
-            self._run_action(c, "starting", lambda c: self.engine.start(c.id))
+            self._run_action(c, "starting", lambda c: self.engine.containers.start(c.id))
 
     def action_pull(self) -> None:
         self.app.push_screen(PullScreen())
@@ -442,7 +444,7 @@ class MainScreen(Screen):
             return
 
         def remove() -> str:
-            return "\n".join(f"{verb}: {what}" for verb, what in self.engine.remove_image(name))
+            return "\n".join(f"{verb}: {what}" for verb, what in self.engine.images.remove(name))
 
         self.app.push_screen(ConfirmScreen(f"Remove image {name}?", [("y", "Remove", "remove")]),
                              lambda answer: answer and self._engine_call(f"remove {name}", remove))
@@ -453,7 +455,7 @@ class MainScreen(Screen):
             return
 
         def remove() -> str:
-            self.engine.remove_network(name)
+            self.engine.networks.remove(name)
             return f"network {name} removed"
 
         self.app.push_screen(ConfirmScreen(f"Remove network {name}?", [("y", "Remove", "remove")]),
@@ -468,7 +470,7 @@ class MainScreen(Screen):
         networks = self.networks
 
         def create() -> str:
-            self.engine.create_network(new.name, new.subnet, internal=new.internal)
+            self.engine.networks.create(new.name, new.subnet, internal=new.internal)
             self.app.call_from_thread(networks.select, new.name)
             return f"network {new.name} created"
 

@@ -9,10 +9,7 @@ from textual.app import ComposeResult
 from textual.suggester import SuggestFromList
 from textual.widgets import Checkbox, Label, Select
 
-from tuiker.base.errors import TuikerError
-from tuiker.engine import RunOptions
-from tuiker.net.network import DEFAULT
-from tuiker.runtime.containers import parse_size
+from tuiker.engine import DEFAULT_NETWORK, RunOptions, TuikerError, parse_size
 from tuiker.tui.screens.form import FormScreen, field
 
 RESTART_POLICIES = ["no", "on-failure", "always", "unless-stopped"]
@@ -32,8 +29,8 @@ class NewContainerScreen(FormScreen[NewContainer]):
         super().__init__()
         self.images = images
         self.image = image
-        self.networks = networks or [DEFAULT]
-        self.network = network if network in self.networks else DEFAULT
+        self.networks = networks or [DEFAULT_NETWORK]
+        self.network = network if network in self.networks else DEFAULT_NETWORK
 
     FORM_TITLE = "New container"
 

@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from textual.app import ComposeResult
 from textual.widgets import Checkbox
 
-from tuiker.base.errors import TuikerError
-from tuiker.net.network import check_name
+from tuiker.engine import TuikerError, check_network_name
 from tuiker.tui.screens.form import FormScreen, field
 
 
@@ -36,5 +35,5 @@ class NewNetworkScreen(FormScreen[NewNetwork]):
         name = self.text("network-name")
         if not name:
             raise TuikerError("a name is required")
-        check_name(name)
+        check_network_name(name)
         return NewNetwork(name, self.text("subnet") or None, self.query_one("#internal", Checkbox).value)

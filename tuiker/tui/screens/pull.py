@@ -12,9 +12,8 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, ProgressBar
 
+from tuiker.engine import Progress, familiar_name
 from tuiker.fmt import human_size
-from tuiker.image import reference
-from tuiker.image.pull import Progress
 from tuiker.tui.widgets.poller import one_line
 
 
@@ -88,13 +87,13 @@ class PullScreen(ModalScreen[None]):
     def _pull(self, name: str) -> None:
         app = self.app
         try:
-            result = app.engine.pull(name, progress=lambda p: self.post_message(self.Progressed(p)))
+            result = app.engine.images.pull(name, progress=lambda p: self.post_message(self.Progressed(p)))
         except Exception as e:  # noqa: BLE001 - any failure is one line in the dialog and a notification
             app.notify(one_line(e), title=f"pull {name}", severity="error", markup=False)
             self.post_message(self.Finished(f"Error: {one_line(e)}", failed=True))
             return
         done = "Downloaded newer image" if result.downloaded else "Image is up to date"
-        text = f"{done} for {reference.familiar(result.reference)}"
+        text = f"{done} for {familiar_name(result.reference)}"
         app.notify(text, title="pull", markup=False)
         self.post_message(self.Finished(f"Digest: {result.repo_digest}\nStatus: {text}", failed=False))
 

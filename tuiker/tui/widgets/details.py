@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import socket
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -19,9 +18,8 @@ from textual.message import Message
 from textual.widgets import DataTable, Static, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
+from tuiker.engine import Container, ProcessRow, ProcessTable, Session
 from tuiker.fmt import human_size
-from tuiker.runtime.containers import Container
-from tuiker.tui.widgets.live import ProcessRow, ProcessTable
 from tuiker.tui.widgets.logs import LogView
 from tuiker.tui.widgets.poller import Poller, one_line
 from tuiker.tui.widgets.stats import StatsView
@@ -89,9 +87,9 @@ class InspectView(YamlView):
         if container is None:
             self.load(None, dict)
             return
-        engine = self.app.engine
+        containers = self.app.engine.containers
         self.load((container.id, json.dumps(container.state, sort_keys=True)),
-                  lambda: engine.inspect_container(container.id))
+                  lambda: containers.inspect(container.id))
 
     def hide(self) -> None:
         """Nothing to stop: the document stays, and is read again only if the container changed meanwhile."""
@@ -148,7 +146,7 @@ class TopView(DataTable):
         running = container is not None and container.status in ("running", "paused")
         if not (running and container.id == self._container_id):
             self._container_id = container.id if running else None
-            self._processes = ProcessTable(container) if running else None
+            self._processes = self.app.engine.containers.top(container) if running else None
             self.clear()
         self._poller.poke()
 
@@ -220,7 +218,7 @@ class ContainerDetails(Vertical):
         event.stop()
         self.show(self.container)
 
-    async def open_terminal(self, title: str, connect: Callable[[tuple[int, int]], socket.socket]) -> Terminal:
+    async def open_terminal(self, title: str, connect: Callable[[tuple[int, int]], Session]) -> Terminal:
         """A new tab running `connect`'s process in a terminal, shown and focused."""
         terminal = Terminal(connect, title=title)
         pane = TabPane(title, terminal, id=f"tab-terminal-{next(self._terminal_ids)}")

@@ -7,16 +7,14 @@ from pathlib import Path
 from rich.text import Text
 from textual.widgets import Static
 
-from tuiker.engine import LIVE_STATES
-from tuiker.runtime import cgroups
-from tuiker.runtime.containers import Container
+from tuiker.engine import LIVE_STATES, Container, cgroup_version
 
 
 class EngineHeader(Static):
     def __init__(self, root: Path, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.root = root
-        self.cgroup_version = cgroups.host_version()
+        self.cgroup_version = cgroup_version()
 
     def on_mount(self) -> None:
         self.show_counts([], 0)

@@ -17,15 +17,17 @@ from textual.message import Message
 from textual.widgets import DataTable, Input
 from textual.widgets.data_table import RowDoesNotExist
 
-from tuiker.base.errors import TuikerError
-from tuiker.engine.networks import NetworkEngine
+from tuiker.engine import (
+    DEFAULT_NETWORK,
+    PSEUDO_NETWORKS,
+    Container,
+    Image,
+    Network,
+    familiar_name,
+    networks_of,
+    ports_text,
+)
 from tuiker.fmt import human_size
-from tuiker.image import reference
-from tuiker.image.store import Image
-from tuiker.net import ports
-from tuiker.net.network import DEFAULT, PSEUDO, Network
-from tuiker.runtime.containers import Container
-from tuiker.tui.widgets.live import sort_containers
 
 PORTS_WIDTH = 24  # the side panel is narrow: longer PORTS end in an ellipsis (Inspect has them all)
 
@@ -256,19 +258,14 @@ def _state_label(c: Container) -> str:
 def ports_label(c: Container) -> str:
     """`tuiker ps`'s PORTS, compact: `8080->80/tcp` (the any-address `0.0.0.0:` left out), cut to PORTS_WIDTH.
     Nothing once the container has stopped, as `ps`."""
-    if c.status not in ("running", "paused"):
-        return ""
-    text = ports.describe(NetworkEngine.container_ports(c), list(c.config["Config"].get("ExposedPorts") or {}))
-    text = text.replace("0.0.0.0:", "")
+    text = ports_text(c).replace("0.0.0.0:", "")
     return text if len(text) <= PORTS_WIDTH else text[:PORTS_WIDTH - 1] + "…"
 
 
-def familiar_name(name: str) -> str:
-    """`busybox:latest` for docker.io/library/busybox:latest, as docker shows names."""
-    try:
-        return reference.familiar(name)
-    except (TuikerError, ValueError):
-        return name
+def sort_containers(containers: list[Container]) -> list[Container]:
+    """lazydocker's order: running, then paused/restarting, then exited, then created; by name within."""
+    rank = {"running": 0, "paused": 1, "restarting": 1, "exited": 2, "dead": 2, "created": 3}
+    return sorted(containers, key=lambda c: (rank.get(c.status, 4), c.name))
 
 
 class ImageList(ResourceList):
@@ -313,7 +310,7 @@ class NetworkList(ResourceList):
         defined = {n.name: n for n in networks}
         # The bridge's definition is written when a container first uses it: listed before that too, as `ls` does.
         rows = []
-        for name in [DEFAULT, *PSEUDO, *(name for name in defined if name != DEFAULT)]:
+        for name in [DEFAULT_NETWORK, *PSEUDO_NETWORKS, *(name for name in defined if name != DEFAULT_NETWORK)]:
             net = defined.get(name)
             driver = PSEUDO_DRIVERS.get(name, "bridge")
             subnet = net.subnet if net else ""
@@ -324,8 +321,3 @@ class NetworkList(ResourceList):
     def names(self) -> list[str]:
         return [row.key for row in self.rows]
 
-
-def networks_of(c: Container) -> set[str]:
-    """The names of the networks a container is configured on (its --network, and any it was connected to)."""
-    endpoints = (c.config.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}
-    return {c.config["HostConfig"].get("NetworkMode", ""), *endpoints}

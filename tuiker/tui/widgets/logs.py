@@ -15,9 +15,8 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Input, Label, Log
 
-from tuiker.runtime.containers import Container
+from tuiker.engine import Container, LogReader, LogRecord
 from tuiker.tui.widgets.lists import FilterInput
-from tuiker.tui.widgets.live import LogRecord, LogTail
 from tuiker.tui.widgets.poller import Poller
 
 # Colour and cursor sequences a program writes to its terminal; the log view shows plain text.
@@ -46,9 +45,9 @@ class LogView(Vertical):
     ]
 
     class Appended(Message):
-        def __init__(self, tail: LogTail, records: list[LogRecord]) -> None:
+        def __init__(self, reader: LogReader, records: list[LogRecord]) -> None:
             super().__init__()
-            self.tail = tail
+            self.reader = reader
             self.records = records
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -56,7 +55,7 @@ class LogView(Vertical):
         self.records: deque[LogRecord] = deque(maxlen=self.MAX_LINES)
         self.timestamps = False
         self.highlighter = SearchHighlighter()
-        self._tail: LogTail | None = None
+        self._reader: LogReader | None = None
         self._container_id: str | None = None
         self._poller = Poller(self, self._read, 0.25)
 
@@ -83,26 +82,26 @@ class LogView(Vertical):
         if (container.id if container else None) == self._container_id:
             return
         self._container_id = container.id if container else None
-        self._tail = LogTail(container.dir / "log.json", self.INITIAL) if container else None
+        self._reader = self.app.engine.containers.log_reader(container, self.INITIAL) if container else None
         self.records.clear()
         self.log_widget.clear()
         self._poller.poke()
 
     def _read(self) -> None:
-        tail = self._tail
-        if tail is not None:
-            records = tail.read()
+        reader = self._reader
+        if reader is not None:
+            records = reader.read()
             if records:
-                self.post_message(self.Appended(tail, records))
+                self.post_message(self.Appended(reader, records))
 
     def on_log_view_appended(self, message: Appended) -> None:
-        if message.tail is not self._tail:
+        if message.reader is not self._reader:
             return  # read for a container that is no longer shown
         self.records.extend(message.records)
         self.log_widget.write_lines([self._format(r) for r in message.records if self._matches(r)])
 
     def _format(self, record: LogRecord) -> str:
-        text = ANSI_SEQUENCE.sub("", record.text).rstrip("\r")
+        text = ANSI_SEQUENCE.sub("", record.text).rstrip("\n").rstrip("\r")
         return f"{record.time} {text}" if self.timestamps else text
 
     def _matches(self, record: LogRecord) -> bool:

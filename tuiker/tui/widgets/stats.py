@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -16,10 +17,8 @@ from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
-from tuiker.cli.containers import status_text
+from tuiker.engine import Container, Sample, StatsSampler, status_text
 from tuiker.fmt import human_size
-from tuiker.runtime.containers import Container
-from tuiker.tui.widgets.live import Sample, StatsSampler
 from tuiker.tui.widgets.poller import Poller
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
@@ -101,7 +100,7 @@ METRICS = {
                   lambda s: f"{s.cpu_percent:.1f}% ({CORES} cores = {CORES * 100}%)"),
     "memory": Metric("Memory", lambda s: s.memory, lambda s, seen: s.memory_limit,
                      lambda s: f"{human_size(s.memory)} / {human_size(s.memory_limit)}"
-                               f" ({s.memory / s.memory_limit * 100 if s.memory_limit else 0:.1f}%)"
+                               f" ({s.memory_percent:.1f}%)"
                                + (f", {s.oom_kills} OOM kills" if s.oom_kills else "")),
     "pids": Metric("PIDs", lambda s: s.pids, lambda s, seen: s.pids_limit or max([8.0, *seen]),
                    lambda s: f"{s.pids} / {s.pids_limit or 'no limit'}"),
@@ -117,19 +116,22 @@ METRICS = {
 
 
 class StatsView(Grid):
-    """Graphs for the shown container; the sampler keeps five minutes of history."""
+    """Graphs for the shown container, over the last `HISTORY` samples."""
 
     INTERVAL = 1.0
+    HISTORY = 300  # samples kept: five minutes at one a second, as lazydocker's default
 
     class Sampled(Message):
-        def __init__(self, sampler: StatsSampler) -> None:
+        def __init__(self, sampler: StatsSampler, sample: Sample | None) -> None:
             super().__init__()
             self.sampler = sampler
+            self.sample = sample
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.can_focus = True
         self._sampler: StatsSampler | None = None
+        self._history: deque[Sample] = deque(maxlen=self.HISTORY)
         self._poller = Poller(self, self._sample, self.INTERVAL)
 
     def compose(self) -> ComposeResult:
@@ -148,7 +150,8 @@ class StatsView(Grid):
         if container is not None and self._sampler is not None and self._sampler.container.id == container.id:
             self._sampler.container = container
         else:
-            self._sampler = StatsSampler(container) if container else None
+            self._sampler = self.app.engine.containers.stats(container) if container else None
+            self._history.clear()
             for graph in self.query(Graph):
                 graph.plot((), 1, "")
         self._summarise()
@@ -157,14 +160,17 @@ class StatsView(Grid):
     def _sample(self) -> None:
         sampler = self._sampler
         if sampler is not None:
-            sampler.sample()
-            self.post_message(self.Sampled(sampler))
+            self.post_message(self.Sampled(sampler, sampler.sample()))
 
     def on_stats_view_sampled(self, message: Sampled) -> None:
-        if message.sampler is not self._sampler or not message.sampler.history:
+        if message.sampler is not self._sampler:
+            return  # sampled for a container that is no longer shown
+        if message.sample is not None:
+            self._history.append(message.sample)
+        if not self._history:
             self._summarise()
             return
-        history = list(message.sampler.history)
+        history = list(self._history)
         latest = history[-1]
         for key, metric in METRICS.items():
             values = [metric.value(s) for s in history]

@@ -1,19 +1,16 @@
 """A terminal emulator widget: a container's PTY (exec or attach) rendered with pyte.
 
-The socket speaks the monitor's frame protocol (tuiker/runtime/monitor_client.py), like `tuiker exec -it`
-(tuiker/stream.py): STDIN frames carry keys and pastes, RESIZE frames carry `[rows, cols]` as JSON, and the
-EXIT frame carries `{"exit": code}`.
+The process is the engine's Session, as for `tuiker exec -it` (tuiker/cli/stream.py): keys and pastes go in
+with `send`, the widget's size with `resize`, and its output and exit code come out of `read`.
 
-Threads: a worker connects and reads the socket, feeding pyte under a lock; a writer thread sends what the
+Threads: a worker connects and reads the session, feeding pyte under a lock; a writer thread sends what the
 UI queues (a big paste must not block the UI on a full socket). The UI thread turns pyte's dirty lines into
 cached Strips at most ~30 times a second, so a flood of output costs pyte's parsing, not a repaint per read.
 """
 
 from __future__ import annotations
 
-import json
 import queue
-import socket
 import threading
 import time
 from collections import deque
@@ -30,7 +27,7 @@ from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
-from tuiker.runtime.monitor_client import EXIT, RESIZE, STDERR, STDIN, STDOUT, frame, split_frames
+from tuiker.engine import Session
 
 HISTORY_LINES = 2000  # scrollback kept per terminal: bounds memory whatever the process prints
 FRAME_INTERVAL = 1 / 30  # at most this often the screen is rebuilt while output streams in
@@ -222,7 +219,7 @@ class _Screen(pyte.Screen):
 
 
 class Terminal(Widget, can_focus=True):
-    """A terminal on a container's PTY: `connect((rows, cols))` returns the monitor socket (exec or attach).
+    """A terminal on a container's PTY: `connect((rows, cols))` returns the engine's Session (exec or attach).
 
     Keys typed while focused go to the process (ctrl+c included); ctrl+] hands focus back to the app;
     shift+pageup/pagedown and the mouse wheel scroll back through what scrolled off the top.
@@ -236,7 +233,7 @@ class Terminal(Widget, can_focus=True):
     """
 
     class Exited(Message):
-        """Posted once, when the process exits (its EXIT frame) or the socket closes (exit_code None)."""
+        """Posted once, when the process exits, or the session ends without an exit code (exit_code None)."""
 
         def __init__(self, terminal: Terminal, exit_code: int | None) -> None:
             self.terminal = terminal
@@ -247,7 +244,7 @@ class Terminal(Widget, can_focus=True):
         def control(self) -> Terminal:
             return self.terminal
 
-    def __init__(self, connect: Callable[[tuple[int, int]], socket.socket], *, title: str = "",
+    def __init__(self, connect: Callable[[tuple[int, int]], Session], *, title: str = "",
                  name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self._connect = connect
@@ -257,8 +254,9 @@ class Terminal(Widget, can_focus=True):
         self._lock = threading.Lock()  # guards the pyte screen, which the reader feeds and the UI reads
         self._screen = _Screen(80, 24, self._send)
         self._stream = pyte.ByteStream(self._screen)
-        self._outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
-        self._sock: socket.socket | None = None
+        # What the writer sends, in order: ("stdin", bytes) or ("resize", (rows, cols)); None ends it.
+        self._outbox: queue.SimpleQueue[tuple[str, Any] | None] = queue.SimpleQueue()
+        self._session: Session | None = None
         self._closed = False
         self._flush_pending = False
         self._last_flush = 0.0
@@ -300,67 +298,50 @@ class Terminal(Widget, can_focus=True):
         self._closed = True
         self._outbox.put(None)
         with self._lock:
-            sock = self._sock
-        if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)  # wakes the reader's recv; it closes the socket
-            except OSError:
-                pass
+            session = self._session
+        if session is not None:
+            session.shutdown()  # wakes the reader; it closes the session
 
-    # -- the socket (worker threads) -------------------------------------------------------------------------
+    # -- the session (worker threads) ------------------------------------------------------------------------
 
     def _read(self, size: tuple[int, int]) -> None:
         try:
-            sock = self._connect(size)
+            session = self._connect(size)
         except Exception as e:  # noqa: BLE001 - any failure to connect is shown in the terminal itself
             self._feed(f"\r\n\x1b[31m{e}\x1b[0m\r\n".encode())
             self._finish(None)
             return
         with self._lock:
-            closed, self._sock = self._closed, sock
+            closed, self._session = self._closed, session
         if closed:
-            sock.close()
+            session.close()
             return
-        threading.Thread(target=self._write, args=(sock,), name="terminal-writer", daemon=True).start()
-        buf = bytearray()
-        code: int | None = None
+        threading.Thread(target=self._write, args=(session,), name="terminal-writer", daemon=True).start()
         try:
-            while code is None:
-                data = sock.recv(65536)
-                if not data:
-                    break
-                buf += data
-                out = bytearray()
-                for kind, payload in split_frames(buf):
-                    if kind in (STDOUT, STDERR):
-                        out += payload
-                    elif kind == EXIT:
-                        code = int(json.loads(payload).get("exit", 0))
-                        break
+            while not session.done:
+                out = b"".join(data for _, data in session.read())
                 if out:
-                    self._feed(bytes(out))
-        except OSError:
-            pass  # the monitor went away or we shut the socket down: either way the session is over
+                    self._feed(out)
         finally:
             self._outbox.put(None)
-            try:
-                sock.shutdown(socket.SHUT_RDWR)  # also wakes the writer if it is stuck in sendall
-            except OSError:
-                pass
-            sock.close()
-            self._finish(code)
+            session.close()  # also wakes the writer if it is stuck sending
+            self._finish(session.exit_code)
 
-    def _write(self, sock: socket.socket) -> None:
-        while (data := self._outbox.get()) is not None:
+    def _write(self, session: Session) -> None:
+        while (item := self._outbox.get()) is not None:
+            what, value = item
             try:
-                sock.sendall(data)
+                if what == "stdin":
+                    session.send(value)
+                else:
+                    session.resize(*value)
             except OSError:
                 return
 
     def _send(self, data: bytes) -> None:
         """Queue STDIN for the process (any thread: pyte's answers to queries come from the reader)."""
         if data and not self.exited:
-            self._outbox.put(frame(STDIN, data))
+            self._outbox.put(("stdin", data))
 
     def _feed(self, data: bytes) -> None:
         for start in range(0, len(data), FEED_CHUNK):
@@ -471,7 +452,7 @@ class Terminal(Widget, can_focus=True):
         if self._fit_screen():
             rows, cols = self.terminal_size
             # Queued like keys: the writer sends it once connected, after what was typed before.
-            self._outbox.put(frame(RESIZE, json.dumps([rows, cols]).encode()))
+            self._outbox.put(("resize", (rows, cols)))
         self._redraw()
 
     def watch_has_focus(self, focused: bool) -> None:

@@ -1,0 +1,424 @@
+"""`engine.containers`: create, start, stop, kill, pause, remove ... (requests to the monitor, which owns every
+running container), and the read side: list, inspect, logs, stats, top, diff, ports, state text.
+
+Writes take a container's name, ID or unique ID prefix, as docker's commands do. Reads also take the
+Container record a caller already holds (the TUI's rows), so a view that refreshes never looks it up again."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from tuiker.base import names
+from tuiker.base.errors import NotFoundError, TuikerError
+from tuiker.base.times import human_duration, parse_time
+from tuiker.engine import networks as netinfo
+from tuiker.engine.stores import open_store
+from tuiker.image import reference
+
+TYPE_CHECKING = False  # not typing's: importing typing costs ~7 ms on every command
+if TYPE_CHECKING:
+    import socket
+    from collections.abc import Iterator
+
+    from tuiker.engine.images import Images
+    from tuiker.engine.logs import LogReader, LogRecord
+    from tuiker.engine.networks import Networks
+    from tuiker.engine.processes import ProcessTable
+    from tuiker.engine.session import Session
+    from tuiker.engine.stats import StatsSampler
+    from tuiker.image.store import Image
+    from tuiker.runtime.containers import Container, ContainerStore
+    from tuiker.runtime.monitor_client import MonitorClient
+
+LIVE_STATES = ("running", "paused", "restarting")  # a process exists (or is about to again)
+
+
+class RunOptions:
+    """What `create`/`run` take, in docker's terms (the CLI parses flags into this). Each option is a class
+    attribute holding its default; keyword arguments override them. Not a dataclass: importing dataclasses
+    (and inspect with it) costs ~15 ms on every CLI command."""
+
+    def __init__(self, image: str, **options) -> None:
+        self.image = image
+        for key, value in options.items():
+            if key not in RunOptions.__annotations__:
+                raise TypeError(f"unknown run option {key!r}")
+            setattr(self, key, value)
+
+    image: str
+    command: list[str] | None = None
+    name: str | None = None
+    env: list[str] | None = None
+    workdir: str | None = None
+    user: str | None = None
+    entrypoint: list[str] | None = None
+    hostname: str | None = None
+    tty: bool = False
+    interactive: bool = False
+    cpus: float | None = None
+    memory: int | None = None
+    memory_swap: int | None = None
+    pids_limit: int | None = None
+    cpu_shares: int | None = None
+    restart: str = "no"
+    auto_remove: bool = False
+    privileged: bool = False
+    read_only: bool = False
+    cap_add: list[str] | None = None
+    cap_drop: list[str] | None = None
+    security_opt: list[str] | None = None
+    network: str = "bridge"  # none, host, bridge (the default network) or a user network's name
+    ports: list[str] | None = None  # -p specs: [IP:][HOSTPORT:]CONTAINERPORT[/PROTO]
+    publish_all: bool = False  # -P
+    network_aliases: list[str] | None = None
+    expose: list[str] | None = None
+    platform: str | None = None
+    init: bool = False
+
+
+class ContainerStartError(TuikerError):
+    """The container's process could not be started; `code` is docker's exit status (125, 126, 127)."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class Containers:
+    """The containers of one engine root; given the root, the image and network services (a container is
+    made from an image, on networks), and the monitor client (which runs them)."""
+
+    def __init__(self, root: Path, images: Images, networks: Networks, monitor: MonitorClient) -> None:
+        self.root = root
+        self.images = images
+        self.networks = networks
+        self.monitor = monitor
+        self._store: ContainerStore | None = None
+
+    @property
+    def store(self) -> ContainerStore:
+        """The containers' files (runtime/containers.py)."""
+        if self._store is None:
+            from tuiker.runtime.containers import ContainerStore
+
+            self._store = open_store(ContainerStore, self.root)
+        return self._store
+
+    def _record(self, container: Container | str) -> Container:
+        return self.get(container) if isinstance(container, str) else container
+
+    # -- making one -------------------------------------------------------------------------------
+
+    def create(self, opts: RunOptions, progress=None) -> Container:
+        """A new container, its image pulled first if it is not here (`progress` as for images.pull)."""
+        # Before anything is pulled or made: both are written into files (names.py says why they matter).
+        if opts.name:
+            names.check_container_name(opts.name)
+        if opts.hostname:
+            names.check_hostname(opts.hostname)
+        try:
+            self.images.get(opts.image)
+        except NotFoundError:
+            if progress is not None:  # docker says so before it pulls
+                from tuiker.image.pull import Progress
+
+                name = reference.familiar(str(reference.parse(opts.image)))
+                progress(Progress("", f"Unable to find image '{name}' locally"))
+            self.images.pull(opts.image, opts.platform, progress)
+        # From reading the image to writing the container's config, a lease keeps the garbage collection of a
+        # concurrent rmi off the image's layers; from then on the container's config holds them (store.py).
+        store = self.images.store
+        with store.lease():
+            image = self.images.get(opts.image)
+            missing = [d for d in image.layers if not store.has_layer(d)]
+            if missing:
+                raise TuikerError(f"image {image.short_id} is incomplete (layer {missing[0]} is missing): pull it"
+                                  " again")
+            return self.store.create(self._config(opts, image), opts.name)
+
+    def _config(self, opts: RunOptions, image: Image) -> dict:
+        """The container's config.json: the options checked, merged with the image's config by docker's rules."""
+        from tuiker.base.config import init_binary
+        from tuiker.runtime.containers import merge_image_config
+        from tuiker.runtime.security import capabilities
+
+        image_cfg = self.images.config(image)
+        cfg = merge_image_config(image_cfg, opts.command, opts.entrypoint, opts.env or [], opts.workdir, opts.user)
+        security = opts.security_opt or []
+        for item in security:
+            if item not in ("no-new-privileges", "no-new-privileges:true", "no-new-privileges=true",
+                            "no-new-privileges:false", "seccomp=unconfined", "seccomp:unconfined"):
+                raise TuikerError(f"unsupported --security-opt {item!r}")
+        net = self.networks.container_config(opts.network, opts.ports, opts.publish_all, opts.network_aliases,
+                                             opts.expose, (image_cfg.get("config") or {}).get("ExposedPorts"))
+        if opts.memory is not None and opts.memory < 6 * 1024 * 1024:
+            raise TuikerError("Minimum memory limit allowed is 6MB")
+        if opts.cpus is not None and not 0 < opts.cpus <= (os.cpu_count() or 1):
+            raise TuikerError(f"range of CPUs is from 0.01 to {os.cpu_count()}.00, as there are only "
+                              f"{os.cpu_count()} CPUs available")
+        pids_limit = None if opts.pids_limit == 0 else opts.pids_limit  # docker: 0 means unlimited
+        try:
+            caps = capabilities.resolve(opts.cap_add or [], opts.cap_drop or [], opts.privileged)
+        except ValueError as e:
+            raise TuikerError(str(e)) from e
+        cfg.update(Hostname=opts.hostname or "", Tty=opts.tty, OpenStdin=opts.interactive, Image=opts.image)
+        if net["ExposedPorts"]:
+            cfg["ExposedPorts"] = net["ExposedPorts"]
+        swap = opts.memory_swap
+        restart = _restart_policy(opts.restart)
+        if opts.auto_remove and restart["Name"] != "no":
+            raise TuikerError("conflicting options: cannot specify both --restart and --rm")
+        return {
+            "Image": opts.image, "ImageID": image.id, "Layers": [d.removeprefix("sha256:") for d in image.layers],
+            "Config": cfg,
+            "HostConfig": {
+                "Memory": opts.memory or 0, "MemorySwap": swap if swap is not None else 0,
+                "NanoCpus": int((opts.cpus or 0) * 1e9), "CpuShares": opts.cpu_shares or 0,
+                "PidsLimit": pids_limit, "RestartPolicy": restart,
+                "AutoRemove": opts.auto_remove, "Privileged": opts.privileged, "ReadonlyRootfs": opts.read_only,
+                "CapAdd": opts.cap_add or None, "CapDrop": opts.cap_drop or None, "SecurityOpt": security or None,
+                "NetworkMode": net["NetworkMode"], "PortBindings": net["PortBindings"] or None,
+                "PublishAllPorts": net["PublishAllPorts"], "Init": opts.init or None,
+            },
+            "NetworkingConfig": {"EndpointsConfig": net["EndpointsConfig"]},
+            "Limits": {
+                "cpu_quota_us": int(opts.cpus * 100_000) if opts.cpus else None, "cpu_period_us": 100_000,
+                "cpu_shares": opts.cpu_shares, "memory_bytes": opts.memory, "memory_swap_bytes": swap,
+                "pids_max": pids_limit, "all_devices": opts.privileged,
+            },
+            "Capabilities": sorted(caps),
+            "NoNewPrivileges": any(s.startswith("no-new-privileges") and not s.endswith("false") for s in security),
+            "Seccomp": not opts.privileged and not any(s.startswith("seccomp") for s in security),
+            "InitPath": init_binary() if opts.init else None,
+        }
+
+    # -- running it (requests to the monitor) -----------------------------------------------------------
+
+    def _ask(self, request: dict, exit_status: int | None = None, keep: bool = False) -> tuple[dict, socket | None]:
+        """The monitor's reply to `request` (and with `keep`, the socket the process's stream follows on). A refusal
+        is a ContainerStartError carrying docker's exit status (`exit_status`, unless the monitor says which) for
+        what starts a process, else a TuikerError."""
+        reply, sock = self.monitor.request(request, keep=keep)
+        if not reply.get("ok"):
+            message = reply.get("error", f"{request['op']} failed")
+            if exit_status is None:
+                raise TuikerError(message)
+            raise ContainerStartError(message, reply.get("code", exit_status))
+        return reply, sock
+
+    def _request(self, op: str, ref: str, **extra) -> dict:
+        return self._ask({"op": op, "id": self.get(ref).id, **extra})[0]
+
+    def _session(self, request: dict, exit_status: int | None) -> Session:
+        from tuiker.engine.session import Session
+
+        return Session(self._ask(request, exit_status, keep=True)[1])
+
+    def start(self, ref: str) -> None:
+        self._ask({"op": "start", "id": self.get(ref).id, "attach": False, "size": None}, 125)
+
+    def start_attached(self, ref: str, size: tuple[int, int] | None = None) -> Session:
+        """Start it with its output (and input, if it keeps stdin open) streamed from its very first byte;
+        `size` (rows, columns) is its terminal's with a tty."""
+        return self._session({"op": "start", "id": self.get(ref).id, "attach": True,
+                              "size": list(size) if size else None}, 125)
+
+    def attach(self, ref: str, size: tuple[int, int] | None = None) -> Session:
+        """Its console (output from now on, and input if it keeps stdin open); it must be running."""
+        return self._session({"op": "attach", "id": self.get(ref).id, "size": list(size) if size else None}, None)
+
+    def exec(self, ref: str, cmd: list[str], tty: bool = False, interactive: bool = False, detach: bool = False,
+             env: list[str] | None = None, workdir: str | None = None, user: str | None = None,
+             size: tuple[int, int] | None = None) -> Session | None:
+        """Run `cmd` in the running container: its Session, or None with `detach`. ContainerStartError (126,
+        127) when it cannot be run."""
+        c = self.get(ref)
+        if c.status == "paused":
+            raise TuikerError(f"Container {c.short_id} is paused, unpause the container before exec")
+        if c.status != "running":
+            raise TuikerError(f"Container {c.short_id} is not running")
+        request = {"op": "exec", "id": c.id, "cmd": cmd, "tty": tty, "interactive": interactive, "detach": detach,
+                   "env": env or [], "workdir": workdir, "user": user, "size": list(size) if size else None}
+        if detach:
+            self._ask(request, 126)
+            return None
+        return self._session(request, 126)
+
+    def stop(self, ref: str, timeout: float | None = None) -> None:
+        """Its stop signal, then SIGKILL after `timeout` seconds (10); nothing if it does not run."""
+        if self.get(ref).status in LIVE_STATES:
+            self._request("stop", ref, timeout=10 if timeout is None else timeout)
+
+    def kill(self, ref: str, signal: str = "SIGKILL") -> None:
+        self._request("kill", ref, signal=signal)
+
+    def pause(self, ref: str) -> None:
+        self._request("pause", ref)
+
+    def unpause(self, ref: str) -> None:
+        self._request("unpause", ref)
+
+    def wait(self, ref: str) -> int:
+        """Its exit code, once it has stopped."""
+        return int(self._request("wait", ref).get("exit", 0))
+
+    def restart(self, ref: str, timeout: float | None = None) -> None:
+        self.stop(ref, timeout)
+        self.start(ref)
+
+    def remove(self, ref: str, force: bool = False) -> None:
+        """Remove it (`force`: kill it first if it runs), with its cgroup, address lease and files."""
+        c = self.get(ref)
+        if c.status in LIVE_STATES:
+            if not force:
+                raise TuikerError(f"cannot remove container {c.short_id}: container is {c.status}: stop the"
+                                  " container before removing or force remove")
+            try:
+                self._request("kill", c.id, signal="SIGKILL")
+            except TuikerError:
+                pass  # it exited between our look at its state and the kill: nothing to kill
+            self._request("wait", c.id)
+        from tuiker.net import ipam
+        from tuiker.runtime import cgroups
+
+        cg = cgroups.for_container(c.id)
+        cg.kill_all()
+        cg.remove()
+        ipam.release(self.root, c.id)  # the monitor released it at the exit; this covers a monitor that died first
+        self.store.delete_files(c)
+
+    def rename(self, ref: str, new_name: str) -> None:
+        self.store.rename(self.get(ref), new_name)
+
+    def prune(self) -> list[str]:
+        """Remove every container that does not run; their IDs."""
+        gone = []
+        for c in self.store.list():
+            if c.status in ("exited", "created", "dead"):
+                self.remove(c.id)
+                gone.append(c.id)
+        return gone
+
+    # -- reading --------------------------------------------------------------------------------------
+
+    def get(self, ref: str) -> Container:
+        """By name, full ID or unique ID prefix (docker's order: exact ID, exact name, ID prefix)."""
+        return self.store.get(ref)
+
+    def list(self, all: bool = False) -> list[Container]:
+        """Running ones (with `all`, every one), newest first. State files that call a container running while
+        no monitor runs are stale (the monitor died, the host rebooted): a new monitor reconciles them first."""
+        found = self.store.list()
+        if any(c.status in LIVE_STATES for c in found) and not self.monitor.alive():
+            self.monitor.connect().close()
+            found = self.store.list()
+        return found if all else [c for c in found if c.status in LIVE_STATES]
+
+    def inspect(self, ref: str) -> dict:
+        """docker inspect's document."""
+        c = self.get(ref)
+        if c.status in LIVE_STATES and not self.monitor.alive():
+            self.monitor.connect().close()  # a new monitor reconciles the stale state first
+            c.reload()
+        s = c.state
+        return {
+            "Id": c.id, "Created": c.config["Created"], "Path": (c.command or [""])[0], "Args": c.command[1:],
+            "State": {"Status": c.status, "Running": c.status in ("running", "paused"),
+                      "Paused": c.status == "paused", "Restarting": c.status == "restarting",
+                      "OOMKilled": bool(s.get("OOMKilled")), "Dead": c.status == "dead", "Pid": c.pid,
+                      "ExitCode": s.get("ExitCode", 0), "Error": s.get("Error", ""),
+                      "StartedAt": s.get("StartedAt", "0001-01-01T00:00:00Z"),
+                      "FinishedAt": s.get("FinishedAt", "0001-01-01T00:00:00Z")},
+            "Image": c.config["ImageID"], "Name": "/" + c.name, "RestartCount": s.get("RestartCount", 0),
+            "LogPath": str(c.dir / "log.json"), "HostConfig": c.config["HostConfig"],
+            "Config": c.config["Config"], "GraphDriver": {"Name": "overlay", "Data": {
+                "UpperDir": str(c.dir / "upper"), "WorkDir": str(c.dir / "work"),
+                "LowerDir": ":".join(str(self.root / "layers" / d / "diff") for d in reversed(c.config["Layers"]))}},
+            "Mounts": [], "NetworkSettings": netinfo.network_settings(c),
+        }
+
+    def logs(self, container: Container | str, tail: int | None = None, since: float | None = None,
+             follow: bool = False) -> Iterator[LogRecord]:
+        """Its output: the last `tail` records (all when None) not older than `since` (epoch seconds); with
+        `follow`, then what it writes, until it stops."""
+        from tuiker.engine import logs
+
+        c = self._record(container)
+        reader = logs.LogReader(c.dir / "log.json", tail, since)
+        return logs.follow(reader, c) if follow else iter(reader.read())
+
+    def log_reader(self, container: Container, tail: int | None = None) -> LogReader:
+        """For a view that polls: `read()` gives the last `tail` records, then each time what was appended."""
+        from tuiker.engine.logs import LogReader
+
+        return LogReader(container.dir / "log.json", tail)
+
+    def stats(self, container: Container | str) -> StatsSampler:
+        """A sampler of its cgroup and network counters: `sample()` as often as wanted."""
+        from tuiker.engine.stats import StatsSampler
+
+        return StatsSampler(self._record(container))
+
+    def top(self, container: Container | str) -> ProcessTable:
+        """Its processes: `rows()` as often as wanted. A container that does not run has none to show."""
+        from tuiker.engine.processes import ProcessTable
+
+        c = self._record(container)
+        if c.status not in ("running", "paused"):
+            raise TuikerError(f"container {c.short_id} is not running")
+        return ProcessTable(c)
+
+    def diff(self, container: Container | str) -> list[tuple[str, str]]:
+        """What it changed in its file system: ("A" | "C" | "D", path)."""
+        from tuiker.engine.changes import changes
+
+        return changes(self._record(container), self.root / "layers")
+
+    def size(self, container: Container | str) -> tuple[int, int]:
+        """(the bytes it wrote, those plus its image's): docker's SIZE column."""
+        from tuiker.engine.changes import written_bytes
+
+        c = self._record(container)
+        written = written_bytes(c)
+        try:
+            image = self.images.get(c.config["ImageID"]).size
+        except TuikerError:
+            image = 0  # its image went (rmi -f)
+        return written, written + image
+
+    def ports(self, container: Container | str) -> list[dict]:
+        """Its published ports while it runs, as bound: {"HostIp", "HostPort", "ContainerPort", "Proto"}."""
+        return netinfo.published_ports(self._record(container))
+
+    def port_mappings(self, container: Container | str, private_port: str | None = None) -> list[tuple[str, str]]:
+        """`port`: ("80/tcp", "0.0.0.0:8080") pairs, those of `private_port` (`80`, `53/udp`) only if given."""
+        return netinfo.port_mappings(self._record(container), private_port)
+
+    def net_io(self, container: Container | str) -> tuple[int, int] | None:
+        """(bytes received, sent) while it runs with a network of its own, else None."""
+        return netinfo.net_io(self._record(container))
+
+
+def status_text(c: Container, now: float | None = None) -> str:
+    """docker's STATUS: `Up 5 minutes`, `Up 2 hours (Paused)`, `Exited (0) 3 seconds ago`, `Created`."""
+    now = now or time.time()
+    s = c.state
+    if c.status in ("running", "paused"):
+        up = human_duration(now - (parse_time(s.get("StartedAt", "")) or now))
+        return f"Up {up}" + (" (Paused)" if c.status == "paused" else "")
+    if c.status in ("restarting", "exited"):
+        since = human_duration(now - (parse_time(s.get("FinishedAt", "")) or now))
+        return f"{c.status.capitalize()} ({s.get('ExitCode', 0)}) {since} ago"
+    return c.status.capitalize()
+
+
+def _restart_policy(text: str) -> dict:
+    """docker's RestartPolicy from `--restart no|on-failure[:N]|always|unless-stopped`."""
+    name, _, count = (text or "no").partition(":")
+    if name not in ("no", "on-failure", "always", "unless-stopped"):
+        raise TuikerError(f"invalid restart policy {text!r}: use no, on-failure[:N], always or unless-stopped")
+    if count and (name != "on-failure" or not count.isdigit()):
+        raise TuikerError(f"invalid restart policy {text!r}: only on-failure takes a maximum retry count")
+    return {"Name": name, "MaximumRetryCount": int(count or 0)}

@@ -1,0 +1,263 @@
+"""`engine.images`: pull, list, inspect, tag, remove, prune, save, load, and the registries' logins.
+
+Heavy modules (requests, the pull and archive code) are imported inside the methods that need them, so
+`tuiker images` starts fast."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tuiker.base.errors import TuikerError
+from tuiker.engine.containers import LIVE_STATES
+from tuiker.engine.stores import open_store
+from tuiker.image import reference
+from tuiker.image.store import Image, Store
+
+TYPE_CHECKING = False  # not typing's: importing typing costs ~7 ms on every command
+if TYPE_CHECKING:
+    from tuiker.runtime.containers import Container, ContainerStore
+
+
+class PullResult:
+    """What a pull did: the image, the digest it was pulled by, the reference as named in full, whether
+    anything was downloaded, and docker's warning when the image is not for this host's platform."""
+
+    def __init__(self, image: Image, repo_digest: str, reference: str, downloaded: bool,
+                 warning: str | None) -> None:
+        self.image = image
+        self.repo_digest = repo_digest
+        self.reference = reference
+        self.downloaded = downloaded
+        self.warning = warning
+
+
+class Images:
+    """The images of one engine root; given the root (it reads the containers' files only to know which
+    images are in use)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._store: Store | None = None
+        self._containers: ContainerStore | None = None
+
+    @property
+    def store(self) -> Store:
+        """Blobs, layers, image records and tags (image/store.py)."""
+        if self._store is None:
+            self._store = open_store(Store, self.root)
+        return self._store
+
+    @property
+    def _records(self) -> ContainerStore:
+        if self._containers is None:
+            from tuiker.runtime.containers import ContainerStore  # not on `tuiker images`' path
+
+            self._containers = open_store(ContainerStore, self.root)
+        return self._containers
+
+    def pull(self, name: str, platform: str | None = None, progress=None) -> PullResult:
+        """Pull `name`; `progress` is called with each Progress (a layer's, or the image's with id "")."""
+        from tuiker.image.pull import Puller, host_arch_warning
+
+        ref = reference.parse(name)
+        image, repo_digest, downloaded = Puller(self.store, progress).pull(name, platform)
+        warning = None if platform else host_arch_warning(self.config(image))
+        return PullResult(image, repo_digest, str(ref), downloaded, warning)
+
+    def list(self) -> list[Image]:
+        """Newest first."""
+        return sorted(self.store.list_images(), key=lambda i: i.created, reverse=True)
+
+    def get(self, name: str) -> Image:
+        """By name (`busybox`, `host:5000/app:1`), digest, ID or unique ID prefix."""
+        return self.store.resolve(name)
+
+    def config(self, image: Image) -> dict:
+        """The image's config document (architecture, os, config, history ...)."""
+        return json.loads(self.store.read_blob(image.id))
+
+    def inspect(self, name: str) -> dict:
+        image = self.get(name)
+        cfg = self.config(image)
+        return {
+            "Id": image.id,
+            "RepoTags": [reference.familiar(t) for t in image.repo_tags],
+            "RepoDigests": [reference.familiar(d) for d in image.repo_digests],
+            "Parent": "",
+            "Comment": "",
+            "Created": image.created,
+            "Author": cfg.get("author", ""),
+            "Config": cfg.get("config", {}),
+            "Architecture": cfg.get("architecture", ""),
+            **({"Variant": cfg["variant"]} if cfg.get("variant") else {}),
+            "Os": cfg.get("os", ""),
+            "Size": image.size,
+            "RootFS": {"Type": "layers", "Layers": image.layers},
+            "Metadata": {"ManifestDigest": image.manifest_digest, "ManifestMediaType": image.manifest_media_type},
+        }
+
+    def tag(self, source: str, target: str) -> None:
+        image = self.get(source)
+        ref = reference.parse(target)
+        if ref.digest:
+            raise TuikerError(f"refusing to create a tag with a digest reference: {target}")
+        self.store.tag(image.id, f"{ref.name}:{ref.tag}")
+
+    def remove(self, name: str, force: bool = False) -> list[tuple[str, str]]:
+        """docker rmi, with docker's conflicts (daemon/images/image_delete.go). A name that is not the image's
+        last is only untagged. The last name of an image a container uses is refused without -f; with -f it is
+        untagged, and the image stays (dangling) while a running container uses it. By ID: refused while a
+        running container uses it, and without -f while a stopped one does or other repositories name it.
+        Whatever goes, the layers of every container stay (store.py's garbage collection keeps them).
+        Returns ("Untagged"|"Deleted", what)."""
+        store = self.store
+        image_id = store.lookup_reference(name)
+        if image_id is None:
+            image = store.resolve(name)
+            if not force and not _one_repository(image):
+                raise TuikerError(f"conflict: unable to delete {image.short_id} (must be forced) - image is"
+                                  " referenced in multiple repositories")
+            self._refuse_delete(image, force)
+            done = []
+            for tag in image.repo_tags:
+                store.untag(tag)
+                done.append(("Untagged", reference.familiar(tag)))
+            return done + self._delete(image)
+        image = store.get_image(image_id)
+        if not force and _one_repository(image):
+            using = self._containers_using(image.id)
+            if using:
+                raise TuikerError(f'conflict: unable to remove repository reference "{name}" (must force) -'
+                                  f" container {using[0].short_id} is using its referenced image {image.short_id}")
+        ref = reference.parse(name)
+        if ref.digest:
+            store.forget_repo_digest(image.id, f"{ref.name}@{ref.digest}")
+            done = [("Untagged", reference.familiar(f"{ref.name}@{ref.digest}"))]
+        else:
+            store.untag(f"{ref.name}:{ref.tag}")
+            done = [("Untagged", reference.familiar(f"{ref.name}:{ref.tag}"))]
+        image = store.get_image(image.id)
+        if image.repo_tags or (ref.digest is None and image.repo_digests and
+                               any(not d.startswith(ref.name + "@") for d in image.repo_digests)):
+            return done
+        try:
+            self._refuse_delete(image, force)
+        except TuikerError:
+            return done  # docker: the last name went, the image stays (dangling) for the container using it
+        return done + self._delete(image)
+
+    def _containers_using(self, image_id: str) -> list[Container]:
+        """Containers made from `image_id`, running (and paused, restarting) ones first."""
+        using = [c for c in self._records.list() if c.config.get("ImageID") == image_id]
+        return sorted(using, key=lambda c: c.status not in LIVE_STATES)
+
+    def _refuse_delete(self, image: Image, force: bool) -> None:
+        """docker's delete conflicts: a running container's image cannot go, a stopped one's only with -f."""
+        using = self._containers_using(image.id)
+        if using and using[0].status in LIVE_STATES:
+            raise TuikerError(f"conflict: unable to delete {image.short_id} (cannot be forced) - image is being"
+                              f" used by running container {using[0].short_id}")
+        if using and not force:
+            raise TuikerError(f"conflict: unable to delete {image.short_id} (must be forced) - image is being"
+                              f" used by stopped container {using[0].short_id}")
+
+    def _delete(self, image: Image) -> list[tuple[str, str]]:
+        done = [("Untagged", reference.familiar(d)) for d in image.repo_digests]
+        layers = self.store.delete_image(image.id)
+        return done + [("Deleted", image.id)] + [("Deleted", d) for d in layers]
+
+    def prune(self, all_images: bool = False) -> tuple[list[tuple[str, str]], int]:
+        """Remove dangling images (no tag), or with `all_images` every image no container uses; images no
+        container uses only, in both cases, as docker (and damaged image records, which nothing can use).
+        Returns what went ("Untagged"|"Deleted", what) and the bytes reclaimed."""
+        done: list[tuple[str, str]] = []
+        reclaimed = 0
+        used = {c.config.get("ImageID") for c in self._records.list()}
+        for image in self.store.list_images():
+            if (image.repo_tags and not all_images) or image.id in used:
+                continue
+            before = self._layer_bytes()
+            for tag in image.repo_tags:
+                self.store.untag(tag)
+                done.append(("Untagged", reference.familiar(tag)))
+            done += self._delete(image)
+            reclaimed += before - self._layer_bytes()
+        done += [("Deleted", image_id) for image_id in self.store.remove_damaged_records()]
+        before = self._layer_bytes()
+        self.store.collect_garbage()
+        reclaimed += before - self._layer_bytes()
+        return done, reclaimed
+
+    def _layer_bytes(self) -> int:
+        total = 0
+        for layer in self.store.layers.iterdir():
+            try:
+                total += self.store.layer_size(f"sha256:{layer.name}")
+            except (OSError, ValueError, KeyError):
+                continue
+        return total
+
+    def save(self, names: list[str], path: str) -> None:
+        """docker save: the named images into one tar (docker-archive and OCI layout) at `path`."""
+        from tuiker.image import archive
+
+        images = []
+        for name in names:
+            image = self.get(name)
+            try:
+                ref = reference.parse(name)
+                tag = self.store.tags().get(f"{ref.name}:{ref.tag}") == image.id and f"{ref.name}:{ref.tag}"
+            except TuikerError:
+                tag = None
+            # docker saves the tag that was named, or all of the image's tags when named by ID.
+            images.append((image, [tag] if tag else image.repo_tags))
+        archive.save(self.store, images, path)
+
+    def load(self, path: str) -> list[str]:
+        """docker load (docker save, podman save, skopeo archives); the names loaded, or IDs of untagged images."""
+        from tuiker.image import archive
+
+        return archive.load(self.store, path)
+
+    # -- registries --------------------------------------------------------------------------------
+
+    def login(self, server: str | None, username: str, password: str) -> str:
+        """Check the credentials with the registry, then store them; the file they went to."""
+        from tuiker.image import credentials
+        from tuiker.image.registry import RegistryClient
+
+        host = registry_host(server)
+        RegistryClient(reference.DOCKER_HUB_API_HOST if host == "docker.io" else host,
+                       login=(username, password)).ping()
+        return str(credentials.store(host, username, password))
+
+    def logout(self, server: str | None) -> bool:
+        """Forget the credentials of `server` (Docker Hub when None); False if there were none."""
+        from tuiker.image import credentials
+
+        return credentials.erase(registry_host(server))
+
+
+def registry_host(server: str | None) -> str:
+    """The registry a login names (`https://index.docker.io/v1/` is Docker Hub: `docker.io`)."""
+    if not server:
+        return reference.DEFAULT_REGISTRY
+    host = server.removeprefix("https://").removeprefix("http://").split("/", 1)[0]
+    return reference.DEFAULT_REGISTRY if host in ("index.docker.io", "registry-1.docker.io") else host
+
+
+def familiar_name(name: str, default_tag: bool = False) -> str:
+    """The short form docker prints of an image name: `busybox:latest` for docker.io/library/busybox:latest,
+    `127.0.0.1:5000/app@sha256:...`; with `default_tag`, a name with neither tag nor digest gets `:latest`
+    first (as `ps` shows a container's image). What is no reference (an image ID) stays as it is."""
+    try:
+        return reference.familiar(str(reference.parse(name)) if default_tag else name)
+    except TuikerError:
+        return name
+
+
+def _one_repository(image: Image) -> bool:
+    """docker's isSingleReference: every name of the image (tags and digests) is in one repository."""
+    repos = {t.rsplit(":", 1)[0] for t in image.repo_tags} | {d.split("@", 1)[0] for d in image.repo_digests}
+    return len(repos) <= 1

@@ -1,0 +1,78 @@
+"""An attached container or an exec'd process, as the CLI (`run`, `attach`, `exec`) and the TUI's terminal tabs
+speak to it: keys and pastes in, a window size, output out, and an exit code at the end. Underneath, the
+monitor's frames on its socket (runtime/monitor_client.py): one kind byte, a length, the payload."""
+
+from __future__ import annotations
+
+import json
+
+from tuiker.runtime.monitor_client import CLOSE_STDIN, EXIT, RESIZE, STDERR, STDIN, STDOUT, frame, split_frames
+
+TYPE_CHECKING = False  # not typing's (see monitor_client)
+if TYPE_CHECKING:
+    import socket
+
+
+class Session:
+    """One process's stream. `read()` blocks for output and may be called from one thread while another
+    sends (a socket is safe for one reader and one writer). `done` once the process exited (`exit_code`) or
+    the monitor went away (`exit_code` None). `fileno()` lets a selector wait on it."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._buffer = bytearray()
+        self.done = False
+        self.exit_code: int | None = None
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def send(self, data: bytes) -> None:
+        """Input for the process (keys, a paste, a piped file)."""
+        if data:
+            self._sock.sendall(frame(STDIN, data))
+
+    def close_stdin(self) -> None:
+        """The end of the input: the process reads EOF."""
+        self._sock.sendall(frame(CLOSE_STDIN, b""))
+
+    def resize(self, rows: int, columns: int) -> None:
+        """The terminal's new size (its pty gets it, and the process a SIGWINCH)."""
+        self._sock.sendall(frame(RESIZE, json.dumps([rows, columns]).encode()))
+
+    def read(self) -> list[tuple[str, bytes]]:
+        """Waits for output: ("stdout" | "stderr", bytes) chunks, in order; [] once done."""
+        if self.done:
+            return []
+        try:
+            data = self._sock.recv(65536)
+        except OSError:
+            data = b""  # shut down by close() from another thread, or the connection broke
+        if not data:
+            self.done = True
+            return []
+        self._buffer += data
+        out = []
+        for kind, payload in split_frames(self._buffer):
+            if kind == EXIT:
+                self.exit_code = int(json.loads(payload).get("exit", 0))
+                self.done = True
+                break
+            if kind in (STDOUT, STDERR):
+                out.append(("stdout" if kind == STDOUT else "stderr", payload))
+        return out
+
+    def shutdown(self) -> None:
+        """End the session from our side (a detach: the process goes on). Safe from any thread: a read()
+        blocked in another one returns []."""
+        import socket
+
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # already shut, or the monitor closed it first
+
+    def close(self) -> None:
+        """Shut down and release the socket; by the thread that reads, once it is done reading."""
+        self.shutdown()
+        self._sock.close()
