@@ -22,8 +22,6 @@ from tuiker.base.errors import NotFoundError, TuikerError
 from tuiker.base.fsutil import DamagedFileError, atomic_write, flocked, open_root, private_dir, read_json, write_new
 from tuiker.base.times import now_iso
 
-STATES = ("created", "running", "paused", "restarting", "removing", "exited", "dead")
-
 
 class Container:
     # A plain class: the CLI's hot path avoids dataclasses (see reference.Reference).

@@ -68,7 +68,7 @@ def start(sup: Supervisor, c: Container, size: list[int] | None = None) -> None:
         except Exception as e:  # noqa: BLE001 - prepare undid itself
             fail(125, str(e) if isinstance(e, TuikerError) else f"network setup failed: {e!r}")
             return
-    cg = cgroups.driver(f"tuiker/{c.id}")
+    cg = cgroups.for_container(c.id)
 
     def undo() -> None:
         cg.kill_all()

@@ -68,7 +68,7 @@ class Supervisor:
                     for name, kind in (("stdout.fifo", STDOUT), ("stderr.fifo", STDERR)):
                         if (c.dir / name).exists():
                             outputs[os.open(c.dir / name, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)] = kind
-                    r = Running(pid, pidfd, outputs, None, None, cgroups.driver(f"tuiker/{c.id}"), c,
+                    r = Running(pid, pidfd, outputs, None, None, cgroups.for_container(c.id), c,
                                 log=LogWriter(c.dir / "log.json") if outputs else None)
                     self.watch(r)
                     continue
@@ -291,6 +291,6 @@ def restart_delay(policy: dict, code: int, manual_stop: bool, state: dict, start
 
 
 def _remove_cgroup(c: Container) -> None:
-    cg = cgroups.driver(f"tuiker/{c.id}")
+    cg = cgroups.for_container(c.id)
     cg.kill_all()
     cg.remove()
