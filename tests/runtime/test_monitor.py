@@ -21,7 +21,7 @@ def engine(engine_root) -> Engine:
 @pytest.fixture
 def image(engine, busybox_image) -> str:
     ref, _ = busybox_image
-    engine.pull(ref)
+    engine.images.pull(ref)
     return ref
 
 
@@ -32,22 +32,22 @@ def test_an_exec_leaving_a_process_that_holds_its_output_does_not_hold_up_the_mo
     the exit only when the pipe closed (on that code this test's read times out after 30 s). Now what is in the
     pipe is read, the pipe closed, and the exit reported at once."""
     c = start_detached(engine, image, "sleep", "300")
-    code, out, _ = read_stream(engine.exec(c.id, ["sh", "-c", "sleep 60 & echo started"]), timeout=30)
+    code, out, _ = read_stream(engine.containers.exec(c.id, ["sh", "-c", "sleep 60 & echo started"]), timeout=30)
     assert (code, out) == (0, "started\n")
     assert exec_in(engine, c.id, "echo", "next") == (0, "next\n", "")  # and the monitor serves the next
 
 
 def test_every_request_has_a_handler_or_the_unknown_request_reply(engine, image):
-    c = engine.create(RunOptions(image=image, command=["true"]))
-    reply, _ = engine.monitor.request({"op": "ping"})
+    c = engine.containers.create(RunOptions(image=image, command=["true"]))
+    reply, _ = engine.containers.monitor.request({"op": "ping"})
     assert reply["ok"] is True
     monitor_pid = reply["pid"]
     for request in ({"op": "frobnicate", "id": c.id}, {"op": "start"}, {"id": c.id}):
-        reply, _ = engine.monitor.request(request)
+        reply, _ = engine.containers.monitor.request(request)
         assert reply["ok"] is False and reply["code"] == 125
         assert reply["error"].startswith(f"unknown request {request.get('op')!r}: the running monitor (pid "
                                          f"{monitor_pid}) is older than this tuiker")
-    reply, _ = engine.monitor.request({"op": "wait", "id": "no-such-container"})
+    reply, _ = engine.containers.monitor.request({"op": "wait", "id": "no-such-container"})
     assert reply == {"ok": False, "error": "No such container: no-such-container", "code": 125}
     assert os.path.exists(f"/proc/{monitor_pid}")  # none of it took the monitor down
-    assert engine.monitor.request({"op": "wait", "id": c.id})[0] == {"ok": True, "exit": 0}
+    assert engine.containers.monitor.request({"op": "wait", "id": c.id})[0] == {"ok": True, "exit": 0}
