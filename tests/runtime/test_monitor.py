@@ -1,28 +1,16 @@
 """The monitor as a server: its table of requests, and an event loop that no one process can hold up.
 
-Real containers and execs through the engine, as in test_containers.py (whose helpers these use).
+Real containers and execs through the engine (conftest.py's `engine` and `image`), as in test_containers.py
+(whose helpers these use).
 """
 
 from __future__ import annotations
 
 import os
 
-import pytest
 from test_containers import exec_in, read_stream, start_detached
 
-from tuiker.engine import Engine, RunOptions
-
-
-@pytest.fixture
-def engine(engine_root) -> Engine:
-    return Engine(engine_root)
-
-
-@pytest.fixture
-def image(engine, busybox_image) -> str:
-    ref, _ = busybox_image
-    engine.images.pull(ref)
-    return ref
+from tuiker.engine import RunOptions
 
 
 def test_an_exec_leaving_a_process_that_holds_its_output_does_not_hold_up_the_monitor(engine, image):
