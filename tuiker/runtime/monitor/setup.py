@@ -50,11 +50,14 @@ class Setup:
 
 
 class Setups:
-    """The setups under way. `pids` are theirs until they finish: the reaping of strays leaves them alone."""
+    """The setups under way. `by_pid` are theirs until they finish: the reaping of strays leaves them alone.
+    `unresolved` are those whose process's pid is not read yet: while there is one, any zombie may be its
+    process (an exec's `true` can execve and exit before the pid pipe's EOF is seen), so no stray is reaped."""
 
     def __init__(self, server: Server) -> None:
         self.server = server
         self.by_pid: dict[int, Setup] = {}
+        self.unresolved: set[Setup] = set()
 
     def fork(self, child: Callable[[int, int], None], child_ends: list[int], done: Done,
              go: tuple[int, Callable[[int], None]] | None = None) -> Setup:
@@ -91,6 +94,7 @@ class Setups:
         for fd in (pid_w, err_w, *child_ends):
             os.close(fd)
         setup = Setup(intermediate, pid_r, err_r, done, *(go or (None, None)))
+        self.unresolved.add(setup)
         self.server.register(pid_r, "setup-pid", lambda _: self._pid_ready(setup))
         self.server.after(SETUP_TIMEOUT, lambda: self.cancel(
             setup, f"the container's setup did not finish within {SETUP_TIMEOUT:.0f} s"))
@@ -105,6 +109,7 @@ class Setups:
         os.close(s.pid_r)
         s.pid_r = -1
         s.pid = int(s.pid_text) if s.pid_text.strip().isdigit() else 0
+        self.unresolved.discard(s)
         if s.pid:
             self.by_pid[s.pid] = s
             try:
@@ -151,6 +156,7 @@ class Setups:
         if s.go_w is not None:
             os.close(s.go_w)
         self.by_pid.pop(s.pid, None)
+        self.unresolved.discard(s)
         error = s.error
         if error is None and s.message:
             code, _, text = s.message.decode(errors="replace").partition(" ")

@@ -83,6 +83,8 @@ class Supervisor:
 
         Such a process sits in a container's pid namespace; unreaped, it would keep that namespace's
         pid 1 from ever finishing its exit (the kernel waits for every member), and `stop` would hang."""
+        if self.setups.unresolved:
+            return  # a zombie now may be a setup's own process, whose pid is still in its pipe (setup.py)
         watched = {r.pid for r in self.by_pidfd.values()} | set(self.setups.by_pid)
         while True:
             try:
