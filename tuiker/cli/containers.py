@@ -38,7 +38,8 @@ def _options(args):
         auto_remove=getattr(args, "rm", False), privileged=args.privileged, read_only=args.read_only,
         cap_add=args.cap_add, cap_drop=args.cap_drop, security_opt=args.security_opt, network=args.network,
         ports=args.publish, publish_all=args.publish_all, network_aliases=args.network_alias, expose=args.expose,
-        platform=args.platform, init=args.init)
+        platform=args.platform, init=args.init, volumes=args.volume, mounts=args.mount, tmpfs=args.tmpfs,
+        volumes_from=args.volumes_from)
 
 
 def cmd_create(args) -> int:
@@ -135,7 +136,7 @@ def cmd_rm(args) -> int:
     status = 0
     for ref in args.containers:
         try:
-            containers.remove(ref, force=args.force)
+            containers.remove(ref, force=args.force, volumes=args.volumes)
             print(ref)
         except NotFoundError as e:
             if not args.force:  # docker: `rm -f` of a container that is not there is no error, and says nothing
@@ -418,6 +419,10 @@ def add_parsers(sub) -> None:
         p.add_argument("-P", "--publish-all", action="store_true", help="Publish all exposed ports to random ports")
         p.add_argument("--expose", action="append", help="Expose a port or a range of ports")
         p.add_argument("--platform", help="Set platform if server is multi-platform capable")
+        p.add_argument("-v", "--volume", action="append", help="Bind mount a volume: [SRC:]DST[:ro|rw|z|Z|nocopy]")
+        p.add_argument("--mount", action="append", help="Attach a filesystem mount to the container")
+        p.add_argument("--tmpfs", action="append", help="Mount a tmpfs directory")
+        p.add_argument("--volumes-from", action="append", help="Mount volumes from the specified container(s)")
         p.add_argument("image", metavar="IMAGE")
         p.add_argument("command", nargs="...", metavar="COMMAND")
 
@@ -455,8 +460,11 @@ def add_parsers(sub) -> None:
         "-s", "--signal", default="SIGKILL", help="Signal to send to the container"))
     simple("pause", cmd_pause, "Pause all processes within one or more containers")
     simple("unpause", cmd_unpause, "Unpause all processes within one or more containers")
-    simple("rm", cmd_rm, "Remove one or more containers", lambda p: p.add_argument(
-        "-f", "--force", action="store_true", help="Force the removal of a running container (uses SIGKILL)"))
+    simple("rm", cmd_rm, "Remove one or more containers", lambda p: (
+        p.add_argument("-f", "--force", action="store_true", help="Force the removal of a running container (uses"
+                       " SIGKILL)"),
+        p.add_argument("-v", "--volumes", action="store_true", help="Remove anonymous volumes associated with the"
+                       " container")))
     simple("wait", cmd_wait, "Block until one or more containers stop, then print their exit codes")
     simple("top", cmd_top, "Display the running processes of a container", one=True)
     p = simple("port", cmd_port, "List port mappings or a specific mapping for the container", one=True)
