@@ -88,15 +88,32 @@ def open_in_root(root_fd: int, path: str, is_dir: bool) -> int:
     """An O_PATH fd on `path` resolved inside the root (symlinks scoped to it), each missing component made on the
     way: directories, or an empty file as the last one when a file is bound. Every step resolves from the root
     again with RESOLVE_IN_ROOT, and mkdir/open(O_EXCL|O_NOFOLLOW) take one plain name under a parent fd, so what a
-    symlink planted meanwhile can do is lead to somewhere else inside the root, never outside it."""
-    parts = [p for p in path.split("/") if p and p != "."]
-    if ".." in parts:
+    symlink planted meanwhile can do is lead to somewhere else inside the root, never outside it. A dangling
+    symlink on the way is followed as the container would see it (its target made inside the root, as docker
+    does), by rewriting the path and starting again."""
+    if ".." in path.split("/"):
         raise SetupError(125, f"invalid mount target {path!r}: it must not contain '..'")
+    for _ in range(40):  # the kernel's own limit on symlinks in one lookup
+        try:
+            return _open_or_make(root_fd, path, is_dir)
+        except _Redirect as r:
+            path = r.path
+    raise SetupError(125, f"cannot mount at {path!r}: too many levels of symbolic links")
+
+
+class _Redirect(Exception):
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+
+def _open_or_make(root_fd: int, path: str, is_dir: bool) -> int:
+    parts = [p for p in path.split("/") if p and p != "."]
     prefix = ""
     fd = os.dup(root_fd)
     try:
         for i, part in enumerate(parts):
             last = i == len(parts) - 1
+            parent = prefix
             prefix += "/" + part
             try:
                 new = linux.openat2(root_fd, prefix, os.O_PATH, _RESOLVE)
@@ -109,14 +126,19 @@ def open_in_root(root_fd: int, path: str, is_dir: bool) -> int:
                     else:
                         os.mkdir(part, 0o755, dir_fd=fd)
                 except FileExistsError:
-                    pass  # made meanwhile, or a dangling symlink: resolved again just below
+                    # A dangling symlink (or one made meanwhile): go where it leads, inside the root.
+                    try:
+                        link = os.readlink(part, dir_fd=fd)
+                    except OSError:
+                        raise _Redirect(path) from None  # not a symlink: made meanwhile, look again
+                    rest = "/".join(parts[i + 1:])
+                    raise _Redirect((link if link.startswith("/") else f"{parent}/{link}") + "/" + rest) from None
                 new = linux.openat2(root_fd, prefix, os.O_PATH, _RESOLVE)
             os.close(fd)
             fd = new
             if not last and not stat.S_ISDIR(os.fstat(fd).st_mode):
                 raise SetupError(125, f"cannot mount at {path!r}: {prefix} is not a directory")
-        kind_ok = stat.S_ISDIR(os.fstat(fd).st_mode) == is_dir
-        if not kind_ok:
+        if stat.S_ISDIR(os.fstat(fd).st_mode) != is_dir:
             what = "a directory onto a file" if is_dir else "a file onto a directory"
             raise SetupError(125, f"cannot mount {what} at {path!r}")
         return fd
