@@ -219,3 +219,66 @@ def test_host_mount_table_is_untouched(image, tuiker):
     ok(tuiker("run", "--rm", "-v", "mv:/m", "--tmpfs", "/t", image, "true"))
     after = subprocess.run(["cat", "/proc/self/mountinfo"], capture_output=True, text=True).stdout.count("\n")
     assert before == after
+
+
+# -- cp ------------------------------------------------------------------------------------------------------------
+
+def test_cp_out_of_running_and_stopped_containers(tuiker, image, tmp_path):
+    ok(tuiker("run", "-d", "--name", "cpo", "-v", "cpvol:/vol", image, "sh", "-c",
+              "mkdir -p /d/sub && echo a > /d/a && echo b > /d/sub/b && echo v > /vol/v && chown 1234 /d/a;"
+              " sleep 60"))
+    wait = ok(tuiker("exec", "cpo", "sh", "-c", "while [ ! -e /vol/v ]; do sleep 0.05; done; echo ready"))
+    assert wait == "ready\n"
+    ok(tuiker("cp", "cpo:/d/a", str(tmp_path / "a.txt")))  # a file to a new name
+    assert (tmp_path / "a.txt").read_text() == "a\n" and (tmp_path / "a.txt").stat().st_uid == 0
+    ok(tuiker("cp", "cpo:/d", str(tmp_path)))  # a directory into an existing one
+    assert (tmp_path / "d" / "sub" / "b").read_text() == "b\n"
+    (tmp_path / "into").mkdir()
+    ok(tuiker("cp", "-a", "cpo:/d/.", str(tmp_path / "into")))  # its content, owners kept
+    assert sorted(os.listdir(tmp_path / "into")) == ["a", "sub"] and (tmp_path / "into" / "a").stat().st_uid == 1234
+    ok(tuiker("cp", "cpo:vol/v", str(tmp_path / "v")))  # a path inside a volume (relative to /)
+    assert (tmp_path / "v").read_text() == "v\n"
+    r = tuiker("cp", "cpo:/nosuch", str(tmp_path))
+    assert r.returncode == 1 and one_line_error(r) == "Error: Could not find the file /nosuch in container cpo"
+    ok(tuiker("stop", "-t", "0", "cpo"))
+    ok(tuiker("cp", "cpo:/vol/v", str(tmp_path / "v2")))  # stopped: its volume is still reached
+    assert (tmp_path / "v2").read_text() == "v\n"
+    tar = subprocess.run([*tuiker_cmd(), "cp", "cpo:/d", "-"], capture_output=True, check=True).stdout
+    import io
+    import tarfile
+    names = sorted(tarfile.open(fileobj=io.BytesIO(tar)).getnames())
+    assert names == ["d", "d/a", "d/sub", "d/sub/b"]
+    ok(tuiker("rm", "cpo"))
+
+
+def test_cp_into_running_and_stopped_containers(tuiker, image, tmp_path):
+    (tmp_path / "f.txt").write_text("file\n")
+    (tmp_path / "dir" / "in").mkdir(parents=True)
+    (tmp_path / "dir" / "in" / "x").write_text("x\n")
+    ok(tuiker("run", "-d", "--name", "cpi", "-v", "cpin:/vol", image, "sleep", "60"))
+    ok(tuiker("cp", str(tmp_path / "f.txt"), "cpi:/tmp/"))
+    ok(tuiker("cp", str(tmp_path / "f.txt"), "cpi:/renamed"))
+    ok(tuiker("cp", str(tmp_path / "dir"), "cpi:/vol"))
+    assert ok(tuiker("exec", "cpi", "sh", "-c", "cat /tmp/f.txt /renamed /vol/dir/in/x; stat -c %u /renamed")) == \
+        "file\nfile\nx\n0\n"
+    r = tuiker("cp", str(tmp_path / "dir"), "cpi:/renamed")
+    assert r.returncode == 1 and "cannot overwrite non-directory" in one_line_error(r)
+    ok(tuiker("stop", "-t", "0", "cpi"))
+    # A tar stream on stdin, into a stopped container (its volume included).
+    import io
+    import tarfile
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo("streamed")
+        info.size = 3
+        tar.addfile(info, io.BytesIO(b"st\n"))
+    subprocess.run([*tuiker_cmd(), "cp", "-", "cpi:/vol"], input=buf.getvalue(), check=True)
+    ok(tuiker("start", "cpi"))
+    assert ok(tuiker("exec", "cpi", "cat", "/vol/streamed")) == "st\n"
+    ok(tuiker("rm", "-f", "cpi"))
+
+
+def tuiker_cmd() -> list[str]:
+    import sys
+
+    return [sys.executable, "-m", "tuiker"]

@@ -91,3 +91,28 @@ def test_a_bind_mount_behind_a_symlink_never_covers_a_host_path(tuiker, symlink_
     out = ok(tuiker("run", "--rm", "-v", f"{tmp_path}:/up/b:ro", symlink_image, "cat", f"{HOST_DIR}/b/mine"))
     assert out == "bound\n"
     host_untouched()
+
+
+@pytest.mark.parametrize("running", [True, False], ids=["running", "stopped"])
+def test_cp_never_follows_a_container_symlink_to_the_host(tuiker, symlink_image, tmp_path, running):
+    ok(tuiker("pull", "-q", symlink_image))
+    ok(tuiker("run", "-d", "--name", "cpsym", symlink_image, "sleep", "60"))
+    if not running:
+        ok(tuiker("stop", "-t", "0", "cpsym"))
+    # Out: the container's /data/secret.txt does not exist (its HOST_DIR holds only the decoy); the host's is never
+    # what comes out, through the absolute symlink or through `..`.
+    for path in ("/data/secret.txt", "/up/secret.txt"):
+        r = tuiker("cp", f"cpsym:{path}", str(tmp_path / "out"))
+        assert r.returncode == 1 and "Could not find the file" in r.stderr
+        assert not (tmp_path / "out").exists()
+    ok(tuiker("cp", "cpsym:/up/decoy.txt", str(tmp_path / "decoy")))
+    assert (tmp_path / "decoy").read_text() == "the image's own\n"
+    # In: written where the symlink leads inside the container, never into the host's directory.
+    (tmp_path / "planted").write_text("planted\n")
+    ok(tuiker("cp", str(tmp_path / "planted"), "cpsym:/data/"))
+    ok(tuiker("cp", str(tmp_path / "planted"), "cpsym:/up/planted2"))
+    if not running:
+        ok(tuiker("start", "cpsym"))
+    assert ok(tuiker("exec", "cpsym", "ls", HOST_DIR)).split() == ["decoy.txt", "planted", "planted2"]
+    host_untouched()
+    ok(tuiker("rm", "-fv", "cpsym"))

@@ -381,6 +381,30 @@ def cmd_port(args) -> int:
     return 0
 
 
+def cmd_cp(args) -> int:
+    """`cp [-a] [-L] CONTAINER:SRC DST|-` and `cp [-a] [-L] SRC|- CONTAINER:DST`."""
+    src, dst = _cp_arg(args.src), _cp_arg(args.dst)
+    if src[0] and dst[0]:
+        raise TuikerError("copying between containers is not supported")
+    if not src[0] and not dst[0]:
+        raise TuikerError("must specify at least one container source")
+    containers = engine().containers
+    if src[0]:
+        containers.copy_from(src[0], src[1], dst[1], args.archive, args.follow_link, stdout=sys.stdout.buffer)
+    else:
+        containers.copy_to(dst[0], src[1], dst[1], args.archive, args.follow_link, stdin=sys.stdin.buffer)
+    return 0
+
+
+def _cp_arg(arg: str) -> tuple[str, str]:
+    """("container", "path") for CONTAINER:PATH, ("", "path") for a local path (docker: one starting with `/` or
+    `.`, or without a colon)."""
+    if arg.startswith(("/", ".")) or ":" not in arg:
+        return "", arg
+    container, _, path = arg.partition(":")
+    return container, path
+
+
 def cmd_diff(args) -> int:
     """What the container changed against its image: A added, C changed, D deleted."""
     for kind, path in engine().containers.diff(args.container):
@@ -470,6 +494,12 @@ def add_parsers(sub) -> None:
     p = simple("port", cmd_port, "List port mappings or a specific mapping for the container", one=True)
     p.add_argument("private_port", nargs="?", metavar="PRIVATE_PORT[/PROTO]")
     simple("diff", cmd_diff, "Inspect changes to files on a container's filesystem", one=True)
+    p = sub.add_parser("cp", help="Copy files/folders between a container and the local filesystem")
+    p.add_argument("-a", "--archive", action="store_true", help="Archive mode (copy all uid/gid information)")
+    p.add_argument("-L", "--follow-link", action="store_true", help="Always follow symbol link in SRC_PATH")
+    p.add_argument("src", metavar="SRC_PATH")
+    p.add_argument("dst", metavar="DEST_PATH")
+    p.set_defaults(func=cmd_cp)
     simple("attach", cmd_attach, "Attach to a running container", lambda p: p.add_argument(
         "--no-stdin", action="store_true", help="Do not attach STDIN"), one=True)
     p = simple("rename", cmd_rename, "Rename a container", one=True)

@@ -329,6 +329,20 @@ class Containers:
 
             remove_anonymous(self.root, c, self.store.list())
 
+    def copy_from(self, ref: str, src: str, dst: str, archive: bool = False, follow: bool = False,
+                  stdout=None) -> None:
+        """`cp CONTAINER:SRC DST` (docker's rules, engine/copy.py); `dst` `-` writes a tar to `stdout`."""
+        from tuiker.engine.copy import copy_out
+
+        copy_out(self.root, self.get(ref), _container_path(src), dst, archive, follow, stdout)
+
+    def copy_to(self, ref: str, src: str, dst: str, archive: bool = False, follow: bool = False,
+                stdin=None) -> None:
+        """`cp SRC CONTAINER:DST`; `src` `-` reads a tar from `stdin`."""
+        from tuiker.engine.copy import copy_in
+
+        copy_in(self.root, self.get(ref), src, _container_path(dst), archive, follow, stdin)
+
     def rename(self, ref: str, new_name: str) -> None:
         self.store.rename(self.get(ref), new_name)
 
@@ -452,6 +466,11 @@ def status_text(c: Container, now: float | None = None) -> str:
         since = human_duration(now - (parse_time(s.get("FinishedAt", "")) or now))
         return f"{c.status.capitalize()} ({s.get('ExitCode', 0)}) {since} ago"
     return c.status.capitalize()
+
+
+def _container_path(path: str) -> str:
+    """A path in a container, as docker's cp takes it: relative to its root."""
+    return path if path.startswith("/") else "/" + path
 
 
 def _inspect_mounts(c: Container) -> list[dict]:

@@ -90,7 +90,7 @@ def start(sup: Supervisor, c: Container, size: list[int] | None = None) -> None:
         etc_files={f"/etc/{n}": str(c.dir / n) for n in ("hostname", "hosts", "resolv.conf")},
         readonly=bool(host.get("ReadonlyRootfs")), privileged=bool(host.get("Privileged")),
         console=io.console, network_host=host.get("NetworkMode") == "host", init=c.config.get("InitPath"),
-        mounts=container_mounts(c))
+        mounts=spawn.mounts_from_config(c.config.get("mounts") or []))
     # docker's --init: tini is pid 1, reaps zombies and passes signals on to the command.
     args = [INIT_TARGET, "--", *c.command] if rootfs.init else c.command
     proc = spawn.Process(args=args, env=cfg["Env"], cwd=cfg.get("WorkingDir") or "/",
@@ -155,15 +155,6 @@ def start(sup: Supervisor, c: Container, size: list[int] | None = None) -> None:
         fail(125, f"cannot start the container: {e}")
         return
     trace.mark("forked")
-
-
-def container_mounts(c: Container) -> list[spawn.Mount]:
-    """The mounts recorded in its config at create (engine/mountspec.py), for every start: a restart, or a start by
-    a new monitor, makes exactly the same ones."""
-    return [spawn.Mount(kind=m["Type"], target=m["Destination"], source=m.get("Source", ""), readonly=not m["RW"],
-                        propagation=m.get("Propagation") or "rprivate", copy_up=bool(m.get("CopyUp")),
-                        tmpfs_options=m.get("TmpfsOptions") or {}, tmpfs_flags=m.get("TmpfsFlags") or [])
-            for m in c.config.get("mounts") or []]
 
 
 def seccomp_program(c: Container) -> bytes | None:

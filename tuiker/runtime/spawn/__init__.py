@@ -30,7 +30,7 @@ from tuiker.runtime.spawn.init import (
     report_and_exit,
     setup_stdio,
 )
-from tuiker.runtime.spawn.mounts import Mount
+from tuiker.runtime.spawn.mounts import Mount, mount_all, mounts_from_config
 from tuiker.runtime.spawn.namespaces import NAMESPACES, fork_and_exec, intermediate, intermediate_exec
 from tuiker.runtime.spawn.rootfs import (
     DEVICES,
@@ -44,4 +44,5 @@ from tuiker.runtime.spawn.rootfs import (
 
 __all__ = ["DEVICES", "ENGINE_PATHS", "MASKED_PATHS", "Mount", "NAMESPACES", "READONLY_PATHS", "Process", "Rootfs",
            "SetupError", "default_signals", "finish_and_exec", "fork_and_exec", "intermediate", "intermediate_exec",
-           "lookup", "mount_overlay", "report_and_exit", "setup_rootfs", "setup_stdio"]
+           "lookup", "mount_all", "mount_overlay", "mounts_from_config", "report_and_exit", "setup_rootfs",
+           "setup_stdio"]

@@ -40,6 +40,15 @@ class Mount:
     tmpfs_flags: list[str] = field(default_factory=list)  # nosuid, nodev, noexec, ro
 
 
+def mounts_from_config(entries: list[dict]) -> list[Mount]:
+    """The mounts a container's config recorded at create (engine/mountspec.py), for every start: a restart, or a
+    start by a new monitor, makes exactly the same ones."""
+    return [Mount(kind=m["Type"], target=m["Destination"], source=m.get("Source", ""), readonly=not m["RW"],
+                  propagation=m.get("Propagation") or "rprivate", copy_up=bool(m.get("CopyUp")),
+                  tmpfs_options=m.get("TmpfsOptions") or {}, tmpfs_flags=m.get("TmpfsFlags") or [])
+            for m in entries]
+
+
 def mount_all(root: str, mounts: list[Mount]) -> None:
     """Every mount, parents before children (docker sorts by depth: `/a` must be mounted before `/a/b`)."""
     root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
