@@ -130,6 +130,28 @@ def test_bad_specs_fail_in_one_line_and_leave_nothing(tuiker, image, engine_root
     assert ok(tuiker("ps", "-aq")) == ""
 
 
+def test_a_mount_that_fails_at_start_is_one_line_and_leaves_no_mount(tuiker, image, engine_root, tmp_path):
+    (tmp_path / "file").write_text("x")
+    r = tuiker("run", "--name", "bad", "-v", f"{tmp_path}/file:/bin", image, "true")
+    assert r.returncode == 125
+    assert one_line_error(r) == "Error: cannot mount a file onto a directory at '/bin'"
+    assert ok(tuiker("inspect", "-f", "{{.State.Status}}", "bad")) == "created\n"
+    with open("/proc/self/mountinfo") as f:
+        assert str(engine_root) not in f.read()
+
+
+def test_ps_mounts_columns_and_system_prune_volumes(tuiker, image, tmp_path):
+    ok(tuiker("create", "--name", "pm", "-v", "a-rather-long-volume-name:/a", "-v", f"{tmp_path}:/b", "-v", "/anon",
+              image, "true"))
+    out = ok(tuiker("ps", "-a", "--format", "{{.Mounts}} {{.LocalVolumes}}"))
+    mounts, count = out.split()
+    assert count == "2" and mounts.split(",")[:2] == ["a-rather-long-…", str(tmp_path)[:14] + "…"]
+    ok(tuiker("rm", "pm"))
+    out = ok(tuiker("system", "prune", "-f", "--volumes"))
+    assert "Deleted Volumes:\n" in out and "a-rather-long-volume-name" not in out  # only the anonymous one
+    assert ok(tuiker("volume", "ls", "-q")) == "a-rather-long-volume-name\n"
+
+
 def test_tmpfs_and_mount_tmpfs(tuiker, image):
     out = ok(tuiker("run", "--rm", "--tmpfs", "/scratch:size=1m,mode=700", "--mount",
                     "type=tmpfs,dst=/t2,tmpfs-size=2m", image, "sh", "-c",

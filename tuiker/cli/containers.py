@@ -226,10 +226,18 @@ def _ps_context(e, c, trunc: bool) -> dict:
         "Size": lambda: _size_text(e, c),
         "Labels": lambda: ",".join(sorted(f"{k}={v}" for k, v in labels.items())),
         "Label": lambda name: labels.get(name, ""),
-        "Mounts": "",
-        "LocalVolumes": "0",
+        "Mounts": lambda: ",".join(_mount_names(c, trunc)),
+        "LocalVolumes": lambda: str(sum(1 for m in c.config.get("mounts") or [] if m.get("Type") == "volume")),
         "Networks": lambda: ",".join(networks_of(c)),
     }
+
+
+def _mount_names(c, trunc: bool) -> list[str]:
+    """docker's MOUNTS: each mount's volume name, or else its source, cut to 15 characters unless --no-trunc."""
+    from tuiker.fmt import ellipsis
+
+    names = [m.get("Name") or m.get("Source", "") for m in c.config.get("mounts") or [] if not m.get("Hidden")]
+    return [ellipsis(n, 15) for n in names] if trunc else names
 
 
 def _size_text(e, c) -> str:

@@ -85,8 +85,9 @@ def cmd_system_prune(args) -> int:
     from tuiker.fmt import human_size
 
     what = "all images without at least one container associated to them" if args.all else "all dangling images"
+    volumes = "\n  - all anonymous volumes not used by at least one container" if args.volumes else ""
     if not args.force and not confirm("WARNING! This will remove:\n  - all stopped containers\n  - all networks not"
-                                      f" used by at least one container\n  - {what}\n"):
+                                      f" used by at least one container{volumes}\n  - {what}\n"):
         return 0
     e = engine()
     # First a monitor that has reconciled (a kill -9 left "running" states of dead containers), and the sweep
@@ -94,11 +95,15 @@ def cmd_system_prune(args) -> int:
     swept = e.networks.sweep()
     containers = e.containers.prune()
     networks = e.networks.prune()
-    images, reclaimed = e.images.prune(all_images=args.all)
+    gone_volumes, reclaimed = e.volumes.prune() if args.volumes else ([], 0)
+    images, image_bytes = e.images.prune(all_images=args.all)
+    reclaimed += image_bytes
     if containers:
         print("Deleted Containers:\n" + "\n".join(containers) + "\n")
     if networks:
         print("Deleted Networks:\n" + "\n".join(networks) + "\n")
+    if gone_volumes:
+        print("Deleted Volumes:\n" + "\n".join(gone_volumes) + "\n")
     if images:
         print("Deleted Images:\n" + "\n".join(f"{verb.lower()}: {what}" for verb, what in images) + "\n")
     if swept.get("leases") or swept.get("links"):
@@ -184,6 +189,7 @@ def add_parsers(sub) -> None:
     p = inner.add_parser("prune", help="Remove unused data, and sweep what a killed engine left")
     p.add_argument("-a", "--all", action="store_true", help="Remove all unused images not just dangling ones")
     p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
+    p.add_argument("--volumes", action="store_true", help="Prune anonymous volumes")
     p.set_defaults(func=cmd_system_prune)
     p = inner.add_parser("df", help="Show tuiker disk usage")
     p.set_defaults(func=cmd_system_df)

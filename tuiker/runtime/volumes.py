@@ -50,11 +50,11 @@ class VolumeStore:
 
     def create(self, name: str | None = None, labels: dict[str, str] | None = None,
                options: dict[str, str] | None = None, anonymous: bool = False) -> tuple[dict, bool]:
-        """Under the lock: the volume `name` (made if missing: docker's create is idempotent), and whether it was
-        made now."""
+        """Under the lock: the volume `name` (a random one if None; made if missing: docker's create is
+        idempotent), and whether it was made now. `anonymous` ones (a container's, not named by the user) carry
+        docker's label, which `volume prune` without -a and `rm -v` go by."""
         if name is None:
             name = os.urandom(32).hex()
-            anonymous = True
         check_name(name)
         if self.exists(name):
             return self.get(name), False
