@@ -196,6 +196,8 @@ def test_rm_without_v_keeps_anonymous_volumes_and_run_rm_removes_them(tuiker, im
     ok(tuiker("create", "--name", "keep1", "-v", "/anon", "-v", "named:/named", image, "true"))
     names = ok(tuiker("volume", "ls", "-q")).split()
     assert len(names) == 2 and "named" in names
+    assert json.loads(ok(tuiker("inspect", "-f", "{{json .HostConfig.Binds}}", "keep1"))) == ["named:/named"]
+    assert json.loads(ok(tuiker("inspect", "-f", "{{json .Config.Volumes}}", "keep1"))) == {"/anon": {}}
     ok(tuiker("rm", "keep1"))
     assert len(ok(tuiker("volume", "ls", "-q")).split()) == 2
     ok(tuiker("volume", "prune", "-f"))

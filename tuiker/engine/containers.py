@@ -191,6 +191,10 @@ class Containers:
         if opts.auto_remove and restart["Name"] != "no":
             raise TuikerError("conflicting options: cannot specify both --restart and --rm")
         mounts = self._mounts(opts, (image_cfg.get("config") or {}).get("Volumes"))
+        # docker's Config.Volumes: the image's VOLUMEs and -v's anonymous ones (the rest are HostConfig.Binds).
+        anonymous = {m["Destination"]: {} for m in mounts if m["Type"] == "volume" and m.get("Anonymous")}
+        if anonymous:
+            cfg["Volumes"] = anonymous
         return {
             "Image": opts.image, "ImageID": image.id, "Layers": [d.removeprefix("sha256:") for d in image.layers],
             "Config": cfg,
@@ -202,7 +206,7 @@ class Containers:
                 "CapAdd": opts.cap_add or None, "CapDrop": opts.cap_drop or None, "SecurityOpt": security or None,
                 "NetworkMode": net["NetworkMode"], "PortBindings": net["PortBindings"] or None,
                 "PublishAllPorts": net["PublishAllPorts"], "Init": opts.init or None,
-                "Binds": [b for b in opts.volumes or [] if ":" in b] or None,
+                "Binds": _binds(opts.volumes or []) or None,
                 "Tmpfs": dict(t.partition(":")[::2] for t in opts.tmpfs or []) or None,
                 "VolumesFrom": opts.volumes_from or None,
             },
@@ -471,6 +475,13 @@ def status_text(c: Container, now: float | None = None) -> str:
 def _container_path(path: str) -> str:
     """A path in a container, as docker's cp takes it: relative to its root."""
     return path if path.startswith("/") else "/" + path
+
+
+def _binds(specs: list[str]) -> list[str]:
+    """docker's HostConfig.Binds: the -v specs with a source (a host path or a volume's name)."""
+    from tuiker.engine.mountspec import parse_volume
+
+    return [spec for spec in specs if parse_volume(spec).get("Name") or parse_volume(spec)["Type"] == "bind"]
 
 
 def _inspect_mounts(c: Container) -> list[dict]:
