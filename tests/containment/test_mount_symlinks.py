@@ -116,3 +116,18 @@ def test_cp_never_follows_a_container_symlink_to_the_host(tuiker, symlink_image,
     assert ok(tuiker("exec", "cpsym", "ls", HOST_DIR)).split() == ["decoy.txt", "planted", "planted2"]
     host_untouched()
     ok(tuiker("rm", "-fv", "cpsym"))
+
+
+def test_a_racing_container_swapping_a_symlink_in_a_shared_volume_never_redirects_a_mount(tuiker, symlink_image,
+                                                                                          image):
+    """runc's CVE-2021-30465 race: another container sharing a volume swaps a directory on the mount's path for a
+    symlink (to HOST_DIR, which means the host's on the host) while this container's mounts are made. The victim is
+    plain busybox: no VOLUME of its own that would cover HOST_DIR on a naive implementation's wrong path."""
+    ok(tuiker("pull", "-q", symlink_image))
+    ok(tuiker("run", "-d", "--name", "racer", "-v", "race:/s", symlink_image, "sh", "-c",
+              f"while :; do mkdir /s/d; rm -rf /s/d; ln -s {HOST_DIR} /s/d; rm -f /s/d; done 2>/dev/null"))
+    for _ in range(10):
+        # Success or a failed start both do; a mount or a directory on the host never.
+        tuiker("run", "--rm", "-v", "race:/x", "--tmpfs", "/x/d/planted", image, "true")
+        host_untouched()
+    ok(tuiker("rm", "-f", "racer"))
