@@ -55,10 +55,33 @@ _NR_RT_SIGACTION = {"x86_64": 13, "aarch64": 134}.get(_MACHINE)
 _NR_PIDFD_OPEN = 434
 _NR_CLOSE_RANGE = 436
 _NR_OPENAT2 = 437
+# The new mount API (Linux 5.2; mount_setattr 5.12): numbered alike on every architecture.
+_NR_OPEN_TREE = 428
+_NR_MOVE_MOUNT = 429
+_NR_FSOPEN = 430
+_NR_FSCONFIG = 431
+_NR_FSMOUNT = 432
+_NR_MOUNT_SETATTR = 442
 
 # openat2(2) resolve flags.
 RESOLVE_NO_MAGICLINKS = 0x02
+RESOLVE_IN_ROOT = 0x10
 AT_FDCWD = -100
+AT_EMPTY_PATH = 0x1000
+AT_RECURSIVE = 0x8000
+
+# open_tree(2), move_mount(2), fsmount(2), mount_setattr(2).
+OPEN_TREE_CLONE = 1
+MOVE_MOUNT_F_EMPTY_PATH = 0x4
+MOVE_MOUNT_T_EMPTY_PATH = 0x40
+FSCONFIG_SET_STRING = 1
+FSCONFIG_CMD_CREATE = 6
+MOUNT_ATTR_RDONLY = 0x1
+MOUNT_ATTR_NOSUID = 0x2
+MOUNT_ATTR_NODEV = 0x4
+MOUNT_ATTR_NOEXEC = 0x8
+MS_SHARED = 0x100000
+MS_UNBINDABLE = 0x20000
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.unshare.argtypes = [ctypes.c_int]
@@ -199,6 +222,59 @@ def open_no_magiclinks(path: PathArg, flags: int) -> int:
     if err in (38, 1):  # ENOSYS, EPERM (a seccomp filter that predates openat2)
         return os.open(path, flags)
     raise OSError(err, os.strerror(err), os.fsdecode(path))
+
+
+def openat2(dirfd: int, path: PathArg, flags: int, resolve: int, mode: int = 0) -> int:
+    """openat2(2) with no fallback: callers use it where its resolve flags are the point (RESOLVE_IN_ROOT)."""
+    how = _OpenHow(flags | os.O_CLOEXEC, mode, resolve)
+    fd = _libc.syscall(ctypes.c_long(_NR_OPENAT2), ctypes.c_int(dirfd), _fs(path), ctypes.byref(how),
+                       ctypes.c_size_t(ctypes.sizeof(how)))
+    if fd < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err), os.fsdecode(path))
+    return fd
+
+
+def open_tree(dirfd: int, path: PathArg, flags: int) -> int:
+    """open_tree(2): with OPEN_TREE_CLONE, a detached copy of the mount at `path` (a bind mount not yet attached)."""
+    return _check(_libc.syscall(ctypes.c_long(_NR_OPEN_TREE), ctypes.c_int(dirfd), _fs(path),
+                                ctypes.c_uint(flags | os.O_CLOEXEC)), f"open_tree({os.fsdecode(path)!r})")
+
+
+def move_mount_to_fd(mount_fd: int, target_fd: int) -> None:
+    """Attach the detached mount `mount_fd` onto exactly the file `target_fd` is open on: no path is looked up
+    again, so nothing can swap the target between its resolution and the mount."""
+    _check(_libc.syscall(ctypes.c_long(_NR_MOVE_MOUNT), ctypes.c_int(mount_fd), b"", ctypes.c_int(target_fd), b"",
+                         ctypes.c_uint(MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)),
+           f"move_mount(fd={mount_fd} onto fd={target_fd})")
+
+
+class _MountAttr(ctypes.Structure):
+    _fields_ = [("attr_set", ctypes.c_uint64), ("attr_clr", ctypes.c_uint64), ("propagation", ctypes.c_uint64),
+                ("userns_fd", ctypes.c_uint64)]
+
+
+def mount_setattr(fd: int, attr_set: int, propagation: int = 0, recursive: bool = True) -> None:
+    """Set mount attributes (MOUNT_ATTR_*) and propagation (MS_PRIVATE ...) on the mount `fd` is open on."""
+    attr = _MountAttr(attr_set, 0, propagation, 0)
+    flags = AT_EMPTY_PATH | (AT_RECURSIVE if recursive else 0)
+    _check(_libc.syscall(ctypes.c_long(_NR_MOUNT_SETATTR), ctypes.c_int(fd), b"", ctypes.c_uint(flags),
+                         ctypes.byref(attr), ctypes.c_size_t(ctypes.sizeof(attr))), f"mount_setattr(fd={fd})")
+
+
+def new_mount(fstype: str, options: dict[str, str], attrs: int) -> int:
+    """fsopen + fsconfig + fsmount: a detached new mount of `fstype` (tmpfs) with `options`, for move_mount."""
+    fs = _check(_libc.syscall(ctypes.c_long(_NR_FSOPEN), _fs(fstype), ctypes.c_uint(1)), f"fsopen({fstype!r})")
+    try:
+        for key, value in options.items():
+            _check(_libc.syscall(ctypes.c_long(_NR_FSCONFIG), ctypes.c_int(fs), ctypes.c_uint(FSCONFIG_SET_STRING),
+                                 _fs(key), _fs(value), ctypes.c_int(0)), f"fsconfig({fstype}: {key}={value})")
+        _check(_libc.syscall(ctypes.c_long(_NR_FSCONFIG), ctypes.c_int(fs), ctypes.c_uint(FSCONFIG_CMD_CREATE),
+                             None, None, ctypes.c_int(0)), f"fsconfig({fstype}: create)")
+        return _check(_libc.syscall(ctypes.c_long(_NR_FSMOUNT), ctypes.c_int(fs), ctypes.c_uint(1),
+                                    ctypes.c_uint(attrs)), f"fsmount({fstype})")
+    finally:
+        os.close(fs)
 
 
 class _CapHeader(ctypes.Structure):

@@ -38,7 +38,8 @@ def _options(args):
         auto_remove=getattr(args, "rm", False), privileged=args.privileged, read_only=args.read_only,
         cap_add=args.cap_add, cap_drop=args.cap_drop, security_opt=args.security_opt, network=args.network,
         ports=args.publish, publish_all=args.publish_all, network_aliases=args.network_alias, expose=args.expose,
-        platform=args.platform, init=args.init)
+        platform=args.platform, init=args.init, volumes=args.volume, mounts=args.mount, tmpfs=args.tmpfs,
+        volumes_from=args.volumes_from)
 
 
 def cmd_create(args) -> int:
@@ -135,7 +136,7 @@ def cmd_rm(args) -> int:
     status = 0
     for ref in args.containers:
         try:
-            containers.remove(ref, force=args.force)
+            containers.remove(ref, force=args.force, volumes=args.volumes)
             print(ref)
         except NotFoundError as e:
             if not args.force:  # docker: `rm -f` of a container that is not there is no error, and says nothing
@@ -225,10 +226,18 @@ def _ps_context(e, c, trunc: bool) -> dict:
         "Size": lambda: _size_text(e, c),
         "Labels": lambda: ",".join(sorted(f"{k}={v}" for k, v in labels.items())),
         "Label": lambda name: labels.get(name, ""),
-        "Mounts": "",
-        "LocalVolumes": "0",
+        "Mounts": lambda: ",".join(_mount_names(c, trunc)),
+        "LocalVolumes": lambda: str(sum(1 for m in c.config.get("mounts") or [] if m.get("Type") == "volume")),
         "Networks": lambda: ",".join(networks_of(c)),
     }
+
+
+def _mount_names(c, trunc: bool) -> list[str]:
+    """docker's MOUNTS: each mount's volume name, or else its source, cut to 15 characters unless --no-trunc."""
+    from tuiker.fmt import ellipsis
+
+    names = [m.get("Name") or m.get("Source", "") for m in c.config.get("mounts") or [] if not m.get("Hidden")]
+    return [ellipsis(n, 15) for n in names] if trunc else names
 
 
 def _size_text(e, c) -> str:
@@ -380,6 +389,30 @@ def cmd_port(args) -> int:
     return 0
 
 
+def cmd_cp(args) -> int:
+    """`cp [-a] [-L] CONTAINER:SRC DST|-` and `cp [-a] [-L] SRC|- CONTAINER:DST`."""
+    src, dst = _cp_arg(args.src), _cp_arg(args.dst)
+    if src[0] and dst[0]:
+        raise TuikerError("copying between containers is not supported")
+    if not src[0] and not dst[0]:
+        raise TuikerError("must specify at least one container source")
+    containers = engine().containers
+    if src[0]:
+        containers.copy_from(src[0], src[1], dst[1], args.archive, args.follow_link, stdout=sys.stdout.buffer)
+    else:
+        containers.copy_to(dst[0], src[1], dst[1], args.archive, args.follow_link, stdin=sys.stdin.buffer)
+    return 0
+
+
+def _cp_arg(arg: str) -> tuple[str, str]:
+    """("container", "path") for CONTAINER:PATH, ("", "path") for a local path (docker: one starting with `/` or
+    `.`, or without a colon)."""
+    if arg.startswith(("/", ".")) or ":" not in arg:
+        return "", arg
+    container, _, path = arg.partition(":")
+    return container, path
+
+
 def cmd_diff(args) -> int:
     """What the container changed against its image: A added, C changed, D deleted."""
     for kind, path in engine().containers.diff(args.container):
@@ -418,6 +451,10 @@ def add_parsers(sub) -> None:
         p.add_argument("-P", "--publish-all", action="store_true", help="Publish all exposed ports to random ports")
         p.add_argument("--expose", action="append", help="Expose a port or a range of ports")
         p.add_argument("--platform", help="Set platform if server is multi-platform capable")
+        p.add_argument("-v", "--volume", action="append", help="Bind mount a volume: [SRC:]DST[:ro|rw|z|Z|nocopy]")
+        p.add_argument("--mount", action="append", help="Attach a filesystem mount to the container")
+        p.add_argument("--tmpfs", action="append", help="Mount a tmpfs directory")
+        p.add_argument("--volumes-from", action="append", help="Mount volumes from the specified container(s)")
         p.add_argument("image", metavar="IMAGE")
         p.add_argument("command", nargs="...", metavar="COMMAND")
 
@@ -455,13 +492,22 @@ def add_parsers(sub) -> None:
         "-s", "--signal", default="SIGKILL", help="Signal to send to the container"))
     simple("pause", cmd_pause, "Pause all processes within one or more containers")
     simple("unpause", cmd_unpause, "Unpause all processes within one or more containers")
-    simple("rm", cmd_rm, "Remove one or more containers", lambda p: p.add_argument(
-        "-f", "--force", action="store_true", help="Force the removal of a running container (uses SIGKILL)"))
+    simple("rm", cmd_rm, "Remove one or more containers", lambda p: (
+        p.add_argument("-f", "--force", action="store_true", help="Force the removal of a running container (uses"
+                       " SIGKILL)"),
+        p.add_argument("-v", "--volumes", action="store_true", help="Remove anonymous volumes associated with the"
+                       " container")))
     simple("wait", cmd_wait, "Block until one or more containers stop, then print their exit codes")
     simple("top", cmd_top, "Display the running processes of a container", one=True)
     p = simple("port", cmd_port, "List port mappings or a specific mapping for the container", one=True)
     p.add_argument("private_port", nargs="?", metavar="PRIVATE_PORT[/PROTO]")
     simple("diff", cmd_diff, "Inspect changes to files on a container's filesystem", one=True)
+    p = sub.add_parser("cp", help="Copy files/folders between a container and the local filesystem")
+    p.add_argument("-a", "--archive", action="store_true", help="Archive mode (copy all uid/gid information)")
+    p.add_argument("-L", "--follow-link", action="store_true", help="Always follow symbol link in SRC_PATH")
+    p.add_argument("src", metavar="SRC_PATH")
+    p.add_argument("dst", metavar="DEST_PATH")
+    p.set_defaults(func=cmd_cp)
     simple("attach", cmd_attach, "Attach to a running container", lambda p: p.add_argument(
         "--no-stdin", action="store_true", help="Do not attach STDIN"), one=True)
     p = simple("rename", cmd_rename, "Rename a container", one=True)

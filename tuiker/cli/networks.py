@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from tuiker.cli.output import InspectPrinter, confirm, each, engine, inspect_each, print_list
+from tuiker.cli.output import InspectPrinter, confirm, each, engine, inspect_each, print_list, table
 from tuiker.engine import TuikerError
 
 
@@ -85,8 +85,9 @@ def cmd_system_prune(args) -> int:
     from tuiker.fmt import human_size
 
     what = "all images without at least one container associated to them" if args.all else "all dangling images"
+    volumes = "\n  - all anonymous volumes not used by at least one container" if args.volumes else ""
     if not args.force and not confirm("WARNING! This will remove:\n  - all stopped containers\n  - all networks not"
-                                      f" used by at least one container\n  - {what}\n"):
+                                      f" used by at least one container{volumes}\n  - {what}\n"):
         return 0
     e = engine()
     # First a monitor that has reconciled (a kill -9 left "running" states of dead containers), and the sweep
@@ -94,11 +95,15 @@ def cmd_system_prune(args) -> int:
     swept = e.networks.sweep()
     containers = e.containers.prune()
     networks = e.networks.prune()
-    images, reclaimed = e.images.prune(all_images=args.all)
+    gone_volumes, reclaimed = e.volumes.prune() if args.volumes else ([], 0)
+    images, image_bytes = e.images.prune(all_images=args.all)
+    reclaimed += image_bytes
     if containers:
         print("Deleted Containers:\n" + "\n".join(containers) + "\n")
     if networks:
         print("Deleted Networks:\n" + "\n".join(networks) + "\n")
+    if gone_volumes:
+        print("Deleted Volumes:\n" + "\n".join(gone_volumes) + "\n")
     if images:
         print("Deleted Images:\n" + "\n".join(f"{verb.lower()}: {what}" for verb, what in images) + "\n")
     if swept.get("leases") or swept.get("links"):
@@ -108,8 +113,40 @@ def cmd_system_prune(args) -> int:
     return 0
 
 
+def cmd_system_df(args) -> int:
+    """docker's `system df`: images, containers and local volumes, with what pruning them would free."""
+    from tuiker.fmt import human_size
+
+    e = engine()
+    containers = e.containers.list(all=True)
+    images = e.images.list()
+    used_images = {c.config.get("ImageID") for c in containers}
+    image_size = sum(i.size for i in images)
+    image_free = sum(i.size for i in images if i.id not in used_images)
+    written = {c.id: e.containers.size(c)[0] for c in containers}
+    running = [c for c in containers if c.status in ("running", "paused", "restarting")]
+    container_size = sum(written.values())
+    container_free = container_size - sum(written[c.id] for c in running)
+    volumes = e.volumes.usage()
+    volume_size = sum(size for _, _, size in volumes)
+    volume_free = sum(size for _, links, size in volumes if not links)
+
+    def reclaimable(free: int, total: int) -> str:
+        return f"{human_size(free)} ({free * 100 // total}%)" if total else human_size(free)
+
+    rows = [["Images", str(len(images)), str(len(used_images & {i.id for i in images})), human_size(image_size),
+             reclaimable(image_free, image_size)],
+            ["Containers", str(len(containers)), str(len(running)), human_size(container_size),
+             reclaimable(container_free, container_size)],
+            ["Local Volumes", str(len(volumes)), str(sum(1 for _, links, _ in volumes if links)),
+             human_size(volume_size), reclaimable(volume_free, volume_size)],
+            ["Build Cache", "0", "0", "0B", "0B"]]
+    table(["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"], rows)
+    return 0
+
+
 def add_parsers(sub) -> None:
-    """`network ...` and `system prune`."""
+    """`network ...`, `system prune` and `system df`."""
     group = sub.add_parser("network", help="Manage networks")
     inner = sub.add_subparsers_of(group, dest="network_command", metavar="COMMAND", required=True)
     p = inner.add_parser("create", help="Create a network")
@@ -152,4 +189,7 @@ def add_parsers(sub) -> None:
     p = inner.add_parser("prune", help="Remove unused data, and sweep what a killed engine left")
     p.add_argument("-a", "--all", action="store_true", help="Remove all unused images not just dangling ones")
     p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
+    p.add_argument("--volumes", action="store_true", help="Prune anonymous volumes")
     p.set_defaults(func=cmd_system_prune)
+    p = inner.add_parser("df", help="Show tuiker disk usage")
+    p.set_defaults(func=cmd_system_df)

@@ -5,6 +5,7 @@
     c = engine.containers.create(RunOptions(image="alpine", command=["sleep", "60"]))
     engine.containers.start(c.id)          # containers.py: the lifecycle, and logs, stats, top, diff, ports
     engine.networks.create("app")          # networks.py: create, list, inspect, connect, prune ...
+    engine.volumes.create("data")          # volumes.py: create, list, inspect, remove, prune
 
 Each service stands alone and is given what it needs (the root, the image and network services, the monitor
 client). This package also exports what a user interface needs to show and check things without reaching
@@ -27,6 +28,7 @@ from tuiker.base.errors import NotFoundError, TuikerError, one_line
 from tuiker.engine.containers import LIVE_STATES, Containers, ContainerStartError, RunOptions, status_text
 from tuiker.engine.images import Images, PullResult, familiar_name
 from tuiker.engine.networks import Networks, networks_of, ports_text
+from tuiker.engine.volumes import Volumes
 from tuiker.image.store import Image
 from tuiker.net.network import DEFAULT as DEFAULT_NETWORK
 from tuiker.net.network import PSEUDO as PSEUDO_NETWORKS
@@ -48,14 +50,16 @@ __all__ = [
 
 
 class Engine:
-    """One engine root: `images`, `containers` and `networks`, and the `monitor` that runs the containers."""
+    """One engine root: `images`, `containers`, `networks` and `volumes`, and the `monitor` that runs the
+    containers."""
 
     def __init__(self, root: str | os.PathLike | None = None) -> None:
         self.root = Path(root) if root else config.engine_root()
         self.monitor = MonitorClient(self.root)
         self.images = Images(self.root)
         self.networks = Networks(self.root, self.monitor)
-        self.containers = Containers(self.root, self.images, self.networks, self.monitor)
+        self.volumes = Volumes(self.root)
+        self.containers = Containers(self.root, self.images, self.networks, self.monitor, self.volumes)
 
     def watch(self) -> Watcher:
         """A watcher whose `poll()` gives a Snapshot of containers, images and networks when any changed."""

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from tuiker.engine.processes import ProcessTable
     from tuiker.engine.session import Session
     from tuiker.engine.stats import StatsSampler
+    from tuiker.engine.volumes import Volumes
     from tuiker.image.store import Image
     from tuiker.runtime.containers import Container, ContainerStore
     from tuiker.runtime.monitor_client import MonitorClient
@@ -76,6 +77,11 @@ class RunOptions:
     expose: list[str] | None = None
     platform: str | None = None
     init: bool = False
+    # volumes
+    volumes: list[str] | None = None  # -v specs: [SRC:]DST[:MODE]
+    mounts: list[str] | None = None  # --mount specs: type=...,source=...,target=...
+    tmpfs: list[str] | None = None  # --tmpfs specs: DST[:OPTIONS]
+    volumes_from: list[str] | None = None  # --volumes-from CONTAINER[:ro|:rw]
 
 
 class ContainerStartError(TuikerError):
@@ -87,15 +93,25 @@ class ContainerStartError(TuikerError):
 
 
 class Containers:
-    """The containers of one engine root; given the root, the image and network services (a container is
-    made from an image, on networks), and the monitor client (which runs them)."""
+    """The containers of one engine root; given the root, the image, network and volume services (a container is
+    made from an image, on networks, with volumes), and the monitor client (which runs them)."""
 
-    def __init__(self, root: Path, images: Images, networks: Networks, monitor: MonitorClient) -> None:
+    def __init__(self, root: Path, images: Images, networks: Networks, monitor: MonitorClient,
+                 volumes: Volumes | None = None) -> None:
         self.root = root
         self.images = images
         self.networks = networks
         self.monitor = monitor
+        self._volumes = volumes
         self._store: ContainerStore | None = None
+
+    @property
+    def volumes(self) -> Volumes:
+        if self._volumes is None:
+            from tuiker.engine.volumes import Volumes
+
+            self._volumes = Volumes(self.root)
+        return self._volumes
 
     @property
     def store(self) -> ContainerStore:
@@ -136,7 +152,11 @@ class Containers:
             if missing:
                 raise TuikerError(f"image {image.short_id} is incomplete (layer {missing[0]} is missing): pull it"
                                   " again")
-            return self.store.create(self._config(opts, image), opts.name)
+            config = self._config(opts, image)
+            # Its volumes and -v host directories are made only now that it is known to be valid, and removed
+            # again if writing it fails.
+            with self.volumes.provision(config["mounts"]):
+                return self.store.create(config, opts.name)
 
     def _config(self, opts: RunOptions, image: Image) -> dict:
         """The container's config.json: the options checked, merged with the image's config by docker's rules."""
@@ -170,6 +190,11 @@ class Containers:
         restart = _restart_policy(opts.restart)
         if opts.auto_remove and restart["Name"] != "no":
             raise TuikerError("conflicting options: cannot specify both --restart and --rm")
+        mounts = self._mounts(opts, (image_cfg.get("config") or {}).get("Volumes"))
+        # docker's Config.Volumes: the image's VOLUMEs and -v's anonymous ones (the rest are HostConfig.Binds).
+        anonymous = {m["Destination"]: {} for m in mounts if m["Type"] == "volume" and m.get("Anonymous")}
+        if anonymous:
+            cfg["Volumes"] = anonymous
         return {
             "Image": opts.image, "ImageID": image.id, "Layers": [d.removeprefix("sha256:") for d in image.layers],
             "Config": cfg,
@@ -181,6 +206,9 @@ class Containers:
                 "CapAdd": opts.cap_add or None, "CapDrop": opts.cap_drop or None, "SecurityOpt": security or None,
                 "NetworkMode": net["NetworkMode"], "PortBindings": net["PortBindings"] or None,
                 "PublishAllPorts": net["PublishAllPorts"], "Init": opts.init or None,
+                "Binds": _binds(opts.volumes or []) or None,
+                "Tmpfs": dict(t.partition(":")[::2] for t in opts.tmpfs or []) or None,
+                "VolumesFrom": opts.volumes_from or None,
             },
             "NetworkingConfig": {"EndpointsConfig": net["EndpointsConfig"]},
             "Limits": {
@@ -192,7 +220,18 @@ class Containers:
             "NoNewPrivileges": any(s.startswith("no-new-privileges") and not s.endswith("false") for s in security),
             "Seccomp": not opts.privileged and not any(s.startswith("seccomp") for s in security),
             "InitPath": init_binary() if opts.init else None,
+            "mounts": mounts,
         }
+
+    def _mounts(self, opts: RunOptions, image_volumes: dict | None) -> list[dict]:
+        """Its mounts planned from the flags and the image (mountspec.py); nothing is made yet."""
+        from tuiker.engine import mountspec
+
+        inherited = []
+        for spec in opts.volumes_from or []:
+            source = self.get(spec.partition(":")[0])
+            inherited += mountspec.volumes_from(spec, source.config.get("mounts") or [])
+        return mountspec.plan(opts.volumes or [], opts.mounts or [], opts.tmpfs or [], inherited, image_volumes)
 
     # -- running it (requests to the monitor) -----------------------------------------------------------
 
@@ -268,8 +307,9 @@ class Containers:
         self.stop(ref, timeout)
         self.start(ref)
 
-    def remove(self, ref: str, force: bool = False) -> None:
-        """Remove it (`force`: kill it first if it runs), with its cgroup, address lease and files."""
+    def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
+        """Remove it (`force`: kill it first if it runs), with its cgroup, address lease and files; with `volumes`,
+        its anonymous volumes too, unless another container uses them (docker's `rm -v`)."""
         c = self.get(ref)
         if c.status in LIVE_STATES:
             if not force:
@@ -288,6 +328,24 @@ class Containers:
         cg.remove()
         ipam.release(self.root, c.id)  # the monitor released it at the exit; this covers a monitor that died first
         self.store.delete_files(c)
+        if volumes:
+            from tuiker.runtime.volumes import remove_anonymous
+
+            remove_anonymous(self.root, c, self.store.list())
+
+    def copy_from(self, ref: str, src: str, dst: str, archive: bool = False, follow: bool = False,
+                  stdout=None) -> None:
+        """`cp CONTAINER:SRC DST` (docker's rules, engine/copy.py); `dst` `-` writes a tar to `stdout`."""
+        from tuiker.engine.copy import copy_out
+
+        copy_out(self.root, self.get(ref), _container_path(src), dst, archive, follow, stdout)
+
+    def copy_to(self, ref: str, src: str, dst: str, archive: bool = False, follow: bool = False,
+                stdin=None) -> None:
+        """`cp SRC CONTAINER:DST`; `src` `-` reads a tar from `stdin`."""
+        from tuiker.engine.copy import copy_in
+
+        copy_in(self.root, self.get(ref), src, _container_path(dst), archive, follow, stdin)
 
     def rename(self, ref: str, new_name: str) -> None:
         self.store.rename(self.get(ref), new_name)
@@ -336,7 +394,7 @@ class Containers:
             "Config": c.config["Config"], "GraphDriver": {"Name": "overlay", "Data": {
                 "UpperDir": str(c.dir / "upper"), "WorkDir": str(c.dir / "work"),
                 "LowerDir": ":".join(str(self.root / "layers" / d / "diff") for d in reversed(c.config["Layers"]))}},
-            "Mounts": [], "NetworkSettings": netinfo.network_settings(c),
+            "Mounts": _inspect_mounts(c), "NetworkSettings": netinfo.network_settings(c),
         }
 
     def logs(self, container: Container | str, tail: int | None = None, since: float | None = None,
@@ -412,6 +470,24 @@ def status_text(c: Container, now: float | None = None) -> str:
         since = human_duration(now - (parse_time(s.get("FinishedAt", "")) or now))
         return f"{c.status.capitalize()} ({s.get('ExitCode', 0)}) {since} ago"
     return c.status.capitalize()
+
+
+def _container_path(path: str) -> str:
+    """A path in a container, as docker's cp takes it: relative to its root."""
+    return path if path.startswith("/") else "/" + path
+
+
+def _binds(specs: list[str]) -> list[str]:
+    """docker's HostConfig.Binds: the -v specs with a source (a host path or a volume's name)."""
+    from tuiker.engine.mountspec import parse_volume
+
+    return [spec for spec in specs if parse_volume(spec).get("Name") or parse_volume(spec)["Type"] == "bind"]
+
+
+def _inspect_mounts(c: Container) -> list[dict]:
+    from tuiker.engine.mountspec import inspect_view
+
+    return inspect_view(c.config.get("mounts") or [])
 
 
 def _restart_policy(text: str) -> dict:

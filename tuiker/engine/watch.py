@@ -1,8 +1,8 @@
 """Watching an engine root cheaply, for a view that stays live (the TUI polls it twice a second).
 
 A container's files are re-read only when its directory or state.json changed (two `stat` calls per container
-per poll); images only when images/ or tags.json did; network definitions only when networks/ did (one `stat`
-per poll, whatever the number of containers)."""
+per poll); images only when images/ or tags.json did; network definitions only when networks/ did, volumes only
+when volumes/ did (one `stat` each per poll, whatever the number of containers)."""
 
 from __future__ import annotations
 
@@ -21,12 +21,15 @@ if TYPE_CHECKING:
 
 
 class Snapshot:
-    """Everything at one poll: containers, images, and network definitions (bridge, once made, and user ones)."""
+    """Everything at one poll: containers, images, network definitions (bridge, once made, and user ones) and
+    volumes (`volume inspect` documents)."""
 
-    def __init__(self, containers: list[Container], images: list[Image], networks: list[Network]) -> None:
+    def __init__(self, containers: list[Container], images: list[Image], networks: list[Network],
+                 volumes: list[dict] | None = None) -> None:
         self.containers = containers
         self.images = images
         self.networks = networks
+        self.volumes = volumes or []
 
 
 def _fingerprint(path: str) -> tuple[int, ...] | None:
@@ -48,6 +51,7 @@ class Watcher:
         self._containers: dict[str, tuple[tuple, Container]] = {}
         self._images: tuple[tuple, list[Image]] = ((), [])
         self._networks: tuple[tuple | None, list[Network]] = ((), [])
+        self._volumes: tuple[tuple | None, list[dict]] = ((), [])
         self._monitor_checked = 0.0
 
     def poll(self, force: bool = False) -> Snapshot | None:
@@ -55,9 +59,11 @@ class Watcher:
         changed = self._poll_containers()
         changed = self._poll_images() or changed
         changed = self._poll_networks() or changed
+        changed = self._poll_volumes() or changed
         if not changed and not force:
             return None
-        return Snapshot([c for _, c in self._containers.values()], self._images[1], self._networks[1])
+        return Snapshot([c for _, c in self._containers.values()], self._images[1], self._networks[1],
+                        self._volumes[1])
 
     def _poll_containers(self) -> bool:
         store = self.engine.containers.store
@@ -112,4 +118,12 @@ class Watcher:
         if key == self._networks[0]:
             return False
         self._networks = (key, store.list())
+        return True
+
+    def _poll_volumes(self) -> bool:
+        """A volume is made and removed by renames in volumes/: both change the directory's mtime."""
+        key = _fingerprint(str(self.engine.root / "volumes"))
+        if key == self._volumes[0]:
+            return False
+        self._volumes = (key, self.engine.volumes.list() if key is not None else [])
         return True

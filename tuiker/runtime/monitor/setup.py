@@ -122,7 +122,10 @@ class Setups:
                     s.before_exec(s.pid)
                     os.write(s.go_w, b"g")
             except (OSError, TuikerError) as e:
-                s.error = (125, str(e))
+                # A process that died in its own setup (a mount that failed) took its namespaces with it, which is
+                # why before_exec failed: its error pipe holds the real reason. Only a living one fails for ours.
+                if not _exited(s.pidfd):
+                    s.error = (125, str(e))
             finally:
                 os.close(s.go_w)  # closed without "g": the process gives up before execve
                 s.go_w = None
@@ -166,6 +169,14 @@ class Setups:
         if error is not None and s.pid:
             kill(s.pid)  # a process told to fail may still be between its report and its exit
         s.done(s.pid, s.pidfd, error)
+
+
+def _exited(pidfd: int) -> bool:
+    """Whether the process has exited, allowing it 50 ms: its namespaces go before its pidfd says so (do_exit
+    releases them before it notifies), and this runs only when a setup step has just failed."""
+    import select
+
+    return pidfd >= 0 and bool(select.select([pidfd], [], [], 0.05)[0])
 
 
 def kill(pid: int) -> None:

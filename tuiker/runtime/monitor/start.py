@@ -89,7 +89,8 @@ def start(sup: Supervisor, c: Container, size: list[int] | None = None) -> None:
         work=str(c.dir / "work"), target=str(c.dir / "merged"), hostname=cfg["Hostname"],
         etc_files={f"/etc/{n}": str(c.dir / n) for n in ("hostname", "hosts", "resolv.conf")},
         readonly=bool(host.get("ReadonlyRootfs")), privileged=bool(host.get("Privileged")),
-        console=io.console, network_host=host.get("NetworkMode") == "host", init=c.config.get("InitPath"))
+        console=io.console, network_host=host.get("NetworkMode") == "host", init=c.config.get("InitPath"),
+        mounts=spawn.mounts_from_config(c.config.get("mounts") or []))
     # docker's --init: tini is pid 1, reaps zombies and passes signals on to the command.
     args = [INIT_TARGET, "--", *c.command] if rootfs.init else c.command
     proc = spawn.Process(args=args, env=cfg["Env"], cwd=cfg.get("WorkingDir") or "/",

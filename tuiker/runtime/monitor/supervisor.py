@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tuiker.base import linux
 from tuiker.base.times import now_iso, parse_time
-from tuiker.runtime import cgroups, networking
+from tuiker.runtime import cgroups, networking, volumes
 from tuiker.runtime.containers import Container, ContainerStore
 from tuiker.runtime.monitor import start
 from tuiker.runtime.monitor.logs import LogWriter
@@ -247,8 +247,13 @@ class Supervisor:
                       Paused=False, Error="" if known else "exit code unknown: the monitor was restarted")
         host = c.config["HostConfig"]
         if host.get("AutoRemove"):
-            # Gone before anyone hears of the exit: `run --rm` then returns with nothing left to wait for.
+            # Gone before anyone hears of the exit: `run --rm` then returns with nothing left to wait for. Its
+            # anonymous volumes go with it, as docker's --rm takes them.
             self.store.delete_files(c)
+            try:
+                volumes.remove_anonymous(self.root, c, self.store.list())
+            except OSError as e:
+                print(f"monitor: removing the volumes of {c.id[:12]}: {e!r}", file=sys.stderr, flush=True)
         for client in r.clients + [w for w in r.waiters if w not in r.clients]:
             client.close_after_flush = True
             if client in r.clients:

@@ -6,8 +6,8 @@ too: unshare/setns in a process with threads is what runc avoids by doing it in 
 Start (the monitor forks `intermediate`, namespaces.py):
     intermediate: unshare mnt/uts/ipc/net/pid, fork again, report the pid, exit
     container (pid 1 of the new pid namespace, re-parented to the monitor, a child subreaper):
-        stdio → rootfs (rootfs.py: overlay, /proc, /dev, /sys, masks) → pivot_root → hostname → wait for the
-        monitor's "go" (it moves us into the cgroup meanwhile) → unshare cgroup ns → finish_and_exec
+        stdio → rootfs (rootfs.py: overlay, /proc, /dev, /sys, the user's mounts (mounts.py), masks) → pivot_root →
+        hostname → wait for the monitor's "go" (it moves us into our cgroup) → unshare cgroup ns → finish_and_exec
 Exec (the monitor forks `intermediate_exec`, namespaces.py):
     intermediate: not dumpable, join the cgroup, setns into each namespace (mnt last), fork, report, exit
     process: stdio → finish_and_exec
@@ -30,6 +30,7 @@ from tuiker.runtime.spawn.init import (
     report_and_exit,
     setup_stdio,
 )
+from tuiker.runtime.spawn.mounts import Mount, mount_all, mounts_from_config
 from tuiker.runtime.spawn.namespaces import NAMESPACES, fork_and_exec, intermediate, intermediate_exec
 from tuiker.runtime.spawn.rootfs import (
     DEVICES,
@@ -41,6 +42,7 @@ from tuiker.runtime.spawn.rootfs import (
     setup_rootfs,
 )
 
-__all__ = ["DEVICES", "ENGINE_PATHS", "MASKED_PATHS", "NAMESPACES", "READONLY_PATHS", "Process", "Rootfs",
+__all__ = ["DEVICES", "ENGINE_PATHS", "MASKED_PATHS", "Mount", "NAMESPACES", "READONLY_PATHS", "Process", "Rootfs",
            "SetupError", "default_signals", "finish_and_exec", "fork_and_exec", "intermediate", "intermediate_exec",
-           "lookup", "mount_overlay", "report_and_exit", "setup_rootfs", "setup_stdio"]
+           "lookup", "mount_all", "mount_overlay", "mounts_from_config", "report_and_exit", "setup_rootfs",
+           "setup_stdio"]

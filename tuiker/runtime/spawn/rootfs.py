@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from tuiker.base import linux
 from tuiker.base.config import INIT_TARGET
 from tuiker.runtime.spawn.init import SetupError
+from tuiker.runtime.spawn.mounts import Mount, mount_all
 
 # docker's MaskedPaths and ReadonlyPaths (moby oci/defaults.go).
 MASKED_PATHS = ("/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
@@ -38,6 +39,7 @@ class Rootfs:
     console: str | None = None  # the pty slave's path, bound at /dev/console with -t
     network_host: bool = False
     init: str | None = None  # with --init: the host's static init binary, bound read-only at config.INIT_TARGET
+    mounts: list[Mount] = field(default_factory=list)  # -v, --mount, --tmpfs, the image's VOLUMEs (mounts.py)
 
 
 def mount_overlay(rootfs: Rootfs) -> None:
@@ -86,6 +88,8 @@ def setup_rootfs(rootfs: Rootfs) -> None:
     if rootfs.init:
         _bind_in(root, INIT_TARGET, rootfs.init)
         linux.mount(None, f"{root}{INIT_TARGET}", None, linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY)
+    # The user's mounts after the engine's own (a volume at /etc/hosts wins, as in docker), before the masks.
+    mount_all(root, rootfs.mounts)
     if not rootfs.privileged:
         for path in MASKED_PATHS:
             _mask(root, path)

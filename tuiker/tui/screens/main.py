@@ -1,6 +1,6 @@
-"""The main screen, laid out like lazydocker: the engine's header, the Containers, Images and Networks panels on
-the left, the selected item's tabs (or inspect document) on the right, and the keys of the focused panel in the
-footer.
+"""The main screen, laid out like lazydocker: the engine's header, the Containers, Images, Networks and Volumes
+panels on the left, the selected item's tabs (or inspect document) on the right, and the keys of the focused panel
+in the footer.
 
 Everything the engine does runs in workers: the store is polled twice a second in one thread (two `stat`
 calls per container, files read only when they changed), and each action (stop, start ...) runs in a thread
@@ -33,7 +33,7 @@ from tuiker.tui.screens.new_network import NewNetwork, NewNetworkScreen
 from tuiker.tui.screens.pull import PullScreen
 from tuiker.tui.widgets.details import ContainerDetails, YamlView
 from tuiker.tui.widgets.header import EngineHeader
-from tuiker.tui.widgets.lists import ContainerList, ImageList, NetworkList, ResourceList
+from tuiker.tui.widgets.lists import ContainerList, ImageList, NetworkList, ResourceList, VolumeList
 from tuiker.tui.widgets.logs import LogView
 from tuiker.tui.widgets.poller import Poller, one_line
 from tuiker.tui.widgets.terminal import Terminal
@@ -53,10 +53,12 @@ ACTION_STATES: dict[str, tuple[str, ...] | None] = {
 }
 
 # The actions whose availability check_action decides, and so what the footer shows.
-CHECKED_ACTIONS = (*ACTION_STATES, "remove_image", "remove_network", "close_terminal", "leave_terminal")
+CHECKED_ACTIONS = (*ACTION_STATES, "remove_image", "remove_network", "remove_volume", "close_terminal",
+                   "leave_terminal")
 
 # The main pane's content for each side panel.
-DETAILS_OF_PANEL = {"containers": "container-details", "images": "image-details", "networks": "network-details"}
+DETAILS_OF_PANEL = {"containers": "container-details", "images": "image-details", "networks": "network-details",
+                    "volumes": "volume-details"}
 
 # Keys that are not bindings of their own, for the help screen.
 OTHER_KEYS: list[KeyRow] = [
@@ -86,12 +88,12 @@ def bindings_of(cls: type[DOMNode]) -> list[Binding]:
 
 
 class MainScreen(Screen):
-    PANELS = ("#containers", "#images", "#networks", "#main")
+    PANELS = ("#containers", "#images", "#networks", "#volumes", "#main")
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "new_container", "New", id="container.new", tooltip="Create a container from a form"),
         Binding("P", "pull", "Pull", id="image.pull", tooltip="Pull an image, showing each layer's progress"),
         Binding("tab", "next_panel", "Next panel", show=False, id="panel.next",
-                tooltip="Focus the next panel (Containers, Images, Networks, main pane)"),
+                tooltip="Focus the next panel (Containers, Images, Networks, Volumes, main pane)"),
         Binding("shift+tab", "previous_panel", "Previous panel", show=False, id="panel.previous",
                 tooltip="Focus the previous panel"),
         Binding("right_square_bracket", "next_tab", "Next tab", show=False, id="tab.next",
@@ -136,10 +138,12 @@ class MainScreen(Screen):
                 yield ContainerList(id="containers")
                 yield ImageList(id="images")
                 yield NetworkList(id="networks")
+                yield VolumeList(id="volumes")
             with ContentSwitcher(initial="container-details", id="main"):
                 yield ContainerDetails(id="container-details")
                 yield YamlView(id="image-details", classes="panel")
                 yield YamlView(id="network-details", classes="panel")
+                yield YamlView(id="volume-details", classes="panel")
         yield Footer()
 
     @property
@@ -157,6 +161,10 @@ class MainScreen(Screen):
     @property
     def networks(self) -> NetworkList:
         return self.query_one(NetworkList)
+
+    @property
+    def volumes(self) -> VolumeList:
+        return self.query_one(VolumeList)
 
     @property
     def details(self) -> ContainerDetails:
@@ -188,8 +196,11 @@ class MainScreen(Screen):
         self.containers.show_containers(snapshot.containers)
         self.images.show_images(snapshot.images)
         self.networks.show_networks(snapshot.networks, snapshot.containers)
+        self.volumes.show_volumes(snapshot.volumes, snapshot.containers)
         if self._main_pane == "network-details":
             self._show_network()  # its containers may have changed (nothing is read when its row did not)
+        if self._main_pane == "volume-details":
+            self._show_volume()
         self.query_one(EngineHeader).show_counts(snapshot.containers, len(snapshot.images))
         selected = self.containers.selected_container
         if selected is not self.details.container:
@@ -215,6 +226,12 @@ class MainScreen(Screen):
     def _network_selected(self) -> None:
         if self._main_pane == "network-details":
             self._show_network()
+        self._update_keys()
+
+    @on(ResourceList.Selected, "#volumes")
+    def _volume_selected(self) -> None:
+        if self._main_pane == "volume-details":
+            self._show_volume()
         self._update_keys()
 
     @property
@@ -245,9 +262,25 @@ class MainScreen(Screen):
         view.border_title = name or "no network"
         view.load(row and row.cells, lambda: engine.networks.inspect(name))
 
+    def _show_volume(self) -> None:
+        """`volume inspect` of the selected volume, with the containers that use it; read again only when its row
+        changed."""
+        name = self.volumes.selected
+        engine = self.engine
+        row = next((r for r in self.volumes.rows if r.key == name), None)
+
+        def document() -> dict[str, Any]:
+            doc = engine.volumes.inspect(name)
+            doc["UsedBy"] = [engine.containers.get(cid).name for cid in engine.volumes.users(name)]
+            return doc
+
+        view = self.query_one("#volume-details", YamlView)
+        view.border_title = name or "no volume"
+        view.load(row and row.cells, document)
+
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         switcher = self.query_one("#main", ContentSwitcher)
-        for panel in (self.containers, self.images, self.networks):
+        for panel in (self.containers, self.images, self.networks, self.volumes):
             if panel in event.widget.ancestors_with_self:
                 self._last_list = panel
                 switcher.current = DETAILS_OF_PANEL[panel.id]
@@ -255,6 +288,8 @@ class MainScreen(Screen):
                     self._show_image()
                 elif panel is self.networks:
                     self._show_network()
+                elif panel is self.volumes:
+                    self._show_volume()
         self._update_keys()
 
     # -- which actions apply now (the footer shows only those) ---------------------------------------------
@@ -276,6 +311,8 @@ class MainScreen(Screen):
             return self.images.selected is not None
         if action == "remove_network":
             return self.networks.selected is not None
+        if action == "remove_volume":
+            return self.volumes.selected is not None
         if action == "close_terminal":
             return self._terminal_on_screen() is not None
         if action == "leave_terminal":
@@ -461,6 +498,18 @@ class MainScreen(Screen):
         self.app.push_screen(ConfirmScreen(f"Remove network {name}?", [("y", "Remove", "remove")]),
                              lambda answer: answer and self._engine_call(f"remove {name}", remove))
 
+    def action_remove_volume(self) -> None:
+        name = self.volumes.selected
+        if not name:
+            return
+
+        def remove() -> str:
+            self.engine.volumes.remove(name)
+            return f"volume {name} removed"
+
+        self.app.push_screen(ConfirmScreen(f"Remove volume {name}?", [("y", "Remove", "remove")]),
+                             lambda answer: answer and self._engine_call(f"remove {name}", remove))
+
     def action_new_network(self) -> None:
         self.app.push_screen(NewNetworkScreen(), self._create_network)
 
@@ -533,6 +582,7 @@ class MainScreen(Screen):
             ("Containers", self.containers, bindings_of(ContainerList)),
             ("Images", self.images, bindings_of(ImageList)),
             ("Networks", self.networks, bindings_of(NetworkList)),
+            ("Volumes", self.volumes, bindings_of(VolumeList)),
             ("Logs", self.query_one(LogView), bindings_of(LogView)),
             ("Everywhere", self, bindings_of(MainScreen)),
             ("App", self.app, bindings_of(type(self.app))),

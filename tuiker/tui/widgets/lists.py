@@ -321,3 +321,21 @@ class NetworkList(ResourceList):
     def names(self) -> list[str]:
         return [row.key for row in self.rows]
 
+
+
+class VolumeList(ResourceList):
+    """`volume ls`, with the number of containers (running or not) whose mounts name each volume, from the
+    containers already read for their panel: a volume with any cannot be removed."""
+
+    TITLE = "Volumes"
+    COLUMNS = ("DRIVER", "NAME", "CONTAINERS")
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("d", "screen.remove_volume", "Remove volume", id="volume.remove",
+                tooltip="Remove the volume (asks first; the engine refuses one a container uses)"),
+    ]
+
+    def show_volumes(self, volumes: Iterable[dict], containers: Iterable[Container]) -> None:
+        users = Counter(name for c in containers
+                        for name in {m.get("Name") for m in c.config.get("mounts") or [] if m.get("Type") == "volume"})
+        self.set_rows([Row(v["Name"], (v["Driver"], v["Name"], str(users[v["Name"]])),
+                           f"{v['Driver']} {v['Name']}".lower()) for v in volumes])
