@@ -138,10 +138,13 @@ def pause(sup: Supervisor, client: Client, req: dict, c: Container, r: Running |
         return
     if req["op"] == "pause":
         r.cgroup.freeze()
+        sup.health.stop(c)  # no checks in a frozen container: docker calls it unhealthy until one succeeds again
         c.write_state(Status="paused", Paused=True)
     else:
         r.cgroup.thaw()
-        c.write_state(Status="running", Paused=False)
+        c.state.update(Status="running", Paused=False)
+        sup.health.begin(c, fresh=False)
+        c.write_state()
     sup.server.reply(client, {"ok": True}, close=True)
 
 

@@ -20,6 +20,7 @@ from tuiker.base.times import now_iso, parse_time
 from tuiker.runtime import cgroups, networking
 from tuiker.runtime.containers import Container, ContainerStore
 from tuiker.runtime.monitor import start
+from tuiker.runtime.monitor.health import Health
 from tuiker.runtime.monitor.logs import LogWriter
 from tuiker.runtime.monitor.running import Running, same_process
 from tuiker.runtime.monitor.server import Client, Server
@@ -42,6 +43,7 @@ class Supervisor:
         # and the setup of each (a stop cancels it).
         self.starting: dict[str, list[tuple[Client, dict]]] = {}
         self.start_setups: dict[str, Setup] = {}
+        self.health = Health(self)  # the running containers' health checks
 
     # -- when the monitor starts -------------------------------------------------------------------
 
@@ -71,6 +73,8 @@ class Supervisor:
                     r = Running(pid, pidfd, outputs, None, None, cgroups.for_container(c.id), c,
                                 log=LogWriter(c.dir / "log.json") if outputs else None)
                     self.watch(r)
+                    if c.status == "running" and self.health.begin(c, fresh=False):
+                        c.write_state()  # started by a monitor that kept no health: starting from now
                     continue
             _remove_cgroup(c)
             c.write_state(Status="exited", ExitCode=255, Pid=0, FinishedAt=now_iso(), NetworkSettings=None,
@@ -151,6 +155,8 @@ class Supervisor:
             self._close_output(r, fd)
             return False
         kind = r.outputs[fd]
+        if r.sink is not None:
+            r.sink(data)
         if r.log is not None:
             r.log.write("stdout" if kind == STDOUT else "stderr", data)
         packet = frame(kind, data)
@@ -229,6 +235,8 @@ class Supervisor:
             for client in r.clients + [w for w in r.waiters if w not in r.clients]:
                 client.close_after_flush = True
                 self.server.send(client, exit_packet)
+            if r.on_exit is not None:
+                r.on_exit(code)
             return
         self.running.pop(c.id, None)
         # Its veths, address lease, held ports, DNAT rules and peers' /etc/hosts entries go now (networking.py).
@@ -241,6 +249,7 @@ class Supervisor:
             r.cgroup.kill_all()
             r.cgroup.remove()
         started = c.state.get("StartedAt", "")
+        self.health.stop(c)
         c.write_state(Status="exited", ExitCode=code, OOMKilled=oom, Pid=0, FinishedAt=now_iso(),
                       Paused=False, Error="" if known else "exit code unknown: the monitor was restarted")
         host = c.config["HostConfig"]
