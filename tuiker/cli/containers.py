@@ -38,7 +38,38 @@ def _options(args):
         auto_remove=getattr(args, "rm", False), privileged=args.privileged, read_only=args.read_only,
         cap_add=args.cap_add, cap_drop=args.cap_drop, security_opt=args.security_opt, network=args.network,
         ports=args.publish, publish_all=args.publish_all, network_aliases=args.network_alias, expose=args.expose,
-        platform=args.platform, init=args.init)
+        platform=args.platform, init=args.init, healthcheck=_healthcheck(args), no_healthcheck=args.no_healthcheck,
+        add_hosts=args.add_host, dns=args.dns, stop_signal=args.stop_signal)
+
+
+def _healthcheck(args) -> dict | None:
+    """docker's --health-* flags as a HealthConfig (durations in nanoseconds), checked as docker's CLI checks
+    them; None when none was given (the image's HEALTHCHECK, if any, then applies as it is)."""
+    from tuiker.cli.output import UsageError
+    from tuiker.engine import parse_go_duration
+
+    durations = {}
+    for key, flag in (("Interval", "--health-interval"), ("Timeout", "--health-timeout"),
+                      ("StartPeriod", "--health-start-period")):
+        text = getattr(args, flag[2:].replace("-", "_"))
+        try:
+            durations[key] = parse_go_duration(text) if text is not None else 0
+        except ValueError as e:
+            raise UsageError(f'invalid argument "{text}" for "{flag}" flag: {e}', args.prog) from None
+    retries = args.health_retries or 0
+    if not (args.health_cmd or retries or any(durations.values())):
+        return None
+    if args.no_healthcheck:
+        raise TuikerError("--no-healthcheck conflicts with --health-* options")
+    for key, flag in (("Interval", "--health-interval"), ("Timeout", "--health-timeout")):
+        if durations[key] < 0:
+            raise TuikerError(f"{flag} cannot be negative")
+    if retries < 0:
+        raise TuikerError("--health-retries cannot be negative")
+    if durations["StartPeriod"] < 0:
+        raise TuikerError("--health-start-period cannot be negative")
+    test = ["CMD-SHELL", args.health_cmd] if args.health_cmd else []
+    return {"Test": test, **durations, "Retries": retries}
 
 
 def cmd_create(args) -> int:
@@ -188,8 +219,12 @@ def cmd_ps(args) -> int:
             found = [c for c in found if _is_ancestor(e, c, value)]
         elif key == "id":
             found = [c for c in found if c.id.startswith(value)]
+        elif key == "health":
+            if value not in ("starting", "healthy", "unhealthy", "none"):
+                raise TuikerError(f"Unrecognised filter value for health: {value}")
+            found = [c for c in found if (c.health or "none") == value]
         else:
-            raise TuikerError(f"invalid filter {f!r}: use status=, name=, ancestor= or id=")
+            raise TuikerError(f"invalid filter {f!r}: use status=, name=, ancestor=, id= or health=")
     if args.last:
         found = found[:args.last]
     if args.quiet:
@@ -418,6 +453,16 @@ def add_parsers(sub) -> None:
         p.add_argument("-P", "--publish-all", action="store_true", help="Publish all exposed ports to random ports")
         p.add_argument("--expose", action="append", help="Expose a port or a range of ports")
         p.add_argument("--platform", help="Set platform if server is multi-platform capable")
+        p.add_argument("--health-cmd", help="Command to run to check health")
+        p.add_argument("--health-interval", help="Time between running the check (ms|s|m|h) (default 0s)")
+        p.add_argument("--health-timeout", help="Maximum time to allow one check to run (ms|s|m|h) (default 0s)")
+        p.add_argument("--health-start-period", help="Start period for the container to initialize before starting"
+                       " health-retries countdown (ms|s|m|h) (default 0s)")
+        p.add_argument("--health-retries", type=int, help="Consecutive failures needed to report unhealthy")
+        p.add_argument("--no-healthcheck", action="store_true", help="Disable any container-specified HEALTHCHECK")
+        p.add_argument("--add-host", action="append", help="Add a custom host-to-IP mapping (host:ip)")
+        p.add_argument("--dns", action="append", help="Set custom DNS servers")
+        p.add_argument("--stop-signal", help="Signal to stop a container (default \"SIGTERM\")")
         p.add_argument("image", metavar="IMAGE")
         p.add_argument("command", nargs="...", metavar="COMMAND")
 
