@@ -10,7 +10,7 @@ import signal
 
 import imagebuilder
 import pytest
-from conftest import ok, one_line_error, wait_for
+from conftest import ok, one_line_error, read_stream, wait_for
 from registry import push
 
 from tuiker.engine import Engine
@@ -206,6 +206,19 @@ def test_bad_values_are_refused_like_docker_and_create_nothing(tuiker, image, en
     else:
         assert message in one_line_error(result)
     assert container_dirs(engine_root) == []
+
+
+def test_quick_execs_always_report_their_own_exit_code(engine_root, image):
+    """A check is an exec, and its exit code is the result. An exec that exits before its intermediate process
+    has (setup.py) was once still the intermediate's child when its pidfd fired: the monitor's waitpid said
+    ECHILD and the exit code read 255 (a health check would have failed for nothing, about one exec in 40)."""
+    engine = Engine(engine_root)
+    from tuiker.engine import RunOptions
+
+    c = engine.containers.create(RunOptions(image=image, command=["sleep", "600"]))
+    engine.containers.start(c.id)
+    codes = [read_stream(engine.containers.exec(c.id, ["sh", "-c", "exit 3"]))[0] for _ in range(150)]
+    assert set(codes) == {3}
 
 
 # -- --add-host, --dns, --stop-signal --------------------------------------------------------------

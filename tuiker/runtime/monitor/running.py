@@ -31,6 +31,7 @@ class Running:
         self.sink: Callable[[bytes], None] | None = None
         self.on_exit: Callable[[int], None] | None = None
         self.manual_stop = False  # stopped or killed by request: no restart policy applies
+        self.adopted = False  # a process of the previous monitor's: never our child, its exit code is lost
         self.exited = False  # reaped: its pid may belong to another process now, never signal it again
 
 

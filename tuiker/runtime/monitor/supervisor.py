@@ -72,6 +72,7 @@ class Supervisor:
                             outputs[os.open(c.dir / name, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)] = kind
                     r = Running(pid, pidfd, outputs, None, None, cgroups.for_container(c.id), c,
                                 log=LogWriter(c.dir / "log.json") if outputs else None)
+                    r.adopted = True
                     self.watch(r)
                     if c.status == "running" and self.health.begin(c, fresh=False):
                         c.write_state()  # started by a monitor that kept no health: starting from now
@@ -88,6 +89,7 @@ class Supervisor:
         Such a process sits in a container's pid namespace; unreaped, it would keep that namespace's
         pid 1 from ever finishing its exit (the kernel waits for every member), and `stop` would hang."""
         watched = {r.pid for r in self.by_pidfd.values()} | set(self.setups.by_pid)
+        claimed = False
         while True:
             try:
                 info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
@@ -95,6 +97,11 @@ class Supervisor:
                 return
             if info is None or info.si_pid in watched:
                 return  # a watched child is reaped by exited(), with its status
+            if not claimed:  # a setup's process whose pid is written but not read yet is no stray (setup.py)
+                self.setups.claim_pids()
+                watched |= set(self.setups.by_pid)
+                claimed = True
+                continue
             os.waitpid(info.si_pid, 0)
 
     # -- processes and their clients -----------------------------------------------------------------
@@ -213,6 +220,10 @@ class Supervisor:
             code = 128 - code if code < 0 else code  # killed by signal N: docker reports 128 + N
             known = True
         except ChildProcessError:
+            if not r.adopted and os.path.exists(f"/proc/{r.pid}"):
+                # Exited before its intermediate did (setup.py): still the intermediate's zombie for the moment it
+                # takes to exit, then re-parented to us. The pidfd stays readable: the next round reaps it.
+                return
             code, known = 255, False  # adopted after a monitor restart: not our child
         r.exited = True
         # Output still in the pipes or the pty belongs to the run that just ended. Then they close, whoever still
