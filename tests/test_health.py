@@ -109,6 +109,20 @@ def test_failures_within_the_start_period_do_not_count(tuiker, image):
     assert all(entry["ExitCode"] == 1 for entry in h["Log"])
 
 
+def test_a_check_that_cannot_run_is_a_failure_with_the_reason(engine_root, image):
+    """Test ["CMD", ...] (an image's or compose's form) naming no program: the exec fails, and docker records -1
+    with the reason, as for any probe that could not run."""
+    from tuiker.engine import RunOptions
+
+    engine = Engine(engine_root)
+    c = engine.containers.create(RunOptions(image=image, command=["sleep", "600"], healthcheck={
+        "Test": ["CMD", "/no/such/probe"], "Interval": 100 * MS, "Retries": 1}))
+    engine.containers.start(c.id)
+    wait_for(lambda: engine.containers.get(c.id).health == "unhealthy", 20, "unhealthy")
+    last = engine.containers.get(c.id).state["Health"]["Log"][-1]
+    assert last["ExitCode"] == -1 and "/no/such/probe" in last["Output"]
+
+
 def test_output_is_cut_at_4096_bytes_as_docker_does(tuiker, image):
     cid = run_detached(tuiker, "--health-cmd", "yes | head -c 5000", "--health-interval", "100ms", image,
                        "sleep", "600")
@@ -266,3 +280,7 @@ def test_stop_signal_flag_and_image_stop_signal_are_what_stop_sends(tuiker, imag
     wait_for(lambda: ok(tuiker("exec", cid, "ps", "-o", "args")).count("sleep 0.1"), 10, "the trap to be set")
     ok(tuiker("restart", "-t", "20", cid))
     assert ok(tuiker("logs", cid)) == "got usr1\n"
+    # A real-time signal by docker's name for it, passed on by tini (pid 1 ignores what it has no handler for).
+    cid = run_detached(tuiker, "--init", "--stop-signal", "RTMIN+2", image, "sleep", "600")
+    ok(tuiker("stop", "-t", "20", cid))
+    assert ok(tuiker("inspect", "-f", "{{.State.ExitCode}}", cid)).strip() == str(128 + signal.SIGRTMIN + 2)

@@ -503,29 +503,14 @@ def _checked_healthcheck(health: dict, what: str) -> dict:
 
 
 def check_signal(text: str) -> str:
-    """docker's signal.ParseSignal for --stop-signal: a number other than 0, or a name with or without SIG."""
-    import signal
+    """docker's check of --stop-signal: a signal it knows (base/signals.py), kept as given."""
+    from tuiker.base.signals import parse_signal
 
-    if text.isdigit():
-        if int(text) > 0 and int(text) < signal.NSIG:
-            return text
-    elif hasattr(signal.Signals, "SIG" + text.upper().removeprefix("SIG")) or _rt_signal(text):
-        return text
-    raise TuikerError(f"Invalid signal: {text}")
-
-
-def _rt_signal(text: str) -> bool:
-    """`RTMIN+3`, `SIGRTMAX-1`: the real-time signals docker's map names."""
-    import signal
-
-    name = text.upper().removeprefix("SIG")
-    for base, limit in (("RTMIN", signal.SIGRTMIN), ("RTMAX", signal.SIGRTMAX)):
-        if name == base:
-            return True
-        if name.startswith(base) and name[len(base):len(base) + 1] in "+-" and name[len(base) + 1:].isdigit():
-            n = int(name[len(base) + 1:]) * (1 if name[len(base)] == "+" else -1)
-            return signal.SIGRTMIN <= limit + n <= signal.SIGRTMAX
-    return False
+    try:
+        parse_signal(text)
+    except ValueError as e:
+        raise TuikerError(str(e)) from None
+    return text
 
 
 def check_ip(text: str, flag: str) -> str:

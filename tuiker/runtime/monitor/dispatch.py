@@ -8,8 +8,8 @@ then streams frames); an op in neither table gets the unknown-request reply.
 from __future__ import annotations
 
 import os
-import signal
 
+from tuiker.base.signals import parse_signal
 from tuiker.runtime.containers import Container
 from tuiker.runtime.monitor.exec import exec_in
 from tuiker.runtime.monitor.running import Running
@@ -113,22 +113,11 @@ def _not_running(sup: Supervisor, client: Client, op: str, c: Container) -> None
 
 
 def _signal(r: Running, c: Container, sig: str | int) -> None:
-    number = _signal_number(sig)
+    number = parse_signal(sig)
     r.manual_stop = True  # no restart policy applies to an exit asked for
     if r.cgroup is not None and c.status == "paused":
         r.cgroup.thaw()  # a frozen process cannot act on its signal
     os.kill(r.pid, number)
-
-
-def _signal_number(sig: str | int) -> int:
-    if isinstance(sig, int) or str(sig).isdigit():
-        return int(sig)
-    name = str(sig).upper()
-    name = name if name.startswith("SIG") else f"SIG{name}"
-    try:
-        return int(getattr(signal.Signals, name))
-    except AttributeError:
-        raise ValueError(f"invalid signal: {sig}") from None
 
 
 def pause(sup: Supervisor, client: Client, req: dict, c: Container, r: Running | None) -> None:
