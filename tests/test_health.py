@@ -164,7 +164,7 @@ def test_health_survives_a_monitor_restart(tuiker, image, engine_root):
     os.kill(old, signal.SIGKILL)
     wait_for(lambda: not os.path.exists(f"/proc/{old}"), 5, "the monitor to die")
     assert health(tuiker, cid)["Status"] == "healthy"  # adopted as it was, not reset
-    assert int(pid_file.read_text()) != old
+    wait_for(lambda: int(pid_file.read_text()) != old, 5, "the new monitor's pid file")  # written after it listens
     ok(tuiker("exec", cid, "sh", "-c", "echo two > /tmp/state"))
     wait_for(lambda: health(tuiker, cid)["Log"][-1]["Output"] == "two\n", 20, "checks by the new monitor")
     ok(tuiker("exec", cid, "rm", "/tmp/state"))
@@ -209,7 +209,12 @@ def test_image_healthcheck_overrides_and_no_healthcheck(tuiker, health_image):
      ' in add-host: "300.1.1.1"', 125),
     (["--add-host", "a b:10.0.0.1"], 'invalid argument "a b:10.0.0.1" for "--add-host" flag: invalid host name:'
      ' "a b"', 125),
-    (["--dns", "not-an-ip"], 'invalid argument "not-an-ip" for "--dns" flag: not-an-ip is not an ip address', 125),
+    (["--add-host", ":1.2.3.4"], 'invalid argument ":1.2.3.4" for "--add-host" flag: bad format for add-host:'
+     ' ":1.2.3.4"', 125),
+    (["--add-host", "a:b:c"], 'invalid argument "a:b:c" for "--add-host" flag: invalid IP address in add-host:'
+     ' "b:c"', 125),
+    (["--dns", "not-an-ip"], 'invalid argument "not-an-ip" for "--dns" flag: IP address is not correctly formatted:'
+     ' not-an-ip', 125),
 ])
 def test_bad_values_are_refused_like_docker_and_create_nothing(tuiker, image, engine_root, flags, message, code):
     result = tuiker("run", "-d", *flags, image, "true")
@@ -238,18 +243,25 @@ def test_quick_execs_always_report_their_own_exit_code(engine_root, image):
 # -- --add-host, --dns, --stop-signal --------------------------------------------------------------
 
 def test_add_host_and_dns_reach_the_containers_files(tuiker, image, engine_root):
-    out = ok(tuiker("run", "--rm", "--add-host", "db:10.1.2.3", "--add-host", "v6:fd00::1",
+    out = ok(tuiker("run", "--rm", "--add-host", "db:10.1.2.3", "--add-host", "v6:fd00::1", "--add-host", "eq=10.9.9.9",
+                    "--add-host", "br=[fd00::2]",
                     "--add-host", "gw:host-gateway", "--dns", "192.0.2.53", "--dns", "2001:db8::53", image,
                     "sh", "-c", "cat /etc/hosts; echo ---; cat /etc/resolv.conf"))
     hosts, resolv = out.split("---\n")
     gateway = Engine(engine_root).networks.default().gateway
     assert gateway
     assert "10.1.2.3\tdb\n" in hosts and "fd00::1\tv6\n" in hosts and f"{gateway}\tgw\n" in hosts
+    assert "10.9.9.9\teq\n" in hosts and "fd00::2\tbr\n" in hosts
     assert [line for line in resolv.splitlines() if line.startswith("nameserver")] == [
         "nameserver 192.0.2.53", "nameserver 2001:db8::53"]
-    cid = run_detached(tuiker, "--add-host", "db:10.1.2.3", "--dns", "192.0.2.53", image, "sleep", "600")
+    cid = run_detached(tuiker, "--add-host", "db=10.1.2.3", "--add-host", "gw:host-gateway", "--dns", "192.0.2.53",
+                       image, "sleep", "600")
     host_config = inspect(tuiker, cid)["HostConfig"]
-    assert host_config["ExtraHosts"] == ["db:10.1.2.3"] and host_config["Dns"] == ["192.0.2.53"]
+    assert host_config["ExtraHosts"] == ["db:10.1.2.3", "gw:host-gateway"] and host_config["Dns"] == ["192.0.2.53"]
+    plain = run_detached(tuiker, image, "sleep", "600")
+    doc = inspect(tuiker, plain)  # as docker's: no StopSignal unless given, Dns [] and ExtraHosts null
+    assert "StopSignal" not in doc["Config"]
+    assert doc["HostConfig"]["Dns"] == [] and doc["HostConfig"]["ExtraHosts"] is None
 
 
 def test_add_host_stays_on_a_user_network(tuiker, image):

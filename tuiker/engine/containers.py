@@ -175,7 +175,7 @@ class Containers:
             cfg["Healthcheck"] = health
         if opts.stop_signal is not None:
             cfg["StopSignal"] = check_signal(opts.stop_signal)
-        extra_hosts = self._extra_hosts(opts.add_hosts or [])
+        add_hosts, extra_hosts = self._extra_hosts(opts.add_hosts or [])
         dns = [check_ip(server, "--dns") for server in opts.dns or []]
         if net["ExposedPorts"]:
             cfg["ExposedPorts"] = net["ExposedPorts"]
@@ -194,7 +194,7 @@ class Containers:
                 "CapAdd": opts.cap_add or None, "CapDrop": opts.cap_drop or None, "SecurityOpt": security or None,
                 "NetworkMode": net["NetworkMode"], "PortBindings": net["PortBindings"] or None,
                 "PublishAllPorts": net["PublishAllPorts"], "Init": opts.init or None,
-                "Dns": dns, "ExtraHosts": opts.add_hosts or None,
+                "Dns": dns, "ExtraHosts": add_hosts or None,
             },
             "HostsEntries": extra_hosts,  # ExtraHosts resolved: [address, name] lines for /etc/hosts
             "NetworkingConfig": {"EndpointsConfig": net["EndpointsConfig"]},
@@ -209,29 +209,36 @@ class Containers:
             "InitPath": init_binary() if opts.init else None,
         }
 
-    def _extra_hosts(self, specs: list[str]) -> list[list[str]]:
-        """docker's --add-host NAME:IP, as [address, name] lines for the container's /etc/hosts. `host-gateway` is
+    def _extra_hosts(self, specs: list[str]) -> tuple[list[str], list[list[str]]]:
+        """docker's --add-host NAME:IP or NAME=IP (an IPv6 address may be in brackets): (the specs as HostConfig
+        keeps them, NAME:IP; the [address, name] lines for /etc/hosts, the address as given). `host-gateway` is
         the default bridge's gateway: the host as containers reach it."""
-        entries = []
+        kept, entries = [], []
         for spec in specs:
-            name, sep, address = spec.partition(":")  # the first colon only: an IPv6 address holds more
-            if not sep or not name:
+            name, sep, address = spec.partition("=")
+            if not sep:
+                name, sep, address = spec.partition(":")  # the first colon only: an IPv6 address holds more
+            if not sep or not name or ":" in name:
                 raise TuikerError(f'invalid argument "{spec}" for "--add-host" flag: bad format for add-host: "{spec}"')
             if not names.is_host_token(name):
                 # Written into /etc/hosts: a name with a space or a newline would add names or lines of its own.
                 raise TuikerError(f'invalid argument "{spec}" for "--add-host" flag: invalid host name: "{name}"')
+            if len(address) > 2 and address[0] == "[" and address[-1] == "]":
+                address = address[1:-1]
+            line_address = address
             if address == "host-gateway":
-                address = self.networks.host_gateway()
-                if not address:
+                line_address = self.networks.host_gateway()
+                if not line_address:
                     raise TuikerError("unable to derive the IP value for host-gateway")
             else:
                 try:
-                    address = check_ip(address, "--add-host")
+                    check_ip(address, "--add-host")
                 except TuikerError:
                     raise TuikerError(f'invalid argument "{spec}" for "--add-host" flag: invalid IP address in'
                                       f' add-host: "{address}"') from None
-            entries.append([address, name])
-        return entries
+            kept.append(f"{name}:{address}")
+            entries.append([line_address, name])
+        return kept, entries
 
     # -- running it (requests to the monitor) -----------------------------------------------------------
 
@@ -514,13 +521,14 @@ def check_signal(text: str) -> str:
 
 
 def check_ip(text: str, flag: str) -> str:
-    """docker's ValidateIPAddress: the address in its canonical form."""
+    """docker's ValidateIPAddress: the address in its canonical form (`--dns 0:0::1` is `::1`)."""
     import ipaddress
 
     try:
         return str(ipaddress.ip_address(text.strip()))
     except ValueError:
-        raise TuikerError(f'invalid argument "{text}" for "{flag}" flag: {text} is not an ip address') from None
+        raise TuikerError(f'invalid argument "{text}" for "{flag}" flag: IP address is not correctly formatted:'
+                          f" {text}") from None
 
 
 def _restart_policy(text: str) -> dict:

@@ -117,7 +117,9 @@ def merge_image_config(image_config: dict, cmd: list[str] | None, entrypoint: li
         "Entrypoint": final_entry, "Cmd": final_cmd, "Env": [f"{k}={v}" for k, v in merged.items()],
         "WorkingDir": workdir or _image_field(cfg, "WorkingDir", str) or "/",
         "User": user if user is not None else _image_field(cfg, "User", str),
-        "StopSignal": _image_field(cfg, "StopSignal", str) or "SIGTERM", "Labels": _image_field(cfg, "Labels", dict),
+        "Labels": _image_field(cfg, "Labels", dict),
+        # Only when the image names one, as docker's inspect shows it; stop sends SIGTERM otherwise.
+        **({"StopSignal": _image_field(cfg, "StopSignal", str)} if _image_field(cfg, "StopSignal", str) else {}),
     }
 
 

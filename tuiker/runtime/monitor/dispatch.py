@@ -80,9 +80,20 @@ def stop(sup: Supervisor, client: Client, req: dict, c: Container, r: Running | 
     if r is None:
         _not_running(sup, client, req["op"], c)
         return
-    _signal(r, c, req.get("signal") or c.config["Config"].get("StopSignal", "SIGTERM"))
+    _signal(r, c, req.get("signal") or _stop_signal(c))
     sup.server.after(float(req.get("timeout", 10)), lambda: r.exited or kill(r.pid))
     r.waiters.append(client)
+
+
+def _stop_signal(c: Container) -> str:
+    """Config.StopSignal (--stop-signal, else the image's), SIGTERM without one. An image's that names no signal
+    means SIGTERM too, as docker's Container.StopSignal() falls back (--stop-signal was checked at create)."""
+    sig = c.config["Config"].get("StopSignal") or "SIGTERM"
+    try:
+        parse_signal(sig)
+    except ValueError:
+        return "SIGTERM"
+    return sig
 
 
 def kill_(sup: Supervisor, client: Client, req: dict, c: Container, r: Running | None) -> None:
