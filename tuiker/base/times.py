@@ -57,3 +57,70 @@ def human_duration(seconds: float) -> str:
     if hours < 24 * 365 * 2:
         return f"{hours // 24 // 30} months"
     return f"{hours // 24 // 365} years"
+
+
+_DURATION_UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000, "s": 1_000_000_000,
+                   "m": 60_000_000_000, "h": 3_600_000_000_000}
+
+
+def parse_go_duration(text: str) -> int:
+    """Go's time.ParseDuration, in nanoseconds: `1s`, `500ms`, `1m30s`, `1.5h`, `-2s`, `0`. ValueError with Go's
+    message (`time: invalid duration "abc"`) otherwise: docker's --health-* flags are parsed by it."""
+    rest = text
+    sign = -1 if rest.startswith("-") else 1
+    rest = rest[1:] if rest[:1] in "+-" else rest
+    if rest == "0":
+        return 0
+    if not rest:
+        raise ValueError(f'time: invalid duration "{text}"')
+    total = 0
+    while rest:
+        i = 0
+        while i < len(rest) and (rest[i].isdigit() or rest[i] == "."):
+            i += 1
+        number = rest[:i]
+        if not number or number == "." or number.count(".") > 1 or not number.isascii():
+            raise ValueError(f'time: invalid duration "{text}"')
+        rest = rest[i:]
+        j = 0
+        while j < len(rest) and not (rest[j].isdigit() or rest[j] == "."):
+            j += 1
+        unit = rest[:j]
+        rest = rest[j:]
+        if not unit:
+            raise ValueError(f'time: missing unit in duration "{text}"')
+        if unit not in _DURATION_UNITS:
+            raise ValueError(f'time: unknown unit "{unit}" in duration "{text}"')
+        whole, _, frac = number.partition(".")
+        scale = _DURATION_UNITS[unit]
+        total += int(whole or 0) * scale + (int(frac) * scale // 10 ** len(frac) if frac else 0)
+    if total > 2**63 - 1:
+        raise ValueError(f'time: invalid duration "{text}"')
+    return sign * total
+
+
+def go_duration(ns: int) -> str:
+    """Go's Duration.String(): `1s`, `500ms`, `1m30s`, `1h0m0s`, `1.5µs`, `0s`."""
+    if ns == 0:
+        return "0s"
+    sign, ns = ("-", -ns) if ns < 0 else ("", ns)
+    if ns < 1_000_000_000:
+        for unit, scale in (("ms", 1_000_000), ("µs", 1_000), ("ns", 1)):
+            if ns >= scale:
+                return sign + _decimal(ns, scale) + unit
+    hours, ns = divmod(ns, 3_600_000_000_000)
+    minutes, ns = divmod(ns, 60_000_000_000)
+    text = _decimal(ns, 1_000_000_000) + "s"
+    if hours or minutes:
+        text = f"{minutes}m{text}"
+    if hours:
+        text = f"{hours}h{text}"
+    return sign + text
+
+
+def _decimal(value: int, scale: int) -> str:
+    whole, frac = divmod(value, scale)
+    if not frac:
+        return str(whole)
+    digits = str(frac).rjust(len(str(scale)) - 1, "0").rstrip("0")
+    return f"{whole}.{digits}"

@@ -39,7 +39,38 @@ def _options(args):
         cap_add=args.cap_add, cap_drop=args.cap_drop, security_opt=args.security_opt, network=args.network,
         ports=args.publish, publish_all=args.publish_all, network_aliases=args.network_alias, expose=args.expose,
         platform=args.platform, init=args.init, volumes=args.volume, mounts=args.mount, tmpfs=args.tmpfs,
-        volumes_from=args.volumes_from)
+        volumes_from=args.volumes_from, healthcheck=_healthcheck(args), no_healthcheck=args.no_healthcheck,
+        add_hosts=args.add_host, dns=args.dns, stop_signal=args.stop_signal)
+
+
+def _healthcheck(args) -> dict | None:
+    """docker's --health-* flags as a HealthConfig (durations in nanoseconds), checked as docker's CLI checks
+    them; None when none was given (the image's HEALTHCHECK, if any, then applies as it is)."""
+    from tuiker.cli.output import UsageError
+    from tuiker.engine import parse_go_duration
+
+    durations = {}
+    for key, flag in (("Interval", "--health-interval"), ("Timeout", "--health-timeout"),
+                      ("StartPeriod", "--health-start-period")):
+        text = getattr(args, flag[2:].replace("-", "_"))
+        try:
+            durations[key] = parse_go_duration(text) if text is not None else 0
+        except ValueError as e:
+            raise UsageError(f'invalid argument "{text}" for "{flag}" flag: {e}', args.prog) from None
+    retries = args.health_retries or 0
+    if not (args.health_cmd or retries or any(durations.values())):
+        return None
+    if args.no_healthcheck:
+        raise TuikerError("--no-healthcheck conflicts with --health-* options")
+    for key, flag in (("Interval", "--health-interval"), ("Timeout", "--health-timeout")):
+        if durations[key] < 0:
+            raise TuikerError(f"{flag} cannot be negative")
+    if retries < 0:
+        raise TuikerError("--health-retries cannot be negative")
+    if durations["StartPeriod"] < 0:
+        raise TuikerError("--health-start-period cannot be negative")
+    test = ["CMD-SHELL", args.health_cmd] if args.health_cmd else []
+    return {"Test": test, **durations, "Retries": retries}
 
 
 def cmd_create(args) -> int:
@@ -189,8 +220,12 @@ def cmd_ps(args) -> int:
             found = [c for c in found if _is_ancestor(e, c, value)]
         elif key == "id":
             found = [c for c in found if c.id.startswith(value)]
+        elif key == "health":
+            if value not in ("starting", "healthy", "unhealthy", "none"):
+                raise TuikerError(f"Unrecognised filter value for health: {value}")
+            found = [c for c in found if (c.health or "none") == value]
         else:
-            raise TuikerError(f"invalid filter {f!r}: use status=, name=, ancestor= or id=")
+            raise TuikerError(f"invalid filter {f!r}: use status=, name=, ancestor=, id= or health=")
     if args.last:
         found = found[:args.last]
     if args.quiet:
@@ -455,6 +490,16 @@ def add_parsers(sub) -> None:
         p.add_argument("--mount", action="append", help="Attach a filesystem mount to the container")
         p.add_argument("--tmpfs", action="append", help="Mount a tmpfs directory")
         p.add_argument("--volumes-from", action="append", help="Mount volumes from the specified container(s)")
+        p.add_argument("--health-cmd", help="Command to run to check health")
+        p.add_argument("--health-interval", help="Time between running the check (ms|s|m|h) (default 0s)")
+        p.add_argument("--health-timeout", help="Maximum time to allow one check to run (ms|s|m|h) (default 0s)")
+        p.add_argument("--health-start-period", help="Start period for the container to initialize before starting"
+                       " health-retries countdown (ms|s|m|h) (default 0s)")
+        p.add_argument("--health-retries", type=int, help="Consecutive failures needed to report unhealthy")
+        p.add_argument("--no-healthcheck", action="store_true", help="Disable any container-specified HEALTHCHECK")
+        p.add_argument("--add-host", action="append", help="Add a custom host-to-IP mapping (host:ip)")
+        p.add_argument("--dns", action="append", help="Set custom DNS servers")
+        p.add_argument("--stop-signal", help="Signal to stop a container (default \"SIGTERM\")")
         p.add_argument("image", metavar="IMAGE")
         p.add_argument("command", nargs="...", metavar="COMMAND")
 

@@ -130,6 +130,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         return args.func(args)
+    except UsageError as e:  # a flag's value the command refuses as docker's parser would (a bad duration)
+        text, code = e.report()
+        print(text, file=sys.stderr)
+        return code
     except TuikerError as e:
         error(e)
         # docker: 125 when `run` or `create` fails in the engine (a bad value, a pull that fails), else 1.

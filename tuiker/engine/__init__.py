@@ -44,8 +44,8 @@ __all__ = [
     "DEFAULT_NETWORK", "LIVE_STATES", "PSEUDO_NETWORKS", "Container", "ContainerStartError", "Engine", "Image",
     "LogReader", "LogRecord", "Network", "NotFoundError", "ProcessRow", "ProcessTable", "Progress", "PullResult",
     "RunOptions", "Sample", "Session", "Snapshot", "StatsSampler", "TuikerError", "Watcher", "cgroup_version",
-    "check_network_name", "config_file", "familiar_name", "load_config", "networks_of", "one_line", "parse_size",
-    "ports_text", "status_text",
+    "check_network_name", "config_file", "familiar_name", "load_config", "networks_of", "one_line",
+    "parse_go_duration", "parse_size", "ports_text", "status_text",
 ]
 
 
@@ -77,6 +77,7 @@ def cgroup_version() -> int:
 
 # What is imported on first use (PEP 562): `tuiker images` needs none of these, `tuiker ps` only Container.
 _LAZY = {"Container": "tuiker.runtime.containers", "parse_size": "tuiker.runtime.containers",
+         "parse_go_duration": "tuiker.base.times",
          "Progress": "tuiker.image.pull", "LogReader": "tuiker.engine.logs", "LogRecord": "tuiker.engine.logs",
          "StatsSampler": "tuiker.engine.stats", "Sample": "tuiker.engine.stats",
          "ProcessTable": "tuiker.engine.processes", "ProcessRow": "tuiker.engine.processes",

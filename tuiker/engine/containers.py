@@ -82,6 +82,12 @@ class RunOptions:
     mounts: list[str] | None = None  # --mount specs: type=...,source=...,target=...
     tmpfs: list[str] | None = None  # --tmpfs specs: DST[:OPTIONS]
     volumes_from: list[str] | None = None  # --volumes-from CONTAINER[:ro|:rw]
+    # health
+    healthcheck: dict | None = None  # docker's HealthConfig: Test (list), Interval, Timeout, StartPeriod (ns), Retries
+    no_healthcheck: bool = False
+    add_hosts: list[str] | None = None  # --add-host NAME:IP (IP may be `host-gateway`)
+    dns: list[str] | None = None
+    stop_signal: str | None = None
 
 
 class ContainerStartError(TuikerError):
@@ -184,6 +190,13 @@ class Containers:
         except ValueError as e:
             raise TuikerError(str(e)) from e
         cfg.update(Hostname=opts.hostname or "", Tty=opts.tty, OpenStdin=opts.interactive, Image=opts.image)
+        health = healthcheck_config(opts.healthcheck, opts.no_healthcheck, image_cfg.get("config") or {})
+        if health is not None:
+            cfg["Healthcheck"] = health
+        if opts.stop_signal is not None:
+            cfg["StopSignal"] = check_signal(opts.stop_signal)
+        add_hosts, extra_hosts = self._extra_hosts(opts.add_hosts or [])
+        dns = [check_ip(server, "--dns") for server in opts.dns or []]
         if net["ExposedPorts"]:
             cfg["ExposedPorts"] = net["ExposedPorts"]
         swap = opts.memory_swap
@@ -209,7 +222,9 @@ class Containers:
                 "Binds": _binds(opts.volumes or []) or None,
                 "Tmpfs": dict(t.partition(":")[::2] for t in opts.tmpfs or []) or None,
                 "VolumesFrom": opts.volumes_from or None,
+                "Dns": dns, "ExtraHosts": add_hosts or None,
             },
+            "HostsEntries": extra_hosts,  # ExtraHosts resolved: [address, name] lines for /etc/hosts
             "NetworkingConfig": {"EndpointsConfig": net["EndpointsConfig"]},
             "Limits": {
                 "cpu_quota_us": int(opts.cpus * 100_000) if opts.cpus else None, "cpu_period_us": 100_000,
@@ -232,6 +247,37 @@ class Containers:
             source = self.get(spec.partition(":")[0])
             inherited += mountspec.volumes_from(spec, source.config.get("mounts") or [])
         return mountspec.plan(opts.volumes or [], opts.mounts or [], opts.tmpfs or [], inherited, image_volumes)
+
+    def _extra_hosts(self, specs: list[str]) -> tuple[list[str], list[list[str]]]:
+        """docker's --add-host NAME:IP or NAME=IP (an IPv6 address may be in brackets): (the specs as HostConfig
+        keeps them, NAME:IP; the [address, name] lines for /etc/hosts, the address as given). `host-gateway` is
+        the default bridge's gateway: the host as containers reach it."""
+        kept, entries = [], []
+        for spec in specs:
+            name, sep, address = spec.partition("=")
+            if not sep:
+                name, sep, address = spec.partition(":")  # the first colon only: an IPv6 address holds more
+            if not sep or not name or ":" in name:
+                raise TuikerError(f'invalid argument "{spec}" for "--add-host" flag: bad format for add-host: "{spec}"')
+            if not names.is_host_token(name):
+                # Written into /etc/hosts: a name with a space or a newline would add names or lines of its own.
+                raise TuikerError(f'invalid argument "{spec}" for "--add-host" flag: invalid host name: "{name}"')
+            if len(address) > 2 and address[0] == "[" and address[-1] == "]":
+                address = address[1:-1]
+            line_address = address
+            if address == "host-gateway":
+                line_address = self.networks.host_gateway()
+                if not line_address:
+                    raise TuikerError("unable to derive the IP value for host-gateway")
+            else:
+                try:
+                    check_ip(address, "--add-host")
+                except TuikerError:
+                    raise TuikerError(f'invalid argument "{spec}" for "--add-host" flag: invalid IP address in'
+                                      f' add-host: "{address}"') from None
+            kept.append(f"{name}:{address}")
+            entries.append([line_address, name])
+        return kept, entries
 
     # -- running it (requests to the monitor) -----------------------------------------------------------
 
@@ -388,7 +434,8 @@ class Containers:
                       "OOMKilled": bool(s.get("OOMKilled")), "Dead": c.status == "dead", "Pid": c.pid,
                       "ExitCode": s.get("ExitCode", 0), "Error": s.get("Error", ""),
                       "StartedAt": s.get("StartedAt", "0001-01-01T00:00:00Z"),
-                      "FinishedAt": s.get("FinishedAt", "0001-01-01T00:00:00Z")},
+                      "FinishedAt": s.get("FinishedAt", "0001-01-01T00:00:00Z"),
+                      **({"Health": s["Health"]} if s.get("Health") else {})},
             "Image": c.config["ImageID"], "Name": "/" + c.name, "RestartCount": s.get("RestartCount", 0),
             "LogPath": str(c.dir / "log.json"), "HostConfig": c.config["HostConfig"],
             "Config": c.config["Config"], "GraphDriver": {"Name": "overlay", "Data": {
@@ -460,12 +507,18 @@ class Containers:
 
 
 def status_text(c: Container, now: float | None = None) -> str:
-    """docker's STATUS: `Up 5 minutes`, `Up 2 hours (Paused)`, `Exited (0) 3 seconds ago`, `Created`."""
+    """docker's STATUS: `Up 5 minutes`, `Up 2 hours (Paused)`, `Up 3 seconds (health: starting)`, `Exited (0) 3
+    seconds ago`, `Created`."""
     now = now or time.time()
     s = c.state
     if c.status in ("running", "paused"):
         up = human_duration(now - (parse_time(s.get("StartedAt", "")) or now))
-        return f"Up {up}" + (" (Paused)" if c.status == "paused" else "")
+        if c.status == "paused":
+            return f"Up {up} (Paused)"
+        health = c.health
+        if health is not None:
+            return f"Up {up} ({'health: starting' if health == 'starting' else health})"
+        return f"Up {up}"
     if c.status in ("restarting", "exited"):
         since = human_duration(now - (parse_time(s.get("FinishedAt", "")) or now))
         return f"{c.status.capitalize()} ({s.get('ExitCode', 0)}) {since} ago"
@@ -488,6 +541,70 @@ def _inspect_mounts(c: Container) -> list[dict]:
     from tuiker.engine.mountspec import inspect_view
 
     return inspect_view(c.config.get("mounts") or [])
+
+
+MIN_HEALTH_DURATION = 1_000_000  # docker's containertypes.MinimumDuration: 1ms, in nanoseconds
+
+
+def healthcheck_config(user: dict | None, disabled: bool, image: dict) -> dict | None:
+    """Config.Healthcheck as docker builds it: `--no-healthcheck` is Test ["NONE"]; otherwise each field the user
+    left unset (empty Test, zero durations and retries) comes from the image's HEALTHCHECK. Checked as the daemon
+    checks it (durations of at least 1ms, or 0 for the default; retries not negative)."""
+    if disabled:
+        if user and any(user.get(k) for k in ("Test", "Interval", "Timeout", "StartPeriod", "Retries")):
+            raise TuikerError("--no-healthcheck conflicts with --health-* options")
+        return {"Test": ["NONE"]}
+    image_health = image.get("Healthcheck")
+    if image_health is not None and not isinstance(image_health, dict):
+        raise TuikerError("image config: Healthcheck is not an object")
+    image_health = _checked_healthcheck(image_health or {}, "image config: Healthcheck")
+    if not user:
+        return dict(image_health) if image_health else None
+    merged = {k: v for k, v in user.items() if v}
+    for key, value in image_health.items():
+        merged.setdefault(key, value)
+    for key, what in (("Interval", "Interval"), ("Timeout", "Timeout"), ("StartPeriod", "StartPeriod")):
+        value = merged.get(key, 0)
+        if value and value < MIN_HEALTH_DURATION:
+            raise TuikerError(f"{what} in Healthcheck cannot be less than 1ms")
+    if merged.get("Retries", 0) < 0:
+        raise TuikerError("Retries in Healthcheck cannot be negative")
+    return merged
+
+
+def _checked_healthcheck(health: dict, what: str) -> dict:
+    """An image's HEALTHCHECK, type-checked (it comes from a registry or an archive): a string where the Test list
+    belongs would run `C` `M` `D` as a command."""
+    test = health.get("Test")
+    if test is not None and not (isinstance(test, list) and all(isinstance(t, str) for t in test)):
+        raise TuikerError(f"{what}: Test is not a list of strings")
+    for key in ("Interval", "Timeout", "StartPeriod", "Retries"):
+        value = health.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+            raise TuikerError(f"{what}: {key} is not a non-negative integer")
+    return {k: health[k] for k in ("Test", "Interval", "Timeout", "StartPeriod", "Retries") if health.get(k)}
+
+
+def check_signal(text: str) -> str:
+    """docker's check of --stop-signal: a signal it knows (base/signals.py), kept as given."""
+    from tuiker.base.signals import parse_signal
+
+    try:
+        parse_signal(text)
+    except ValueError as e:
+        raise TuikerError(str(e)) from None
+    return text
+
+
+def check_ip(text: str, flag: str) -> str:
+    """docker's ValidateIPAddress: the address in its canonical form (`--dns 0:0::1` is `::1`)."""
+    import ipaddress
+
+    try:
+        return str(ipaddress.ip_address(text.strip()))
+    except ValueError:
+        raise TuikerError(f'invalid argument "{text}" for "{flag}" flag: IP address is not correctly formatted:'
+                          f" {text}") from None
 
 
 def _restart_policy(text: str) -> dict:

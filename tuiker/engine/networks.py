@@ -57,6 +57,12 @@ class Networks:
                 found = self.store.get(DEFAULT)  # another command wrote it meanwhile
         return found
 
+    def host_gateway(self) -> str:
+        """docker's `host-gateway`: the default bridge's gateway, the host as containers reach it (the monitor
+        chooses the bridge's subnet at its first use, and is asked to if that has not happened yet)."""
+        gateway = self.default().gateway
+        return gateway or self._request("gateway").get("gateway", "")
+
     # -- the network commands ---------------------------------------------------------------------
 
     def list(self) -> list[dict]:

@@ -35,11 +35,14 @@ HEADER = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
 MAX_LINE = 256
 
 
-def render(hostname: str, own_addresses: list[str], peers: list[tuple[str, list[str]]]) -> str:
-    """The file for one container: localhost, its own addresses under its hostname, then each peer
-    (address, [name, aliases..., short id]), one line per address (more if its names are many)."""
+def render(hostname: str, own_addresses: list[str], peers: list[tuple[str, list[str]]],
+           extra: list[list[str]] | None = None) -> str:
+    """The file for one container: localhost, the `--add-host` entries (`extra`: [address, name]) as docker puts
+    them, its own addresses under its hostname, then each peer (address, [name, aliases..., short id]), one line
+    per address (more if its names are many)."""
     # Without a network the name still resolves, to 127.0.1.1 as before.
-    lines = [HEADER, *_lines([(a, [hostname]) for a in own_addresses] or [("127.0.1.1", [hostname])])]
+    lines = [HEADER, *_lines([(address, [name]) for address, name in extra or []]),
+             *_lines([(a, [hostname]) for a in own_addresses] or [("127.0.1.1", [hostname])])]
     seen: set[tuple[str, str]] = set()
     for address, names in sorted(peers, key=lambda p: (p[1][:1], p[0])):
         names = [n for n in dict.fromkeys(filter(is_host_token, names)) if (address, n) not in seen]

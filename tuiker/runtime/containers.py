@@ -51,6 +51,13 @@ class Container:
         return int(self.state.get("Pid") or 0)
 
     @property
+    def health(self) -> str | None:
+        """docker's State.Health.Status (`starting`, `healthy`, `unhealthy`), None for a container that has no
+        healthcheck or has not run with one yet (docker's `none`)."""
+        health = self.state.get("Health")
+        return health.get("Status") or None if isinstance(health, dict) else None
+
+    @property
     def tty(self) -> bool:
         return bool(self.config["Config"].get("Tty"))
 
@@ -110,7 +117,9 @@ def merge_image_config(image_config: dict, cmd: list[str] | None, entrypoint: li
         "Entrypoint": final_entry, "Cmd": final_cmd, "Env": [f"{k}={v}" for k, v in merged.items()],
         "WorkingDir": workdir or _image_field(cfg, "WorkingDir", str) or "/",
         "User": user if user is not None else _image_field(cfg, "User", str),
-        "StopSignal": _image_field(cfg, "StopSignal", str) or "SIGTERM", "Labels": _image_field(cfg, "Labels", dict),
+        "Labels": _image_field(cfg, "Labels", dict),
+        # Only when the image names one, as docker's inspect shows it; stop sends SIGTERM otherwise.
+        **({"StopSignal": _image_field(cfg, "StopSignal", str)} if _image_field(cfg, "StopSignal", str) else {}),
     }
 
 
@@ -250,8 +259,9 @@ class ContainerStore:
                 config["Config"]["Hostname"] = hostname
                 # Bind-mounted over /etc/...: every user inside reads them through the file's own mode
                 # (the directories above them on the host, 0700, are never on that path).
-                for file, text in (("hostname", hostname + "\n"), ("hosts", hostsfile.render(hostname, [], [])),
-                                   ("resolv.conf", _resolv_conf())):
+                hosts = hostsfile.render(hostname, [], [], config.get("HostsEntries"))
+                resolv = _resolv_conf(config["HostConfig"].get("Dns") or [])
+                for file, text in (("hostname", hostname + "\n"), ("hosts", hosts), ("resolv.conf", resolv)):
                     write_new(staging / file, text.encode(), mode=0o644)
                 write_new(staging / "config.json", json.dumps(config, indent=1).encode())
                 write_new(staging / "state.json", json.dumps({"Status": "created"}).encode())
@@ -418,17 +428,23 @@ def _is_hex(text: str) -> bool:
     return all(ch in "0123456789abcdef" for ch in text)
 
 
-def _resolv_conf() -> str:
+def _resolv_conf(servers: list[str]) -> str:
     """The host's resolvers, minus loopback ones that mean nothing inside the container's own
-    network namespace (docker does the same, falling back to public resolvers we do not add)."""
+    network namespace (docker does the same, falling back to public resolvers we do not add). With `--dns`,
+    those servers instead of the host's, with its search and options lines after them, as docker writes it."""
     try:
         with open("/etc/resolv.conf") as f:
             lines = f.read().splitlines()
     except OSError:
-        return ""
-    kept = [line for line in lines if not (line.startswith("nameserver") and
-                                           (line.split()[1:2] or [""])[0].startswith(("127.", "::1")))]
-    return "\n".join(kept) + "\n"
+        lines = []
+    if servers:
+        # docker's resolvconf.Build: the servers, then the host's search and options.
+        kept = [f"nameserver {server}" for server in servers]
+        kept += [line for line in lines if line.split()[:1] in (["search"], ["options"])]
+    else:
+        kept = [line for line in lines if not (line.startswith("nameserver") and
+                                               (line.split()[1:2] or [""])[0].startswith(("127.", "::1")))]
+    return "\n".join(kept) + "\n" if kept else ""
 
 
 def parse_size(text: str, what: str) -> int:

@@ -200,7 +200,8 @@ class Networking:
             bindings = self.bindings(c)
             if bindings:
                 plan.ports = self.proxy.open(c.id, bindings, plan.attachments[0].address)
-            self.write_hosts(c.id, c.dir, c.config["Config"]["Hostname"], plan.settings()["Networks"])
+            self.write_hosts(c.id, c.dir, c.config["Config"]["Hostname"], plan.settings()["Networks"],
+                             c.config.get("HostsEntries"))
         except BaseException:
             self.abort(plan)
             raise
@@ -311,7 +312,7 @@ class Networking:
         self._try_sync(force=True)
         self.sweep_orphans()
         for cid, entry in self.active.items():
-            self.write_hosts(cid, entry["dir"], entry["hostname"], entry["settings"]["Networks"])
+            self.write_hosts(cid, entry["dir"], entry["hostname"], entry["settings"]["Networks"], entry.get("extra"))
 
     def sweep(self) -> dict:
         """`system prune`: what a kill -9 may have left, for the containers this monitor does not run."""
@@ -372,7 +373,7 @@ class Networking:
 
     def _entry(self, c: Container, settings: dict) -> dict:
         return {"name": c.name, "hostname": c.config["Config"].get("Hostname") or c.id[:12], "dir": c.dir,
-                "settings": settings}
+                "settings": settings, "extra": c.config.get("HostsEntries")}
 
     def rules(self) -> firewall.Rules:
         rules = firewall.Rules(owner=os.path.realpath(self.root))
@@ -410,7 +411,8 @@ class Networking:
         except TuikerError as e:
             print(f"monitor: {e}", file=sys.stderr, flush=True)
 
-    def write_hosts(self, cid: str, directory: Path, hostname: str, networks: dict) -> None:
+    def write_hosts(self, cid: str, directory: Path, hostname: str, networks: dict,
+                    extra: list[list[str]] | None = None) -> None:
         own = [n["IPAddress"] for n in networks.values()]
         peers = []
         shared = {n["NetworkID"] for name, n in networks.items() if name != DEFAULT}
@@ -420,14 +422,15 @@ class Networking:
             for n in other["settings"]["Networks"].values():
                 if n["NetworkID"] in shared:
                     peers.append((n["IPAddress"], [other["name"], *(n.get("Aliases") or []), other_id[:12]]))
-        hostsfile.write_in_place(directory / "hosts", hostsfile.render(hostname, own, peers))
+        hostsfile.write_in_place(directory / "hosts", hostsfile.render(hostname, own, peers, extra))
 
     def refresh_hosts(self, network_ids: set[str], skip: str | None = None) -> None:
         for cid, entry in self.active.items():
             if cid == skip:
                 continue
             if any(n["NetworkID"] in network_ids for n in entry["settings"]["Networks"].values()):
-                self.write_hosts(cid, entry["dir"], entry["hostname"], entry["settings"]["Networks"])
+                self.write_hosts(cid, entry["dir"], entry["hostname"], entry["settings"]["Networks"],
+                                 entry.get("extra"))
 
     # -- requests: tuiker network ... --------------------------------------------------------------
 
@@ -445,6 +448,8 @@ class Networking:
                 return self.disconnect(req["network"], req["container"], running)
             if action == "sweep":
                 return {"ok": True, **self.sweep()}
+            if action == "gateway":  # --add-host NAME:host-gateway: the default bridge's gateway, made if need be
+                return {"ok": True, "gateway": self.ensure(self.default_network()).gateway}
         except TuikerError as e:
             return {"ok": False, "error": str(e)}
         return {"ok": False, "error": f"unknown network action {action!r}"}
@@ -517,7 +522,7 @@ class Networking:
             entry["settings"]["Networks"][net.name] = a.settings(c.id)
             self._save_running(c, entry)
             self.refresh_hosts({net.id}, skip=None)
-            self.write_hosts(c.id, c.dir, entry["hostname"], entry["settings"]["Networks"])
+            self.write_hosts(c.id, c.dir, entry["hostname"], entry["settings"]["Networks"], entry.get("extra"))
         endpoints_config = c.config.setdefault("NetworkingConfig", {}).setdefault("EndpointsConfig", {})
         if mode not in endpoints_config:
             endpoints_config[mode] = {"NetworkID": "", "Aliases": []}
@@ -542,7 +547,7 @@ class Networking:
             ipam.release(self.root, c.id, n["NetworkID"])
             self._save_running(c, entry)
             self.refresh_hosts({n["NetworkID"]})
-            self.write_hosts(c.id, c.dir, entry["hostname"], entry["settings"]["Networks"])
+            self.write_hosts(c.id, c.dir, entry["hostname"], entry["settings"]["Networks"], entry.get("extra"))
             if entry["settings"].get("Ports"):
                 self._try_sync()
         endpoints_config.pop(net.name, None)

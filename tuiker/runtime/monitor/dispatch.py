@@ -8,8 +8,8 @@ then streams frames); an op in neither table gets the unknown-request reply.
 from __future__ import annotations
 
 import os
-import signal
 
+from tuiker.base.signals import parse_signal
 from tuiker.runtime.containers import Container
 from tuiker.runtime.monitor.exec import exec_in
 from tuiker.runtime.monitor.running import Running
@@ -80,9 +80,20 @@ def stop(sup: Supervisor, client: Client, req: dict, c: Container, r: Running | 
     if r is None:
         _not_running(sup, client, req["op"], c)
         return
-    _signal(r, c, req.get("signal") or c.config["Config"].get("StopSignal", "SIGTERM"))
+    _signal(r, c, req.get("signal") or _stop_signal(c))
     sup.server.after(float(req.get("timeout", 10)), lambda: r.exited or kill(r.pid))
     r.waiters.append(client)
+
+
+def _stop_signal(c: Container) -> str:
+    """Config.StopSignal (--stop-signal, else the image's), SIGTERM without one. An image's that names no signal
+    means SIGTERM too, as docker's Container.StopSignal() falls back (--stop-signal was checked at create)."""
+    sig = c.config["Config"].get("StopSignal") or "SIGTERM"
+    try:
+        parse_signal(sig)
+    except ValueError:
+        return "SIGTERM"
+    return sig
 
 
 def kill_(sup: Supervisor, client: Client, req: dict, c: Container, r: Running | None) -> None:
@@ -113,22 +124,11 @@ def _not_running(sup: Supervisor, client: Client, op: str, c: Container) -> None
 
 
 def _signal(r: Running, c: Container, sig: str | int) -> None:
-    number = _signal_number(sig)
+    number = parse_signal(sig)
     r.manual_stop = True  # no restart policy applies to an exit asked for
     if r.cgroup is not None and c.status == "paused":
         r.cgroup.thaw()  # a frozen process cannot act on its signal
     os.kill(r.pid, number)
-
-
-def _signal_number(sig: str | int) -> int:
-    if isinstance(sig, int) or str(sig).isdigit():
-        return int(sig)
-    name = str(sig).upper()
-    name = name if name.startswith("SIG") else f"SIG{name}"
-    try:
-        return int(getattr(signal.Signals, name))
-    except AttributeError:
-        raise ValueError(f"invalid signal: {sig}") from None
 
 
 def pause(sup: Supervisor, client: Client, req: dict, c: Container, r: Running | None) -> None:
@@ -138,10 +138,13 @@ def pause(sup: Supervisor, client: Client, req: dict, c: Container, r: Running |
         return
     if req["op"] == "pause":
         r.cgroup.freeze()
+        sup.health.stop(c)  # no checks in a frozen container: docker calls it unhealthy until one succeeds again
         c.write_state(Status="paused", Paused=True)
     else:
         r.cgroup.thaw()
-        c.write_state(Status="running", Paused=False)
+        c.state.update(Status="running", Paused=False)
+        sup.health.begin(c, fresh=False)
+        c.write_state()
     sup.server.reply(client, {"ok": True}, close=True)
 
 

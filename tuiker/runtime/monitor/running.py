@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from tuiker.runtime.containers import Container
 from tuiker.runtime.monitor.logs import LogWriter
 from tuiker.runtime.monitor.server import Client
@@ -24,7 +26,12 @@ class Running:
         self.log = log
         self.clients: list[Client] = []
         self.waiters: list[Client] = []
+        # An exec the monitor runs for itself (a health check): its output goes to `sink`, its exit code to
+        # `on_exit`, instead of to clients.
+        self.sink: Callable[[bytes], None] | None = None
+        self.on_exit: Callable[[int], None] | None = None
         self.manual_stop = False  # stopped or killed by request: no restart policy applies
+        self.adopted = False  # a process of the previous monitor's: never our child, its exit code is lost
         self.exited = False  # reaped: its pid may belong to another process now, never signal it again
 
 

@@ -50,14 +50,12 @@ class Setup:
 
 
 class Setups:
-    """The setups under way. `by_pid` are theirs until they finish: the reaping of strays leaves them alone.
-    `unresolved` are those whose process's pid is not read yet: while there is one, any zombie may be its
-    process (an exec's `true` can execve and exit before the pid pipe's EOF is seen), so no stray is reaped."""
+    """The setups under way. `by_pid` are theirs until they finish: the reaping of strays leaves them alone."""
 
     def __init__(self, server: Server) -> None:
         self.server = server
         self.by_pid: dict[int, Setup] = {}
-        self.unresolved: set[Setup] = set()
+        self.by_intermediate: dict[int, Setup] = {}  # until each finishes: to claim_pids
 
     def fork(self, child: Callable[[int, int], None], child_ends: list[int], done: Done,
              go: tuple[int, Callable[[int], None]] | None = None) -> Setup:
@@ -94,22 +92,25 @@ class Setups:
         for fd in (pid_w, err_w, *child_ends):
             os.close(fd)
         setup = Setup(intermediate, pid_r, err_r, done, *(go or (None, None)))
-        self.unresolved.add(setup)
+        os.set_blocking(pid_r, False)
+        self.by_intermediate[intermediate] = setup
         self.server.register(pid_r, "setup-pid", lambda _: self._pid_ready(setup))
         self.server.after(SETUP_TIMEOUT, lambda: self.cancel(
             setup, f"the container's setup did not finish within {SETUP_TIMEOUT:.0f} s"))
         return setup
 
     def _pid_ready(self, s: Setup) -> None:
-        chunk = os.read(s.pid_r, 64)
+        try:
+            chunk = os.read(s.pid_r, 64)
+        except BlockingIOError:
+            return  # claim_pids read it first
         if chunk:
-            s.pid_text += chunk
+            self._claim(s, chunk)
             return
         self.server.unregister(s.pid_r)
         os.close(s.pid_r)
         s.pid_r = -1
         s.pid = int(s.pid_text) if s.pid_text.strip().isdigit() else 0
-        self.unresolved.discard(s)
         if s.pid:
             self.by_pid[s.pid] = s
             try:
@@ -138,6 +139,26 @@ class Setups:
             return
         self._finish(s)
 
+    def _claim(self, s: Setup, chunk: bytes) -> None:
+        s.pid_text += chunk
+        if s.pid_text.isdigit():
+            # Written in one write, so the whole pid: a process of ours from now on (see claim_pids).
+            self.by_pid[int(s.pid_text)] = s
+
+    def claim_pids(self) -> None:
+        """Take the pids the intermediates have written but the loop has not read yet. The intermediate writes the
+        pid, then exits; only then is the process re-parented to us, and it may have exec'd and exited already:
+        before reaping a child it does not know, the monitor reads these, so that it never reaps a setup's
+        process (whose exit code would be lost: an exec's, or a health check's, would read 255)."""
+        for s in self.by_intermediate.values():
+            if s.pid_r >= 0 and not s.pid:
+                try:
+                    chunk = os.read(s.pid_r, 64)
+                except BlockingIOError:
+                    continue
+                if chunk:
+                    self._claim(s, chunk)
+
     def cancel(self, s: Setup, reason: str) -> None:
         """Kill a setup that must not finish (a stop, a timeout) and fail it with `reason`."""
         if s.finished:
@@ -159,7 +180,7 @@ class Setups:
         if s.go_w is not None:
             os.close(s.go_w)
         self.by_pid.pop(s.pid, None)
-        self.unresolved.discard(s)
+        self.by_intermediate.pop(s.intermediate, None)
         error = s.error
         if error is None and s.message:
             code, _, text = s.message.decode(errors="replace").partition(" ")

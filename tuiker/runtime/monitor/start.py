@@ -131,6 +131,7 @@ def start(sup: Supervisor, c: Container, size: list[int] | None = None) -> None:
         sup.watch(Running(pid, pidfd, io.outputs, io.stdin, io.pty, cg, c, log=LogWriter(c.dir / "log.json")))
         if plan is not None:
             sup.net.commit(plan)  # NetworkSettings into c.state, written just below; peers learn its name
+        sup.health.begin(c, fresh=True)  # State.Health back to starting, written just below
         c.write_state(Status="running", Pid=pid, PidStart=start_time(pid), ExitCode=0, Error="",
                       OOMKilled=False, Paused=False, StartedAt=now_iso(),
                       FinishedAt=c.state.get("FinishedAt", ""), RestartCount=c.state.get("RestartCount", 0))

@@ -20,6 +20,7 @@ from tuiker.base.times import now_iso, parse_time
 from tuiker.runtime import cgroups, networking, volumes
 from tuiker.runtime.containers import Container, ContainerStore
 from tuiker.runtime.monitor import start
+from tuiker.runtime.monitor.health import Health
 from tuiker.runtime.monitor.logs import LogWriter
 from tuiker.runtime.monitor.running import Running, same_process
 from tuiker.runtime.monitor.server import Client, Server
@@ -42,6 +43,7 @@ class Supervisor:
         # and the setup of each (a stop cancels it).
         self.starting: dict[str, list[tuple[Client, dict]]] = {}
         self.start_setups: dict[str, Setup] = {}
+        self.health = Health(self)  # the running containers' health checks
 
     # -- when the monitor starts -------------------------------------------------------------------
 
@@ -70,7 +72,10 @@ class Supervisor:
                             outputs[os.open(c.dir / name, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)] = kind
                     r = Running(pid, pidfd, outputs, None, None, cgroups.for_container(c.id), c,
                                 log=LogWriter(c.dir / "log.json") if outputs else None)
+                    r.adopted = True
                     self.watch(r)
+                    if c.status == "running" and self.health.begin(c, fresh=False):
+                        c.write_state()  # started by a monitor that kept no health: starting from now
                     continue
             _remove_cgroup(c)
             c.write_state(Status="exited", ExitCode=255, Pid=0, FinishedAt=now_iso(), NetworkSettings=None,
@@ -83,9 +88,8 @@ class Supervisor:
 
         Such a process sits in a container's pid namespace; unreaped, it would keep that namespace's
         pid 1 from ever finishing its exit (the kernel waits for every member), and `stop` would hang."""
-        if self.setups.unresolved:
-            return  # a zombie now may be a setup's own process, whose pid is still in its pipe (setup.py)
         watched = {r.pid for r in self.by_pidfd.values()} | set(self.setups.by_pid)
+        claimed = False
         while True:
             try:
                 info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
@@ -93,6 +97,11 @@ class Supervisor:
                 return
             if info is None or info.si_pid in watched:
                 return  # a watched child is reaped by exited(), with its status
+            if not claimed:  # a setup's process whose pid is written but not read yet is no stray (setup.py)
+                self.setups.claim_pids()
+                watched |= set(self.setups.by_pid)
+                claimed = True
+                continue
             os.waitpid(info.si_pid, 0)
 
     # -- processes and their clients -----------------------------------------------------------------
@@ -153,6 +162,8 @@ class Supervisor:
             self._close_output(r, fd)
             return False
         kind = r.outputs[fd]
+        if r.sink is not None:
+            r.sink(data)
         if r.log is not None:
             r.log.write("stdout" if kind == STDOUT else "stderr", data)
         packet = frame(kind, data)
@@ -209,6 +220,10 @@ class Supervisor:
             code = 128 - code if code < 0 else code  # killed by signal N: docker reports 128 + N
             known = True
         except ChildProcessError:
+            if not r.adopted and os.path.exists(f"/proc/{r.pid}"):
+                # Exited before its intermediate did (setup.py): still the intermediate's zombie for the moment it
+                # takes to exit, then re-parented to us. The pidfd stays readable: the next round reaps it.
+                return
             code, known = 255, False  # adopted after a monitor restart: not our child
         r.exited = True
         # Output still in the pipes or the pty belongs to the run that just ended. Then they close, whoever still
@@ -231,6 +246,8 @@ class Supervisor:
             for client in r.clients + [w for w in r.waiters if w not in r.clients]:
                 client.close_after_flush = True
                 self.server.send(client, exit_packet)
+            if r.on_exit is not None:
+                r.on_exit(code)
             return
         self.running.pop(c.id, None)
         # Its veths, address lease, held ports, DNAT rules and peers' /etc/hosts entries go now (networking.py).
@@ -243,6 +260,7 @@ class Supervisor:
             r.cgroup.kill_all()
             r.cgroup.remove()
         started = c.state.get("StartedAt", "")
+        self.health.stop(c)
         c.write_state(Status="exited", ExitCode=code, OOMKilled=oom, Pid=0, FinishedAt=now_iso(),
                       Paused=False, Error="" if known else "exit code unknown: the monitor was restarted")
         host = c.config["HostConfig"]

@@ -36,6 +36,7 @@ PSEUDO_DRIVERS = {"host": "host", "none": "null"}
 
 STATE_STYLES = {"running": "green", "paused": "yellow", "restarting": "yellow", "exited": "red",
                 "dead": "red", "created": "cyan", "removing": "magenta"}
+HEALTH_STYLES = {"healthy": "green", "unhealthy": "red", "starting": "yellow"}
 
 
 @dataclass(frozen=True)
@@ -240,7 +241,12 @@ class ContainerList(ResourceList):
         state = self.busy.get(c.id) or _state_label(c)
         image = familiar_name(c.config.get("Image", ""))
         published = ports_label(c)
-        cells = (Text(state, style=STATE_STYLES.get(c.status, "")), c.name, image, published)
+        cell = Text(state, style=STATE_STYLES.get(c.status, ""))
+        health = c.health if c.status == "running" and c.id not in self.busy else None
+        if health:  # lazydocker's substatus of a running container: its health, coloured
+            cell.append(f" ({health})", style=HEALTH_STYLES.get(health, ""))
+            state = f"{state} ({health})"
+        cells = (cell, c.name, image, published)
         return Row(c.id, cells, f"{state} {c.name} {image} {c.id[:12]} {published}".lower())
 
     @property
