@@ -38,7 +38,19 @@ def _options(args):
         auto_remove=getattr(args, "rm", False), privileged=args.privileged, read_only=args.read_only,
         cap_add=args.cap_add, cap_drop=args.cap_drop, security_opt=args.security_opt, network=args.network,
         ports=args.publish, publish_all=args.publish_all, network_aliases=args.network_alias, expose=args.expose,
-        platform=args.platform, init=args.init)
+        platform=args.platform, init=args.init, labels=_labels(args.label_file, args.label) or None)
+
+
+def _labels(files: list[str] | None, labels: list[str] | None) -> dict[str, str]:
+    """docker's --label-file lines (blank ones and `#` comments skipped), then --label on top; `k` alone is `k=`."""
+    items = []
+    for path in files or []:
+        try:
+            with open(path) as f:
+                items += [line.strip() for line in f if line.strip() and not line.lstrip().startswith("#")]
+        except OSError as e:
+            raise TuikerError(f"open {path}: {e.strerror.lower()}") from e
+    return dict(item.partition("=")[::2] for item in items + list(labels or []))
 
 
 def cmd_create(args) -> int:
@@ -188,8 +200,10 @@ def cmd_ps(args) -> int:
             found = [c for c in found if _is_ancestor(e, c, value)]
         elif key == "id":
             found = [c for c in found if c.id.startswith(value)]
+        elif key == "label":
+            found = [c for c in found if _has_label(c, value)]
         else:
-            raise TuikerError(f"invalid filter {f!r}: use status=, name=, ancestor= or id=")
+            raise TuikerError(f"invalid filter {f!r}: use status=, name=, ancestor=, id= or label=")
     if args.last:
         found = found[:args.last]
     if args.quiet:
@@ -199,6 +213,13 @@ def cmd_ps(args) -> int:
     rows = [_ps_context(e, c, trunc=not args.no_trunc) for c in found]
     return print_list(args.format, ["ID", "Image", "Command", "RunningFor", "Status", "Ports", "Names"], PS_HEADER,
                       "*formatter.ContainerContext", rows)
+
+
+def _has_label(c, spec: str) -> bool:
+    """docker's `label=KEY` (the label is set, to anything) or `label=KEY=VALUE`."""
+    key, sep, value = spec.partition("=")
+    labels = c.config["Config"].get("Labels") or {}
+    return key in labels and (not sep or labels[key] == value)
 
 
 def _ps_context(e, c, trunc: bool) -> dict:
@@ -418,6 +439,8 @@ def add_parsers(sub) -> None:
         p.add_argument("-P", "--publish-all", action="store_true", help="Publish all exposed ports to random ports")
         p.add_argument("--expose", action="append", help="Expose a port or a range of ports")
         p.add_argument("--platform", help="Set platform if server is multi-platform capable")
+        p.add_argument("-l", "--label", action="append", help="Set meta data on a container")
+        p.add_argument("--label-file", action="append", help="Read in a line delimited file of labels")
         p.add_argument("image", metavar="IMAGE")
         p.add_argument("command", nargs="...", metavar="COMMAND")
 

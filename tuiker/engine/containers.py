@@ -76,6 +76,8 @@ class RunOptions:
     expose: list[str] | None = None
     platform: str | None = None
     init: bool = False
+    # compose
+    labels: dict[str, str] | None = None  # --label/--label-file, merged over the image's labels
 
 
 class ContainerStartError(TuikerError):
@@ -164,6 +166,8 @@ class Containers:
         except ValueError as e:
             raise TuikerError(str(e)) from e
         cfg.update(Hostname=opts.hostname or "", Tty=opts.tty, OpenStdin=opts.interactive, Image=opts.image)
+        if opts.labels:
+            cfg["Labels"] = {**cfg["Labels"], **opts.labels}  # docker: the container's own win over the image's
         if net["ExposedPorts"]:
             cfg["ExposedPorts"] = net["ExposedPorts"]
         swap = opts.memory_swap
