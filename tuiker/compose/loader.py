@@ -97,7 +97,7 @@ def load(files: list[str] | None = None, project_name: str | None = None, profil
         except OSError as e:
             raise ComposeError(f"open {path}: {(e.strerror or str(e)).lower()}") from None
         try:
-            doc = yaml.safe_load(text)
+            doc = yaml.load(text, _yaml_loader(yaml))  # noqa: S506 (a SafeLoader)
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
             where = f"line {mark.line + 1}: " if mark else ""
@@ -141,6 +141,21 @@ def load(files: list[str] | None = None, project_name: str | None = None, profil
                                    f" {all_services[dep]['profiles']}: enable it with --profile")
     project.order()  # a cycle in depends_on is an error here, before anything runs
     return project
+
+
+def _yaml_loader(yaml):
+    """PyYAML's SafeLoader reading booleans as YAML 1.2 does (compose's parser): only true and false, so that
+    `off:`, `yes` and `on` stay strings, as a service name or an environment value."""
+    import re as regex
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.yaml_implicit_resolvers = {k: [(tag, r) for tag, r in v if tag != "tag:yaml.org,2002:bool"]
+                                      for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+    Loader.add_implicit_resolver("tag:yaml.org,2002:bool", regex.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                                 list("tTfF"))
+    return Loader
 
 
 def _check_top(doc: dict, filename: str) -> None:

@@ -53,7 +53,7 @@ class Project:
             if s in done:
                 return
             if s in visiting:
-                raise TuikerError(f"dependency cycle detected: {' -> '.join([*path, s])}")
+                raise ComposeError(f"dependency cycle detected: {' -> '.join([*path, s])}")
             visiting.add(s)
             for dep in self.services[s]["depends_on"]:
                 if dep in self.services and (with_deps or dep in wanted):
