@@ -252,15 +252,10 @@ class Compose:
                 self.engine.networks.remove(net["Name"])
                 self.report("Network", net["Name"], "Removed")
         if volumes:
-            engine_volumes = getattr(self.engine, "volumes", None)
-            for vol in engine_volumes.list() if engine_volumes is not None else []:
-                vol = vol if isinstance(vol, dict) else vol.__dict__
-                lab = vol.get("Labels") or vol.get("labels") or {}
-                name = vol.get("Name") or vol.get("name")
-                if lab.get(labels.PROJECT) == self.name:
-                    self.report("Volume", name, "Removing")
-                    engine_volumes.remove(name)
-                    self.report("Volume", name, "Removed")
+            for vol in self._volumes().list([f"label={labels.PROJECT}={self.name}"]):
+                self.report("Volume", vol["Name"], "Removing")
+                self._volumes().remove(vol["Name"])
+                self.report("Volume", vol["Name"], "Removed")
 
     def _remove(self, c: Container, stop: bool, volumes: bool = False, quiet: bool = False,
                 timeout: float | None = None) -> None:
