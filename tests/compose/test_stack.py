@@ -181,3 +181,64 @@ services:
 
 def one_line_error_in(stderr: str) -> str:
     return [line for line in stderr.splitlines() if line.startswith("Error")][0]
+
+
+def test_up_attached_prints_prefixed_output_until_all_exit(project):
+    (project.folder / "compose.yaml").write_text("""
+services:
+  one:
+    image: busybox
+    command: sh -c 'echo from one; exit 2'
+  second:
+    image: busybox
+    command: ["echo", "from second"]
+""")
+    r = project("up")
+    lines = r.stdout.splitlines()
+    assert lines[0] == "Attaching to one-1, second-1"
+    assert "one-1     | from one" in lines and "second-1  | from second" in lines
+    assert "one-1 exited with code 2" in lines and "second-1 exited with code 0" in lines
+
+
+def test_scale_up_and_down_and_down_by_project_name_alone(project):
+    text = "services:\n  worker:\n    image: busybox\n    command: sleep 300\n    scale: {}\n"
+    (project.folder / "compose.yaml").write_text(text.format(3))
+    project("up", "-d")
+    e = project.engine
+    assert sorted(c.name for c in e.containers.list()) == [f"stack_one-worker-{n}" for n in (1, 2, 3)]
+    (project.folder / "compose.yaml").write_text(text.format(1).replace("scale: 1", "deploy: {replicas: 1}"))
+    r = project("up", "-d")
+    assert " Container stack_one-worker-1  Running" in r.stderr.splitlines()  # the scale is not in the hash
+    assert [c.name for c in e.containers.list(all=True)] == ["stack_one-worker-1"]
+    r = _in(project.folder.parent, "compose", "-p", "stack_one", "down", "-t", "0")  # no compose file there
+    assert r.returncode == 0, r.stderr
+    assert e.containers.list(all=True) == []
+
+
+def test_config_warnings_and_refusals_through_the_cli(project):
+    (project.folder / "compose.yaml").write_text("version: '3.8'\nservices:\n  a:\n    image: ${NOPE}busybox\n")
+    r = project("config")
+    assert "image: busybox" in r.stdout
+    assert 'WARN[0000] The "NOPE" variable is not set. Defaulting to a blank string.' in r.stderr
+    assert "the attribute `version` is obsolete" in r.stderr
+    assert ok(project("config", "--services")) == "a\n"
+    (project.folder / "compose.yaml").write_text("services:\n  a:\n    image: busybox\n    logging: {driver: x}\n")
+    r = project("up", "-d", check=False)
+    assert r.returncode == 1
+    assert r.stderr.strip() == "Error: services.a.logging is not supported by tuiker"
+    (project.folder / "compose.yaml").write_text("services:\n  a:\n    build: .\n")
+    r = project("up", "-d", check=False)
+    assert r.returncode == 1 and "building images is not supported by tuiker yet" in r.stderr
+    assert project.engine.containers.list(all=True) == []
+
+
+def _in(folder, *args):
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO_ROOT
+
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    return subprocess.run([sys.executable, "-m", "tuiker", *args], cwd=folder, env=env, capture_output=True,
+                          text=True, timeout=120)

@@ -54,10 +54,17 @@ def test_the_stack_waits_for_a_healthy_db_and_keeps_its_data_until_down_v(tmp_pa
         assert lines.index(" Container tut-db-1  Healthy") < lines.index(" Container tut-api-1  Started")
         assert engine.containers.get("tut-db-1").health == "healthy"
         assert len(compose("exec", "-T", "db", "cat", "/data/boots").splitlines()) == 1
+        # a changed db is recreated, on the same volume
+        (tmp_path / "compose.yaml").write_text(STACK.replace("    volumes: [dbdata:/data]\n",
+                                                             "    volumes: [dbdata:/data]\n    environment: [V=2]\n"))
+        r = run_tuiker("compose", "-p", "tut", "-f", str(tmp_path / "compose.yaml"), "up", "-d")
+        assert " Container tut-db-1  Recreated" in r.stderr.splitlines(), r.stderr
+        assert " Container tut-web-1  Running" in r.stderr.splitlines()
+        assert len(compose("exec", "-T", "db", "cat", "/data/boots").splitlines()) == 2
         compose("down", "-t", "0")
         assert engine.volumes.inspect("tut_dbdata")  # down keeps named volumes
         compose("up", "-d")
-        assert len(compose("exec", "-T", "db", "cat", "/data/boots").splitlines()) == 2  # the data survived
+        assert len(compose("exec", "-T", "db", "cat", "/data/boots").splitlines()) == 3  # the data survived
         compose("down", "-v", "-t", "0")
         with pytest.raises(NotFoundError):
             engine.volumes.inspect("tut_dbdata")

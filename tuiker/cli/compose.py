@@ -30,6 +30,8 @@ def _compose(args, need_file: bool = True):
         from tuiker.compose.loader import check_project_name
 
         return Compose(engine(), None, check_project_name(args.project_name), _report)
+    for warning in project.warnings:
+        _report("Warning", "", warning)
     return Compose(engine(), project, report=_report)
 
 

@@ -91,6 +91,8 @@ def load(files: list[str] | None = None, project_name: str | None = None, profil
     import yaml
 
     merged: dict = {}
+    warnings: list[str] = []
+    unset: set[str] = set()
     for path in paths:
         try:
             text = sys.stdin.read() if str(path) == "-" else path.read_text()
@@ -107,7 +109,10 @@ def load(files: list[str] | None = None, project_name: str | None = None, profil
         if not isinstance(doc, dict):
             raise ComposeError(f"Top-level object must be a mapping in {path.name}")
         _check_top(doc, path.name)
-        doc = interpolate_tree(doc, env, "")
+        if "version" in doc:
+            warnings.append(f"{path}: the attribute `version` is obsolete, it will be ignored, please remove it to"
+                            " avoid potential confusion")
+        doc = interpolate_tree(doc, env, "", unset)
         merged = _merge_files(merged, _pre_normalize(doc, path.name))
 
     name = project_name or env.get("COMPOSE_PROJECT_NAME") or merged.get("name")
@@ -124,6 +129,8 @@ def load(files: list[str] | None = None, project_name: str | None = None, profil
         raise ComposeError("services must be a mapping")
     project = Project(name=name, working_dir=str(project_dir),
                       config_files=[str(p) for p in paths], environment=env)
+    project.warnings = [f'The "{v}" variable is not set. Defaulting to a blank string.' for v in sorted(unset)]
+    project.warnings += warnings
     project.networks = {k: _network(k, v, name) for k, v in (merged.get("networks") or {}).items()}
     project.volumes = {k: _volume(k, v, name) for k, v in (merged.get("volumes") or {}).items()}
     all_services = {s: _service(s, cfg or {}, project) for s, cfg in services.items()}
@@ -344,9 +351,10 @@ def _service(name: str, cfg: dict, project: Project) -> dict:
         if key in cfg and cfg[key] is not None:
             out[key] = _command(cfg[key], f"{where}.{key}")
     env: dict = {}
-    for path in _strings(cfg.get("env_file"), f"{where}.env_file"):
-        full = _path(project.working_dir, path)
-        env.update(parse_env_file(full, project.environment))
+    for item in _env_files(cfg.get("env_file"), f"{where}.env_file"):
+        full = _path(project.working_dir, item["path"])
+        if item["required"] or os.path.exists(full):
+            env.update(parse_env_file(full, project.environment))
     env.update(cfg.get("environment") or {})
     # `KEY` without a value takes the environment's (the shell's, then .env's), or stays unset.
     env = {k: (v if v is not None else project.environment.get(k)) for k, v in env.items()}
@@ -416,6 +424,22 @@ def _strings(value, where: str) -> list[str]:
     if isinstance(value, list):
         return [str(v) for v in value]
     raise ComposeError(f"{where} must be a string or a list")
+
+
+def _env_files(value, where: str) -> list[dict]:
+    """env_file as a path, a list of paths, or a list of {path, required}."""
+    found = []
+    for item in value if isinstance(value, list) else [] if value is None else [value]:
+        if isinstance(item, dict):
+            _only(item, {"path", "required", "format"}, where)
+            if item.get("format") not in (None, "raw"):
+                raise ComposeError(f"{where}.format {item['format']!r} is not supported by tuiker")
+            found.append({"path": str(item["path"]), "required": bool(item.get("required", True))})
+        elif isinstance(item, str):
+            found.append({"path": item, "required": True})
+        else:
+            raise ComposeError(f"{where} must be a path, a list of paths or of {{path, required}}")
+    return found
 
 
 def _command(value, where: str) -> list[str]:

@@ -39,6 +39,7 @@ class Project:
         self.all_services: dict[str, dict] = {}
         self.networks: dict[str, dict] = {}
         self.volumes: dict[str, dict] = {}
+        self.warnings: list[str] = []  # what compose warns about while loading (unset variables, `version`)
 
     def order(self, services: list[str] | None = None, with_deps: bool = True) -> list[str]:
         """`services` (all when None), with what they depend on first when `with_deps`: the start order."""
