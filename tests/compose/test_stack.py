@@ -16,12 +16,14 @@ services:
   db:
     image: busybox
     command: ["sh", "-c", "echo db ready; exec sleep 300"]
+    stop_grace_period: 0s
     environment:
       ROLE: ${DB_ROLE:-database}
     labels: [tier=data]
   api:
     image: busybox
     command: sh -c 'echo api up; exec sleep 300'
+    stop_grace_period: 0s
     environment: [ROLE=api, DB=db]
     depends_on: [db]
     networks:
@@ -34,7 +36,7 @@ services:
     depends_on:
       api: {condition: service_started}
     ports: ["127.0.0.1::80"]
-    stop_grace_period: 1s
+    stop_grace_period: 0s
 networks:
   back: {}
 """
@@ -145,7 +147,7 @@ def test_orphans_are_reported_and_removed_on_request(project):
     r = project("up", "-d")
     assert "Found orphan containers (stack_one-web-1)" in r.stderr
     assert project.engine.containers.get("stack_one-web-1")
-    project("up", "-d", "--remove-orphans")
+    project("up", "-d", "--remove-orphans", "-t", "0")
     assert "stack_one-web-1" not in {c.name for c in project.engine.containers.list(all=True)}
 
 
@@ -201,7 +203,8 @@ services:
 
 
 def test_scale_up_and_down_and_down_by_project_name_alone(project):
-    text = "services:\n  worker:\n    image: busybox\n    command: sleep 300\n    scale: {}\n"
+    text = ("services:\n  worker:\n    image: busybox\n    command: sleep 300\n    stop_grace_period: 0s\n"
+            "    scale: {}\n")
     (project.folder / "compose.yaml").write_text(text.format(3))
     project("up", "-d")
     e = project.engine

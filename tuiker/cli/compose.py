@@ -46,7 +46,8 @@ def _display_name(compose, c) -> str:
 def cmd_up(args) -> int:
     compose = _compose(args)
     started = compose.up(args.services or None, force_recreate=args.force_recreate, no_deps=args.no_deps,
-                         remove_orphans=args.remove_orphans, build=args.build, pull_progress=PullPrinter(sys.stderr))
+                         remove_orphans=args.remove_orphans, build=args.build, pull_progress=PullPrinter(sys.stderr),
+                         timeout=args.timeout)
     if args.detach:
         return 0
     return _attach(compose, started, args.timeout)

@@ -65,9 +65,11 @@ class Compose:
     # -- up --------------------------------------------------------------------------------------------------
 
     def up(self, services: list[str] | None = None, force_recreate: bool = False, no_deps: bool = False,
-           remove_orphans: bool = False, build: bool = False, pull_progress=None) -> list[Container]:
+           remove_orphans: bool = False, build: bool = False, pull_progress=None,
+           timeout: float | None = None) -> list[Container]:
         """Networks and volumes made, each service's containers created (or recreated when the service changed,
-        or kept), then started in dependency order, waiting for each dependency's condition. The containers."""
+        or kept), then started in dependency order, waiting for each dependency's condition. The containers.
+        `timeout`: the seconds a container stopped for its removal gets (else its stop_grace_period, or 10)."""
         p = self._need_project()
         order = p.order(services, with_deps=not no_deps)
         if build and any("build" in p.services[s] for s in order):
@@ -76,7 +78,7 @@ class Compose:
         orphans = self.orphans()
         if orphans and remove_orphans:
             for c in orphans:
-                self._remove(c, stop=True)
+                self._remove(c, stop=True, timeout=timeout)
         elif orphans:
             self.report("Warning", "", f"Found orphan containers ({', '.join(c.name for c in orphans)}) for this"
                         " project. If you removed or renamed this service in your compose file, you can run this"
@@ -85,7 +87,7 @@ class Compose:
         self._make_volumes(order)
         by_service = {}
         for s in order:
-            by_service[s] = self._converge(s, force_recreate, pull_progress)
+            by_service[s] = self._converge(s, force_recreate, pull_progress, timeout)
         for s in order:
             self._wait_for_dependencies(s, order)
             for c in by_service[s]:
@@ -152,7 +154,7 @@ class Compose:
             raise TuikerError("named volumes need the engine's volume service, which this build does not have")
         return volumes
 
-    def _converge(self, service: str, force_recreate: bool, pull_progress) -> list[Container]:
+    def _converge(self, service: str, force_recreate: bool, pull_progress, timeout: float | None) -> list[Container]:
         """The service's containers 1..scale: kept when their config hash matches, else recreated; extra ones
         removed."""
         p = self.project
@@ -169,7 +171,7 @@ class Compose:
                 continue
             if c is not None:
                 self.report("Container", c.name, "Recreate")
-                self._remove(c, stop=True, quiet=True)
+                self._remove(c, stop=True, quiet=True, timeout=self._stop_timeout(service, timeout))
                 made = self._create(service, number, pull_progress)
                 self.report("Container", made.name, "Recreated")
             else:
@@ -179,7 +181,7 @@ class Compose:
                 self.report("Container", made.name, "Created")
             kept.append(made)
         for c in sorted(current.values(), key=number_of, reverse=True):
-            self._remove(c, stop=True)
+            self._remove(c, stop=True, timeout=self._stop_timeout(service, timeout))
         return kept
 
     def _create(self, service: str, number: int, pull_progress=None, **overrides) -> Container:
