@@ -40,7 +40,8 @@ def _options(args):
         ports=args.publish, publish_all=args.publish_all, network_aliases=args.network_alias, expose=args.expose,
         platform=args.platform, init=args.init, volumes=args.volume, mounts=args.mount, tmpfs=args.tmpfs,
         volumes_from=args.volumes_from, healthcheck=_healthcheck(args), no_healthcheck=args.no_healthcheck,
-        add_hosts=args.add_host, dns=args.dns, stop_signal=args.stop_signal)
+        add_hosts=args.add_host, dns=args.dns, stop_signal=args.stop_signal,
+        labels=_labels(args.label_file, args.label) or None)
 
 
 def _healthcheck(args) -> dict | None:
@@ -71,6 +72,18 @@ def _healthcheck(args) -> dict | None:
         raise TuikerError("--health-start-period cannot be negative")
     test = ["CMD-SHELL", args.health_cmd] if args.health_cmd else []
     return {"Test": test, **durations, "Retries": retries}
+
+
+def _labels(files: list[str] | None, labels: list[str] | None) -> dict[str, str]:
+    """docker's --label-file lines (blank ones and `#` comments skipped), then --label on top; `k` alone is `k=`."""
+    items = []
+    for path in files or []:
+        try:
+            with open(path) as f:
+                items += [line.strip() for line in f if line.strip() and not line.lstrip().startswith("#")]
+        except OSError as e:
+            raise TuikerError(f"open {path}: {e.strerror.lower()}") from e
+    return dict(item.partition("=")[::2] for item in items + list(labels or []))
 
 
 def cmd_create(args) -> int:
@@ -224,8 +237,10 @@ def cmd_ps(args) -> int:
             if value not in ("starting", "healthy", "unhealthy", "none"):
                 raise TuikerError(f"Unrecognised filter value for health: {value}")
             found = [c for c in found if (c.health or "none") == value]
+        elif key == "label":
+            found = [c for c in found if _has_label(c, value)]
         else:
-            raise TuikerError(f"invalid filter {f!r}: use status=, name=, ancestor=, id= or health=")
+            raise TuikerError(f"invalid filter {f!r}: use status=, name=, ancestor=, id=, label= or health=")
     if args.last:
         found = found[:args.last]
     if args.quiet:
@@ -235,6 +250,13 @@ def cmd_ps(args) -> int:
     rows = [_ps_context(e, c, trunc=not args.no_trunc) for c in found]
     return print_list(args.format, ["ID", "Image", "Command", "RunningFor", "Status", "Ports", "Names"], PS_HEADER,
                       "*formatter.ContainerContext", rows)
+
+
+def _has_label(c, spec: str) -> bool:
+    """docker's `label=KEY` (the label is set, to anything) or `label=KEY=VALUE`."""
+    key, sep, value = spec.partition("=")
+    labels = c.config["Config"].get("Labels") or {}
+    return key in labels and (not sep or labels[key] == value)
 
 
 def _ps_context(e, c, trunc: bool) -> dict:
@@ -500,6 +522,8 @@ def add_parsers(sub) -> None:
         p.add_argument("--add-host", action="append", help="Add a custom host-to-IP mapping (host:ip)")
         p.add_argument("--dns", action="append", help="Set custom DNS servers")
         p.add_argument("--stop-signal", help="Signal to stop a container (default \"SIGTERM\")")
+        p.add_argument("-l", "--label", action="append", help="Set meta data on a container")
+        p.add_argument("--label-file", action="append", help="Read in a line delimited file of labels")
         p.add_argument("image", metavar="IMAGE")
         p.add_argument("command", nargs="...", metavar="COMMAND")
 

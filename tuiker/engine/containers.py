@@ -88,6 +88,8 @@ class RunOptions:
     add_hosts: list[str] | None = None  # --add-host NAME:IP (IP may be `host-gateway`)
     dns: list[str] | None = None
     stop_signal: str | None = None
+    # compose
+    labels: dict[str, str] | None = None  # --label/--label-file, merged over the image's labels
 
 
 class ContainerStartError(TuikerError):
@@ -197,6 +199,8 @@ class Containers:
             cfg["StopSignal"] = check_signal(opts.stop_signal)
         add_hosts, extra_hosts = self._extra_hosts(opts.add_hosts or [])
         dns = [check_ip(server, "--dns") for server in opts.dns or []]
+        if opts.labels:
+            cfg["Labels"] = {**cfg["Labels"], **opts.labels}  # docker: the container's own win over the image's
         if net["ExposedPorts"]:
             cfg["ExposedPorts"] = net["ExposedPorts"]
         swap = opts.memory_swap

@@ -30,11 +30,19 @@ class Session:
     def send(self, data: bytes) -> None:
         """Input for the process (keys, a paste, a piped file)."""
         if data:
-            self._sock.sendall(frame(STDIN, data))
+            self._send(frame(STDIN, data))
 
     def close_stdin(self) -> None:
         """The end of the input: the process reads EOF."""
-        self._sock.sendall(frame(CLOSE_STDIN, b""))
+        self._send(frame(CLOSE_STDIN, b""))
+
+    def _send(self, data: bytes) -> None:
+        # The monitor hangs up once the process has ended and its exit is sent: input that comes later (the end
+        # of a /dev/null stdin, a paste) has no one to read it, and the exit code is still on the stream to read.
+        try:
+            self._sock.sendall(data)
+        except BrokenPipeError:
+            pass
 
     def resize(self, rows: int, columns: int) -> None:
         """The terminal's new size (its pty gets it, and the process a SIGWINCH)."""

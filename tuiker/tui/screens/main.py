@@ -33,7 +33,7 @@ from tuiker.tui.screens.new_network import NewNetwork, NewNetworkScreen
 from tuiker.tui.screens.pull import PullScreen
 from tuiker.tui.widgets.details import ContainerDetails, YamlView
 from tuiker.tui.widgets.header import EngineHeader
-from tuiker.tui.widgets.lists import ContainerList, ImageList, NetworkList, ResourceList, VolumeList
+from tuiker.tui.widgets.lists import ContainerList, ImageList, NetworkList, ResourceList, ServiceList, VolumeList
 from tuiker.tui.widgets.logs import LogView
 from tuiker.tui.widgets.poller import Poller, one_line
 from tuiker.tui.widgets.terminal import Terminal
@@ -57,8 +57,8 @@ CHECKED_ACTIONS = (*ACTION_STATES, "remove_image", "remove_network", "remove_vol
                    "leave_terminal")
 
 # The main pane's content for each side panel.
-DETAILS_OF_PANEL = {"containers": "container-details", "images": "image-details", "networks": "network-details",
-                    "volumes": "volume-details"}
+DETAILS_OF_PANEL = {"services": "service-details", "containers": "container-details", "images": "image-details",
+                    "networks": "network-details", "volumes": "volume-details"}
 
 # Keys that are not bindings of their own, for the help screen.
 OTHER_KEYS: list[KeyRow] = [
@@ -88,12 +88,12 @@ def bindings_of(cls: type[DOMNode]) -> list[Binding]:
 
 
 class MainScreen(Screen):
-    PANELS = ("#containers", "#images", "#networks", "#volumes", "#main")
+    PANELS = ("#services", "#containers", "#images", "#networks", "#volumes", "#main")
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "new_container", "New", id="container.new", tooltip="Create a container from a form"),
         Binding("P", "pull", "Pull", id="image.pull", tooltip="Pull an image, showing each layer's progress"),
         Binding("tab", "next_panel", "Next panel", show=False, id="panel.next",
-                tooltip="Focus the next panel (Containers, Images, Networks, Volumes, main pane)"),
+                tooltip="Focus the next panel (Services, Containers, Images, Networks, Volumes, main pane)"),
         Binding("shift+tab", "previous_panel", "Previous panel", show=False, id="panel.previous",
                 tooltip="Focus the previous panel"),
         Binding("right_square_bracket", "next_tab", "Next tab", show=False, id="tab.next",
@@ -135,6 +135,7 @@ class MainScreen(Screen):
         yield EngineHeader(self.engine.root, id="header")
         with Horizontal(id="body"):
             with Vertical(id="side"):
+                yield ServiceList(id="services")
                 yield ContainerList(id="containers")
                 yield ImageList(id="images")
                 yield NetworkList(id="networks")
@@ -144,6 +145,7 @@ class MainScreen(Screen):
                 yield YamlView(id="image-details", classes="panel")
                 yield YamlView(id="network-details", classes="panel")
                 yield YamlView(id="volume-details", classes="panel")
+                yield YamlView(id="service-details", classes="panel")
         yield Footer()
 
     @property
@@ -153,6 +155,10 @@ class MainScreen(Screen):
     @property
     def containers(self) -> ContainerList:
         return self.query_one(ContainerList)
+
+    @property
+    def services(self) -> ServiceList:
+        return self.query_one(ServiceList)
 
     @property
     def images(self) -> ImageList:
@@ -193,6 +199,9 @@ class MainScreen(Screen):
 
     def on_main_screen_refreshed(self, message: Refreshed) -> None:
         snapshot = message.snapshot
+        self.services.show_services(snapshot.containers)
+        if self._main_pane == "service-details":
+            self._show_service()
         self.containers.show_containers(snapshot.containers)
         self.images.show_images(snapshot.images)
         self.networks.show_networks(snapshot.networks, snapshot.containers)
@@ -215,6 +224,11 @@ class MainScreen(Screen):
     def _container_selected(self) -> None:
         self.details.show(self.containers.selected_container)
         self._update_keys()
+
+    @on(ResourceList.Selected, "#services")
+    def _service_selected(self) -> None:
+        if self._main_pane == "service-details":
+            self._show_service()
 
     @on(ResourceList.Selected, "#images")
     def _image_selected(self) -> None:
@@ -278,13 +292,24 @@ class MainScreen(Screen):
         view.border_title = name or "no volume"
         view.load(row and row.cells, document)
 
+    def _show_service(self) -> None:
+        """The selected compose service: its project, and its containers with their state and ports."""
+        key = self.services.selected
+        view = self.query_one("#service-details", YamlView)
+        view.border_title = key or "no service"
+        row = next((r for r in self.services.rows if r.key == key), None)
+        document = self.services.document(key) if key else None
+        view.load(row and (row.cells, str(document)), lambda: document)
+
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         switcher = self.query_one("#main", ContentSwitcher)
-        for panel in (self.containers, self.images, self.networks, self.volumes):
+        for panel in (self.services, self.containers, self.images, self.networks, self.volumes):
             if panel in event.widget.ancestors_with_self:
                 self._last_list = panel
                 switcher.current = DETAILS_OF_PANEL[panel.id]
-                if panel is self.images:
+                if panel is self.services:
+                    self._show_service()
+                elif panel is self.images:
                     self._show_image()
                 elif panel is self.networks:
                     self._show_network()
@@ -552,10 +577,19 @@ class MainScreen(Screen):
             self.query_one(self.PANELS[index], ResourceList).table.focus()
 
     def action_next_panel(self) -> None:
-        self._focus_panel((self._panel_index() + 1) % len(self.PANELS))
+        self._focus_panel(self._next_shown(+1))
 
     def action_previous_panel(self) -> None:
-        self._focus_panel((self._panel_index() - 1) % len(self.PANELS))
+        self._focus_panel(self._next_shown(-1))
+
+    def _next_shown(self, step: int) -> int:
+        """The next panel on screen in that direction (Services hides while no compose container exists)."""
+        index = self._panel_index()
+        for _ in self.PANELS:
+            index = (index + step) % len(self.PANELS)
+            if self.query_one(self.PANELS[index]).display:
+                return index
+        return index
 
     def action_focus_main(self) -> None:
         if self._main_pane != "container-details":

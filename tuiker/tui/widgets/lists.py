@@ -1,5 +1,5 @@
-"""The side panels: containers, images and networks, each a table with a filter line (`/`), as lazydocker's
-lists."""
+"""The side panels: compose services (when there are any), containers, images and networks, each a table with a
+filter line (`/`), as lazydocker's lists."""
 
 from __future__ import annotations
 
@@ -272,6 +272,51 @@ def sort_containers(containers: list[Container]) -> list[Container]:
     """lazydocker's order: running, then paused/restarting, then exited, then created; by name within."""
     rank = {"running": 0, "paused": 1, "restarting": 1, "exited": 2, "dead": 2, "created": 3}
     return sorted(containers, key=lambda c: (rank.get(c.status, 4), c.name))
+
+
+COMPOSE_PROJECT = "com.docker.compose.project"
+COMPOSE_SERVICE = "com.docker.compose.service"
+
+
+class ServiceList(ResourceList):
+    """lazydocker's Projects/Services: the containers that compose made, grouped by the project and service their
+    labels name (`com.docker.compose.project`, `.service`), one row per service. Shown only while there are some."""
+
+    TITLE = "Services"
+    COLUMNS = ("PROJECT", "SERVICE", "RUNNING")
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.groups: dict[str, list[Container]] = {}
+        self.display = False  # until a snapshot holds a compose container
+
+    def show_services(self, containers: Iterable[Container]) -> None:
+        groups: dict[str, list[Container]] = {}
+        for c in containers:
+            labels = c.config.get("Config", {}).get("Labels") or {}
+            if COMPOSE_PROJECT in labels and COMPOSE_SERVICE in labels:
+                groups.setdefault(f"{labels[COMPOSE_PROJECT]}/{labels[COMPOSE_SERVICE]}", []).append(c)
+        self.groups = {key: sorted(groups[key], key=lambda c: c.name) for key in sorted(groups)}
+        rows = []
+        for key, members in self.groups.items():
+            project, service = key.split("/", 1)
+            running = sum(c.status in ("running", "paused", "restarting") for c in members)
+            style = "green" if running == len(members) else "yellow" if running else "red"
+            rows.append(Row(key, (project, service, Text(f"{running}/{len(members)}", style=style)),
+                            f"{project} {service}".lower()))
+        self.display = bool(rows)
+        self.set_rows(rows)
+
+    def document(self, key: str) -> dict:
+        """What the main pane shows for a service: its project's folder and files, and its containers."""
+        members = self.groups.get(key) or []
+        labels = (members[0].config.get("Config", {}).get("Labels") or {}) if members else {}
+        project, _, service = key.partition("/")
+        return {"Project": project, "Service": service,
+                "WorkingDir": labels.get("com.docker.compose.project.working_dir", ""),
+                "ConfigFiles": labels.get("com.docker.compose.project.config_files", ""),
+                "Containers": [{"Name": c.name, "State": _state_label(c), "Image": familiar_name(c.config.get(
+                    "Image", "")), "Ports": ports_text(c)} for c in members]}
 
 
 class ImageList(ResourceList):

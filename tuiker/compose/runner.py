@@ -1,0 +1,359 @@
+"""What the compose verbs do to the engine: a project's networks, volumes and containers made, started,
+stopped and removed in dependency order, found again by their labels. Progress is reported through
+`report(kind, name, status)` (` Container p-web-1  Started`, as compose prints it); nothing here prints."""
+
+from __future__ import annotations
+
+import time
+
+from tuiker.base.errors import NotFoundError, TuikerError
+from tuiker.compose import project as labels
+from tuiker.compose.project import parse_duration
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from tuiker.compose.project import Project
+    from tuiker.engine import Container, Engine
+
+LIVE = ("running", "paused", "restarting")
+
+
+def _quiet(kind: str, name: str, status: str) -> None:
+    pass
+
+
+class Compose:
+    """A project (None for the verbs that need only its name, such as `down -p NAME` without a file) on an
+    engine; `report` receives the progress events."""
+
+    def __init__(self, engine: Engine, project: Project | None, name: str | None = None,
+                 report: Callable[[str, str, str], None] = _quiet) -> None:
+        self.engine = engine
+        self.project = project
+        self.name = project.name if project else name
+        self.report = report
+
+    # -- the project's containers, by their labels -------------------------------------------------------
+
+    def containers(self, services: list[str] | None = None, all: bool = True, oneoff: bool = False) -> list[Container]:
+        """The project's containers (of `services` if given), by service order then number."""
+        found = []
+        for c in self.engine.containers.list(all=all):
+            lab = c.config["Config"].get("Labels") or {}
+            if lab.get(labels.PROJECT) != self.name:
+                continue
+            if (lab.get(labels.ONEOFF) == "True") != oneoff:
+                continue
+            if services and lab.get(labels.SERVICE) not in services:
+                continue
+            found.append(c)
+        order = {s: i for i, s in enumerate(self.project.order() if self.project else [])}
+        return sorted(found, key=lambda c: (order.get(service_of(c), len(order)), service_of(c), number_of(c)))
+
+    def orphans(self) -> list[Container]:
+        known = set(self.project.all_services) if self.project else set()
+        return [c for c in self.containers() if service_of(c) not in known]
+
+    def _stop_timeout(self, service: str | None, timeout: float | None) -> float | None:
+        if timeout is not None or not self.project or service not in self.project.services:
+            return timeout
+        grace = self.project.services[service].get("stop_grace_period")
+        return parse_duration(grace, "stop_grace_period") / 1e9 if grace else None
+
+    # -- up --------------------------------------------------------------------------------------------------
+
+    def up(self, services: list[str] | None = None, force_recreate: bool = False, no_deps: bool = False,
+           remove_orphans: bool = False, build: bool = False, pull_progress=None,
+           timeout: float | None = None) -> list[Container]:
+        """Networks and volumes made, each service's containers created (or recreated when the service changed,
+        or kept), then started in dependency order, waiting for each dependency's condition. The containers.
+        `timeout`: the seconds a container stopped for its removal gets (else its stop_grace_period, or 10)."""
+        p = self._need_project()
+        order = p.order(services, with_deps=not no_deps)
+        if build and any("build" in p.services[s] for s in order):
+            raise TuikerError("building images is not supported by tuiker yet (compose up --build)")
+        self._check_images(order)
+        orphans = self.orphans()
+        if orphans and remove_orphans:
+            for c in orphans:
+                self._remove(c, stop=True, timeout=timeout)
+        elif orphans:
+            self.report("Warning", "", f"Found orphan containers ({', '.join(c.name for c in orphans)}) for this"
+                        " project. If you removed or renamed this service in your compose file, you can run this"
+                        " command with the --remove-orphans flag to clean it up.")
+        self._make_networks(order)
+        self._make_volumes(order)
+        by_service = {}
+        for s in order:
+            by_service[s] = self._converge(s, force_recreate, pull_progress, timeout)
+        for s in order:
+            self._wait_for_dependencies(s, order)
+            for c in by_service[s]:
+                c = c.reload()
+                if c.status == "running":
+                    continue
+                self.report("Container", c.name, "Starting")
+                self.engine.containers.start(c.id)
+                self.report("Container", c.name, "Started")
+        return [c for s in order for c in by_service[s]]
+
+    def _need_project(self) -> Project:
+        if self.project is None:
+            raise TuikerError("no configuration file provided: not found")
+        return self.project
+
+    def _check_images(self, order: list[str]) -> None:
+        for s in order:
+            if "image" not in self.project.services[s]:
+                raise TuikerError(f"service {s!r} has a build section, and building images is not supported by"
+                                  " tuiker yet: give it an image")
+
+    def _make_networks(self, order: list[str]) -> None:
+        p = self.project
+        wanted = {n for s in order for n in p.services[s]["networks"]}
+        for key in sorted(wanted):
+            net = p.networks[key]
+            try:
+                self.engine.networks.inspect(net["name"])
+                continue
+            except NotFoundError:
+                if net.get("external"):
+                    raise TuikerError(f"network {net['name']} declared as external, but could not be found") from None
+            self.report("Network", net["name"], "Creating")
+            subnet = gateway = None
+            for c in (net.get("ipam") or {}).get("config", []):
+                subnet, gateway = c.get("subnet"), c.get("gateway")
+            self.engine.networks.create(net["name"], subnet, gateway, bool(net.get("internal")), {
+                **(net.get("labels") or {}), labels.PROJECT: p.name, labels.NETWORK: key,
+                labels.VERSION: labels.COMPOSE_VERSION})
+            self.report("Network", net["name"], "Created")
+
+    def _make_volumes(self, order: list[str]) -> None:
+        p = self.project
+        wanted = {v["source"] for s in order for v in p.services[s].get("volumes") or []
+                  if v["type"] == "volume" and v.get("source")}
+        for key in sorted(wanted):
+            vol = p.volumes[key]
+            volumes = self._volumes()
+            try:
+                volumes.inspect(vol["name"])
+                continue
+            except NotFoundError:
+                if vol.get("external"):
+                    raise TuikerError(f"external volume \"{vol['name']}\" not found") from None
+            self.report("Volume", f'"{vol["name"]}"', "Creating")
+            volumes.create(vol["name"], {**(vol.get("labels") or {}), labels.PROJECT: p.name, labels.VOLUME: key,
+                                         labels.VERSION: labels.COMPOSE_VERSION})
+            self.report("Volume", f'"{vol["name"]}"', "Created")
+
+    def _volumes(self):
+        volumes = getattr(self.engine, "volumes", None)
+        if volumes is None:
+            raise TuikerError("named volumes need the engine's volume service, which this build does not have")
+        return volumes
+
+    def _converge(self, service: str, force_recreate: bool, pull_progress, timeout: float | None) -> list[Container]:
+        """The service's containers 1..scale: kept when their config hash matches, else recreated; extra ones
+        removed."""
+        p = self.project
+        scale = p.services[service]["scale"]
+        want = p.config_hash(service)
+        current = {number_of(c): c for c in self.containers([service])}
+        kept = []
+        for number in range(1, scale + 1):
+            c = current.pop(number, None)
+            if c is not None and not force_recreate and labels_of(c).get(labels.HASH) == want:
+                if c.status in LIVE:
+                    self.report("Container", c.name, "Running")
+                kept.append(c)
+                continue
+            if c is not None:
+                self.report("Container", c.name, "Recreate")
+                self._remove(c, stop=True, quiet=True, timeout=self._stop_timeout(service, timeout))
+                made = self._create(service, number, pull_progress)
+                self.report("Container", made.name, "Recreated")
+            else:
+                name = p.container_name(service, number)
+                self.report("Container", name, "Creating")
+                made = self._create(service, number, pull_progress)
+                self.report("Container", made.name, "Created")
+            kept.append(made)
+        for c in sorted(current.values(), key=number_of, reverse=True):
+            self._remove(c, stop=True, timeout=self._stop_timeout(service, timeout))
+        return kept
+
+    def _create(self, service: str, number: int, pull_progress=None, **overrides) -> Container:
+        p = self.project
+        opts = p.run_options(service, number, **overrides)
+        c = self.engine.containers.create(opts, pull_progress)
+        try:
+            for net in list(p.services[service]["networks"])[1:]:
+                self.engine.networks.connect(p.network_name(net), c.id, p.aliases(service, net))
+        except BaseException:
+            self.engine.containers.remove(c.id, force=True)
+            raise
+        return c
+
+    def _wait_for_dependencies(self, service: str, order: list[str]) -> None:
+        """Each dependency's condition: started, healthy, or exited 0 (compose waits for as long as it takes)."""
+        for dep, spec in self.project.services[service]["depends_on"].items():
+            if dep not in order:
+                continue
+            condition = spec["condition"]
+            if condition == "service_started":
+                continue
+            for c in self.containers([dep]):
+                self.report("Container", c.name, "Waiting")
+                while True:
+                    c = c.reload()
+                    if condition == "service_healthy":
+                        health = c.health
+                        if health is None:
+                            raise TuikerError(f"dependency failed to start: container {c.name} has no healthcheck"
+                                              " configured")
+                        if health == "healthy":
+                            self.report("Container", c.name, "Healthy")
+                            break
+                        if health == "unhealthy":
+                            raise TuikerError(f"dependency failed to start: container {c.name} is unhealthy")
+                        if c.status not in LIVE:
+                            raise TuikerError(f"dependency failed to start: container {c.name} exited"
+                                              f" ({c.state.get('ExitCode', 0)})")
+                    elif c.status not in LIVE and c.status != "created":
+                        code = c.state.get("ExitCode", 0)
+                        if code != 0:
+                            raise TuikerError(f'service "{dep}" didn\'t complete successfully: exit {code}')
+                        self.report("Container", c.name, "Exited")
+                        break
+                    time.sleep(0.1)
+
+    # -- down, start, stop, restart ------------------------------------------------------------------------
+
+    def down(self, volumes: bool = False, remove_orphans: bool = False, timeout: float | None = None) -> None:
+        """Containers stopped in reverse dependency order and removed, then the project's networks (and with
+        `volumes`, its named volumes and the containers' anonymous ones)."""
+        gone = self.containers()
+        orphans = self.orphans()
+        if not remove_orphans:
+            gone = [c for c in gone if c not in orphans]
+            if orphans:
+                self.report("Warning", "", f"Found orphan containers ({', '.join(c.name for c in orphans)}) for"
+                            " this project. If you removed or renamed this service in your compose file, you can run"
+                            " this command with the --remove-orphans flag to clean it up.")
+        gone += self.containers(oneoff=True)
+        for c in reversed(gone):
+            self._remove(c, stop=True, volumes=volumes, timeout=self._stop_timeout(service_of(c), timeout))
+        for net in self.engine.networks.list():
+            lab = net.get("Labels") or {}
+            if lab.get(labels.PROJECT) == self.name:
+                if any(c for c in orphans if not remove_orphans and net["Name"] in networks_names(c)):
+                    continue
+                self.report("Network", net["Name"], "Removing")
+                self.engine.networks.remove(net["Name"])
+                self.report("Network", net["Name"], "Removed")
+        if volumes:
+            for vol in self._volumes().list([f"label={labels.PROJECT}={self.name}"]):
+                self.report("Volume", vol["Name"], "Removing")
+                self._volumes().remove(vol["Name"])
+                self.report("Volume", vol["Name"], "Removed")
+
+    def _remove(self, c: Container, stop: bool, volumes: bool = False, quiet: bool = False,
+                timeout: float | None = None) -> None:
+        if stop and c.status in LIVE:
+            if not quiet:
+                self.report("Container", c.name, "Stopping")
+            self.engine.containers.stop(c.id, timeout)
+            if not quiet:
+                self.report("Container", c.name, "Stopped")
+        if not quiet:
+            self.report("Container", c.name, "Removing")
+        if volumes:
+            self.engine.containers.remove(c.id, force=True, volumes=True)
+        else:
+            self.engine.containers.remove(c.id, force=True)
+        if not quiet:
+            self.report("Container", c.name, "Removed")
+
+    def start(self, services: list[str] | None = None) -> None:
+        found = self.containers(services)
+        if not found:
+            raise TuikerError("no containers to start")
+        for c in found:
+            if c.status not in LIVE:
+                self.report("Container", c.name, "Starting")
+                self.engine.containers.start(c.id)
+                self.report("Container", c.name, "Started")
+
+    def stop(self, services: list[str] | None = None, timeout: float | None = None) -> None:
+        for c in reversed(self.containers(services)):
+            if c.status in LIVE:
+                self.report("Container", c.name, "Stopping")
+                self.engine.containers.stop(c.id, self._stop_timeout(service_of(c), timeout))
+                self.report("Container", c.name, "Stopped")
+
+    def restart(self, services: list[str] | None = None, timeout: float | None = None) -> None:
+        found = self.containers(services)
+        for c in found:
+            self.report("Container", c.name, "Restarting")
+            self.engine.containers.restart(c.id, self._stop_timeout(service_of(c), timeout))
+            self.report("Container", c.name, "Started")
+
+    def pull(self, services: list[str] | None = None, progress=None) -> None:
+        p = self._need_project()
+        for s in p.order(services, with_deps=False):
+            image = p.services[s].get("image")
+            if image is None:
+                continue
+            self.report("Image", image, "Pulling")
+            self.engine.images.pull(image, p.services[s].get("platform"), progress)
+            self.report("Image", image, "Pulled")
+
+    # -- one-off containers and exec --------------------------------------------------------------------------
+
+    def run(self, service: str, command: list[str] | None, no_deps: bool = False, **overrides) -> Container:
+        """A one-off container of `service` (`project-service-run-<id>`), its dependencies up first; created,
+        not started (the caller starts it attached or detached)."""
+        import secrets
+
+        p = self._need_project()
+        if service not in p.services:
+            raise TuikerError(f"no such service: {service}")
+        deps = [s for s in p.order([service]) if s != service]
+        if deps and not no_deps:
+            self.up(deps)
+        else:
+            self._make_networks([service])
+            self._make_volumes([service])
+        name = overrides.pop("name", None) or f"{p.name}-{service}-run-{secrets.token_hex(6)}"
+        return self._create(service, 1, name=name, oneoff=True, command=command, **overrides)
+
+    def find(self, service: str, index: int = 1) -> Container:
+        """Container `index` of `service` (what `exec` runs in)."""
+        if self.project is not None and service not in self.project.services:
+            raise TuikerError(f"no such service: {service}")
+        for c in self.containers([service]):
+            if number_of(c) == index:
+                return c
+        raise TuikerError(f"service \"{service}\" is not running")
+
+
+def labels_of(c: Container) -> dict:
+    return c.config["Config"].get("Labels") or {}
+
+
+def service_of(c: Container) -> str:
+    return labels_of(c).get(labels.SERVICE, "")
+
+
+def number_of(c: Container) -> int:
+    try:
+        return int(labels_of(c).get(labels.NUMBER, "0"))
+    except ValueError:
+        return 0
+
+
+def networks_names(c: Container) -> list[str]:
+    return list((c.config.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}) + \
+        [c.config["HostConfig"].get("NetworkMode", "")]
