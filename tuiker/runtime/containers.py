@@ -260,7 +260,7 @@ class ContainerStore:
                 # Bind-mounted over /etc/...: every user inside reads them through the file's own mode
                 # (the directories above them on the host, 0700, are never on that path).
                 hosts = hostsfile.render(hostname, [], [], config.get("HostsEntries"))
-                resolv = _resolv_conf(config["HostConfig"].get("Dns") or [])
+                resolv = _resolv_conf((config.get("HostConfig") or {}).get("Dns") or [])
                 for file, text in (("hostname", hostname + "\n"), ("hosts", hosts), ("resolv.conf", resolv)):
                     write_new(staging / file, text.encode(), mode=0o644)
                 write_new(staging / "config.json", json.dumps(config, indent=1).encode())

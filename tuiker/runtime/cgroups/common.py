@@ -264,17 +264,23 @@ class Cgroup(ABC):
         if not any(os.path.isdir(leaf) for _, leaf in self._dirs()) or not self.pids():
             return  # usually empty: when a container's pid 1 exits, the kernel kills the rest of its pid namespace
         freezer = self._can_freeze()
-        if freezer:
-            self.freeze()
         try:
-            for pid in self.pids():
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-        finally:
             if freezer:
-                self.thaw()
+                self.freeze()
+            try:
+                for pid in self.pids():
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+            finally:
+                if freezer:
+                    self.thaw()
+        except CgroupError:
+            # Its last process exited and its owner (the monitor) removed it meanwhile: ENODEV/ENOENT on its
+            # files. Nothing is left to kill; any other failure is real.
+            if any(os.path.isdir(leaf) for _, leaf in self._dirs()):
+                raise
 
     def remove(self) -> None:
         """rmdir each container dir, then the shared parents if that left them empty (so no empty
