@@ -225,24 +225,13 @@ def cmd_config(args) -> int:
 # -- exec, run -----------------------------------------------------------------------------------------------
 
 def cmd_exec(args) -> int:
-    from tuiker.cli.stream import Detached, pump, terminal_size
+    from tuiker.cli.stream import exec_and_pump
 
     compose = _compose(args, need_file=False)
     c = compose.find(args.service, args.index)
-    tty = not args.no_tty and sys.stdin.isatty()
-    try:
-        session = compose.engine.containers.exec(c.id, args.command, tty=tty, interactive=not args.detach,
-                                                 detach=args.detach, env=args.env, workdir=args.workdir,
-                                                 user=args.user, size=terminal_size() if tty else None)
-    except ContainerStartError as e:
-        error(e)
-        return e.code
-    if session is None:
-        return 0
-    try:
-        return pump(session, True, tty)
-    except Detached:
-        return 0
+    # compose's exec keeps stdin open unless detached, and allocates a tty unless -T or stdin is not one.
+    return exec_and_pump(compose.engine.containers, c.id, args.command, not args.no_tty and sys.stdin.isatty(),
+                         not args.detach, detach=args.detach, env=args.env, workdir=args.workdir, user=args.user)
 
 
 def cmd_run(args) -> int:

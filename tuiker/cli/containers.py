@@ -6,7 +6,7 @@ import sys
 import time
 
 from tuiker.cli.output import InspectPrinter, PullPrinter, confirm, each, engine, error, inspect_each, print_list, table
-from tuiker.engine import ContainerStartError, NotFoundError, TuikerError, familiar_name, ports_text, status_text
+from tuiker.engine import ContainerStartError, TuikerError, familiar_name, ports_text, status_text
 
 # docker's exit status when the engine itself fails rather than the container.
 EXIT_ENGINE = 125
@@ -177,19 +177,8 @@ def cmd_unpause(args) -> int:
 
 def cmd_rm(args) -> int:
     containers = engine().containers
-    status = 0
-    for ref in args.containers:
-        try:
-            containers.remove(ref, force=args.force, volumes=args.volumes)
-            print(ref)
-        except NotFoundError as e:
-            if not args.force:  # docker: `rm -f` of a container that is not there is no error, and says nothing
-                error(e)
-                status = 1
-        except TuikerError as e:
-            error(e)
-            status = 1
-    return status
+    return each(args.containers, lambda ref: containers.remove(ref, force=args.force, volumes=args.volumes),
+                missing_ok=args.force)
 
 
 def cmd_rename(args) -> int:
@@ -357,21 +346,10 @@ def _since(text: str) -> float:
 
 
 def cmd_exec(args) -> int:
-    from tuiker.cli.stream import Detached, pump, terminal_size
+    from tuiker.cli.stream import exec_and_pump
 
-    try:
-        session = engine().containers.exec(args.container, args.command, tty=args.tty, interactive=args.interactive,
-                                           detach=args.detach, env=args.env, workdir=args.workdir, user=args.user,
-                                           size=terminal_size() if args.tty else None)
-    except ContainerStartError as e:
-        error(e)
-        return e.code
-    if session is None:
-        return 0
-    try:
-        return pump(session, args.interactive, args.tty)
-    except Detached:
-        return 0
+    return exec_and_pump(engine().containers, args.container, args.command, args.tty, args.interactive,
+                         detach=args.detach, env=args.env, workdir=args.workdir, user=args.user)
 
 
 def cmd_attach(args) -> int:

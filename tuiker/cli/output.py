@@ -8,7 +8,7 @@ import json
 import sys
 import time
 
-from tuiker.engine import TuikerError, one_line
+from tuiker.engine import NotFoundError, TuikerError, one_line
 
 TYPE_CHECKING = False  # not typing's: importing typing costs ~7 ms on every command
 if TYPE_CHECKING:
@@ -29,14 +29,19 @@ def error(e: BaseException | str) -> None:
     print(f"Error: {one_line(e)}", file=sys.stderr)
 
 
-def each(refs: Iterable[str], action: Callable[[str], object]) -> int:
+def each(refs: Iterable[str], action: Callable[[str], object], missing_ok: bool = False) -> int:
     """`action` on every ref, printing each that succeeded and an error line for each that failed (docker's
-    verbs on several containers or networks); exit status 1 if any failed."""
+    verbs on several containers or networks); exit status 1 if any failed. With `missing_ok` (docker's
+    `rm -f`), a ref that is not there is no error and says nothing."""
     status = 0
     for ref in refs:
         try:
             action(ref)
             print(ref)
+        except NotFoundError as e:
+            if not missing_ok:
+                error(e)
+                status = 1
         except TuikerError as e:
             error(e)
             status = 1

@@ -25,6 +25,26 @@ def terminal_size() -> tuple[int, int] | None:
     return size.lines, size.columns
 
 
+def exec_and_pump(containers, ref: str, command: list[str], tty: bool, interactive: bool, **options) -> int:
+    """`exec` in a container, the terminal pumped to it until it exits (or is detached from, or runs detached):
+    docker's exit status, the process's own or the engine's 126/127. `options` as Containers.exec takes them."""
+    from tuiker.cli.output import error
+    from tuiker.engine import ContainerStartError
+
+    try:
+        session = containers.exec(ref, command, tty=tty, interactive=interactive,
+                                  size=terminal_size() if tty else None, **options)
+    except ContainerStartError as e:
+        error(e)
+        return e.code
+    if session is None:
+        return 0
+    try:
+        return pump(session, interactive, tty)
+    except Detached:
+        return 0
+
+
 class Detached(Exception):
     pass
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tuiker.cli.output import InspectPrinter, confirm, engine, error, inspect_each, print_list
-from tuiker.engine import NotFoundError, TuikerError
+from tuiker.cli.output import InspectPrinter, confirm, each, engine, inspect_each, print_list
+from tuiker.engine import TuikerError
 
 
 def cmd_volume_create(args) -> int:
@@ -50,19 +50,7 @@ def cmd_volume_inspect(args) -> int:
 
 def cmd_volume_rm(args) -> int:
     volumes = engine().volumes
-    status = 0
-    for name in args.volumes:
-        try:
-            volumes.remove(name, force=args.force)
-            print(name)
-        except NotFoundError as e:
-            if not args.force:
-                error(e)
-                status = 1
-        except TuikerError as e:
-            error(e)
-            status = 1
-    return status
+    return each(args.volumes, lambda name: volumes.remove(name, force=args.force), missing_ok=args.force)
 
 
 def cmd_volume_prune(args) -> int:
