@@ -234,3 +234,18 @@ def test_blobs_missing_from_the_store_give_one_line(engine_root, image, registry
                                    f" {stored.blobs[0]} is not in the store (an image stored by an older version"
                                    " of tuiker); pull or build it again")
     assert out.stdout == "Using default tag: latest\n"  # checked before anything is sent
+
+
+def test_a_loaded_image_pushes_and_pulls_back(engine_root, image, registry, other_root, tmp_path):
+    """`save` into an archive, `load` into another root (its manifest made there), push from that root."""
+    Engine(engine_root).images.save([image], str(tmp_path / "images.tar"))
+    loading = Engine(other_root)
+    [name] = loading.images.load(str(tmp_path / "images.tar"))
+    loaded = loading.images.get(name)
+    target = f"{registry.host}/{_repo('loaded')}:1"
+    loading.images.tag(name, target)
+    result = loading.images.push(target)
+    assert [p.digest for p in result.pushed] == [loaded.manifest_digest]
+    pulled = Engine(engine_root).images.pull(target)
+    assert (pulled.image.id, pulled.image.manifest_digest, pulled.image.layers) == (
+        loaded.id, loaded.manifest_digest, loaded.layers)

@@ -70,10 +70,12 @@ class Pusher:
             if tag not in tags:
                 raise NotFoundError(f"tag does not exist: {refs.familiar(tag)}")
             wanted = [tag]
-        plans = [(tag, self._plan(tag, tags[tag])) for tag in wanted]
-        client = RegistryClient(ref.api_host)
-        self.progress(Progress("", f"The push refers to repository [{ref.name}]"))
-        return [self._push_tag(client, ref, tag, plan) for tag, plan in plans]
+        # The lease keeps garbage collection (an `rmi` meanwhile) from taking blobs while they are sent.
+        with self.store.lease():
+            plans = [(tag, self._plan(tag, tags[tag])) for tag in wanted]
+            client = RegistryClient(ref.api_host)
+            self.progress(Progress("", f"The push refers to repository [{ref.name}]"))
+            return [self._push_tag(client, ref, tag, plan) for tag, plan in plans]
 
     def _plan(self, tag: str, image_id: str) -> _Plan:
         image = self.store.get_image(image_id)
