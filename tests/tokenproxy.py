@@ -6,7 +6,9 @@ plays the auth part and forwards authorised requests, unchanged, to a real `Regi
 - mode="bearer": /v2/... without a valid `Authorization: Bearer` gets 401 and
   `WWW-Authenticate: Bearer realm="<url>/token",service="tuiker-test",scope="repository:<repo>:pull"`
   (no scope for /v2/ itself). GET /token issues a random token, anonymously, or with users={...} only for
-  valid Basic credentials. A token covers the scopes it was issued for (and /v2/), as on Docker Hub.
+  valid Basic credentials. A token covers the scopes it was issued for (and /v2/), as on Docker Hub; with
+  grant=("pull",) only those actions of what was asked (the intersection a token server grants a user who
+  may read a repository but not write it).
 - mode="basic": /v2/... wants Basic credentials of one of `users` directly (`WWW-Authenticate: Basic`).
 
 Every request is recorded in `seen` so tests can assert the auth flow a client went through.
@@ -67,7 +69,7 @@ def _covers(granted: set[str], needed: str | None) -> bool:
 
 class TokenProxy:
     def __init__(self, registry: Registry, users: dict[str, str] | None = None, mode: str = "bearer",
-                 service: str = SERVICE, expires_in: int = 300):
+                 service: str = SERVICE, expires_in: int = 300, grant: tuple[str, ...] | None = None):
         if mode not in ("bearer", "basic"):
             raise ValueError(f"mode must be 'bearer' or 'basic', not {mode!r}")
         if mode == "basic" and not users:
@@ -77,6 +79,7 @@ class TokenProxy:
         self.mode = mode
         self.service = service
         self.expires_in = expires_in
+        self.grant = grant
         self.tokens: dict[str, set[str]] = {}  # token -> scopes granted
         self.seen: list[Seen] = []
         self._lock = threading.Lock()
@@ -207,6 +210,9 @@ class _Handler(BaseHTTPRequestHandler):
                        replace(seen, status=401))
             return
         token = secrets.token_urlsafe(24)
+        if p.grant is not None:
+            scopes = {f"{kind}:{name}:{','.join(a for a in actions.split(',') if a in p.grant)}"
+                      for kind, name, actions in (s.split(":", 2) for s in scopes if s.count(":") >= 2)}
         with p._lock:
             p.tokens[token] = scopes
         body = json.dumps({"token": token, "access_token": token, "expires_in": p.expires_in,

@@ -1,4 +1,4 @@
-"""The image commands of the CLI: pull, images, rmi, tag, save, load, login, logout and the `image` group
+"""The image commands of the CLI: pull, push, images, rmi, tag, save, load, login, logout and the `image` group
 (docker's flags and output)."""
 
 from __future__ import annotations
@@ -19,6 +19,13 @@ def cmd_pull(args) -> int:
         if result.warning:
             print(result.warning, file=sys.stderr)
     print(result.reference)
+    return 0
+
+
+def cmd_push(args) -> int:
+    result = engine().images.push(args.name, args.all_tags, None if args.quiet else PullPrinter())
+    if args.quiet:
+        print(result.reference)
     return 0
 
 
@@ -224,6 +231,11 @@ def _add_image_verbs(sub, prefix: bool) -> None:
     p.add_argument("--platform", help="Set platform if server is multi-platform capable (os/arch[/variant])")
     p.add_argument("-q", "--quiet", action="store_true", help="Suppress verbose output")
     p.set_defaults(func=cmd_pull)
+    p = sub.add_parser("push", help="Upload an image to a registry")
+    p.add_argument("name", metavar="NAME[:TAG]")
+    p.add_argument("-a", "--all-tags", action="store_true", help="Push all tags of an image to the repository")
+    p.add_argument("-q", "--quiet", action="store_true", help="Suppress verbose output")
+    p.set_defaults(func=cmd_push)
     p = sub.add_parser("save", help="Save one or more images to a tar archive (docker-archive + OCI layout)")
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("-o", "--output", help="Write to a file, instead of STDOUT")

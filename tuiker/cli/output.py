@@ -94,8 +94,8 @@ class UsageError(Exception):
 # -- pull progress ---------------------------------------------------------------------------------
 
 class PullPrinter:
-    """docker pull's output: one line per layer, redrawn in place on a terminal, and only the status
-    changes (not every byte count) when the output is a pipe or a file."""
+    """docker pull's and push's output: one line per layer, redrawn in place on a terminal, and only the
+    status changes (not every byte count) when the output is a pipe or a file."""
 
     BAR = 50
 
@@ -124,7 +124,7 @@ class PullPrinter:
             self.stream.flush()
 
     def _describe(self, p) -> str:
-        if p.status != "Downloading" or not p.total:
+        if p.status not in ("Downloading", "Pushing") or not p.total:
             return p.status
         from tuiker.fmt import human_size
 
@@ -132,7 +132,7 @@ class PullPrinter:
         filled = int(self.BAR * p.current / p.total)
         bar = "=" * max(filled - 1, 0) + (">" if filled < self.BAR else "=") + " " * (self.BAR - filled)
         rate = p.current / max(time.monotonic() - start, 1e-3)
-        return f"Downloading [{bar}] {human_size(p.current)}/{human_size(p.total)} {human_size(rate)}/s"
+        return f"{p.status} [{bar}] {human_size(p.current)}/{human_size(p.total)} {human_size(rate)}/s"
 
     def _redraw(self) -> None:
         out = []

@@ -26,7 +26,7 @@ from tuiker.base.config import config_file
 from tuiker.base.config import load as load_config
 from tuiker.base.errors import NotFoundError, TuikerError, one_line
 from tuiker.engine.containers import LIVE_STATES, Containers, ContainerStartError, RunOptions, status_text
-from tuiker.engine.images import Images, PullResult, familiar_name
+from tuiker.engine.images import Images, PullResult, PushResult, familiar_name
 from tuiker.engine.networks import Networks, networks_of, ports_text
 from tuiker.engine.volumes import Volumes
 from tuiker.image.store import Image
@@ -43,8 +43,8 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_NETWORK", "LIVE_STATES", "PSEUDO_NETWORKS", "Container", "ContainerStartError", "Engine", "Image",
     "LogReader", "LogRecord", "Network", "NotFoundError", "ProcessRow", "ProcessTable", "Progress", "PullResult",
-    "RunOptions", "Sample", "Session", "Snapshot", "StatsSampler", "TuikerError", "Watcher", "cgroup_version",
-    "check_network_name", "config_file", "familiar_name", "load_config", "networks_of", "one_line",
+    "PushResult", "RunOptions", "Sample", "Session", "Snapshot", "StatsSampler", "TuikerError", "Watcher",
+    "cgroup_version", "check_network_name", "config_file", "familiar_name", "load_config", "networks_of", "one_line",
     "parse_go_duration", "parse_size", "ports_text", "status_text",
 ]
 

@@ -1,4 +1,4 @@
-"""`engine.images`: pull, list, inspect, tag, remove, prune, save, load, and the registries' logins.
+"""`engine.images`: pull, push, list, inspect, tag, remove, prune, save, load, and the registries' logins.
 
 Heavy modules (requests, the pull and archive code) are imported inside the methods that need them, so
 `tuiker images` starts fast."""
@@ -30,6 +30,15 @@ class PullResult:
         self.reference = reference
         self.downloaded = downloaded
         self.warning = warning
+
+
+class PushResult:
+    """What a push did: the reference as named in full (`127.0.0.1:5000/app:latest`, or the repository alone
+    for --all-tags), and each tag pushed (push.Pushed: its name, manifest digest and size)."""
+
+    def __init__(self, reference: str, pushed: list) -> None:
+        self.reference = reference
+        self.pushed = pushed
 
 
 class Images:
@@ -64,6 +73,19 @@ class Images:
         image, repo_digest, downloaded = Puller(self.store, progress).pull(name, platform)
         warning = None if platform else host_arch_warning(self.config(image))
         return PullResult(image, repo_digest, str(ref), downloaded, warning)
+
+    def push(self, name: str, all_tags: bool = False, progress=None) -> PushResult:
+        """docker push: the tag `name` names (`latest` when it names none: said through `progress`, as
+        docker's CLI says it), or with `all_tags` every tag of its repository."""
+        from tuiker.image.pull import Progress
+        from tuiker.image.push import Pusher
+
+        ref = reference.parse_name(name)
+        if not all_tags and ref.tag is None and ref.digest is None:
+            ref = reference.parse(name)
+            if progress:
+                progress(Progress("", f"Using default tag: {ref.tag}"))
+        return PushResult(str(ref), Pusher(self.store, progress).push(str(ref), all_tags))
 
     def list(self) -> list[Image]:
         """Newest first."""

@@ -16,13 +16,16 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import BinaryIO
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3
 
 from tuiker.base import config
-from tuiker.base.errors import NotFoundError, RegistryError
+from tuiker.base.errors import NotFoundError, RegistryError, TuikerError
 from tuiker.base.fsutil import check_digest, sha256_digest, verify
 from tuiker.image import credentials, manifest
 
@@ -132,9 +135,10 @@ class RegistryClient:
         realm = params.get("realm")
         if not realm:
             raise RegistryError(f"{self.host}: Bearer challenge without a realm")
-        query = {"service": params["service"]} if params.get("service") else {}
+        query: dict[str, str | list[str]] = {"service": params["service"]} if params.get("service") else {}
         if scope:
-            query["scope"] = scope
+            # Several scopes (a blob mount also reads its source repository) are repeated `scope` parameters.
+            query["scope"] = scope.split()
         auth = self.login if self.login else None
         try:
             resp = self.session.get(realm, params=query, auth=auth, timeout=TIMEOUT, stream=True)
@@ -161,19 +165,23 @@ class RegistryClient:
         return token
 
     def request(self, method: str, path: str, scope: str | None = None, headers: dict | None = None,
-                retry: bool = True) -> requests.Response:
+                retry: bool = True, data: bytes | None = None) -> requests.Response:
         """Send with auth; retry with back-off on connection errors and 5xx; re-auth once on 401.
+        `path` is under this registry, or a full URL it gave (an upload's Location: our credentials go
+        with it only when it is on this host). `scope` may hold several scopes, space-separated.
         The answer is streamed: its body is the caller's to read (read_document) or drop (discard)."""
         attempts = RETRIES if retry else 1
+        url = path if "://" in path else None
         authed_once = False
         last_error = ""
         attempt = 0
         while attempt < attempts:
             merged = dict(headers or {})
-            merged.update(self._auth_header(scope))
+            if url is None or urlsplit(url).netloc == self.host:
+                merged.update(self._auth_header(scope))
             try:
-                resp = self.session.request(method, self._url(path), headers=merged, stream=True,
-                                            timeout=TIMEOUT, verify=self._verify_tls)
+                resp = self.session.request(method, url or self._url(path), headers=merged, stream=True,
+                                            timeout=TIMEOUT, verify=self._verify_tls, data=data)
             except requests.exceptions.SSLError as e:
                 if self._fallback_http:
                     self._scheme, self._fallback_http = "http", False
@@ -268,6 +276,109 @@ class RegistryClient:
         if resp.status_code not in (200, 206):
             raise RegistryError(f"{self.host}: blob {digest[:19]}: HTTP {resp.status_code}")
         return resp
+
+    # -- push --------------------------------------------------------------------------------------
+
+    def has_blob(self, repository: str, digest: str, scope: str) -> bool:
+        """HEAD: whether the repository holds the blob already (then it need not be sent)."""
+        resp = self.request("HEAD", f"/v2/{repository}/blobs/{check_digest(digest)}", scope)
+        discard(resp)
+        if resp.status_code in (200, 404):
+            return resp.status_code == 200
+        raise RegistryError(answer_error(resp))
+
+    def mount_blob(self, repository: str, digest: str, source: str, scope: str) -> str | None:
+        """Ask for the blob to be mounted from `source`, another repository of this registry: None when it
+        was (201), else the upload session the registry opened instead (202), to send the blob through."""
+        resp = self.request("POST", f"/v2/{repository}/blobs/uploads/?mount={check_digest(digest)}&from={source}",
+                            scope)
+        if resp.status_code == 201:
+            discard(resp)
+            return None
+        return self._upload_location(resp)
+
+    def start_upload(self, repository: str, scope: str) -> str:
+        """A new upload session: its URL."""
+        return self._upload_location(self.request("POST", f"/v2/{repository}/blobs/uploads/", scope))
+
+    def upload_blob(self, location: str, digest: str, source: BinaryIO, size: int, scope: str,
+                    chunk_size: int, on_bytes: Callable[[int], None]) -> None:
+        """Send a blob through the upload session at `location`: one PUT with the body when it fits in
+        `chunk_size`, else PATCH chunks (Content-Range, each to the Location the last one gave) and a PUT
+        that closes the session. Upload requests are not retried: a repeated chunk would be refused (416)."""
+        sent = 0
+        if size > chunk_size:
+            while sent < size:
+                data = source.read(min(chunk_size, size - sent))
+                if not data:
+                    raise RegistryError(f"blob {digest[:19]} ended after {sent} of {size} bytes")
+                resp = self.request("PATCH", location, scope, retry=False, data=data, headers={
+                    "Content-Type": "application/octet-stream", "Content-Length": str(len(data)),
+                    "Content-Range": f"{sent}-{sent + len(data) - 1}"})
+                location = self._upload_location(resp)
+                sent += len(data)
+                on_bytes(sent)
+            data = b""
+        else:
+            data = source.read(size)
+        separator = "&" if "?" in location else "?"
+        resp = self.request("PUT", f"{location}{separator}digest={digest}", scope, retry=False, data=data,
+                            headers={"Content-Type": "application/octet-stream", "Content-Length": str(len(data))})
+        if resp.status_code != 201:
+            raise RegistryError(answer_error(resp))
+        discard(resp)
+        stored = resp.headers.get("Docker-Content-Digest")
+        if stored and stored != digest:
+            raise RegistryError(f"blob {digest[:19]}: registry stored {stored}")
+        if data:  # sent in one PUT (chunks were counted as they went)
+            on_bytes(size)
+
+    def _upload_location(self, resp: requests.Response) -> str:
+        """The absolute URL of the upload session a 202 answer points to."""
+        location = resp.headers.get("Location")
+        if resp.status_code != 202:
+            raise RegistryError(answer_error(resp))
+        discard(resp)
+        if not location:
+            raise RegistryError(f"{self.host}: upload answer without a Location")
+        return urljoin(resp.url, location)
+
+    def put_manifest(self, repository: str, tag: str, body: bytes, media_type: str, scope: str) -> str:
+        """PUT the manifest under `tag`; its digest, checked against what the registry says it stored."""
+        resp = self.request("PUT", f"/v2/{repository}/manifests/{tag}", scope, data=body,
+                            headers={"Content-Type": media_type})
+        if resp.status_code not in (200, 201):
+            raise RegistryError(answer_error(resp))
+        discard(resp)
+        digest = sha256_digest(body)
+        stored = resp.headers.get("Docker-Content-Digest")
+        if stored and stored != digest:
+            raise RegistryError(f"{self.host}/{repository}:{tag}: registry stored manifest {stored},"
+                                f" we sent {digest}")
+        return digest
+
+
+# docker's errcode messages, for answers without an error body (HEAD has none).
+_STATUS_ERRORS = {401: "unauthorized: authentication required",
+                  403: "denied: requested access to the resource is denied",
+                  404: "name unknown: repository name not known to registry"}
+
+
+def answer_error(resp: requests.Response) -> str:
+    """What docker prints for a registry's error answer: the first of its `errors` as `code: message`
+    (`denied: requested access to the resource is denied`), or a line naming the status. Reads the body
+    (at most DISCARD_LIMIT)."""
+    try:
+        body = read_document(resp, "", DISCARD_LIMIT)
+        errors = manifest.load_json(body, "").get("errors") if body else None
+    except TuikerError:  # a body already read, or no JSON
+        errors = None
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        code = str(errors[0].get("code", "")).lower().replace("_", " ")
+        message = str(errors[0].get("message", ""))
+        if code or message:
+            return f"{code}: {message}" if code and message else code or message
+    return _STATUS_ERRORS.get(resp.status_code) or f"{resp.url}: HTTP {resp.status_code} {resp.reason}"
 
 
 def _reason(error: Exception) -> str:
