@@ -97,6 +97,19 @@ class Images:
             "Metadata": {"ManifestDigest": image.manifest_digest, "ManifestMediaType": image.manifest_media_type},
         }
 
+    def history(self, name: str) -> list[dict]:
+        """docker history's rows, newest first (engine/snapshot.py)."""
+        from tuiker.engine.snapshot import history
+
+        return history(self, name)
+
+    def import_(self, source: str, repository: str | None = None, changes: list[str] | None = None,
+                message: str = "", platform: str | None = None, stdin=None) -> Image:
+        """docker import: a tar file, `-` (`stdin`) or an http://127.0.0.1 URL as a one-layer image."""
+        from tuiker.engine.snapshot import import_image
+
+        return import_image(self, source, repository, changes, message, platform, stdin)
+
     def tag(self, source: str, target: str) -> None:
         image = self.get(source)
         ref = reference.parse(target)
