@@ -81,9 +81,14 @@ def apply_changes(config: dict, changes: list[str]) -> dict:
             path = _expand(rest, _env_map(state.get("Env") or []))
             state["WorkingDir"] = posixpath.normpath(posixpath.join("/", state.get("WorkingDir") or "/", path))
         elif cmd == "stopsignal":
-            from tuiker.engine.containers import check_signal
+            from tuiker.base.signals import parse_signal
 
-            state["StopSignal"] = check_signal(_expand(rest, _env_map(state.get("Env") or [])))
+            signal = _expand(rest, _env_map(state.get("Env") or []))
+            try:
+                parse_signal(signal)
+            except ValueError as e:
+                raise TuikerError(str(e)) from None
+            state["StopSignal"] = signal
         elif cmd == "onbuild":
             trigger = rest.split(None, 1)[0].upper()
             if trigger == "ONBUILD":
