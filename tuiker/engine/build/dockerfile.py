@@ -100,12 +100,13 @@ COMMANDS = ("add", "arg", "cmd", "copy", "entrypoint", "env", "expose", "from", 
 _DIRECTIVES = ("escape", "syntax", "check")
 _RE_DIRECTIVE = re.compile(r"^#[ \t\n\f\r]*([a-zA-Z][a-zA-Z0-9]*)[ \t\n\f\r]*=[ \t\n\f\r]*(.+?)[ \t\n\f\r]*$")
 _RE_WHITESPACE = re.compile(r"[\t\v\f\r ]+")
-_RE_HEREDOC = re.compile(r"^(\d*)<<(-?)([^<]*)$")
+_RE_HEREDOC = re.compile(r"^(\d*)<<(-?)\s*([^<]*)\Z")
 _RE_LEADING_TABS = re.compile(r"(?m)^\t+")
 _RE_STAGE_NAME = re.compile(r"^[a-z][a-z0-9-_.]*$")
 _HEREDOC_COMMANDS = ("add", "copy", "run")
 _GO_SPACE = " \t\n\v\f\r\x85\xa0"
 _BOM = "\ufeff"
+_MAX_LINE = 64 * 1024  # bufio.MaxScanTokenSize: a longer line (newline included) is an error
 _MIN_HEALTH_INTERVAL_NS = 1_000_000  # docker's container.MinimumDuration, 1ms
 
 
@@ -113,11 +114,16 @@ class _ParseError(Exception):
     """An error found before the line is known; parse() adds the location."""
 
 
-def parse(text: str | bytes) -> Dockerfile:
-    """Parse a whole Dockerfile and check every instruction; raises DockerfileError."""
+def parse_instructions(text: str | bytes) -> tuple[list[Instruction], dict[str, str], list[str]]:
+    """buildkit's parser.Parse alone: (the instructions, unchecked; the directives; the warnings)."""
     if isinstance(text, bytes):
         text = text.decode("utf-8", errors="surrogateescape")
-    nodes, directives, warnings = _Parser(text).run()
+    return _Parser(text).run()
+
+
+def parse(text: str | bytes) -> Dockerfile:
+    """Parse a whole Dockerfile and check every instruction; raises DockerfileError."""
+    nodes, directives, warnings = parse_instructions(text)
     meta_args: list[Instruction] = []
     stages: list[Stage] = []
     for node in nodes:          # every instruction is checked before the stages are formed, as buildkit
@@ -153,12 +159,17 @@ class _Parser:
         self.directives: dict[str, str] = {"escape": "\\"}
         self.seen: set[str] = set()
         self.directives_done = False
+        self.too_long = False
 
     def _scan(self) -> str | None:
-        if self.pos >= len(self.lines):
+        if self.pos >= len(self.lines) or self.too_long:
+            return None
+        line = self.lines[self.pos]
+        if len(line) > _MAX_LINE // 4 and len(line.encode("utf-8", errors="surrogateescape")) > _MAX_LINE:
+            self.too_long = True     # Go's bufio.Scanner stops there: what came before still counts
             return None
         self.pos += 1
-        return self.lines[self.pos - 1]
+        return line
 
     def _directive(self, line: str) -> None:
         if self.directives_done:
@@ -221,7 +232,7 @@ class _Parser:
             try:
                 node = _node_from_line(line, self.escape)
                 node.line = start
-                if _can_contain_heredoc(node):
+                if _can_contain_heredoc(node) and "<<" in line:
                     self._read_heredocs(node, line)
             except _ParseError as e:
                 raise DockerfileError(f"dockerfile parse error on line {start}: {e}") from None
@@ -231,6 +242,8 @@ class _Parser:
             warnings.append("[WARNING]: Empty continuation lines will become errors in a future release.")
         if not nodes:
             raise DockerfileError("file with no instructions")
+        if self.too_long:
+            raise DockerfileError(f"dockerfile line greater than max allowed size of {_MAX_LINE - 1}")
         return nodes, self.directives, warnings
 
     def _read_heredocs(self, node: Instruction, line: str) -> None:
