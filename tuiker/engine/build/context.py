@@ -238,7 +238,7 @@ def _compile(pattern: str) -> tuple[str, re.Pattern | None]:
             out += ch
             kind = "regexp"
         else:
-            out += re.escape(ch) if ch in "^" else ch
+            out += ch
         index += 1
     if kind != "regexp":
         return kind, None
@@ -322,16 +322,24 @@ class BuildContext:
     methods are relative to the root, slash-separated ("." is the root itself)."""
 
     def __init__(self, root: Path, dockerfile: str | None = DEFAULT_DOCKERFILE,
-                 dockerfile_data: bytes | None = None) -> None:
+                 dockerfile_data: bytes | None = None, excludes: list[str] | None = None) -> None:
         """`dockerfile`: the Dockerfile's path relative to the root (None when it is not in the context);
-        `dockerfile_data`: its bytes when read from elsewhere (stdin, a path outside the context)."""
+        `dockerfile_data`: its bytes when read from elsewhere (stdin, a path outside the context);
+        `excludes`: the .dockerignore patterns, read from the root's .dockerignore when not given."""
         self.root = Path(root)
         self.dockerfile = dockerfile
         self._dockerfile_data = dockerfile_data
-        ignore = self.root / _IGNORE_FILE
-        excludes = read_dockerignore(ignore.read_bytes()) if ignore.is_file() else []
-        self.excludes = _keep_build_files(excludes, dockerfile)
-        self.matcher = PatternMatcher(self.excludes)
+        if excludes is None:
+            ignore = self.root / _IGNORE_FILE
+            try:
+                excludes = read_dockerignore(ignore.read_bytes()) if ignore.is_file() else []
+            except OSError as e:
+                raise ContextError(f"error checking context: '{e.strerror}'.") from None
+        try:
+            self.excludes = _keep_build_files(excludes, dockerfile)
+            self.matcher = PatternMatcher(self.excludes)
+        except ContextError as e:
+            raise ContextError(f"error checking context: '{e}'.") from None
 
     def dockerfile_text(self) -> bytes:
         if self._dockerfile_data is not None:
