@@ -391,3 +391,10 @@ def test_dockerfile_flag_and_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         open_context("nope", None, tmp_path / "unused")
     with pytest.raises(ContextError, match="can't use stdin for both build context and dockerfile"):
         open_context("-", "-", tmp_path / "unused", stdin=io.BytesIO(b""))
+
+
+def test_symlinks_hash_as_their_target(context: BuildContext) -> None:
+    """moby's lazySource.Hash follows a symlink in scope: `link` -> /src hashes like `src`."""
+    assert context.source_hash(["link"]) == context.source_hash(["src"])
+    (context.root / "dangling").symlink_to("nowhere")
+    assert context.source_hash(["dangling"]).startswith("file:")

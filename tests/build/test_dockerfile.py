@@ -456,3 +456,12 @@ def test_parse_errors_before_instruction_errors() -> None:
 def test_bytes_input_and_cr_only_lines() -> None:
     df = parse(b"FROM a\nRUN printf 'a\rb'\n")
     assert df.stages[0].instructions[0].args == ["printf 'a\rb'"]
+
+
+def test_helpers_for_the_builder() -> None:
+    df = parse("FROM a\nARG X Y=1 Z=\nCOPY --chown=1:1 a <<EOF b <<-'TWO' /dst/\nfirst $x\nEOF\n\tsecond\n\tTWO\n")
+    arg, copy = df.stages[0].instructions
+    assert arg.arg_pairs() == [("X", None), ("Y", "1"), ("Z", "")]
+    paths, docs, dest = copy.sources_and_dest()
+    assert (paths, dest) == (["a", "b"], "/dst/")
+    assert [(d.name, d.content, d.expand) for d in docs] == [("EOF", "first $x\n", True), ("TWO", "second\n", False)]

@@ -437,15 +437,20 @@ class BuildContext:
         return "multi:" + hashlib.sha256(",".join(hashes).encode()).hexdigest()
 
     def _source_hash(self, rel: str) -> str:
-        rel = _normalize(rel)
-        path = self.resolve(rel)
-        if not path.is_dir():
-            return "file:" + file_hash(path, rel)
-        children = []
-        for child in self.walk(rel):
-            relative = os.path.relpath(self.root / child, path) if rel != "." else child
-            children.append(file_hash(path / relative, child))
-        return "dir:" + hashlib.sha256(",".join(sorted(children)).encode()).hexdigest()
+        real = self.resolve(rel)
+        if not real.is_dir():
+            return "file:" + self._entry_hash(rel)
+        real_rel = _normalize(real.relative_to(self.root).as_posix())
+        children = sorted(self._entry_hash(child) for child in self.walk(real_rel))
+        return "dir:" + hashlib.sha256(",".join(children).encode()).hexdigest()
+
+    def _entry_hash(self, rel: str) -> str:
+        """moby's lazySource.Hash: a symlink is followed (inside the context) and hashed as its target,
+        under the target's name; a dangling one is hashed as the link."""
+        real = self.resolve(rel)
+        if os.path.lexists(real):
+            return file_hash(real, real.relative_to(self.root).as_posix())
+        return file_hash(self.root / _normalize(rel), _normalize(rel))
 
 
 def _normalize(rel: str) -> str:

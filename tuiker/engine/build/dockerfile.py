@@ -60,6 +60,22 @@ class Instruction:
         """ENV/LABEL pairs, unexpanded."""
         return list(zip(self.args[::2], self.args[1::2], strict=True))
 
+    def arg_pairs(self) -> list[tuple[str, str | None]]:
+        """ARG's names and defaults (None: no default), unexpanded."""
+        return [(name, value if eq else None) for name, eq, value in (a.partition("=") for a in self.args)]
+
+    def sources_and_dest(self) -> tuple[list[str], list[Heredoc], str]:
+        """COPY/ADD: (source paths, heredoc sources in order, destination), unexpanded."""
+        docs = {doc.name: doc for doc in self.heredocs}
+        paths, inline = [], []
+        for src in self.args[:-1]:
+            word = parse_heredoc(src)
+            if word is not None and word.name in docs:
+                inline.append(docs[word.name])
+            else:
+                paths.append(src)
+        return paths, inline, self.args[-1]
+
     @property
     def expression(self) -> str:
         """ONBUILD's trigger as docker stores it in the image config (heredocs appended)."""
@@ -110,7 +126,7 @@ _MAX_LINE = 64 * 1024  # bufio.MaxScanTokenSize: a longer line (newline included
 _MIN_HEALTH_INTERVAL_NS = 1_000_000  # docker's container.MinimumDuration, 1ms
 
 
-class _ParseError(Exception):
+class _ParseError(DockerfileError):
     """An error found before the line is known; parse() adds the location."""
 
 
