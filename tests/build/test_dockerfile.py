@@ -465,3 +465,12 @@ def test_helpers_for_the_builder() -> None:
     paths, docs, dest = copy.sources_and_dest()
     assert (paths, dest) == (["a", "b"], "/dst/")
     assert [(d.name, d.content, d.expand) for d in docs] == [("EOF", "first $x\n", True), ("TWO", "second\n", False)]
+
+
+def test_line_numbers_testfile() -> None:
+    """parser_test.go TestParseIncludesLineNumbers on moby's testfile-line (this copy starts one line earlier
+    than buildkit's, whose expectation is {5,5} {11,12} {17,31})."""
+    nodes, _, warnings = parse_instructions((DATA.parent / "testfile-line").read_text())
+    assert [(n.line, n.end_line) for n in nodes] == [(4, 4), (10, 11), (16, 30)]
+    assert nodes[1].key_values() == [("GOPATH", "/go")]
+    assert len(warnings) == 2
