@@ -10,8 +10,10 @@ import re
 import subprocess
 import tarfile
 
+import imagebuilder
 import pytest
 from conftest import ok, one_line_error, wait_for
+from registry import push
 
 CHANGE = ("echo added > /added; rm /etc/group; rm -rf /var; mkdir -p /var/new; echo kept > /var/new/file;"
           " echo more >> /etc/passwd")
@@ -270,3 +272,20 @@ def test_commit_takes_docker_bool_flag_forms(engine, tuiker, flag):
     ok(tuiker("create", "--name", "c1", "busybox", "true"))
     image_id = _commit(tuiker, flag, "c1")
     assert json.loads(engine.images.store.read_blob(image_id))["config"]["Cmd"] == ["true"]
+
+
+@pytest.mark.parametrize("compression", ["zstd", "none"])
+def test_commit_keeps_the_base_layers_as_pulled(engine, tuiker, registry, busybox_image, compression):
+    """A base pulled with zstd or plain layers: the new manifest names each blob with its own media type."""
+    built = imagebuilder.build_image([busybox_image[1].layers[0]], compression=compression, oci=True, cmd=["sh"])
+    push(registry, f"test/busybox-{compression}", "latest", built)
+    ok(tuiker("run", "--name", "c1", f"{registry.host}/test/busybox-{compression}:latest", "touch", "/new"))
+    _commit(tuiker, "c1", "snap:kinds")
+    image = engine.images.get("snap:kinds")
+    layers = json.loads(engine.images.store.read_blob(image.manifest_digest))["layers"]
+    expected = {"zstd": "application/vnd.oci.image.layer.v1.tar+zstd",
+                "none": "application/vnd.docker.image.rootfs.diff.tar"}[compression]
+    assert [entry["mediaType"] for entry in layers] == [expected, "application/vnd.docker.image.rootfs.diff.tar.gzip"]
+    for entry in layers:
+        assert engine.images.store.blob_path(entry["digest"]).stat().st_size == entry["size"]
+    assert ok(tuiker("run", "--rm", "snap:kinds", "ls", "/new")) == "/new\n"

@@ -85,7 +85,7 @@ class Images:
             "RepoTags": [reference.familiar(t) for t in image.repo_tags],
             "RepoDigests": [reference.familiar(d) for d in image.repo_digests],
             "Parent": "",
-            "Comment": "",
+            "Comment": cfg.get("comment", ""),
             "Created": image.created,
             "Author": cfg.get("author", ""),
             "Config": cfg.get("config", {}),

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from tuiker.base.errors import TuikerError
 from tuiker.base.times import now_iso
-from tuiker.image import reference
+from tuiker.image import manifest, reference
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -97,10 +97,21 @@ def base_layers(store: Store, image: Image) -> list[Layer]:
     """The image's layers as layerwriter's Layer, for a new image on top of them."""
     from tuiker.image.layerwriter import Layer
 
-    manifest = json.loads(store.read_blob(image.manifest_digest))
-    sizes = {entry.get("digest"): entry.get("size") for entry in manifest.get("layers") or []}
-    return [Layer(diff_id, blob, int(sizes.get(blob) or store.blob_path(blob).stat().st_size),
-                  store.layer_size(diff_id)) for diff_id, blob in zip(image.layers, image.blobs, strict=True)]
+    doc = json.loads(store.read_blob(image.manifest_digest))
+    entries = {entry.get("digest"): entry for entry in doc.get("layers") or []}
+    layers = []
+    for diff_id, blob in zip(image.layers, image.blobs, strict=True):
+        entry = entries.get(blob) or {}
+        size = int(entry.get("size") or store.blob_path(blob).stat().st_size)
+        layers.append(Layer(diff_id, blob, size, store.layer_size(diff_id),
+                            _DOCKER_TYPES.get(entry.get("mediaType"), manifest.DOCKER_LAYER_GZIP)))
+    return layers
+
+
+# A docker manifest's name for each layer media type a pulled image may have (zstd has none but OCI's).
+_DOCKER_TYPES = {manifest.OCI_LAYER: manifest.DOCKER_LAYER, manifest.DOCKER_LAYER: manifest.DOCKER_LAYER,
+                 manifest.OCI_LAYER_ZSTD: manifest.OCI_LAYER_ZSTD,
+                 manifest.DOCKER_LAYER_FOREIGN: manifest.DOCKER_LAYER_FOREIGN}
 
 
 def _container_config(c: Container, image_config: dict) -> dict:
@@ -219,10 +230,7 @@ def import_image(images: Images, source: str, repository: str | None = None, cha
     from tuiker.image.newimage import make_image
 
     tag = full_tag(repository) if repository else None
-    try:
-        target = parse_platform(platform) if platform else host_platform()
-    except ValueError as e:
-        raise TuikerError(str(e)) from None
+    target = parse_platform(platform) if platform else host_platform()
     config = image_config_fields(apply_changes({}, changes or [])) if changes else {}
     is_url = source.startswith(("http://", "https://"))
     comment = message or f"Imported from {source if is_url else '-'}"
