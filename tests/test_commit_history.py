@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import json
 import os
@@ -289,3 +290,24 @@ def test_commit_keeps_the_base_layers_as_pulled(engine, tuiker, registry, busybo
     for entry in layers:
         assert engine.images.store.blob_path(entry["digest"]).stat().st_size == entry["size"]
     assert ok(tuiker("run", "--rm", "snap:kinds", "ls", "/new")) == "/new\n"
+
+
+@pytest.mark.parametrize("kind", ["plain", "bzip2", "xz", "zstd"])
+def test_import_finds_the_compression_by_content(engine, kind):
+    import bz2
+    import lzma
+
+    import zstandard
+
+    data = io.BytesIO()
+    with tarfile.open(fileobj=data, mode="w") as tar:
+        info = tarfile.TarInfo("file")
+        info.size = 2
+        tar.addfile(info, io.BytesIO(b"x\n"))
+    plain = data.getvalue()
+    packed = {"plain": lambda b: b, "bzip2": bz2.compress, "xz": lzma.compress,
+              "zstd": zstandard.ZstdCompressor().compress}[kind](plain)
+    image = engine.images.import_("-", f"packed:{kind}", platform="linux/arm64/v8", stdin=io.BytesIO(packed))
+    doc = engine.images.config(image)
+    assert (doc["os"], doc["architecture"], "variant" in doc) == ("linux", "arm64", False)
+    assert image.layers == ["sha256:" + hashlib.sha256(plain).hexdigest()]  # the tar, decompressed
