@@ -183,8 +183,23 @@ def test_export_errors(engine, tuiker, tmp_path):
     target = tmp_path / "none.tar"
     assert one_line_error(tuiker("export", "-o", str(target), "nosuch")) == "Error: No such container: nosuch"
     assert not target.exists()
-    result = tuiker("export", "a", "b")
-    assert result.returncode == 1 and "accepts" in result.stderr or "requires" in result.stderr
+    result = tuiker("export", "--bogus", "c1")
+    assert result.returncode == 125 and result.stderr.startswith("unknown flag: --bogus\n")
+    ok(tuiker("create", "--name", "c1", "busybox", "true"))
+    import pty
+
+    controller, terminal = pty.openpty()
+    try:
+        result = subprocess.run(["python3", "-m", "tuiker", "export", "c1"], stdout=terminal, stderr=subprocess.PIPE,
+                                text=True, cwd=os.path.dirname(os.path.dirname(__file__)))
+    finally:
+        os.close(terminal)
+        os.close(controller)
+    assert result.returncode == 1
+    assert result.stderr == "Error: cowardly refusing to save to a terminal. Use the -o flag or redirect\n"
+    missing = tmp_path / "no-such-dir" / "c1.tar"
+    assert one_line_error(tuiker("export", "-o", str(missing), "c1")) == \
+        f"Error: open {missing}: no such file or directory"
 
 
 def test_export_then_import_round_trip(engine, tuiker, tmp_path):

@@ -483,7 +483,11 @@ def cmd_export(args) -> int:
         return 0
     c = containers.get(args.container)  # before the file is made: a wrong name leaves no empty file behind
     try:
-        with open(args.output, "wb") as out:
+        out = open(args.output, "wb")
+    except OSError as e:
+        raise TuikerError(f"open {args.output}: {(e.strerror or str(e)).lower()}") from None
+    try:
+        with out:
             containers.export(c.id, out)
     except BaseException:
         import os
