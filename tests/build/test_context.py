@@ -398,3 +398,11 @@ def test_symlinks_hash_as_their_target(context: BuildContext) -> None:
     assert context.source_hash(["link"]) == context.source_hash(["src"])
     (context.root / "dangling").symlink_to("nowhere")
     assert context.source_hash(["dangling"]).startswith("file:")
+
+
+def test_symlink_into_an_excluded_directory(context: BuildContext) -> None:
+    """The CLI leaves `skip/` out of the context, so a kept symlink to it points at nothing."""
+    (context.root / "to-skip").symlink_to("skip/z")
+    with pytest.raises(ContextError, match="stat to-skip: file does not exist"):
+        context.glob("to-skip")
+    assert list(context.walk("link")) == ["src/sub", "src/sub/y.py", "src/x.py"]

@@ -371,23 +371,25 @@ class BuildContext:
 
     def walk(self, rel: str = ".") -> Iterator[str]:
         """Every entry under the directory `rel` that is in the context, parents before children, sorted
-        by name as Go's filepath.Walk; excluded directories whose children are kept are not listed."""
-        rel = _normalize(rel)
-        base = self.root if rel == "." else self.root / rel
+        by name as Go's filepath.Walk; excluded directories whose children are kept are not listed.
+        A symlinked `rel` is resolved first: the paths are under resolve(rel), relative to the root."""
+        real = self.resolve(rel)
+        rel = _normalize(real.relative_to(self.root).as_posix())
         try:
-            names = sorted(os.listdir(base))
-        except NotADirectoryError:
+            names = sorted(os.listdir(real))
+        except (NotADirectoryError, FileNotFoundError):
             return
+        yield from self._walk(rel, real, names)
+
+    def _walk(self, rel: str, base: Path, names: list[str]) -> Iterator[str]:
         for name in names:
             child = name if rel == "." else f"{rel}/{name}"
             is_dir = stat.S_ISDIR(os.lstat(base / name).st_mode)
-            if self.matcher.matches_or_parent_matches(child):
-                if is_dir and not self._skippable(child):
-                    yield from self.walk(child)
-                continue
-            yield child
-            if is_dir:
-                yield from self.walk(child)
+            excluded = self.matcher.matches_or_parent_matches(child)
+            if not excluded:
+                yield child
+            if is_dir and (not excluded or not self._skippable(child)):
+                yield from self._walk(child, base / name, sorted(os.listdir(base / name)))
 
     def resolve(self, rel: str) -> Path:
         """The real path of `rel`, symlinks followed inside the context as in a chroot (never outside)."""
@@ -423,7 +425,11 @@ class BuildContext:
             if not matches:
                 raise ContextError(f"{instruction} failed: no source files were specified")
             return matches
-        if source == "." or (not self.is_excluded(source) and os.path.lexists(self.resolve(source))):
+        real = self.resolve(source)
+        real_rel = _normalize(real.relative_to(self.root).as_posix())
+        # the CLI leaves excluded files out of the context, then the daemon follows symlinks inside it
+        if source == "." or (not self.is_excluded(source) and not self.is_excluded(real_rel)
+                             and os.path.lexists(real)):
             return [source]
         raise ContextError(f"{instruction} failed: file not found in build context or excluded by "
                            f".dockerignore: stat {source}: file does not exist")

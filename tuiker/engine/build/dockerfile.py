@@ -69,7 +69,7 @@ class Instruction:
         docs = {doc.name: doc for doc in self.heredocs}
         paths, inline = [], []
         for src in self.args[:-1]:
-            word = parse_heredoc(src)
+            word = _heredoc_word(src)
             if word is not None and word.name in docs:
                 inline.append(docs[word.name])
             else:
@@ -248,6 +248,8 @@ class _Parser:
             try:
                 node = _node_from_line(line, self.escape)
                 node.line = start
+                if node.trigger is not None:
+                    node.trigger.line = start
                 if _can_contain_heredoc(node) and "<<" in line:
                     self._read_heredocs(node, line)
             except _ParseError as e:
@@ -315,6 +317,14 @@ def parse_heredoc(word: str) -> Heredoc | None:
     raw_quotes = raw_words[0].count("'") + raw_words[0].count('"')
     return Heredoc(name=words[0], content="", expand=quotes == raw_quotes, chomp=m.group(2) == "-",
                    fd=int(m.group(1) or 0))
+
+
+def _heredoc_word(word: str) -> Heredoc | None:
+    """parse_heredoc, a malformed heredoc word being no heredoc (buildkit's MustParseHeredoc)."""
+    try:
+        return parse_heredoc(word)
+    except _ParseError:
+        return None
 
 
 def heredocs_from_line(line: str) -> list[Heredoc]:
@@ -590,7 +600,7 @@ def _check(node: Instruction) -> None:
             raise _ParseError(f"{name} requires at least two arguments, but only one was provided. "
                               "Destination could not be determined")
         _check_flags(node)
-        if parse_heredoc(args[-1]) is not None:
+        if _heredoc_word(args[-1]) is not None:
             raise _ParseError(f"{name} cannot accept a heredoc as a destination")
     elif cmd == "from":
         _stage_name(args)
