@@ -406,3 +406,19 @@ def test_symlink_into_an_excluded_directory(context: BuildContext) -> None:
     with pytest.raises(ContextError, match="stat to-skip: file does not exist"):
         context.glob("to-skip")
     assert list(context.walk("link")) == ["src/sub", "src/sub/y.py", "src/x.py"]
+
+
+def test_build_files_named_by_dockerignore_are_sent_but_not_copied(tmp_path: Path) -> None:
+    """moby's removeDockerfile: the daemon reads the Dockerfile and .dockerignore, then removes the ones
+    .dockerignore names, so COPY never sees them (docs: "ADD and COPY instructions do not copy them")."""
+    make_tree(tmp_path, ["d"], ["Dockerfile", "a", "d/b"])
+    (tmp_path / ".dockerignore").write_text("Dockerfile\n.dockerignore\n")
+    ctx = BuildContext(tmp_path)
+    assert ctx.dockerfile_text() == b"Dockerfile" and not ctx.is_excluded("Dockerfile")
+    assert ctx.removed == {".dockerignore", "Dockerfile"}
+    assert list(ctx.walk(".", copying=True)) == ["a", "d", "d/b"]
+    assert ctx.glob("*") == ["a", "d"]
+    with pytest.raises(ContextError, match="stat Dockerfile: file does not exist"):
+        ctx.glob("Dockerfile")
+    (tmp_path / ".dockerignore").write_text("d\n")
+    assert BuildContext(tmp_path).glob("*") == [".dockerignore", "Dockerfile", "a"]

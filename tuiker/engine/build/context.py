@@ -338,8 +338,13 @@ class BuildContext:
         try:
             self.excludes = _keep_build_files(excludes, dockerfile)
             self.matcher = PatternMatcher(self.excludes)
+            # The daemon reads them, then drops those .dockerignore names (moby remotecontext removeDockerfile):
+            # sent, but never copied.
+            named = PatternMatcher(excludes)
         except ContextError as e:
             raise ContextError(f"error checking context: '{e}'.") from None
+        self.removed = {_normalize(f) for f in (_IGNORE_FILE, dockerfile) if f and
+                        named.matches_or_parent_matches(_normalize(f))}
 
     def dockerfile_text(self) -> bytes:
         if self._dockerfile_data is not None:
@@ -369,27 +374,28 @@ class BuildContext:
                 return True
         return self.matcher.matches_or_parent_matches(rel)
 
-    def walk(self, rel: str = ".") -> Iterator[str]:
+    def walk(self, rel: str = ".", copying: bool = False) -> Iterator[str]:
         """Every entry under the directory `rel` that is in the context, parents before children, sorted
         by name as Go's filepath.Walk; excluded directories whose children are kept are not listed.
-        A symlinked `rel` is resolved first: the paths are under resolve(rel), relative to the root."""
+        A symlinked `rel` is resolved first: the paths are under resolve(rel), relative to the root.
+        `copying`: what COPY sees, without the build files .dockerignore names (see `removed`)."""
         real = self.resolve(rel)
         rel = _normalize(real.relative_to(self.root).as_posix())
         try:
             names = sorted(os.listdir(real))
         except (NotADirectoryError, FileNotFoundError):
             return
-        yield from self._walk(rel, real, names)
+        yield from self._walk(rel, real, names, self.removed if copying else set())
 
-    def _walk(self, rel: str, base: Path, names: list[str]) -> Iterator[str]:
+    def _walk(self, rel: str, base: Path, names: list[str], removed: set[str]) -> Iterator[str]:
         for name in names:
             child = name if rel == "." else f"{rel}/{name}"
             is_dir = stat.S_ISDIR(os.lstat(base / name).st_mode)
             excluded = self.matcher.matches_or_parent_matches(child)
-            if not excluded:
+            if not excluded and child not in removed:
                 yield child
             if is_dir and (not excluded or not self._skippable(child)):
-                yield from self._walk(child, base / name, sorted(os.listdir(base / name)))
+                yield from self._walk(child, base / name, sorted(os.listdir(base / name)), removed)
 
     def resolve(self, rel: str) -> Path:
         """The real path of `rel`, symlinks followed inside the context as in a chroot (never outside)."""
@@ -421,7 +427,7 @@ class BuildContext:
         source = pattern.removeprefix("/").removeprefix("./")
         source = _normalize(source) if source else "."
         if contains_wildcards(source):
-            matches = [path for path in self.walk(".") if go_match(source, path)]
+            matches = [path for path in self.walk(".", copying=True) if go_match(source, path)]
             if not matches:
                 raise ContextError(f"{instruction} failed: no source files were specified")
             return matches
@@ -429,7 +435,7 @@ class BuildContext:
         real_rel = _normalize(real.relative_to(self.root).as_posix())
         # the CLI leaves excluded files out of the context, then the daemon follows symlinks inside it
         if source == "." or (not self.is_excluded(source) and not self.is_excluded(real_rel)
-                             and os.path.lexists(real)):
+                             and real_rel not in self.removed and os.path.lexists(real)):
             return [source]
         raise ContextError(f"{instruction} failed: file not found in build context or excluded by "
                            f".dockerignore: stat {source}: file does not exist")
@@ -447,7 +453,7 @@ class BuildContext:
         if not real.is_dir():
             return "file:" + self._entry_hash(rel)
         real_rel = _normalize(real.relative_to(self.root).as_posix())
-        children = sorted(self._entry_hash(child) for child in self.walk(real_rel))
+        children = sorted(self._entry_hash(child) for child in self.walk(real_rel, copying=True))
         return "dir:" + hashlib.sha256(",".join(children).encode()).hexdigest()
 
     def _entry_hash(self, rel: str) -> str:
