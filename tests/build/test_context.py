@@ -422,3 +422,16 @@ def test_build_files_named_by_dockerignore_are_sent_but_not_copied(tmp_path: Pat
         ctx.glob("Dockerfile")
     (tmp_path / ".dockerignore").write_text("d\n")
     assert BuildContext(tmp_path).glob("*") == [".dockerignore", "Dockerfile", "a"]
+
+
+@pytest.mark.parametrize(("pattern", "path", "expected"), GO_MATCH)
+def test_go_filepath_match(pattern: str, path: str, expected: bool | None) -> None:
+    """The same rows are Go's own filepath.Match tests (match_test.go), where `a*` does not match `ab/c`
+    (patternmatcher's Matches finds it through the parent directory)."""
+    if (pattern, path) == ("a*", "ab/c"):
+        expected = False
+    if expected is None:
+        with pytest.raises(BadPatternError):
+            go_match(pattern, path)
+    else:
+        assert go_match(pattern, path) == expected

@@ -102,29 +102,75 @@ def _class_char(pattern: str, i: int) -> tuple[str, int]:
 
 
 def _go_match(pattern: str, name: str) -> bool:
-    if not pattern:
-        return not name
-    ch = pattern[0]
-    if ch == "*":
-        rest = pattern.lstrip("*")
-        for cut in range(len(name) + 1):
-            if _go_match(rest, name[cut:]):
-                return True
-            if cut < len(name) and name[cut] == "/":
-                return False    # a star never spans a separator
-        return False
-    if not name:
-        return False
-    if ch == "?":
-        return name[0] != "/" and _go_match(pattern[1:], name[1:])
-    if ch == "[":
-        negated = len(pattern) > 1 and pattern[1] == "^"
-        ranges, end = _class_end(pattern, 0)
-        hit = any(lo <= name[0] <= hi for lo, hi in ranges)
-        return hit != negated and _go_match(pattern[end:], name[1:])
-    if ch == "\\":
-        return name[0] == pattern[1] and _go_match(pattern[2:], name[1:])
-    return name[0] == ch and _go_match(pattern[1:], name[1:])
+    """Go's Match loop: each chunk after a star is matched at the first place it fits (no backtracking)."""
+    while pattern:
+        star, chunk, pattern = _scan_chunk(pattern)
+        if star and not chunk:
+            return "/" not in name      # a trailing star matches the rest unless it holds a separator
+        rest = _match_chunk(chunk, name)
+        if rest is not None and (not rest or pattern):
+            name = rest
+            continue
+        if not star:
+            return False
+        for i in range(len(name)):
+            if name[i] == "/":
+                return False
+            rest = _match_chunk(chunk, name[i + 1:])
+            if rest is not None and (pattern or not rest):
+                name = rest
+                break
+        else:
+            return False
+    return not name
+
+
+def _scan_chunk(pattern: str) -> tuple[bool, str, str]:
+    stripped = pattern.lstrip("*")
+    star = len(stripped) != len(pattern)
+    in_range = False
+    i = 0
+    while i < len(stripped):
+        ch = stripped[i]
+        if ch == "\\":
+            i += 1
+        elif ch == "[":
+            in_range = True
+        elif ch == "]":
+            in_range = False
+        elif ch == "*" and not in_range:
+            break
+        i += 1
+    i = min(i, len(stripped))
+    return star, stripped[:i], stripped[i:]
+
+
+def _match_chunk(chunk: str, s: str) -> str | None:
+    """What is left of `s` after `chunk` (no star inside), or None when it does not match."""
+    i = 0
+    while i < len(chunk):
+        if not s:
+            return None
+        ch = chunk[i]
+        if ch == "[":
+            negated = i + 1 < len(chunk) and chunk[i + 1] == "^"
+            ranges, i = _class_end(chunk, i)
+            if any(lo <= s[0] <= hi for lo, hi in ranges) == negated:
+                return None
+            s = s[1:]
+            continue
+        if ch == "?":
+            if s[0] == "/":
+                return None
+        elif ch == "\\":
+            i += 1
+            if s[0] != chunk[i]:
+                return None
+        elif s[0] != ch:
+            return None
+        s = s[1:]
+        i += 1
+    return s
 
 
 def contains_wildcards(name: str) -> bool:
