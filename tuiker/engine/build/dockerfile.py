@@ -653,14 +653,19 @@ def _stage_name(args: list[str]) -> str:
 
 
 def _unknown_instruction(written: str) -> str:
-    """buildkit's message, with its suggestion (util/suggest: Levenshtein distance under 2, 3 if long)."""
+    """buildkit's message, with util/suggest's hint: the closest instruction under edit distance 3, in the
+    case it was written in."""
     message = f"unknown instruction: {written}"
-    best, limit = "", (3 if len(written) > 10 else 2)
+    best, limit = "", 3
     for option in COMMANDS:
         distance = _levenshtein(written.lower(), option)
         if distance < limit:
-            best, limit = option.upper(), distance
-    return f"{message} (did you mean {best}?)" if best else message
+            best, limit = option, distance
+    if not best:
+        return message
+    if written == written.upper():
+        best = best.upper()
+    return f"{message} (did you mean {best}?)"
 
 
 def _levenshtein(a: str, b: str) -> int:
