@@ -345,10 +345,13 @@ def tar_bytes(files: dict[str, bytes], compress: bool = False) -> bytes:
 
 @pytest.mark.parametrize("compress", [False, True])
 def test_tar_on_stdin(tmp_path: Path, compress: bool) -> None:
-    data = tar_bytes({"Dockerfile": b"FROM scratch\n", "dir/f": b"x", ".dockerignore": b"dir\n"}, compress)
+    data = tar_bytes({"Dockerfile": b"FROM scratch\n", "dir/f": b"x", ".dockerignore": b"dir\nDockerfile\n"},
+                     compress)
     ctx = open_context("-", None, tmp_path, stdin=io.BytesIO(data))
     assert ctx.root == tmp_path and ctx.dockerfile_text() == b"FROM scratch\n"
-    assert (tmp_path / "dir" / "f").read_bytes() == b"x" and ctx.is_excluded("dir/f")
+    # a tar is taken as sent: .dockerignore only removes the build files after they are read
+    assert (tmp_path / "dir" / "f").read_bytes() == b"x" and not ctx.is_excluded("dir/f")
+    assert ctx.glob("*") == [".dockerignore", "dir"]
 
 
 def test_tar_on_stdin_with_other_dockerfile(tmp_path: Path) -> None:

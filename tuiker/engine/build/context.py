@@ -371,22 +371,24 @@ class BuildContext:
                  dockerfile_data: bytes | None = None, excludes: list[str] | None = None) -> None:
         """`dockerfile`: the Dockerfile's path relative to the root (None when it is not in the context);
         `dockerfile_data`: its bytes when read from elsewhere (stdin, a path outside the context);
-        `excludes`: the .dockerignore patterns, read from the root's .dockerignore when not given."""
+        `excludes`: the patterns that kept files out of the context, by default the root's .dockerignore
+        ([] for a tar received as is: the docker CLI filters only the contexts it packs itself)."""
         self.root = Path(root)
         self.dockerfile = dockerfile
         self._dockerfile_data = dockerfile_data
+        ignore = self.root / _IGNORE_FILE
+        try:
+            patterns = read_dockerignore(ignore.read_bytes()) if ignore.is_file() else []
+        except OSError as e:
+            raise ContextError(f"error checking context: '{e.strerror}'.") from None
         if excludes is None:
-            ignore = self.root / _IGNORE_FILE
-            try:
-                excludes = read_dockerignore(ignore.read_bytes()) if ignore.is_file() else []
-            except OSError as e:
-                raise ContextError(f"error checking context: '{e.strerror}'.") from None
+            excludes = patterns
         try:
             self.excludes = _keep_build_files(excludes, dockerfile)
             self.matcher = PatternMatcher(self.excludes)
             # The daemon reads them, then drops those .dockerignore names (moby remotecontext removeDockerfile):
             # sent, but never copied.
-            named = PatternMatcher(excludes)
+            named = PatternMatcher(patterns)
         except ContextError as e:
             raise ContextError(f"error checking context: '{e}'.") from None
         self.removed = {_normalize(f) for f in (_IGNORE_FILE, dockerfile) if f and
@@ -666,4 +668,4 @@ def _context_from_stdin(stdin: BinaryIO, dockerfile: str | None, tmp: Path) -> B
     name = _normalize(dockerfile or DEFAULT_DOCKERFILE)
     if not dockerfile and not (tmp / name).exists() and (tmp / "dockerfile").exists():
         name = "dockerfile"
-    return BuildContext(tmp, name)
+    return BuildContext(tmp, name, excludes=[])
