@@ -438,3 +438,17 @@ def test_go_filepath_match(pattern: str, path: str, expected: bool | None) -> No
             go_match(pattern, path)
     else:
         assert go_match(pattern, path) == expected
+
+
+def test_whitelist_dockerignore(tmp_path: Path) -> None:
+    """`**` then `!app/main.py`: `app` is not sent, but the daemon recreates it around the kept file, so
+    `COPY app /app` works in docker; a directory with nothing kept stays absent."""
+    make_tree(tmp_path, ["app/lib", "other"], ["Dockerfile", "app/main.py", "app/lib/x.py", "other/y"])
+    (tmp_path / ".dockerignore").write_text("**\n!app/main.py\n")
+    ctx = BuildContext(tmp_path)
+    assert list(ctx.walk(".")) == [".dockerignore", "Dockerfile", "app/main.py"]
+    assert list(ctx.walk(".", copying=True)) == ["app", "app/main.py"]   # `**` names the build files too
+    assert ctx.glob("app") == ["app"] and ctx.glob("a*") == ["app"]
+    assert list(ctx.walk("app", copying=True)) == ["app/main.py"]
+    with pytest.raises(ContextError, match="stat other: file does not exist"):
+        ctx.glob("other")

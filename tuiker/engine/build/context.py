@@ -433,17 +433,23 @@ class BuildContext:
             names = sorted(os.listdir(real))
         except (NotADirectoryError, FileNotFoundError):
             return
-        yield from self._walk(rel, real, names, self.removed if copying else set())
+        yield from self._walk(rel, real, names, copying)
 
-    def _walk(self, rel: str, base: Path, names: list[str], removed: set[str]) -> Iterator[str]:
+    def _walk(self, rel: str, base: Path, names: list[str], copying: bool) -> Iterator[str]:
         for name in names:
             child = name if rel == "." else f"{rel}/{name}"
             is_dir = stat.S_ISDIR(os.lstat(base / name).st_mode)
             excluded = self.matcher.matches_or_parent_matches(child)
-            if not excluded and child not in removed:
-                yield child
-            if is_dir and (not excluded or not self._skippable(child)):
-                yield from self._walk(child, base / name, sorted(os.listdir(base / name)), removed)
+            if not excluded:
+                if not (copying and child in self.removed):
+                    yield child
+                if is_dir:
+                    yield from self._walk(child, base / name, sorted(os.listdir(base / name)), copying)
+            elif is_dir and not self._skippable(child):
+                kept = list(self._walk(child, base / name, sorted(os.listdir(base / name)), copying))
+                if copying and kept:
+                    yield child     # not sent, but unpacking the kept entries under it recreates it
+                yield from kept
 
     def resolve(self, rel: str) -> Path:
         """The real path of `rel`, symlinks followed inside the context as in a chroot (never outside)."""
@@ -482,11 +488,18 @@ class BuildContext:
         real = self.resolve(source)
         real_rel = _normalize(real.relative_to(self.root).as_posix())
         # the CLI leaves excluded files out of the context, then the daemon follows symlinks inside it
-        if source == "." or (not self.is_excluded(source) and not self.is_excluded(real_rel)
-                             and real_rel not in self.removed and os.path.lexists(real)):
+        if source == "." or (os.path.lexists(real) and self._copyable(source) and self._copyable(real_rel)):
             return [source]
         raise ContextError(f"{instruction} failed: file not found in build context or excluded by "
                            f".dockerignore: stat {source}: file does not exist")
+
+    def _copyable(self, rel: str) -> bool:
+        """Whether the daemon has `rel` in the context it received (see walk(copying=True))."""
+        if rel in self.removed:
+            return False
+        if not self.is_excluded(rel):
+            return True
+        return (self.root / rel).is_dir() and next(iter(self.walk(rel, copying=True)), None) is not None
 
     def source_hash(self, sources: list[str]) -> str:
         """The classic builder's cache key part for COPY/ADD sources (context-relative paths as glob()
