@@ -332,15 +332,6 @@ class PatternMatcher:
                 matched = not pattern.exclusion
         return matched
 
-    def matches_exact(self, path: str) -> bool:
-        matched = False
-        for pattern in self.patterns:
-            if pattern.exclusion != matched:
-                continue
-            if pattern.match(path):
-                matched = not pattern.exclusion
-        return matched
-
     def matches_legacy(self, path: str) -> bool:
         """The deprecated Matches (only one parent level checked), which the docker CLI still uses to
         decide whether the Dockerfile and .dockerignore need re-adding."""
