@@ -4,9 +4,11 @@ tests/unit/utils_build_test.py ExcludePathsTest); COPY sources and the classic b
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import hashlib
 import io
+import lzma
 import os
 import tarfile
 from pathlib import Path
@@ -332,7 +334,7 @@ def test_dir_hash_leaves_excluded_files_out(context: BuildContext) -> None:
 
 # -- opening a context
 
-def tar_bytes(files: dict[str, bytes], compress: bool = False) -> bytes:
+def tar_bytes(files: dict[str, bytes], compress: str = "") -> bytes:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         for name, data in files.items():
@@ -340,11 +342,14 @@ def tar_bytes(files: dict[str, bytes], compress: bool = False) -> bytes:
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     raw = buf.getvalue()
-    return gzip.compress(raw) if compress else raw
+    if compress == "zstd":
+        import zstandard
+        return zstandard.ZstdCompressor().compress(raw)
+    return {"": lambda b: b, "gzip": gzip.compress, "bzip2": bz2.compress, "xz": lzma.compress}[compress](raw)
 
 
-@pytest.mark.parametrize("compress", [False, True])
-def test_tar_on_stdin(tmp_path: Path, compress: bool) -> None:
+@pytest.mark.parametrize("compress", ["", "gzip", "bzip2", "xz", "zstd"])
+def test_tar_on_stdin(tmp_path: Path, compress: str) -> None:
     data = tar_bytes({"Dockerfile": b"FROM scratch\n", "dir/f": b"x", ".dockerignore": b"dir\nDockerfile\n"},
                      compress)
     ctx = open_context("-", None, tmp_path, stdin=io.BytesIO(data))
@@ -452,3 +457,8 @@ def test_whitelist_dockerignore(tmp_path: Path) -> None:
     assert list(ctx.walk("app", copying=True)) == ["app/main.py"]
     with pytest.raises(ContextError, match="stat other: file does not exist"):
         ctx.glob("other")
+
+
+def test_corrupt_compressed_stdin(tmp_path: Path) -> None:
+    with pytest.raises(ContextError, match="^unable to prepare context: "):
+        open_context("-", None, tmp_path, stdin=io.BytesIO(b"\x1f\x8b\x08\x00garbage" * 10))

@@ -12,8 +12,8 @@ The source hash is moby's remotecontext one: sha256 over a tarsum v1 header (no 
 from __future__ import annotations
 
 import bz2
-import gzip
 import hashlib
+import io
 import lzma
 import os
 import posixpath
@@ -613,12 +613,21 @@ def _local_dockerfile(root: Path, dockerfile: str | None) -> BuildContext:
     return BuildContext(root, rel)
 
 
-class _Prefixed:
+class _Prefixed(io.RawIOBase):
     """A stream with bytes already read put back in front."""
 
     def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        super().__init__()
         self._head = head
         self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
 
     def read(self, n: int = -1) -> bytes:
         if self._head:
@@ -631,9 +640,14 @@ class _Prefixed:
 
 
 def _decompressed(stream: BinaryIO, head: bytes) -> BinaryIO:
+    """The stream uncompressed, as moby's DecompressStream: gzip, bzip2, xz, zstd or plain, by magic."""
     whole = _Prefixed(head, stream)
     if head.startswith(b"\x1f\x8b"):
-        return gzip.GzipFile(fileobj=whole)
+        from isal import igzip
+        return igzip.IGzipFile(fileobj=whole, mode="rb")
+    if head.startswith(b"\x28\xb5\x2f\xfd"):
+        import zstandard
+        return zstandard.ZstdDecompressor().stream_reader(whole, read_across_frames=True)
     if head.startswith(b"BZh"):
         return bz2.BZ2File(whole)
     if head.startswith(b"\xfd7zXZ\x00"):
@@ -654,21 +668,22 @@ def _is_tar_header(block: bytes) -> bool:
 
 def _context_from_stdin(stdin: BinaryIO, dockerfile: str | None, tmp: Path) -> BuildContext:
     head = stdin.read(6)
-    stream = _decompressed(stdin, head)
     try:
+        stream = _decompressed(stdin, head)
         first = stream.read(512)
         while len(first) < 512 and (more := stream.read(512 - len(first))):
             first += more
-    except (OSError, EOFError, lzma.LZMAError) as e:
-        raise ContextError(f"unable to prepare context: {e}") from None
-    if not _is_tar_header(first):
-        data = first + stream.read()
-        (tmp / DEFAULT_DOCKERFILE).write_bytes(data)
-        return BuildContext(tmp, DEFAULT_DOCKERFILE)
-    try:
+        if not _is_tar_header(first):
+            (tmp / DEFAULT_DOCKERFILE).write_bytes(first + stream.read())
+            return BuildContext(tmp, DEFAULT_DOCKERFILE)
         unpack_layer(_Prefixed(first, stream), str(tmp))
-    except (LayerError, TarFormatError, OSError, EOFError, lzma.LZMAError) as e:
+    except (LayerError, TarFormatError) as e:
         raise ContextError(f"Error processing tar file: {e}") from None
+    except Exception as e:
+        if isinstance(e, OSError) and e.errno:
+            raise
+        # each decompressor has its own error types for a corrupt or cut-off stream
+        raise ContextError(f"unable to prepare context: {e}") from None
     name = _normalize(dockerfile or DEFAULT_DOCKERFILE)
     if not dockerfile and not (tmp / name).exists() and (tmp / "dockerfile").exists():
         name = "dockerfile"
