@@ -14,7 +14,6 @@ from tuiker.engine.build.dockerfile import (
     Instruction,
     heredocs_from_line,
     parse,
-    parse_go_duration,
     parse_heredoc,
     parse_instructions,
 )
@@ -359,14 +358,6 @@ def test_health_config() -> None:
     assert configs[3]["Test"] == ["CMD-SHELL", "a b"]   # instructions/parse_test.go TestHealthCheckCmd
 
 
-@pytest.mark.parametrize(("text", "nanoseconds"), [
-    ("0", 0), ("1ms", 1_000_000), ("1.5s", 1_500_000_000), ("1h2m3s", 3_723_000_000_000), ("-1s", -1_000_000_000),
-    ("300us", 300_000), ("2µs", 2000), (".5m", 30_000_000_000),
-])
-def test_go_duration(text: str, nanoseconds: int) -> None:
-    assert parse_go_duration(text) == nanoseconds
-
-
 @pytest.mark.parametrize(("text", "message"), [
     # docker / buildkit wording; the line number is the instruction's first line
     ("", "file with no instructions"),
@@ -378,9 +369,12 @@ def test_go_duration(text: str, nanoseconds: int) -> None:
     ("FROM a AS 1x\n", 'dockerfile parse error on line 1: invalid name for build stage: "1x", '
                        "name can't start with a number or contain symbols"),
     ("FROM --platform a\n", "dockerfile parse error on line 1: Missing a value on flag: platform"),
-    ("FROM a\n\nFOO bar\n", "dockerfile parse error on line 3: unknown instruction: FOO"),
-    ("FROM a\nfoo bar\n", "dockerfile parse error on line 2: unknown instruction: foo"),
+    ("FROM a\n\nFOO bar\n", "dockerfile parse error on line 3: unknown instruction: FOO (did you mean FROM?)"),
+    ("FROM a\nfoo bar\n", "dockerfile parse error on line 2: unknown instruction: foo (did you mean from?)"),
     ("FROM a\nRUUN x\n", "dockerfile parse error on line 2: unknown instruction: RUUN (did you mean RUN?)"),
+    ("FROM a\ncopi x y\n", "dockerfile parse error on line 2: unknown instruction: copi (did you mean copy?)"),
+    ("FROM a\nWorkDri x\n", "dockerfile parse error on line 2: unknown instruction: WorkDri (did you mean workdir?)"),
+    ("FROM a\nXYZZY x\n", "dockerfile parse error on line 2: unknown instruction: XYZZY"),
     ("FROM a\nENV\n", "dockerfile parse error on line 2: ENV requires at least one argument"),
     ("FROM a\nLABEL\n", "dockerfile parse error on line 2: LABEL requires at least one argument"),
     ("FROM a\nENV =x\n", "dockerfile parse error on line 2: ENV names can not be blank"),

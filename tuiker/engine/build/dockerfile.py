@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from tuiker.base.errors import TuikerError
+from tuiker.base.times import parse_go_duration
 from tuiker.engine.build.shell import Lex, ShellError, go_quote
 
 
@@ -69,7 +70,7 @@ class Instruction:
         docs = {doc.name: doc for doc in self.heredocs}
         paths, inline = [], []
         for src in self.args[:-1]:
-            word = parse_heredoc(src)
+            word = _heredoc_word(src)
             if word is not None and word.name in docs:
                 inline.append(docs[word.name])
             else:
@@ -248,6 +249,8 @@ class _Parser:
             try:
                 node = _node_from_line(line, self.escape)
                 node.line = start
+                if node.trigger is not None:
+                    node.trigger.line = start
                 if _can_contain_heredoc(node) and "<<" in line:
                     self._read_heredocs(node, line)
             except _ParseError as e:
@@ -315,6 +318,14 @@ def parse_heredoc(word: str) -> Heredoc | None:
     raw_quotes = raw_words[0].count("'") + raw_words[0].count('"')
     return Heredoc(name=words[0], content="", expand=quotes == raw_quotes, chomp=m.group(2) == "-",
                    fd=int(m.group(1) or 0))
+
+
+def _heredoc_word(word: str) -> Heredoc | None:
+    """parse_heredoc, a malformed heredoc word being no heredoc (buildkit's MustParseHeredoc)."""
+    try:
+        return parse_heredoc(word)
+    except _ParseError:
+        return None
 
 
 def heredocs_from_line(line: str) -> list[Heredoc]:
@@ -590,7 +601,7 @@ def _check(node: Instruction) -> None:
             raise _ParseError(f"{name} requires at least two arguments, but only one was provided. "
                               "Destination could not be determined")
         _check_flags(node)
-        if parse_heredoc(args[-1]) is not None:
+        if _heredoc_word(args[-1]) is not None:
             raise _ParseError(f"{name} cannot accept a heredoc as a destination")
     elif cmd == "from":
         _stage_name(args)
@@ -643,14 +654,19 @@ def _stage_name(args: list[str]) -> str:
 
 
 def _unknown_instruction(written: str) -> str:
-    """buildkit's message, with its suggestion (util/suggest: Levenshtein distance under 2, 3 if long)."""
+    """buildkit's message, with util/suggest's hint: the closest instruction under edit distance 3, in the
+    case it was written in."""
     message = f"unknown instruction: {written}"
-    best, limit = "", (3 if len(written) > 10 else 2)
+    best, limit = "", 3
     for option in COMMANDS:
         distance = _levenshtein(written.lower(), option)
         if distance < limit:
-            best, limit = option.upper(), distance
-    return f"{message} (did you mean {best}?)" if best else message
+            best, limit = option, distance
+    if not best:
+        return message
+    if written == written.upper():
+        best = best.upper()
+    return f"{message} (did you mean {best}?)"
 
 
 def _levenshtein(a: str, b: str) -> int:
@@ -701,48 +717,12 @@ def health_config(node: Instruction) -> dict:
 def _interval(name: str, value: str) -> int:
     if value == "":
         return 0
-    nanoseconds = parse_go_duration(value)
+    try:
+        nanoseconds = parse_go_duration(value)
+    except ValueError as e:
+        raise _ParseError(str(e)) from None
     if nanoseconds == 0:
         return 0
     if nanoseconds < _MIN_HEALTH_INTERVAL_NS:
         raise _ParseError(f"Interval {go_quote(name)} cannot be less than 1ms")
     return nanoseconds
-
-
-_DURATION_UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000, "s": 1_000_000_000,
-                   "m": 60_000_000_000, "h": 3_600_000_000_000}
-
-
-def parse_go_duration(text: str) -> int:
-    """Go's time.ParseDuration, in nanoseconds; _ParseError with Go's message."""
-    original = go_quote(text)
-    s = text
-    sign = 1
-    if s and s[0] in "+-":
-        sign = -1 if s[0] == "-" else 1
-        s = s[1:]
-    if s == "0":
-        return 0
-    if s == "":
-        raise _ParseError(f"time: invalid duration {original}")
-    total = 0.0
-    while s:
-        m = re.match(r"(\d*)(?:\.(\d*))?", s)
-        whole, frac = m.group(1), m.group(2)
-        if not whole and not frac:
-            raise _ParseError(f"time: invalid duration {original}")
-        s = s[m.end():]
-        unit_match = re.match(r"[^\d.]*", s)
-        unit = unit_match.group(0)
-        if unit == "":
-            raise _ParseError(f"time: missing unit in duration {original}")
-        if unit not in _DURATION_UNITS:
-            raise _ParseError(f"time: unknown unit {go_quote(unit)} in duration {original}")
-        s = s[len(unit):]
-        value = int(whole or "0") * _DURATION_UNITS[unit]
-        if frac:
-            value += int(frac) * _DURATION_UNITS[unit] // 10 ** len(frac)
-        total += value
-    if total > 2**63 - 1:
-        raise _ParseError(f"time: invalid duration {original}")
-    return sign * int(total)

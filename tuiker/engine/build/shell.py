@@ -359,14 +359,6 @@ def expand_words(word: str, env: dict[str, str], escape: str = "\\") -> list[str
     return Lex(escape).process(word, env)[1]
 
 
-def expand_with_matches(word: str, env: dict[str, str], escape: str = "\\") -> tuple[str, set[str]]:
-    """The expanded word and the names of the variables it used that `env` has (for the RUN cache key
-    and docker's "build-args were not consumed" check)."""
-    lex = Lex(escape)
-    result, _ = lex.process(word, env)
-    return result, lex.matched
-
-
 def expand_raw(text: str, env: dict[str, str], escape: str = "\\") -> str:
     """Variables expanded, quotes left alone: a heredoc's content (buildkit ExpandRaw, SkipProcessQuotes)."""
     return Lex(escape, skip_process_quotes=True).process(text, env)[0]
