@@ -326,3 +326,35 @@ def test_import_finds_the_compression_by_content(engine, kind):
     doc = engine.images.config(image)
     assert (doc["os"], doc["architecture"], "variant" in doc) == ("linux", "arm64", False)
     assert image.layers == ["sha256:" + hashlib.sha256(plain).hexdigest()]  # the tar, decompressed
+
+
+def test_changes_as_docker_applies_them():
+    """moby's BuildFromConfig over an empty config (commit's): each instruction's effect, and its errors."""
+    from tuiker.base.errors import TuikerError
+    from tuiker.engine.commitchanges import apply_changes
+
+    config = apply_changes({}, ['CMD ["echo", "hi"]', "ENV A=1 B=$A", "ENV C=${A:-x} D=\"two words\"",
+                                "EXPOSE 80 53/udp", "LABEL a.b=\"c d\"", "WORKDIR /srv", "WORKDIR app",
+                                "USER 1000:1000", 'VOLUME ["/data"]', "VOLUME /cache /logs", "ONBUILD RUN make",
+                                "HEALTHCHECK --interval=5s --retries=2 CMD wget -q localhost", "STOPSIGNAL SIGINT"])
+    assert config == {
+        "Cmd": ["echo", "hi"], "Env": ["A=1", "B=", "C=1", "D=two words"],  # B: the env before this ENV
+        "ExposedPorts": {"80/tcp": {}, "53/udp": {}}, "Labels": {"a.b": "c d"}, "WorkingDir": "/srv/app",
+        "User": "1000:1000", "Volumes": {"/data": {}, "/cache": {}, "/logs": {}}, "OnBuild": ["RUN make"],
+        "Healthcheck": {"Test": ["CMD-SHELL", "wget -q localhost"], "Interval": 5_000_000_000, "Retries": 2},
+        "StopSignal": "SIGINT"}
+    # An ENTRYPOINT drops a CMD the changes did not set, not one they set before it; the shell form is sh -c.
+    assert apply_changes({"Cmd": ["old"]}, ["ENTRYPOINT top"]) == {"Cmd": None, "Entrypoint": ["/bin/sh", "-c", "top"]}
+    assert apply_changes({}, ["CMD x", "ENTRYPOINT [\"e\"]"])["Cmd"] == ["/bin/sh", "-c", "x"]
+    assert apply_changes({}, ["HEALTHCHECK NONE"]) == {"Healthcheck": {"Test": ["NONE"]}}
+    assert apply_changes({}, ["CMD", "WORKDIR a b"]) == {"Cmd": [], "WorkingDir": "/a b"}
+    for change, message in [("RUN make", "run is not a valid change command"),
+                            ("FROM busybox", "from is not a valid change command"),
+                            ("ENV", "ENV requires at least one argument"),
+                            ("USER", "USER requires exactly one argument"),
+                            ("HEALTHCHECK FOO x", 'Unknown type "FOO" in HEALTHCHECK (try CMD)'),
+                            ("ONBUILD FROM x", "FROM isn't allowed as an ONBUILD trigger"),
+                            ("STOPSIGNAL SIGNOPE", "Invalid signal: SIGNOPE")]:
+        with pytest.raises(TuikerError) as raised:
+            apply_changes({}, [change])
+        assert str(raised.value) == message

@@ -41,7 +41,8 @@ def apply_changes(config: dict, changes: list[str]) -> dict:
                 return expand_word(word, env, escape)
 
             if node.cmd in ("cmd", "entrypoint"):
-                command = list(node.args) if node.json else ["/bin/sh", "-c", *node.args]
+                # moby's resolveCmdLine: nothing written is an empty command, not `sh -c` with none
+                command = list(node.args) if node.json or not node.args else ["/bin/sh", "-c", *node.args]
                 if node.cmd == "cmd":
                     state["Cmd"], cmd_set = command, True
                 else:
