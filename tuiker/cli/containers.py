@@ -5,7 +5,18 @@ from __future__ import annotations
 import sys
 import time
 
-from tuiker.cli.output import InspectPrinter, PullPrinter, confirm, each, engine, error, inspect_each, print_list, table
+from tuiker.cli.output import (
+    InspectPrinter,
+    PullPrinter,
+    add_bool_flag,
+    confirm,
+    each,
+    engine,
+    error,
+    inspect_each,
+    print_list,
+    table,
+)
 from tuiker.engine import ContainerStartError, TuikerError, familiar_name, ports_text, status_text
 
 # docker's exit status when the engine itself fails rather than the container.
@@ -455,6 +466,40 @@ def cmd_diff(args) -> int:
     return 0
 
 
+def cmd_commit(args) -> int:
+    image = engine().containers.commit(args.container, args.repository, author=args.author or "",
+                                       comment=args.message or "", changes=args.change, pause=args.pause)
+    print(image.id)
+    return 0
+
+
+def cmd_export(args) -> int:
+    """The container's file system as a tar: to -o FILE (removed again if the export fails), else stdout."""
+    if not args.output and sys.stdout.isatty():
+        raise TuikerError("cowardly refusing to save to a terminal. Use the -o flag or redirect")
+    containers = engine().containers
+    if not args.output:
+        containers.export(args.container, sys.stdout.buffer)
+        return 0
+    c = containers.get(args.container)  # before the file is made: a wrong name leaves no empty file behind
+    try:
+        out = open(args.output, "wb")
+    except OSError as e:
+        raise TuikerError(f"open {args.output}: {(e.strerror or str(e)).lower()}") from None
+    try:
+        with out:
+            containers.export(c.id, out)
+    except BaseException:
+        import os
+
+        try:
+            os.unlink(args.output)
+        except OSError:
+            pass  # not made, or not ours to remove any more
+        raise
+    return 0
+
+
 def add_parsers(sub) -> None:
     def run_flags(p) -> None:
         p.add_argument("-i", "--interactive", action="store_true", help="Keep STDIN open even if not attached")
@@ -549,6 +594,19 @@ def add_parsers(sub) -> None:
     p = simple("port", cmd_port, "List port mappings or a specific mapping for the container", one=True)
     p.add_argument("private_port", nargs="?", metavar="PRIVATE_PORT[/PROTO]")
     simple("diff", cmd_diff, "Inspect changes to files on a container's filesystem", one=True)
+    p = sub.add_parser("commit", help="Create a new image from a container's changes")
+    p.add_argument("-a", "--author", help='Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")')
+    p.add_argument("-c", "--change", action="append", default=[], help="Apply Dockerfile instruction to the created"
+                   " image")
+    p.add_argument("-m", "--message", help="Commit message")
+    add_bool_flag(p, "-p", "--pause", True, "Pause container during commit (default true)")
+    p.add_argument("container", metavar="CONTAINER")
+    p.add_argument("repository", nargs="?", metavar="REPOSITORY[:TAG]")
+    p.set_defaults(func=cmd_commit)
+    p = sub.add_parser("export", help="Export a container's filesystem as a tar archive")
+    p.add_argument("-o", "--output", help="Write to a file, instead of STDOUT")
+    p.add_argument("container", metavar="CONTAINER")
+    p.set_defaults(func=cmd_export)
     p = sub.add_parser("cp", help="Copy files/folders between a container and the local filesystem")
     p.add_argument("-a", "--archive", action="store_true", help="Archive mode (copy all uid/gid information)")
     p.add_argument("-L", "--follow-link", action="store_true", help="Always follow symbol link in SRC_PATH")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 
 from tuiker.cli import containers
-from tuiker.cli.output import PullPrinter, confirm, engine, error, print_list
+from tuiker.cli.output import PullPrinter, add_bool_flag, confirm, engine, error, print_list
 from tuiker.engine import TuikerError, familiar_name
 
 
@@ -145,6 +145,49 @@ def cmd_load(args) -> int:
     return 0
 
 
+HISTORY_HEADER = {"ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "CreatedBy": "CREATED BY",
+                  "Size": "SIZE", "Comment": "COMMENT"}
+
+
+def cmd_history(args) -> int:
+    rows = engine().images.history(args.image)
+    fmt = args.format
+    if args.quiet and (not fmt or fmt == "table"):
+        fmt = "{{.ID}}"  # docker's NewHistoryFormat with --quiet
+    contexts = [_history_context(row, args.human, not args.no_trunc) for row in rows]
+    return print_list(fmt, ["ID", "CreatedSince", "CreatedBy", "Size", "Comment"], HISTORY_HEADER,
+                      "*formatter.historyContext", contexts)
+
+
+def _history_context(row: dict, human: bool, trunc: bool) -> dict:
+    """docker's historyContext: the ID short (`sha256:` dropped) unless --no-trunc, CREATED BY cut to 45
+    columns, sizes and ages human unless -H=false (then bytes and RFC 3339)."""
+    from datetime import datetime
+
+    from tuiker.fmt import ago, ellipsis, human_size
+
+    local = datetime.fromtimestamp(row["Created"]).astimezone()
+    created_at = local.isoformat(timespec="seconds")
+    if local.utcoffset().total_seconds() == 0:
+        created_at = created_at[:19] + "Z"  # Go's RFC 3339 writes UTC as Z
+    created_by = row["CreatedBy"].replace("\t", " ")
+    return {
+        "ID": row["Id"].split(":", 1)[-1][:12] if trunc else row["Id"],
+        "CreatedSince": ago(row["Created"]) if human else created_at,
+        "CreatedAt": created_at,
+        "CreatedBy": ellipsis(created_by, 45) if trunc else created_by,
+        "Size": human_size(row["Size"]) if human else str(row["Size"]),
+        "Comment": row["Comment"],
+    }
+
+
+def cmd_import(args) -> int:
+    image = engine().images.import_(args.source, args.repository, args.change, args.message or "", args.platform,
+                                    stdin=sys.stdin.buffer)
+    print(image.id)
+    return 0
+
+
 def cmd_login(args) -> int:
     username = args.username or input("Username: ")
     if args.password_stdin:
@@ -236,6 +279,21 @@ def _add_image_verbs(sub, prefix: bool) -> None:
     p.add_argument("-a", "--all-tags", action="store_true", help="Push all tags of an image to the repository")
     p.add_argument("-q", "--quiet", action="store_true", help="Suppress verbose output")
     p.set_defaults(func=cmd_push)
+    p = sub.add_parser("history", help="Show the history of an image")
+    p.add_argument("image", metavar="IMAGE")
+    p.add_argument("--format", help="Format output using a Go template: 'table', 'table TEMPLATE', 'json' or TEMPLATE")
+    add_bool_flag(p, "-H", "--human", True, "Print sizes and dates in human readable format (default true)")
+    p.add_argument("--no-trunc", action="store_true", help="Don't truncate output")
+    p.add_argument("-q", "--quiet", action="store_true", help="Only show image IDs")
+    p.set_defaults(func=cmd_history)
+    p = sub.add_parser("import", help="Import the contents from a tarball to create a filesystem image")
+    p.add_argument("-c", "--change", action="append", default=[], help="Apply Dockerfile instruction to the created"
+                   " image")
+    p.add_argument("-m", "--message", help="Set commit message for imported image")
+    p.add_argument("--platform", help="Set platform if server is multi-platform capable")
+    p.add_argument("source", metavar="file|URL|-")
+    p.add_argument("repository", nargs="?", metavar="REPOSITORY[:TAG]")
+    p.set_defaults(func=cmd_import)
     p = sub.add_parser("save", help="Save one or more images to a tar archive (docker-archive + OCI layout)")
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("-o", "--output", help="Write to a file, instead of STDOUT")

@@ -91,6 +91,24 @@ class UsageError(Exception):
         return f"{message}\nSee '{prog} --help'.", code
 
 
+_GO_BOOLS = {"1": True, "t": True, "T": True, "TRUE": True, "true": True, "True": True,
+             "0": False, "f": False, "F": False, "FALSE": False, "false": False, "False": False}
+
+
+def add_bool_flag(parser, short: str | None, long: str, default: bool, help: str) -> None:
+    """A boolean flag as docker's (pflag) takes it: `-p` alone sets it, `-p=false` / `--pause=false` (any of Go's
+    ParseBool words) gives a value; a separate word after it is never its value. argparse matches an option string
+    whole before it splits at `=`: each `FLAG=WORD` is registered as an option of its own (not in the help)."""
+    import argparse
+
+    dest = long.lstrip("-").replace("-", "_")
+    flags = [f for f in (short, long) if f]
+    parser.add_argument(*flags, dest=dest, action="store_true", default=default, help=help)
+    for word, value in _GO_BOOLS.items():
+        parser.add_argument(*(f"{f}={word}" for f in flags), dest=dest, action="store_const", const=value,
+                            help=argparse.SUPPRESS)
+
+
 # -- pull progress ---------------------------------------------------------------------------------
 
 class PullPrinter:

@@ -397,6 +397,19 @@ class Containers:
 
         copy_in(self.root, self.get(ref), src, _container_path(dst), archive, follow, stdin)
 
+    def commit(self, ref: str, repository: str | None = None, author: str = "", comment: str = "",
+               changes: list[str] | None = None, pause: bool = True) -> Image:
+        """docker commit: its changes as a new image (engine/snapshot.py), paused meanwhile if it runs."""
+        from tuiker.engine.snapshot import commit
+
+        return commit(self, ref, repository, author, comment, changes, pause)
+
+    def export(self, ref: str, out) -> None:
+        """docker export: its root file system as a tar on the binary stream `out`."""
+        from tuiker.engine.snapshot import export
+
+        export(self.root, self.get(ref), out)
+
     def rename(self, ref: str, new_name: str) -> None:
         self.store.rename(self.get(ref), new_name)
 

@@ -107,7 +107,7 @@ class Images:
             "RepoTags": [reference.familiar(t) for t in image.repo_tags],
             "RepoDigests": [reference.familiar(d) for d in image.repo_digests],
             "Parent": "",
-            "Comment": "",
+            "Comment": cfg.get("comment", ""),
             "Created": image.created,
             "Author": cfg.get("author", ""),
             "Config": cfg.get("config", {}),
@@ -118,6 +118,19 @@ class Images:
             "RootFS": {"Type": "layers", "Layers": image.layers},
             "Metadata": {"ManifestDigest": image.manifest_digest, "ManifestMediaType": image.manifest_media_type},
         }
+
+    def history(self, name: str) -> list[dict]:
+        """docker history's rows, newest first (engine/snapshot.py)."""
+        from tuiker.engine.snapshot import history
+
+        return history(self, name)
+
+    def import_(self, source: str, repository: str | None = None, changes: list[str] | None = None,
+                message: str = "", platform: str | None = None, stdin=None) -> Image:
+        """docker import: a tar file, `-` (`stdin`) or an http://127.0.0.1 URL as a one-layer image."""
+        from tuiker.engine.snapshot import import_image
+
+        return import_image(self, source, repository, changes, message, platform, stdin)
 
     def tag(self, source: str, target: str) -> None:
         image = self.get(source)

@@ -233,6 +233,23 @@ def _compression(f: BinaryIO) -> str | None:
     return None
 
 
+def decompressed(source: BinaryIO) -> tuple[str | None, BinaryIO]:
+    """(the compression found by its magic bytes: gzip, zstd, bzip2, xz or None, a reader of the plain stream).
+    `source` must peek (a buffered reader)."""
+    kind = _compression(source)
+    if kind == "gzip":
+        from isal import igzip
+        return kind, igzip.IGzipFile(fileobj=source, mode="rb")
+    if kind == "zstd":
+        import zstandard
+        return kind, zstandard.ZstdDecompressor().stream_reader(source, read_across_frames=True)
+    if kind == "bzip2":
+        return kind, bz2.BZ2File(source)
+    if kind == "xz":
+        return kind, lzma.LZMAFile(source)
+    return kind, source
+
+
 class _spooled:
     """The archive as a plain, seekable temp file under the store's tmp/: stdin cannot seek, and a
     `docker save | gzip` file would need decompressing again for every member read out of order."""
@@ -242,19 +259,7 @@ class _spooled:
         self.source = source
 
     def __enter__(self) -> BinaryIO:
-        kind = _compression(self.source)
-        if kind == "gzip":
-            from isal import igzip
-            reader = igzip.IGzipFile(fileobj=self.source, mode="rb")
-        elif kind == "zstd":
-            import zstandard
-            reader = zstandard.ZstdDecompressor().stream_reader(self.source, read_across_frames=True)
-        elif kind == "bzip2":
-            reader = bz2.BZ2File(self.source)
-        elif kind == "xz":
-            reader = lzma.LZMAFile(self.source)
-        else:
-            reader = self.source
+        kind, reader = decompressed(self.source)
         self.file = open(self.path, "w+b")
         try:
             shutil.copyfileobj(reader, self.file, CHUNK)

@@ -22,11 +22,12 @@ import os
 import stat
 import tarfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import BinaryIO
 
 from tuiker.base.errors import LayerError
+from tuiker.image.manifest import DOCKER_LAYER_GZIP
 from tuiker.image.pull import CHUNK, file_chunks, produce_layer
 from tuiker.image.store import Store
 
@@ -41,21 +42,26 @@ GZIP_LEVEL = 1
 
 
 class Layer:
-    """A layer in the store: its diff id (the tar's digest), its blob's digest and size, its unpacked size."""
+    """A layer in the store: its diff id (the tar's digest), its blob's digest and size, its unpacked size, and
+    the blob's media type in a docker manifest (gzip for the layers written here; a base image's layers keep
+    the compression they were pulled with)."""
 
-    def __init__(self, diff_id: str, blob_digest: str, blob_size: int, size: int) -> None:
+    def __init__(self, diff_id: str, blob_digest: str, blob_size: int, size: int,
+                 media_type: str = DOCKER_LAYER_GZIP) -> None:
         self.diff_id = diff_id
         self.blob_digest = blob_digest
         self.blob_size = blob_size
         self.size = size
+        self.media_type = media_type
 
     def __repr__(self) -> str:
         return f"Layer({self.diff_id!r}, blob={self.blob_digest!r})"
 
 
-def write_layer(store: Store, upper: Path) -> Layer:
-    """The overlay upper dir `upper` as a new layer (or the existing one with the same digest)."""
-    return _store_tar(store, lambda out: _write_tree(out, upper))
+def write_layer(store: Store, upper: Path, skip: Collection[str] = ()) -> Layer:
+    """The overlay upper dir `upper` as a new layer (or the existing one with the same digest), without the
+    entries (and what is below them) whose paths relative to `upper` are in `skip` (`etc/hosts`)."""
+    return _store_tar(store, lambda out: write_tar(out, upper, skip))
 
 
 def write_layer_from_tar(store: Store, stream: BinaryIO) -> Layer:
@@ -105,7 +111,9 @@ def _copy_stream(stream: BinaryIO, out: _HashingWriter) -> None:
         out.write(chunk)
 
 
-def _write_tree(out: _HashingWriter, upper: Path) -> None:
+def write_tar(out: BinaryIO, upper: Path, skip: Collection[str] = ()) -> None:
+    """The tree at `upper` as a tar on `out`, in layer form (also `export`'s: a merged overlay has no whiteouts
+    to convert); symlinks are written as links, never followed."""
     root = os.open(upper, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     # An explicit stack of open directories, not recursion: a tree may be deeper than Python's recursion limit.
     stack: list[tuple[int, str, list[str]]] = [(root, "", _names(root))]
@@ -118,6 +126,8 @@ def _write_tree(out: _HashingWriter, upper: Path) -> None:
                     os.close(stack.pop()[0])
                     continue
                 name = names.pop()
+                if prefix + name in skip:
+                    continue
                 child = _add_entry(tar, dfd, name, prefix + name, links)
                 if child is not None:
                     stack.append((child, prefix + name + "/", _names(child)))

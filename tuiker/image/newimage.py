@@ -28,7 +28,7 @@ def make_image(store: Store, config: dict, layers: list[Layer], tags: Iterable[s
         "schemaVersion": 2,
         "mediaType": manifest.DOCKER_MANIFEST,
         "config": {"mediaType": manifest.DOCKER_CONFIG, "size": len(config_bytes), "digest": config_digest},
-        "layers": [{"mediaType": manifest.DOCKER_LAYER_GZIP, "size": layer.blob_size, "digest": layer.blob_digest}
+        "layers": [{"mediaType": layer.media_type, "size": layer.blob_size, "digest": layer.blob_digest}
                    for layer in layers],
     }
     manifest_bytes = json.dumps(document, indent=3).encode()  # docker's own manifests are indented by 3

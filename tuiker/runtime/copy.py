@@ -24,9 +24,12 @@ from tuiker.runtime.containers import Container
 LIVE = ("running", "paused", "restarting")
 
 
-def in_container(root: Path, c: Container, body: Callable[[], None], keep: tuple[int, ...]) -> Callable[[], None]:
+def in_container(root: Path, c: Container, body: Callable[[], None], keep: tuple[int, ...],
+                 rootfs_only: bool = False) -> Callable[[], None]:
     """Fork a helper that runs `body` inside `c`'s file system (cwd `/`, chrooted), keeping only the fds in
-    `keep`; returns the function that waits for it and raises its error (one line) as a TuikerError."""
+    `keep`; returns the function that waits for it and raises its error (one line) as a TuikerError. With
+    `rootfs_only` (export), the helper sees the container's root file system alone, read-only, running or not:
+    no volume, bind, /proc or /dev mounted on it."""
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child
@@ -35,7 +38,7 @@ def in_container(root: Path, c: Container, body: Callable[[], None], keep: tuple
             os.close(err_r)
             linux.set_dumpable(False)
             linux.close_fds_except((0, 1, 2, err_w, *keep))
-            _enter(root, c)
+            _enter(root, c, rootfs_only)
             body()
         except BaseException as e:  # noqa: BLE001 - reported to the caller, never raised in the child
             message = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
@@ -56,8 +59,8 @@ def in_container(root: Path, c: Container, body: Callable[[], None], keep: tuple
     return wait
 
 
-def _enter(root: Path, c: Container) -> None:
-    if c.status in LIVE and c.pid:
+def _enter(root: Path, c: Container, rootfs_only: bool) -> None:
+    if c.status in LIVE and c.pid and not rootfs_only:
         from tuiker.runtime.monitor.running import same_process
 
         fd = os.open(f"/proc/{c.pid}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
@@ -75,8 +78,15 @@ def _enter(root: Path, c: Container) -> None:
         linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)  # nothing below reaches the host's table
         target = str(c.dir / "merged")
         os.makedirs(target, exist_ok=True)
-        mount_overlay(Rootfs(layers_dir=str(root / "layers"), lower=c.config["Layers"], upper=str(c.dir / "upper"),
-                             work=str(c.dir / "work"), target=target, hostname=""))
-        mount_all(target, [m for m in mounts_from_config(c.config.get("mounts") or []) if m.kind != "tmpfs"])
+        if rootfs_only:
+            # The upper dir as the top of a read-only overlay, not as its upper: a running container's overlay
+            # uses it (and its work dir) already, and nothing here may write to it.
+            os.chdir(root / "layers")
+            lower = ":".join([str(c.dir / "upper"), *(f"{name}/diff" for name in reversed(c.config["Layers"]))])
+            linux.mount("overlay", target, "overlay", linux.MS_RDONLY, f"lowerdir={lower}")
+        else:
+            mount_overlay(Rootfs(layers_dir=str(root / "layers"), lower=c.config["Layers"],
+                                 upper=str(c.dir / "upper"), work=str(c.dir / "work"), target=target, hostname=""))
+            mount_all(target, [m for m in mounts_from_config(c.config.get("mounts") or []) if m.kind != "tmpfs"])
         os.chroot(target)
     os.chdir("/")
