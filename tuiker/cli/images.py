@@ -28,7 +28,7 @@ IMAGE_HEADER = {"ID": "IMAGE ID", "Repository": "REPOSITORY", "Tag": "TAG", "Dig
 
 
 def cmd_images(args) -> int:
-    images = engine().images.list()
+    images = engine().images.list(all=args.all)
     if args.filter_ref:
         images = [i for i in images if _matches_any(i, args.filter_ref)]
     if args.quiet:
@@ -201,6 +201,7 @@ def add_image_group(sub) -> None:
 def _add_images_parser(sub, name: str, aliases=()) -> None:
     p = sub.add_parser(name, aliases=list(aliases), help="List images")
     p.add_argument("filter_ref", nargs="*", metavar="REPOSITORY[:TAG]")
+    p.add_argument("-a", "--all", action="store_true", help="Show all images (default hides intermediate images)")
     p.add_argument("-q", "--quiet", action="store_true", help="Only show image IDs")
     p.add_argument("--digests", action="store_true", help="Show digests")
     p.add_argument("--no-trunc", action="store_true", help="Don't truncate output")

@@ -1,0 +1,598 @@
+"""The build context: a directory (or a tar / Dockerfile read from stdin, unpacked first), its .dockerignore
+rules, COPY/ADD source globbing and the classic builder's content hash of COPY sources.
+
+.dockerignore follows moby/patternmatcher (ignorefile.ReadAll + PatternMatcher.MatchesOrParentMatches) and
+the directory walk of moby/go-archive's TarWithOptions (an excluded directory is skipped unless an exception
+pattern reaches inside it). The Dockerfile and .dockerignore are kept whatever the rules say, as the docker
+CLI re-adds them (TrimBuildFilesFromExcludes).
+
+The source hash is moby's remotecontext one: sha256 over a tarsum v1 header (no mtime) then the content;
+`dir:` + sha256 over the sorted hashes of everything under a directory; `multi:` for several sources."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import hashlib
+import lzma
+import os
+import posixpath
+import re
+import stat
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from tuiker.base.errors import LayerError, TuikerError
+from tuiker.image.layers import unpack_layer
+from tuiker.image.tarstream import TarFormatError
+
+DEFAULT_DOCKERFILE = "Dockerfile"
+_IGNORE_FILE = ".dockerignore"
+_BOM = b"\xef\xbb\xbf"
+_MAX_SYMLINK_HOPS = 40
+
+
+class ContextError(TuikerError):
+    """A build context that cannot be used (docker's message)."""
+
+
+class BadPatternError(ContextError):
+    """Go's filepath.ErrBadPattern."""
+
+    def __init__(self) -> None:
+        super().__init__("syntax error in pattern")
+
+
+# -- Go's path/filepath.Match -----------------------------------------------------------------------------
+
+def go_match(pattern: str, name: str) -> bool:
+    """Go's filepath.Match on unix: `*` and `?` never match `/`, `[...]` classes with `^` negation and
+    ranges, backslash escapes. Raises BadPatternError for a malformed pattern, as Go does (Go reports it
+    only when the scan reaches the bad part; this checks the whole pattern, as patternmatcher.New does)."""
+    _check_go_pattern(pattern)
+    return _go_match(pattern, name)
+
+
+def _check_go_pattern(pattern: str) -> None:
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            if i + 1 >= len(pattern):
+                raise BadPatternError()
+            i += 2
+        elif ch == "[":
+            _, i = _class_end(pattern, i)
+        else:
+            i += 1
+
+
+def _class_end(pattern: str, start: int) -> tuple[list[tuple[str, str]] | None, int]:
+    """Parse the class starting at pattern[start] == '['; (ranges, index after ']'). Bad syntax raises."""
+    i = start + 1
+    if i < len(pattern) and pattern[i] == "^":
+        i += 1
+    ranges = []
+    first = True
+    while True:
+        if i >= len(pattern):
+            raise BadPatternError()
+        if pattern[i] == "]" and not first:
+            return ranges, i + 1
+        lo, i = _class_char(pattern, i)
+        hi = lo
+        if i < len(pattern) and pattern[i] == "-":
+            hi, i = _class_char(pattern, i + 1)
+            if hi < lo:
+                raise BadPatternError()
+        ranges.append((lo, hi))
+        first = False
+
+
+def _class_char(pattern: str, i: int) -> tuple[str, int]:
+    if i >= len(pattern) or pattern[i] in "-]":
+        raise BadPatternError()
+    if pattern[i] == "\\":
+        i += 1
+        if i >= len(pattern):
+            raise BadPatternError()
+    return pattern[i], i + 1
+
+
+def _go_match(pattern: str, name: str) -> bool:
+    if not pattern:
+        return not name
+    ch = pattern[0]
+    if ch == "*":
+        rest = pattern.lstrip("*")
+        for cut in range(len(name) + 1):
+            if _go_match(rest, name[cut:]):
+                return True
+            if cut < len(name) and name[cut] == "/":
+                return False    # a star never spans a separator
+        return False
+    if not name:
+        return False
+    if ch == "?":
+        return name[0] != "/" and _go_match(pattern[1:], name[1:])
+    if ch == "[":
+        negated = len(pattern) > 1 and pattern[1] == "^"
+        ranges, end = _class_end(pattern, 0)
+        hit = any(lo <= name[0] <= hi for lo, hi in ranges)
+        return hit != negated and _go_match(pattern[end:], name[1:])
+    if ch == "\\":
+        return name[0] == pattern[1] and _go_match(pattern[2:], name[1:])
+    return name[0] == ch and _go_match(pattern[1:], name[1:])
+
+
+def contains_wildcards(name: str) -> bool:
+    """moby's containsWildcards: an unescaped `*`, `?` or `[`."""
+    i = 0
+    while i < len(name):
+        if name[i] == "\\":
+            i += 2
+            continue
+        if name[i] in "*?[":
+            return True
+        i += 1
+    return False
+
+
+def go_clean(path: str) -> str:
+    """Go's filepath.Clean (unix): posixpath.normpath, except that `//x` becomes `/x` and `/..` is `/`."""
+    if path == "":
+        return "."
+    cleaned = posixpath.normpath(path)
+    if cleaned.startswith("//"):
+        cleaned = "/" + cleaned.lstrip("/")
+    return cleaned
+
+
+# -- .dockerignore ----------------------------------------------------------------------------------------
+
+def read_dockerignore(data: bytes) -> list[str]:
+    """moby/patternmatcher ignorefile.ReadAll: the patterns of a .dockerignore file."""
+    patterns = []
+    for number, raw in enumerate(data.split(b"\n")):
+        if number == 0:
+            raw = raw.removeprefix(_BOM)
+        line = raw.removesuffix(b"\r").decode("utf-8", errors="surrogateescape")
+        if line.startswith("#"):
+            continue
+        pattern = line.strip()
+        if not pattern:
+            continue
+        invert = pattern.startswith("!")
+        if invert:
+            pattern = pattern[1:].strip()
+        if pattern:
+            pattern = go_clean(pattern)
+            if len(pattern) > 1 and pattern.startswith("/"):
+                pattern = pattern[1:]
+        patterns.append("!" + pattern if invert else pattern)
+    return patterns
+
+
+class _Pattern:
+    def __init__(self, cleaned: str, exclusion: bool) -> None:
+        self.cleaned = cleaned
+        self.exclusion = exclusion
+        self.dirs = cleaned.split("/")
+        self.kind, self.regex = _compile(cleaned)
+
+    def match(self, path: str) -> bool:
+        if self.kind == "exact":
+            return path == self.cleaned
+        if self.kind == "prefix":
+            return path.startswith(self.cleaned[:-2])
+        if self.kind == "suffix":
+            suffix = self.cleaned[2:]
+            return path.endswith(suffix) or (suffix.startswith("/") and path == suffix[1:])
+        return self.regex.match(path) is not None
+
+
+def _compile(pattern: str) -> tuple[str, re.Pattern | None]:
+    """patternmatcher's Pattern.compile: the match type and, for "regexp", the regex."""
+    out = "^"
+    kind = "exact"
+    i = 0
+    n = len(pattern)
+    index = 0
+    while i < n:
+        ch = pattern[i]
+        i += 1
+        if ch == "*":
+            if i < n and pattern[i] == "*":
+                i += 1
+                if i < n and pattern[i] == "/":
+                    i += 1
+                if i >= n:
+                    if kind == "exact":
+                        kind = "prefix"
+                    else:
+                        out += ".*"
+                        kind = "regexp"
+                else:
+                    out += "(.*/)?"
+                    kind = "regexp"
+                if index == 0:
+                    kind = "suffix"
+            else:
+                out += "[^/]*"
+                kind = "regexp"
+        elif ch == "?":
+            out += "[^/]"
+            kind = "regexp"
+        elif ch in ".+()|{}$":
+            out += "\\" + ch
+        elif ch == "\\":
+            if i < n:
+                out += re.escape(pattern[i])
+                i += 1
+                kind = "regexp"
+            else:
+                out += "\\\\"
+        elif ch in "[]":
+            out += ch
+            kind = "regexp"
+        else:
+            out += re.escape(ch) if ch in "^" else ch
+        index += 1
+    if kind != "regexp":
+        return kind, None
+    try:
+        return kind, re.compile(out + "$", re.DOTALL)
+    except re.error:
+        raise BadPatternError() from None
+
+
+class PatternMatcher:
+    """moby/patternmatcher.PatternMatcher."""
+
+    def __init__(self, patterns: list[str]) -> None:
+        self.patterns: list[_Pattern] = []
+        for raw in patterns:
+            pattern = raw.strip()
+            if not pattern:
+                continue
+            pattern = go_clean(pattern)
+            exclusion = pattern.startswith("!")
+            if exclusion:
+                if len(pattern) == 1:
+                    raise ContextError('illegal exclusion pattern: "!"')
+                pattern = pattern[1:]
+            _check_go_pattern(pattern)
+            self.patterns.append(_Pattern(pattern, exclusion))
+
+    @property
+    def exclusions(self) -> bool:
+        return any(p.exclusion for p in self.patterns)
+
+    def matches_or_parent_matches(self, path: str) -> bool:
+        """Whether `path` (slash-separated, relative) is excluded: the last matching pattern wins, and a
+        pattern matching one of its parent directories counts."""
+        matched = False
+        parent = posixpath.dirname(path) or "."
+        parent_dirs = parent.split("/")
+        for pattern in self.patterns:
+            if pattern.exclusion != matched:
+                continue
+            hit = pattern.match(path)
+            if not hit and parent != ".":
+                hit = any(pattern.match("/".join(parent_dirs[:i + 1])) for i in range(len(parent_dirs)))
+            if hit:
+                matched = not pattern.exclusion
+        return matched
+
+    def matches_exact(self, path: str) -> bool:
+        matched = False
+        for pattern in self.patterns:
+            if pattern.exclusion != matched:
+                continue
+            if pattern.match(path):
+                matched = not pattern.exclusion
+        return matched
+
+    def matches_legacy(self, path: str) -> bool:
+        """The deprecated Matches (only one parent level checked), which the docker CLI still uses to
+        decide whether the Dockerfile and .dockerignore need re-adding."""
+        path = go_clean(path)
+        if path == ".":
+            return False
+        matched = False
+        parent = posixpath.dirname(path) or "."
+        parent_dirs = parent.split("/")
+        for pattern in self.patterns:
+            if pattern.exclusion != matched:
+                continue
+            hit = pattern.match(path)
+            if not hit and parent != "." and len(pattern.dirs) <= len(parent_dirs):
+                hit = pattern.match("/".join(parent_dirs[:len(pattern.dirs)]))
+            if hit:
+                matched = not pattern.exclusion
+        return matched
+
+
+# -- the context ------------------------------------------------------------------------------------------
+
+class BuildContext:
+    """A build context directory on disk and its .dockerignore rules. Paths given to and returned by the
+    methods are relative to the root, slash-separated ("." is the root itself)."""
+
+    def __init__(self, root: Path, dockerfile: str | None = DEFAULT_DOCKERFILE,
+                 dockerfile_data: bytes | None = None) -> None:
+        """`dockerfile`: the Dockerfile's path relative to the root (None when it is not in the context);
+        `dockerfile_data`: its bytes when read from elsewhere (stdin, a path outside the context)."""
+        self.root = Path(root)
+        self.dockerfile = dockerfile
+        self._dockerfile_data = dockerfile_data
+        ignore = self.root / _IGNORE_FILE
+        excludes = read_dockerignore(ignore.read_bytes()) if ignore.is_file() else []
+        self.excludes = _keep_build_files(excludes, dockerfile)
+        self.matcher = PatternMatcher(self.excludes)
+
+    def dockerfile_text(self) -> bytes:
+        if self._dockerfile_data is not None:
+            return self._dockerfile_data
+        try:
+            return (self.root / self.dockerfile).read_bytes()
+        except OSError as e:
+            raise ContextError(f"unable to prepare context: unable to evaluate symlinks in Dockerfile path: "
+                               f"lstat {self.root / self.dockerfile}: {os.strerror(e.errno).lower()}") from None
+
+    def _skippable(self, rel: str) -> bool:
+        """go-archive's walk: an excluded directory is skipped unless an exception pattern lies inside."""
+        if not self.matcher.exclusions:
+            return True
+        prefix = rel + "/"
+        return not any(p.exclusion and (p.cleaned + "/").startswith(prefix) for p in self.matcher.patterns)
+
+    def is_excluded(self, rel: str) -> bool:
+        """Whether .dockerignore keeps `rel` out of the context (as the tar the docker CLI sends would)."""
+        rel = _normalize(rel)
+        if rel == ".":
+            return False
+        parts = rel.split("/")
+        for depth in range(1, len(parts)):
+            parent = "/".join(parts[:depth])
+            if self.matcher.matches_or_parent_matches(parent) and self._skippable(parent):
+                return True
+        return self.matcher.matches_or_parent_matches(rel)
+
+    def walk(self, rel: str = ".") -> Iterator[str]:
+        """Every entry under the directory `rel` that is in the context, parents before children, sorted
+        by name as Go's filepath.Walk; excluded directories whose children are kept are not listed."""
+        rel = _normalize(rel)
+        base = self.root if rel == "." else self.root / rel
+        try:
+            names = sorted(os.listdir(base))
+        except NotADirectoryError:
+            return
+        for name in names:
+            child = name if rel == "." else f"{rel}/{name}"
+            is_dir = stat.S_ISDIR(os.lstat(base / name).st_mode)
+            if self.matcher.matches_or_parent_matches(child):
+                if is_dir and not self._skippable(child):
+                    yield from self.walk(child)
+                continue
+            yield child
+            if is_dir:
+                yield from self.walk(child)
+
+    def resolve(self, rel: str) -> Path:
+        """The real path of `rel`, symlinks followed inside the context as in a chroot (never outside)."""
+        parts = [p for p in _normalize(rel).split("/") if p not in ("", ".")]
+        real: list[str] = []
+        hops = 0
+        while parts:
+            name = parts.pop(0)
+            if name == "..":
+                if real:
+                    real.pop()
+                continue
+            candidate = self.root.joinpath(*real, name)
+            if candidate.is_symlink():
+                hops += 1
+                if hops > _MAX_SYMLINK_HOPS:
+                    raise ContextError(f"too many links in {rel}")
+                target = os.readlink(candidate)
+                if target.startswith("/"):
+                    real = []
+                parts = [p for p in target.split("/") if p not in ("", ".")] + parts
+                continue
+            real.append(name)
+        return self.root.joinpath(*real)
+
+    def glob(self, pattern: str, instruction: str = "COPY") -> list[str]:
+        """The context paths a COPY/ADD source names (moby's calcCopyInfo): a wildcard pattern is matched
+        with Go's filepath.Match against every path of the context; excluded paths are not there."""
+        source = pattern.removeprefix("/").removeprefix("./")
+        source = _normalize(source) if source else "."
+        if contains_wildcards(source):
+            matches = [path for path in self.walk(".") if go_match(source, path)]
+            if not matches:
+                raise ContextError(f"{instruction} failed: no source files were specified")
+            return matches
+        if source == "." or (not self.is_excluded(source) and os.path.lexists(self.resolve(source))):
+            return [source]
+        raise ContextError(f"{instruction} failed: file not found in build context or excluded by "
+                           f".dockerignore: stat {source}: file does not exist")
+
+    def source_hash(self, sources: list[str]) -> str:
+        """The classic builder's cache key part for COPY/ADD sources (context-relative paths as glob()
+        returns them): `file:<sha256>`, `dir:<sha256>`, or `multi:<sha256>` over several."""
+        hashes = [self._source_hash(rel) for rel in sources]
+        if len(hashes) == 1:
+            return hashes[0]
+        return "multi:" + hashlib.sha256(",".join(hashes).encode()).hexdigest()
+
+    def _source_hash(self, rel: str) -> str:
+        rel = _normalize(rel)
+        path = self.resolve(rel)
+        if not path.is_dir():
+            return "file:" + file_hash(path, rel)
+        children = []
+        for child in self.walk(rel):
+            relative = os.path.relpath(self.root / child, path) if rel != "." else child
+            children.append(file_hash(path / relative, child))
+        return "dir:" + hashlib.sha256(",".join(sorted(children)).encode()).hexdigest()
+
+
+def _normalize(rel: str) -> str:
+    cleaned = go_clean(rel).lstrip("/")
+    return cleaned or "."
+
+
+def _keep_build_files(excludes: list[str], dockerfile: str | None) -> list[str]:
+    """docker CLI's TrimBuildFilesFromExcludes: never leave out .dockerignore or the Dockerfile."""
+    if not excludes:
+        return excludes
+    excludes = list(excludes)
+    if PatternMatcher(excludes).matches_legacy(_IGNORE_FILE):
+        excludes.append("!" + _IGNORE_FILE)
+    if dockerfile is not None and PatternMatcher(excludes).matches_legacy(dockerfile):
+        excludes.append("!" + _normalize(dockerfile))
+    return excludes
+
+
+def file_hash(path: Path, name: str) -> str:
+    """moby remotecontext NewFileHash: sha256 of the tarsum v1 header of `path` (stored as `name`) followed
+    by its content; the header leaves mtime out, so a touched file keeps its hash."""
+    st = os.lstat(path)
+    mode = st.st_mode
+    kind = {stat.S_IFREG: "0", stat.S_IFLNK: "2", stat.S_IFCHR: "3", stat.S_IFBLK: "4", stat.S_IFDIR: "5",
+            stat.S_IFIFO: "6"}.get(stat.S_IFMT(mode), "0")
+    link = os.readlink(path) if kind == "2" else ""
+    size = st.st_size if kind == "0" else 0
+    if kind == "5" and not name.endswith("/"):
+        name += "/"
+    is_dev = kind in ("3", "4")
+    fields = [
+        ("name", name),
+        ("mode", str(stat.S_IFMT(mode) | stat.S_IMODE(mode))),
+        ("uid", str(st.st_uid)),
+        ("gid", str(st.st_gid)),
+        ("size", str(size)),
+        ("typeflag", kind),
+        ("linkname", link),
+        ("uname", ""),
+        ("gname", ""),
+        ("devmajor", str(os.major(st.st_rdev) if is_dev else 0)),
+        ("devminor", str(os.minor(st.st_rdev) if is_dev else 0)),
+    ]
+    try:
+        capability = os.getxattr(path, "security.capability", follow_symlinks=False)
+        fields.append(("security.capability", capability.decode("latin-1")))
+    except OSError:
+        pass
+    digest = hashlib.sha256()
+    for key, value in fields:
+        digest.update((key + value).encode("utf-8", errors="surrogateescape"))
+    if kind == "0" and size:
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+# -- opening a context ------------------------------------------------------------------------------------
+
+def open_context(source: str, dockerfile: str | None, tmp: Path, stdin: BinaryIO | None = None) -> BuildContext:
+    """The context of `tuiker build [-f dockerfile] source`: a directory, or "-" for stdin holding a tar
+    (plain, gzip, bzip2 or xz; unpacked safely into `tmp`, an empty directory the caller owns and removes)
+    or a bare Dockerfile (then the context holds only it). `dockerfile` "-" reads the Dockerfile from stdin."""
+    stdin = stdin if stdin is not None else sys.stdin.buffer
+    if source == "-":
+        if dockerfile == "-":
+            raise ContextError("invalid argument: can't use stdin for both build context and dockerfile")
+        return _context_from_stdin(stdin, dockerfile, tmp)
+    root = Path(source)
+    if not root.is_dir():
+        if not root.exists():
+            raise ContextError(f'unable to prepare context: path "{source}" not found')
+        raise ContextError(f"unable to prepare context: context must be a directory: {source}")
+    if dockerfile == "-":
+        return BuildContext(root, None, stdin.read())
+    return _local_dockerfile(root, dockerfile)
+
+
+def _local_dockerfile(root: Path, dockerfile: str | None) -> BuildContext:
+    """docker CLI's getDockerfileRelPath: -f is relative to the current directory; without it the
+    context's Dockerfile (or dockerfile)."""
+    root_abs = root.resolve()
+    given = Path(dockerfile).absolute() if dockerfile else root_abs / DEFAULT_DOCKERFILE
+    if not dockerfile and not os.path.lexists(given) and os.path.lexists(root_abs / "dockerfile"):
+        given = root_abs / "dockerfile"
+    if not os.path.lexists(given):
+        raise ContextError(f"unable to prepare context: unable to evaluate symlinks in Dockerfile path: "
+                           f"lstat {given}: no such file or directory")
+    real = given.resolve()
+    try:
+        rel = real.relative_to(root_abs).as_posix()
+    except ValueError:   # outside the context: docker sends it along under another name
+        return BuildContext(root, None, real.read_bytes())
+    return BuildContext(root, rel)
+
+
+class _Prefixed:
+    """A stream with bytes already read put back in front."""
+
+    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        self._head = head
+        self._rest = rest
+
+    def read(self, n: int = -1) -> bytes:
+        if self._head:
+            if n < 0:
+                data, self._head = self._head + self._rest.read(), b""
+                return data
+            data, self._head = self._head[:n], self._head[n:]
+            return data
+        return self._rest.read(n)
+
+
+def _decompressed(stream: BinaryIO, head: bytes) -> BinaryIO:
+    whole = _Prefixed(head, stream)
+    if head.startswith(b"\x1f\x8b"):
+        return gzip.GzipFile(fileobj=whole)
+    if head.startswith(b"BZh"):
+        return bz2.BZ2File(whole)
+    if head.startswith(b"\xfd7zXZ\x00"):
+        return lzma.LZMAFile(whole)
+    return whole
+
+
+def _is_tar_header(block: bytes) -> bool:
+    if len(block) < 512:
+        return False
+    try:
+        stored = int(block[148:156].split(b"\0", 1)[0].strip() or b"-1", 8)
+    except ValueError:
+        return False
+    computed = sum(block[:148]) + 8 * 32 + sum(block[156:512])
+    return stored == computed
+
+
+def _context_from_stdin(stdin: BinaryIO, dockerfile: str | None, tmp: Path) -> BuildContext:
+    head = stdin.read(6)
+    stream = _decompressed(stdin, head)
+    try:
+        first = stream.read(512)
+        while len(first) < 512 and (more := stream.read(512 - len(first))):
+            first += more
+    except (OSError, EOFError, lzma.LZMAError) as e:
+        raise ContextError(f"unable to prepare context: {e}") from None
+    if not _is_tar_header(first):
+        data = first + stream.read()
+        (tmp / DEFAULT_DOCKERFILE).write_bytes(data)
+        return BuildContext(tmp, DEFAULT_DOCKERFILE)
+    try:
+        unpack_layer(_Prefixed(first, stream), str(tmp))
+    except (LayerError, TarFormatError, OSError, EOFError, lzma.LZMAError) as e:
+        raise ContextError(f"Error processing tar file: {e}") from None
+    name = _normalize(dockerfile or DEFAULT_DOCKERFILE)
+    if not dockerfile and not (tmp / name).exists() and (tmp / "dockerfile").exists():
+        name = "dockerfile"
+    return BuildContext(tmp, name)
