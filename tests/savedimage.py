@@ -29,7 +29,8 @@ class Entry:
     target: str = ""  # a symlink's
 
     def __str__(self) -> str:
-        extra = f" {self.size} {self.sha256[:12]}" if self.kind == "file" else f" -> {self.target}" if self.target else ""
+        extra = f" {self.size} {self.sha256[:12]}" if self.kind == "file" else ""
+        extra += f" -> {self.target}" if self.target else ""
         return f"{self.kind} {self.mode:04o} {self.uid}:{self.gid} /{self.path}{extra}"
 
 

@@ -141,9 +141,9 @@ def pack_heredoc(out, files: list[tuple[str, bytes]]) -> None:
 def pack_rootfs(out_fd: int, patterns: list[str]) -> Callable[[], None]:
     """The body of a helper chrooted in another stage's (or image's) root: the paths (wildcards allowed)
     into the stream, ownership kept."""
-    def body() -> None:
-        import glob
+    import glob  # here, not in body(): the helper is chrooted in an image without Python's library
 
+    def body() -> None:
         no_name_lookups()
         with os.fdopen(out_fd, "wb") as out, \
                 tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
@@ -256,6 +256,10 @@ def place_stream(in_fd: int, dest: str, dest_is_dir: bool, chown: str | None, ch
                     if base is None or ".." in rest.split("/"):
                         raise TuikerError(f"refusing the archive member {m.name!r}")
                     path = posixpath.join(base, rest)
+                    if not os.path.isdir(posixpath.dirname(path)):
+                        # A kept file under a directory .dockerignore excludes comes without its parent: made
+                        # as the docker daemon's context untar makes it (0755).
+                        make_dirs(posixpath.dirname(path), owner)
                 _write(tar, m, path, owner, chmod, placed)
                 placed[m.name] = path
                 if m.isdir():
