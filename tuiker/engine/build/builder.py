@@ -154,6 +154,7 @@ class Builder:
         sweep_build_containers(self.containers)
         work = self.store.tmp_path("-context")
         with self.store.lease():  # no garbage collection takes a layer before its image is recorded
+            work.mkdir(mode=0o700)
             try:
                 vertex = self._start("[internal] load build definition from " + (opts.dockerfile or "Dockerfile"))
                 ctx = open_context(opts.context, opts.dockerfile, work)
