@@ -55,8 +55,8 @@ def test_history_and_layers_follow_buildkit(engine, tmp_path):
     doc = config(engine, "hist")
     added = doc["history"][-6:]
     assert [h["created_by"] for h in added] == [
-        "ENV A=1", "WORKDIR /", "WORKDIR /w", "RUN /bin/sh -c true # buildkit", "RUN /bin/sh -c echo x > /w/x # buildkit",
-        'CMD ["/bin/sh" "-c" "echo hi"]']
+        "ENV A=1", "WORKDIR /", "WORKDIR /w", "RUN /bin/sh -c true # buildkit",
+        "RUN /bin/sh -c echo x > /w/x # buildkit", 'CMD ["/bin/sh" "-c" "echo hi"]']
     # A step that changes nothing adds no layer: `WORKDIR /` and `RUN true` are empty layers.
     assert [bool(h.get("empty_layer")) for h in added] == [True, True, False, True, False, True]
     assert len(doc["rootfs"]["diff_ids"]) == 3
@@ -186,7 +186,8 @@ def _tar(entries: list[tuple[str, bytes | None, str | None]], mode: str = "w:gz"
 
 def test_add_extracts_local_archives_inside_the_rootfs(engine, tmp_path):
     ctx = write_context(tmp_path / "ctx", {
-        "Dockerfile": "FROM busybox\nADD app.tgz /opt/\nADD plain.bin /raw/\nADD evil.tar /jail/\nCOPY app.tgz /kept/\n",
+        "Dockerfile": "FROM busybox\nADD app.tgz /opt/\nADD plain.bin /raw/\nADD evil.tar /jail/\n"
+                      "COPY app.tgz /kept/\n",
         "app.tgz": _tar([("app", None, None), ("app/run.sh", b"echo run\n", None)]),
         "plain.bin": _tar([("x", b"x", None)], "w:bz2"),  # by content, whatever the name
         # An absolute symlink then a file through it: lands under /jail, not in the host's (or image's) /etc.
@@ -264,7 +265,8 @@ USER nobody
 
 def test_volume_keeps_what_run_writes_there(engine, tmp_path):
     """BuildKit keeps a RUN's writes under a VOLUME (the classic builder dropped them): no volume is mounted."""
-    ctx = write_context(tmp_path / "ctx", {"Dockerfile": "FROM busybox\nVOLUME /data\nRUN mkdir /data && echo kept > /data/file\n"})
+    ctx = write_context(tmp_path / "ctx", {
+        "Dockerfile": "FROM busybox\nVOLUME /data\nRUN mkdir /data && echo kept > /data/file\n"})
     build(engine, ctx, ["vol"])
     _, listing = tuiker_image(engine, "vol", tmp_path)
     assert listing["/data/file"][0] == "file"
