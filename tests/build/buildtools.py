@@ -39,8 +39,8 @@ def cached_steps(events) -> list[str]:
 def built_steps(events) -> list[str]:
     """The titles of the instruction steps that ran (not cached; not FROM, not the export)."""
     titles = {e.vertex: e.text for e in events if e.kind == "step"}
-    return [titles[e.vertex] for e in events if e.kind == "done" and "] " in titles[e.vertex]
-            and "] FROM " not in titles[e.vertex]]
+    return [titles[e.vertex] for e in events if e.kind == "done" and titles[e.vertex].startswith("[")
+            and not titles[e.vertex].startswith("[internal]") and "] FROM " not in titles[e.vertex]]
 
 
 def config(engine, ref: str) -> dict:

@@ -835,7 +835,7 @@ class Builder:
                           labels={BUILD_LABEL: str(os.getpid())}, no_healthcheck=True, image_volumes=False)
         c = self.containers.create(opts)
         try:
-            code = self._stream(c)
+            code = self._stream(c, argv)
             if code != 0:
                 raise TuikerError(f"The command '{' '.join(argv)}' returned a non-zero code: {code}")
             c = self.containers.get(c.id)
@@ -848,9 +848,14 @@ class Builder:
             except TuikerError:
                 pass
 
-    def _stream(self, c) -> int:
+    def _stream(self, c, argv: list[str]) -> int:
         """Start the RUN container attached; its output lines as events while it runs; its exit code."""
-        session = self.containers.start_attached(c.id)
+        from tuiker.engine.containers import ContainerStartError
+
+        try:
+            session = self.containers.start_attached(c.id)
+        except ContainerStartError as e:  # no such command (127), not executable (126)
+            raise TuikerError(f"The command '{' '.join(argv)}' returned a non-zero code: {e.code}: {e}") from None
         vertex, started = self._vertex, self._step_started
         partial = {"stdout": b"", "stderr": b""}
         try:
