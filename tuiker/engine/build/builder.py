@@ -768,22 +768,11 @@ class Builder:
     def _context_sources(ctx: BuildContext, sources: list[str], what: str) -> list[tuple[str, str, list[str]]]:
         """The context paths the sources name (wildcards expanded, .dockerignore applied): (the path as named,
         its real path (symlinks followed inside the context only), the kept entries under it for a directory)."""
-        from tuiker.engine.build.context import PatternMatcher, read_dockerignore
-
-        ignore = Path(ctx.root) / ".dockerignore"
-        # Sent whatever .dockerignore says, but not copied if it names them (docker's reference).
-        user_excludes = PatternMatcher(read_dockerignore(ignore.read_bytes()) if ignore.is_file() else [])
-        build_files = {f for f in (".dockerignore", ctx.dockerfile) if f and user_excludes.matches_or_parent_matches(f)}
         picked = []
         for source in sources:
             for rel in ctx.glob(source, what):
-                if rel in build_files:
-                    continue
                 real = ctx.resolve(rel)
-                inside = []
-                if real.is_dir() and not real.is_symlink():
-                    top = os.path.relpath(real, ctx.root)
-                    inside = [p for p in ctx.walk(top) if p not in build_files]
+                inside = list(ctx.walk(rel, copying=True)) if real.is_dir() else []
                 picked.append((rel, str(real), inside))
         return picked
 
