@@ -351,6 +351,22 @@ def test_network_modes(engine, tmp_path):
     bridge = [e.text.strip() for e in events if e.kind == "output"]
     assert "lo" in none and "eth0" not in none
     assert "eth0" in bridge
+    flagged = write_context(tmp_path / "flagged", {
+        "Dockerfile": "FROM busybox\nRUN --network=none cat /proc/net/dev | cut -d: -f1\n"})
+    _, events = build(engine, flagged, ["net-flag"])
+    assert "eth0" not in [e.text.strip() for e in events if e.kind == "output"]
+
+
+def test_pull_and_platform_args(engine, tuiker, busybox_image, tmp_path):
+    """--pull fetches the base again; BuildKit's automatic platform ARGs name the host's platform."""
+    import platform
+
+    ctx = write_context(tmp_path / "ctx", {"Dockerfile": (
+        f"FROM --platform=$BUILDPLATFORM {busybox_image[0]}\nARG TARGETARCH\nRUN echo arch=$TARGETARCH\n")})
+    _, events = build(engine, ctx, ["pulled"], pull=True)
+    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+    assert f"arch={arch}" in [e.text for e in events if e.kind == "output"]
+    assert any(e.kind == "info" and e.text.startswith("latest: Pulling from ") for e in events)
 
 
 DOCKERIGNORE_CASES = [
