@@ -47,6 +47,19 @@ BUILD_LABEL = "tuiker.build.pid"  # on RUN containers: a dead build's are swept 
 _MOUNT_POINTS = ("proc", "sys", "dev", "etc/hostname", "etc/hosts", "etc/resolv.conf")
 
 
+class StoredLayer:
+    """A layer already in the store, in the shape make_image takes (layerwriter.Layer's fields): without loading
+    layerwriter, and the pull code and requests with it, in a build the cache answers whole."""
+
+    __slots__ = ("diff_id", "blob_digest", "blob_size", "size")
+
+    def __init__(self, diff_id: str, blob_digest: str, blob_size: int, size: int) -> None:
+        self.diff_id = diff_id
+        self.blob_digest = blob_digest
+        self.blob_size = blob_size
+        self.size = size
+
+
 class BuildOptions:
     """What `build` takes, as docker's flags name it. A plain class (see RunOptions)."""
 
@@ -343,13 +356,11 @@ class Builder:
         return self.images.pull(name, None, progress).image
 
     def _layers_of(self, image) -> list[Layer]:
-        from tuiker.image.layerwriter import Layer
-
         manifest = json.loads(self.store.read_blob(image.manifest_digest))
         sizes = [layer.get("size", 0) for layer in manifest.get("layers", [])]
         if len(sizes) != len(image.layers):
             sizes = [0] * len(image.layers)
-        return [Layer(diff_id, blob, size, self.store.layer_size(diff_id))
+        return [StoredLayer(diff_id, blob, size, self.store.layer_size(diff_id))
                 for diff_id, blob, size in zip(image.layers, image.blobs, sizes, strict=True)]
 
     @staticmethod
@@ -722,11 +733,10 @@ class Builder:
             raise
         finally:
             os.close(r)
-        source_error = None
+        source_error: BaseException | None = None
         try:
-            wait_source = feed(root, r, w)
-            wait_source()
-        except TuikerError as e:
+            feed(root, r, w)()
+        except BaseException as e:  # the helper is reaped all the same: it sees the pipe's end and stops
             source_error = e
         try:
             wait_dest()
