@@ -426,3 +426,22 @@ def test_context_from_stdin(engine, tuiker, tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.decode().strip() == engine.images.get("fromstdin").id
     assert ok(tuiker("run", "--rm", "--network", "none", "fromstdin", "cat", "/f")) == "from a tar"
+
+
+def test_cli_flags_file_build_args_labels_and_escape(engine, tuiker, tmp_path):
+    ctx = write_context(tmp_path / "ctx", {"build/app.Dockerfile": """# escape=`
+FROM busybox
+ARG FROM_ENV
+ARG GIVEN
+RUN echo "$FROM_ENV $GIVEN" > /args && `
+    echo 'C:\\path\\kept' > /win
+"""})
+    result = tuiker("build", "-q", "-f", str(ctx / "build" / "app.Dockerfile"), "-t", "flags:v1", "-t", "flags:v2",
+                    "--build-arg", "FROM_ENV", "--build-arg", "GIVEN=given", "--label", "a=b", "--label", "empty",
+                    str(ctx), env={"FROM_ENV": "from-env"})
+    image_id = ok(result).strip()
+    assert {t for t in engine.images.get(image_id).repo_tags} == {"docker.io/library/flags:v1",
+                                                                  "docker.io/library/flags:v2"}
+    assert config(engine, "flags:v1")["config"]["Labels"] == {"a": "b", "empty": ""}
+    out = ok(tuiker("run", "--rm", "--network", "none", "flags:v1", "cat", "/args", "/win"))
+    assert out == "from-env given\nC:\\path\\kept\n"
