@@ -12,8 +12,8 @@ The source hash is moby's remotecontext one: sha256 over a tarsum v1 header (no 
 from __future__ import annotations
 
 import bz2
-import gzip
 import hashlib
+import io
 import lzma
 import os
 import posixpath
@@ -102,29 +102,75 @@ def _class_char(pattern: str, i: int) -> tuple[str, int]:
 
 
 def _go_match(pattern: str, name: str) -> bool:
-    if not pattern:
-        return not name
-    ch = pattern[0]
-    if ch == "*":
-        rest = pattern.lstrip("*")
-        for cut in range(len(name) + 1):
-            if _go_match(rest, name[cut:]):
-                return True
-            if cut < len(name) and name[cut] == "/":
-                return False    # a star never spans a separator
-        return False
-    if not name:
-        return False
-    if ch == "?":
-        return name[0] != "/" and _go_match(pattern[1:], name[1:])
-    if ch == "[":
-        negated = len(pattern) > 1 and pattern[1] == "^"
-        ranges, end = _class_end(pattern, 0)
-        hit = any(lo <= name[0] <= hi for lo, hi in ranges)
-        return hit != negated and _go_match(pattern[end:], name[1:])
-    if ch == "\\":
-        return name[0] == pattern[1] and _go_match(pattern[2:], name[1:])
-    return name[0] == ch and _go_match(pattern[1:], name[1:])
+    """Go's Match loop: each chunk after a star is matched at the first place it fits (no backtracking)."""
+    while pattern:
+        star, chunk, pattern = _scan_chunk(pattern)
+        if star and not chunk:
+            return "/" not in name      # a trailing star matches the rest unless it holds a separator
+        rest = _match_chunk(chunk, name)
+        if rest is not None and (not rest or pattern):
+            name = rest
+            continue
+        if not star:
+            return False
+        for i in range(len(name)):
+            if name[i] == "/":
+                return False
+            rest = _match_chunk(chunk, name[i + 1:])
+            if rest is not None and (pattern or not rest):
+                name = rest
+                break
+        else:
+            return False
+    return not name
+
+
+def _scan_chunk(pattern: str) -> tuple[bool, str, str]:
+    stripped = pattern.lstrip("*")
+    star = len(stripped) != len(pattern)
+    in_range = False
+    i = 0
+    while i < len(stripped):
+        ch = stripped[i]
+        if ch == "\\":
+            i += 1
+        elif ch == "[":
+            in_range = True
+        elif ch == "]":
+            in_range = False
+        elif ch == "*" and not in_range:
+            break
+        i += 1
+    i = min(i, len(stripped))
+    return star, stripped[:i], stripped[i:]
+
+
+def _match_chunk(chunk: str, s: str) -> str | None:
+    """What is left of `s` after `chunk` (no star inside), or None when it does not match."""
+    i = 0
+    while i < len(chunk):
+        if not s:
+            return None
+        ch = chunk[i]
+        if ch == "[":
+            negated = i + 1 < len(chunk) and chunk[i + 1] == "^"
+            ranges, i = _class_end(chunk, i)
+            if any(lo <= s[0] <= hi for lo, hi in ranges) == negated:
+                return None
+            s = s[1:]
+            continue
+        if ch == "?":
+            if s[0] == "/":
+                return None
+        elif ch == "\\":
+            i += 1
+            if s[0] != chunk[i]:
+                return None
+        elif s[0] != ch:
+            return None
+        s = s[1:]
+        i += 1
+    return s
 
 
 def contains_wildcards(name: str) -> bool:
@@ -238,7 +284,7 @@ def _compile(pattern: str) -> tuple[str, re.Pattern | None]:
             out += ch
             kind = "regexp"
         else:
-            out += re.escape(ch) if ch in "^" else ch
+            out += ch
         index += 1
     if kind != "regexp":
         return kind, None
@@ -286,15 +332,6 @@ class PatternMatcher:
                 matched = not pattern.exclusion
         return matched
 
-    def matches_exact(self, path: str) -> bool:
-        matched = False
-        for pattern in self.patterns:
-            if pattern.exclusion != matched:
-                continue
-            if pattern.match(path):
-                matched = not pattern.exclusion
-        return matched
-
     def matches_legacy(self, path: str) -> bool:
         """The deprecated Matches (only one parent level checked), which the docker CLI still uses to
         decide whether the Dockerfile and .dockerignore need re-adding."""
@@ -322,16 +359,31 @@ class BuildContext:
     methods are relative to the root, slash-separated ("." is the root itself)."""
 
     def __init__(self, root: Path, dockerfile: str | None = DEFAULT_DOCKERFILE,
-                 dockerfile_data: bytes | None = None) -> None:
+                 dockerfile_data: bytes | None = None, excludes: list[str] | None = None) -> None:
         """`dockerfile`: the Dockerfile's path relative to the root (None when it is not in the context);
-        `dockerfile_data`: its bytes when read from elsewhere (stdin, a path outside the context)."""
+        `dockerfile_data`: its bytes when read from elsewhere (stdin, a path outside the context);
+        `excludes`: the patterns that kept files out of the context, by default the root's .dockerignore
+        ([] for a tar received as is: the docker CLI filters only the contexts it packs itself)."""
         self.root = Path(root)
         self.dockerfile = dockerfile
         self._dockerfile_data = dockerfile_data
         ignore = self.root / _IGNORE_FILE
-        excludes = read_dockerignore(ignore.read_bytes()) if ignore.is_file() else []
-        self.excludes = _keep_build_files(excludes, dockerfile)
-        self.matcher = PatternMatcher(self.excludes)
+        try:
+            patterns = read_dockerignore(ignore.read_bytes()) if ignore.is_file() else []
+        except OSError as e:
+            raise ContextError(f"error checking context: '{e.strerror}'.") from None
+        if excludes is None:
+            excludes = patterns
+        try:
+            self.excludes = _keep_build_files(excludes, dockerfile)
+            self.matcher = PatternMatcher(self.excludes)
+            # The daemon reads them, then drops those .dockerignore names (moby remotecontext removeDockerfile):
+            # sent, but never copied.
+            named = PatternMatcher(patterns)
+        except ContextError as e:
+            raise ContextError(f"error checking context: '{e}'.") from None
+        self.removed = {_normalize(f) for f in (_IGNORE_FILE, dockerfile) if f and
+                        named.matches_or_parent_matches(_normalize(f))}
 
     def dockerfile_text(self) -> bytes:
         if self._dockerfile_data is not None:
@@ -361,25 +413,34 @@ class BuildContext:
                 return True
         return self.matcher.matches_or_parent_matches(rel)
 
-    def walk(self, rel: str = ".") -> Iterator[str]:
+    def walk(self, rel: str = ".", copying: bool = False) -> Iterator[str]:
         """Every entry under the directory `rel` that is in the context, parents before children, sorted
-        by name as Go's filepath.Walk; excluded directories whose children are kept are not listed."""
-        rel = _normalize(rel)
-        base = self.root if rel == "." else self.root / rel
+        by name as Go's filepath.Walk; excluded directories whose children are kept are not listed.
+        A symlinked `rel` is resolved first: the paths are under resolve(rel), relative to the root.
+        `copying`: what COPY sees, without the build files .dockerignore names (see `removed`)."""
+        real = self.resolve(rel)
+        rel = _normalize(real.relative_to(self.root).as_posix())
         try:
-            names = sorted(os.listdir(base))
-        except NotADirectoryError:
+            names = sorted(os.listdir(real))
+        except (NotADirectoryError, FileNotFoundError):
             return
+        yield from self._walk(rel, real, names, copying)
+
+    def _walk(self, rel: str, base: Path, names: list[str], copying: bool) -> Iterator[str]:
         for name in names:
             child = name if rel == "." else f"{rel}/{name}"
             is_dir = stat.S_ISDIR(os.lstat(base / name).st_mode)
-            if self.matcher.matches_or_parent_matches(child):
-                if is_dir and not self._skippable(child):
-                    yield from self.walk(child)
-                continue
-            yield child
-            if is_dir:
-                yield from self.walk(child)
+            excluded = self.matcher.matches_or_parent_matches(child)
+            if not excluded:
+                if not (copying and child in self.removed):
+                    yield child
+                if is_dir:
+                    yield from self._walk(child, base / name, sorted(os.listdir(base / name)), copying)
+            elif is_dir and not self._skippable(child):
+                kept = list(self._walk(child, base / name, sorted(os.listdir(base / name)), copying))
+                if copying and kept:
+                    yield child     # not sent, but unpacking the kept entries under it recreates it
+                yield from kept
 
     def resolve(self, rel: str) -> Path:
         """The real path of `rel`, symlinks followed inside the context as in a chroot (never outside)."""
@@ -411,14 +472,25 @@ class BuildContext:
         source = pattern.removeprefix("/").removeprefix("./")
         source = _normalize(source) if source else "."
         if contains_wildcards(source):
-            matches = [path for path in self.walk(".") if go_match(source, path)]
+            matches = [path for path in self.walk(".", copying=True) if go_match(source, path)]
             if not matches:
                 raise ContextError(f"{instruction} failed: no source files were specified")
             return matches
-        if source == "." or (not self.is_excluded(source) and os.path.lexists(self.resolve(source))):
+        real = self.resolve(source)
+        real_rel = _normalize(real.relative_to(self.root).as_posix())
+        # the CLI leaves excluded files out of the context, then the daemon follows symlinks inside it
+        if source == "." or (os.path.lexists(real) and self._copyable(source) and self._copyable(real_rel)):
             return [source]
         raise ContextError(f"{instruction} failed: file not found in build context or excluded by "
                            f".dockerignore: stat {source}: file does not exist")
+
+    def _copyable(self, rel: str) -> bool:
+        """Whether the daemon has `rel` in the context it received (see walk(copying=True))."""
+        if rel in self.removed:
+            return False
+        if not self.is_excluded(rel):
+            return True
+        return (self.root / rel).is_dir() and next(iter(self.walk(rel, copying=True)), None) is not None
 
     def source_hash(self, sources: list[str]) -> str:
         """The classic builder's cache key part for COPY/ADD sources (context-relative paths as glob()
@@ -429,15 +501,20 @@ class BuildContext:
         return "multi:" + hashlib.sha256(",".join(hashes).encode()).hexdigest()
 
     def _source_hash(self, rel: str) -> str:
-        rel = _normalize(rel)
-        path = self.resolve(rel)
-        if not path.is_dir():
-            return "file:" + file_hash(path, rel)
-        children = []
-        for child in self.walk(rel):
-            relative = os.path.relpath(self.root / child, path) if rel != "." else child
-            children.append(file_hash(path / relative, child))
-        return "dir:" + hashlib.sha256(",".join(sorted(children)).encode()).hexdigest()
+        real = self.resolve(rel)
+        if not real.is_dir():
+            return "file:" + self._entry_hash(rel)
+        real_rel = _normalize(real.relative_to(self.root).as_posix())
+        children = sorted(self._entry_hash(child) for child in self.walk(real_rel, copying=True))
+        return "dir:" + hashlib.sha256(",".join(children).encode()).hexdigest()
+
+    def _entry_hash(self, rel: str) -> str:
+        """moby's lazySource.Hash: a symlink is followed (inside the context) and hashed as its target,
+        under the target's name; a dangling one is hashed as the link."""
+        real = self.resolve(rel)
+        if os.path.lexists(real):
+            return file_hash(real, real.relative_to(self.root).as_posix())
+        return file_hash(self.root / _normalize(rel), _normalize(rel))
 
 
 def _normalize(rel: str) -> str:
@@ -536,12 +613,21 @@ def _local_dockerfile(root: Path, dockerfile: str | None) -> BuildContext:
     return BuildContext(root, rel)
 
 
-class _Prefixed:
+class _Prefixed(io.RawIOBase):
     """A stream with bytes already read put back in front."""
 
     def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        super().__init__()
         self._head = head
         self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
 
     def read(self, n: int = -1) -> bytes:
         if self._head:
@@ -554,9 +640,14 @@ class _Prefixed:
 
 
 def _decompressed(stream: BinaryIO, head: bytes) -> BinaryIO:
+    """The stream uncompressed, as moby's DecompressStream: gzip, bzip2, xz, zstd or plain, by magic."""
     whole = _Prefixed(head, stream)
     if head.startswith(b"\x1f\x8b"):
-        return gzip.GzipFile(fileobj=whole)
+        from isal import igzip
+        return igzip.IGzipFile(fileobj=whole, mode="rb")
+    if head.startswith(b"\x28\xb5\x2f\xfd"):
+        import zstandard
+        return zstandard.ZstdDecompressor().stream_reader(whole, read_across_frames=True)
     if head.startswith(b"BZh"):
         return bz2.BZ2File(whole)
     if head.startswith(b"\xfd7zXZ\x00"):
@@ -577,22 +668,23 @@ def _is_tar_header(block: bytes) -> bool:
 
 def _context_from_stdin(stdin: BinaryIO, dockerfile: str | None, tmp: Path) -> BuildContext:
     head = stdin.read(6)
-    stream = _decompressed(stdin, head)
     try:
+        stream = _decompressed(stdin, head)
         first = stream.read(512)
         while len(first) < 512 and (more := stream.read(512 - len(first))):
             first += more
-    except (OSError, EOFError, lzma.LZMAError) as e:
-        raise ContextError(f"unable to prepare context: {e}") from None
-    if not _is_tar_header(first):
-        data = first + stream.read()
-        (tmp / DEFAULT_DOCKERFILE).write_bytes(data)
-        return BuildContext(tmp, DEFAULT_DOCKERFILE)
-    try:
+        if not _is_tar_header(first):
+            (tmp / DEFAULT_DOCKERFILE).write_bytes(first + stream.read())
+            return BuildContext(tmp, DEFAULT_DOCKERFILE)
         unpack_layer(_Prefixed(first, stream), str(tmp))
-    except (LayerError, TarFormatError, OSError, EOFError, lzma.LZMAError) as e:
+    except (LayerError, TarFormatError) as e:
         raise ContextError(f"Error processing tar file: {e}") from None
+    except Exception as e:
+        if isinstance(e, OSError) and e.errno:
+            raise
+        # each decompressor has its own error types for a corrupt or cut-off stream
+        raise ContextError(f"unable to prepare context: {e}") from None
     name = _normalize(dockerfile or DEFAULT_DOCKERFILE)
     if not dockerfile and not (tmp / name).exists() and (tmp / "dockerfile").exists():
         name = "dockerfile"
-    return BuildContext(tmp, name)
+    return BuildContext(tmp, name, excludes=[])

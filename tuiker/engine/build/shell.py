@@ -64,13 +64,12 @@ class Lex:
         self._src = ""
         self._pos = 0
         self._env: dict[str, str] = {}
-        self.matched: set[str] = set()
-        self.unmatched: set[str] = set()
+        self.matched: set[str] = set()    # the variables the word used that env has
 
     def process(self, word: str, env: dict[str, str]) -> tuple[str, list[str]]:
         """(the expanded word, the expanded word split into words)."""
         self._src, self._pos, self._env = word, 0, env
-        self.matched, self.unmatched = set(), set()
+        self.matched = set()
         try:
             return self._stop_on(None, self.raw_escapes)
         except ShellError as e:
@@ -96,7 +95,7 @@ class Lex:
     def _stop_on_inner(self, stop: str | None) -> tuple[str, list[str]]:
         result: list[str] = []
         words = _Words()
-        special = {"$": self._dollar}
+        special = {"$": self._dollar, "<": self._possible_heredoc}
         if not self.skip_process_quotes:
             special["'"] = self._single_quote
             special['"'] = self._double_quote
@@ -172,11 +171,23 @@ class Lex:
                     ch = self._next()
             out.append(ch)
 
+    def _possible_heredoc(self) -> str:
+        """`<<` (or `<<-`) takes the blanks after it into its word, so `<< EOF` stays one heredoc word."""
+        self._next()
+        if self._peek() != "<":
+            return "<"
+        self._next()
+        word = "<<"
+        if self._peek() == "-":
+            word += self._next()
+        while (ch := self._peek()) is not None and ch in " \t":
+            word += self._next()
+        return word
+
     def _lookup(self, name: str) -> tuple[str, bool]:
         if name in self._env:
             self.matched.add(name)
             return self._env[name], True
-        self.unmatched.add(name)
         return "", False
 
     def _dollar(self) -> str:
@@ -346,12 +357,9 @@ def expand_words(word: str, env: dict[str, str], escape: str = "\\") -> list[str
     return Lex(escape).process(word, env)[1]
 
 
-def expand_with_matches(word: str, env: dict[str, str], escape: str = "\\") -> tuple[str, set[str]]:
-    """The expanded word and the names of the variables it used that `env` has (for the RUN cache key
-    and docker's "build-args were not consumed" check)."""
-    lex = Lex(escape)
-    result, _ = lex.process(word, env)
-    return result, lex.matched
+def expand_raw(text: str, env: dict[str, str], escape: str = "\\") -> str:
+    """Variables expanded, quotes left alone: a heredoc's content (buildkit ExpandRaw, SkipProcessQuotes)."""
+    return Lex(escape, skip_process_quotes=True).process(text, env)[0]
 
 
 def go_quote(text: str) -> str:
