@@ -172,6 +172,18 @@ CASES = [
     Case("error-copy-no-match", f"FROM {BASE}\nCOPY *.nothing /\n", error=True),
     Case("error-run-exit-1", f"FROM {BASE}\nRUN exit 1\n", error=True),
     Case("error-missing-target", f"FROM {BASE} AS one\nRUN true\n", target="nope", error=True),
+    Case("error-empty-dockerfile", "# only a comment\n\n", error=True),
+    Case("error-no-from", "RUN true\n", error=True),
+    Case("error-onbuild-onbuild", f"FROM {BASE}\nONBUILD ONBUILD RUN true\n", error=True),
+    Case("error-unknown-flag", f"FROM {BASE}\nCOPY --nope=1 a.txt /\n", {"a.txt": "a"}, error=True),
+    Case("error-env-no-value", f"FROM {BASE}\nENV ALONE\n", error=True),
+    Case("error-bad-interval", f"FROM {BASE}\nHEALTHCHECK --interval=abc CMD true\n", error=True),
+    Case("error-bad-port", f"FROM {BASE}\nEXPOSE 80/sctpx\n", error=True),
+    Case("error-multi-source-file-dest", f"FROM {BASE}\nCOPY a.txt b.txt /dest\n", {"a.txt": "a", "b.txt": "b"},
+         error=True),
+    Case("error-unknown-user", f"FROM {BASE}\nUSER nope\nRUN true\n", error=True),
+    Case("error-unknown-chown-user", f"FROM {BASE}\nCOPY --chown=nope a.txt /\n", {"a.txt": "a"}, error=True),
+    Case("error-exec-not-found", f"FROM {BASE}\nRUN [\"/nope\"]\n", error=True),
 ]
 
 # -- contexts and results ------------------------------------------------------------------------------
@@ -270,11 +282,12 @@ class Podman(Oracle):
     def __init__(self, workdir: Path, contexts: Path, registry: str) -> None:
         super().__init__(workdir, contexts, registry)
         self.store = workdir / "podman"
-        self.store.mkdir()
+        (self.store / "tmp").mkdir(parents=True)
 
     def cli(self, *args: str) -> tuple[int, str]:
         return run(["podman", "--root", str(self.store / "root"), "--runroot", str(self.store / "run"),
-                    "--storage-driver", "overlay", *args])
+                    "--tmpdir", str(self.store / "tmp"), "--storage-driver", "overlay", *args],
+                   env=dict(os.environ, TMPDIR=str(self.store / "tmp")))  # buildah's own temp files too
 
     def build(self, case: Case, ctx: Path) -> tuple[int, str]:
         # --format docker: buildah's default OCI format drops HEALTHCHECK, SHELL, ONBUILD and STOPSIGNAL... as
@@ -484,6 +497,30 @@ TUIKER_DIFFERS = {
                                  "docker 20.10: 'dockerfile parse error line 3: unknown instruction: FOO'",
     "error-missing-target": "tuiker: 'target stage \"nope\" could not be found' (BuildKit's); docker 20.10: "
                             "'failed to reach build target nope in Dockerfile'",
+    "error-onbuild-onbuild": "tuiker: 'dockerfile parse error on line 2: Chaining ONBUILD via `ONBUILD ONBUILD` isn't "
+                             "allowed' (BuildKit's 'on line'); docker 20.10: 'dockerfile parse error line 2: ...'",
+    "error-unknown-flag": "tuiker: 'dockerfile parse error on line 2: Unknown flag: nope' (BuildKit's 'on line'); "
+                          "docker 20.10: 'dockerfile parse error line 2: Unknown flag: nope'",
+    "error-bad-interval": "tuiker: 'dockerfile parse error on line 2: time: invalid duration \"abc\"' (BuildKit's "
+                          "'on line'); docker 20.10: 'dockerfile parse error line 2: time: invalid duration \"abc\"'",
+    "error-empty-dockerfile": "tuiker: 'file with no instructions'; docker 20.10: 'failed to parse Dockerfile: file "
+                              "with no instructions'",
+    "error-env-no-value": "tuiker: 'dockerfile parse error on line 2: ENV must have two arguments'; docker 20.10: "
+                          "'failed to parse Dockerfile: ENV must have two arguments'",
+    "error-bad-port": "tuiker: 'Dockerfile:2: invalid proto: sctpx'; docker 20.10: 'Invalid proto: sctpx'",
+    "error-multi-source-file-dest": "tuiker: 'Dockerfile:2: When using COPY with more than one source file, the "
+                                    "destination must be a directory and end with a /'; docker 20.10 the same "
+                                    "without 'Dockerfile:2: '",
+    "error-unknown-user": "tuiker: \"The command '/bin/sh -c true' returned a non-zero code: 126: unable to find user "
+                          "nope: no matching entries in passwd file\"; docker 20.10: 'unable to find user nope: no "
+                          "matching entries in passwd file'",
+    "error-unknown-chown-user": "COPY --chown=nope: tuiker: 'unable to find user nope: no matching entries in passwd "
+                                "file'; docker 20.10: \"unable to convert uid/gid chown string to host mapping: can't "
+                                "find uid for user nope: no such user: nope\"",
+    "error-exec-not-found": "RUN [\"/nope\"]: tuiker: 'The command '/nope' returned a non-zero code: 127: exec: "
+                            "\"/nope\": stat /nope: no such file or directory'; docker 20.10: 'failed to create shim "
+                            "task: OCI runtime create failed: runc create failed: unable to start container process: "
+                            "exec: \"/nope\": stat /nope: no such file or directory: unknown'",
 }
 HISTORY_DIFFERS = {
     "onbuild-parent": "tuiker writes no history entry for ONBUILD; docker one empty-layer entry each "
