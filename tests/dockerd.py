@@ -124,14 +124,25 @@ class PrivateDockerd:
                     notes.append(f"killed leftover {' '.join(words)[:80]}")
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(pid, signal.SIGKILL)
-            for hierarchy in Path("/sys/fs/cgroup").iterdir():
-                if (hierarchy / self.cgroup_parent).is_dir():
-                    _remove_cgroup_tree(hierarchy / self.cgroup_parent, notes)
+            for parent in _cgroup_parents(self.cgroup_parent):
+                _remove_cgroup_tree(parent, notes)
             if not self.had_run_docker:
                 shutil.rmtree("/run/docker", ignore_errors=True)
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.sock)
         remove_tree(self.dir)
+
+
+def _cgroup_parents(name: str) -> list[Path]:
+    """Where dockerd puts the cgroups of a relative --cgroup-parent: below the root of each hierarchy, or below
+    our own cgroup in a hierarchy where this process sits in a nested one (the memory cgroup of a session, here)."""
+    found = {hierarchy / name for hierarchy in Path("/sys/fs/cgroup").iterdir()}
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            _, controllers, path = line.rstrip("\n").split(":", 2)
+            for controller in controllers.split(",") if controllers else ["unified"]:
+                found.add(Path("/sys/fs/cgroup", controller.removeprefix("name="), path.lstrip("/"), name))
+    return sorted(p for p in found if p.is_dir())
 
 
 def _remove_cgroup_tree(top: Path, notes: list[str]) -> None:
