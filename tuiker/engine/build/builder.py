@@ -152,6 +152,7 @@ class Builder:
         self._emit = progress or (lambda event: None)
         self._vertex = 0
         self.opts: BuildOptions | None = None
+        self._removals: list = []  # scratch roots being removed in the background (files.scratch_root)
 
     # -- the whole build ---------------------------------------------------------------------------------------
 
@@ -183,6 +184,8 @@ class Builder:
                 import shutil
 
                 shutil.rmtree(work, ignore_errors=True)
+                for removal in self._removals:
+                    removal.wait()
         return BuildResult(image_id, [reference.familiar(t) for t in tags])
 
     @staticmethod
@@ -628,7 +631,7 @@ class Builder:
         from tuiker.engine.build import files
         from tuiker.image.layerwriter import write_layer
 
-        with files.scratch_root(self.store, [layer.diff_id for layer in st.layers]) as root:
+        with files.scratch_root(self.store, [layer.diff_id for layer in st.layers], self._removals) as root:
             work(root)
             return write_layer(self.store, root.upper) if root.changed() else None
 
