@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 
 NAME_HEADER = "TUIKER.name"  # a source's base name, on its top-level member
 ARCHIVE_HEADER = "TUIKER.archive"  # ADD: this file is a tar to unpack
-PIPE_BUFFER = 1 << 20  # the writes into the pipe (tarfile writes 10 KiB records; its reader slices its buffer: kept small)
+PIPE_BUFFER = 1 << 20  # writes into the copy pipe (not reads: tarfile slices its read buffer at every record)
 MULTI_SOURCE = "When using COPY with more than one source file, the destination must be a directory and end with a /"
 
 
