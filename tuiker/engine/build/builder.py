@@ -153,6 +153,10 @@ class Builder:
         self._vertex = 0
         self.opts: BuildOptions | None = None
         self._removals: list = []  # scratch roots being removed in the background (files.scratch_root)
+        self._number = 0  # the instruction being built, among all of the stages built (classic `Step N/M`)
+        self._total = 0
+        self._step_started = 0.0
+        self._cached = False
 
     # -- the whole build ---------------------------------------------------------------------------------------
 
@@ -171,8 +175,12 @@ class Builder:
             work.mkdir(mode=0o700)
             try:
                 vertex = self._start("[internal] load build definition from " + (opts.dockerfile or "Dockerfile"))
-                ctx = open_context(opts.context, opts.dockerfile, work)
-                dockerfile = self._parse(ctx)
+                try:
+                    ctx = open_context(opts.context, opts.dockerfile, work)
+                    dockerfile = self._parse(ctx)
+                except TuikerError as e:
+                    self._emit(BuildEvent("error", vertex, str(e)))
+                    raise
                 self._done(vertex)
                 final = self._build_stages(dockerfile, ctx)
                 if opts.labels:
@@ -337,7 +345,7 @@ class Builder:
         if not any(item.startswith("PATH=") for item in env):
             st.config["Env"] = [*env, f"PATH={DEFAULT_PATH}"]
         triggers = st.config.pop("OnBuild", None) or []
-        return [self._trigger(text, df) for text in triggers]
+        return [self._trigger(text) for text in triggers]
 
     def _base_image(self, name: str, vertex: int):
         from tuiker.image import reference
@@ -367,7 +375,7 @@ class Builder:
                 for diff_id, blob, size in zip(image.layers, image.blobs, sizes, strict=True)]
 
     @staticmethod
-    def _trigger(text: str, df: Dockerfile) -> Instruction:
+    def _trigger(text: str) -> Instruction:
         from tuiker.engine.build.dockerfile import parse
 
         parsed = parse(f"FROM scratch\n{text}\n")
@@ -382,8 +390,7 @@ class Builder:
         self._vertex += 1
         self._step_started = time.monotonic()
         self._cached = False
-        self._emit(BuildEvent("step", self._vertex, title, instruction, getattr(self, "_number", 0),
-                              getattr(self, "_total", 0)))
+        self._emit(BuildEvent("step", self._vertex, title, instruction, self._number, self._total))
         return self._vertex
 
     def _done(self, vertex: int) -> None:
