@@ -294,7 +294,7 @@ def test_multi_stage_program_builds_and_runs(engine, tuiker, tmp_path):
     ctx = write_context(tmp_path / "ctx", {"Dockerfile": """FROM busybox AS build
 WORKDIR /src
 COPY hello.in .
-RUN sed 's/@NAME@/world/' hello.in > hello && chmod 755 hello && chown 1000:1000 hello
+RUN sed 's/@NAME@/world/' hello.in > hello && chmod 755 hello && chown 1000:1000 hello && touch .hidden
 
 FROM busybox AS unused
 RUN exit 1
@@ -303,6 +303,7 @@ FROM busybox
 COPY --from=build /src/hello /usr/local/bin/hello
 COPY --from=0 /src/hello.in /usr/share/
 COPY --from=busybox /etc/passwd /copied-from-image
+COPY --from=build /src/*.in /src/.h* /globbed/
 CMD ["hello"]
 """, "hello.in": "#!/bin/sh\necho hello @NAME@\n"})
     result = tuiker("build", "-t", "multi", str(ctx))
@@ -312,6 +313,7 @@ CMD ["hello"]
     _, listing = tuiker_image(engine, "multi", tmp_path)
     assert listing["/usr/local/bin/hello"][:4] == ("file", 0o755, 1000, 1000)  # --from keeps the owner
     assert "/usr/share/hello.in" in listing and "/copied-from-image" in listing
+    assert sorted(subtree(listing, "/globbed")) == ["/globbed", "/globbed/.hidden", "/globbed/hello.in"]
     assert "/src" not in listing
     build(engine, ctx, ["first-stage"], target="build")
     assert config(engine, "first-stage")["config"]["WorkingDir"] == "/src"

@@ -18,7 +18,6 @@ its content) into the destination with the store's layer unpacker (names stay in
 from __future__ import annotations
 
 import bz2
-import glob
 import gzip
 import io
 import lzma
@@ -33,6 +32,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tuiker.base.errors import TuikerError
+from tuiker.engine.build.context import contains_wildcards, go_match
 from tuiker.image.layers import unpack_layer
 from tuiker.runtime import users
 
@@ -169,8 +169,7 @@ def pack_rootfs(out_fd: int, patterns: list[str]) -> Callable[[], None]:
             index = 0
             for pattern in patterns:
                 path = "/" + pattern.lstrip("/")
-                found = sorted(glob.glob(path)) if glob.has_magic(path) else [path]
-                found = [p for p in found if os.path.lexists(p)]
+                found = [p for p in _rootfs_glob(path) if os.path.lexists(p)]
                 if not found:
                     raise TuikerError(f"COPY failed: stat {path}: file does not exist")
                 for match in found:
@@ -184,6 +183,21 @@ def pack_rootfs(out_fd: int, patterns: list[str]) -> Callable[[], None]:
                                 _add(tar, full, f"{index}/{os.path.relpath(full, match)}", False)
                     index += 1
     return body
+
+
+def _rootfs_glob(path: str) -> list[str]:
+    """The paths an absolute COPY --from source names, wildcards matched per component with Go's filepath.Match
+    (as the context's: `*` matches dot files too)."""
+    if not contains_wildcards(path):
+        return [path]
+    found = ["/"]
+    for part in [p for p in path.split("/") if p]:
+        if not contains_wildcards(part):
+            found = [posixpath.join(base, part) for base in found]
+            continue
+        found = [posixpath.join(base, name) for base in found if os.path.isdir(base)
+                 for name in sorted(os.listdir(base)) if go_match(part, name)]
+    return found
 
 
 def no_name_lookups() -> None:
