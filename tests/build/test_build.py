@@ -447,3 +447,17 @@ RUN echo "$FROM_ENV $GIVEN" > /args && `
     assert config(engine, "flags:v1")["config"]["Labels"] == {"a": "b", "empty": ""}
     out = ok(tuiker("run", "--rm", "--network", "none", "flags:v1", "cat", "/args", "/win"))
     assert out == "from-env given\nC:\\path\\kept\n"
+
+
+def test_copy_writes_through_a_destination_symlink_and_add_chown(engine, tmp_path):
+    """docker follows a symlink at the destination (inside the image); ADD --chown leaves an unpacked tar's
+    made destination to root, as docker."""
+    ctx = write_context(tmp_path / "ctx", {
+        "Dockerfile": "FROM busybox\nRUN ln -s /var/tmp/f /filelink\nCOPY a.txt /filelink\n"
+                      "ADD --chown=app:app app.tar /owned-tar/\n",
+        "a.txt": "a", "app.tar": _tar([("x.txt", b"x", None)], "w")})
+    build(engine, ctx, ["through"])
+    _, listing = tuiker_image(engine, "through", tmp_path)
+    assert listing["/filelink"][:2] == ("link", "/var/tmp/f")
+    assert listing["/var/tmp/f"][0] == "file" and listing["/var/tmp/f"][4] == 1
+    assert listing["/owned-tar"][:4] == ("dir", 0o755, 0, 0)

@@ -864,7 +864,7 @@ class Builder:
                           labels={BUILD_LABEL: str(os.getpid())}, no_healthcheck=True, image_volumes=False)
         c = self.containers.create(opts)
         try:
-            code = self._stream(c, argv)
+            code = self._stream(c)
             if code != 0:
                 raise TuikerError(f"The command '{' '.join(argv)}' returned a non-zero code: {code}")
             c = self.containers.get(c.id)
@@ -877,14 +877,14 @@ class Builder:
             except TuikerError:
                 pass
 
-    def _stream(self, c, argv: list[str]) -> int:
+    def _stream(self, c) -> int:
         """Start the RUN container attached; its output lines as events while it runs; its exit code."""
         from tuiker.engine.containers import ContainerStartError
 
         try:
             session = self.containers.start_attached(c.id)
-        except ContainerStartError as e:  # no such command (127), not executable (126)
-            raise TuikerError(f"The command '{' '.join(argv)}' returned a non-zero code: {e.code}: {e}") from None
+        except ContainerStartError as e:  # no such command, no such USER: the runtime's words, as docker's
+            raise TuikerError(str(e)) from None
         vertex, started = self._vertex, self._step_started
         partial = {"stdout": b"", "stderr": b""}
         try:
@@ -981,7 +981,7 @@ def _port_specs(word: str, line: int) -> list[str]:
     port, _, proto = word.partition("/")
     proto = (proto or "tcp").lower()
     if proto not in ("tcp", "udp", "sctp"):
-        raise TuikerError(f"Dockerfile:{line}: invalid proto: {proto}")
+        raise TuikerError(f"Dockerfile:{line}: Invalid proto: {proto}")
     start, sep, end = port.partition("-")
     try:
         first, last = int(start), int(end) if sep else int(start)

@@ -265,7 +265,7 @@ def place_stream(in_fd: int, dest: str, dest_is_dir: bool, chown: str | None, ch
                         raise TuikerError(MULTI_SOURCE)
                     name = m.pax_headers.get(NAME_HEADER, top)
                     if m.pax_headers.get(ARCHIVE_HEADER):
-                        make_dirs(dest, owner)
+                        make_dirs(dest, None)  # docker: --chown is not the unpacked destination's owner
                         _unpack_archive(tar.extractfile(m), dest)
                         targets[top] = None
                         continue
@@ -277,8 +277,9 @@ def place_stream(in_fd: int, dest: str, dest_is_dir: bool, chown: str | None, ch
                         make_dirs(dest, owner)
                         path = posixpath.join(dest, name)
                     else:
-                        make_dirs(posixpath.dirname(dest), owner)
-                        path = dest
+                        # A symlink at DEST is written through (in the root): docker's FollowSymlinkInScope.
+                        path = os.path.realpath(dest) if os.path.islink(dest) else dest
+                        make_dirs(posixpath.dirname(path), owner)
                     targets[top] = None
                 else:
                     base = targets.get(top)
