@@ -357,6 +357,14 @@ def test_network_modes(engine, tmp_path):
         "Dockerfile": "FROM busybox\nRUN --network=none cat /proc/net/dev | cut -d: -f1\n"})
     _, events = build(engine, flagged, ["net-flag"])
     assert "eth0" not in [e.text.strip() for e in events if e.kind == "output"]
+    engine.networks.create("buildnet")
+    _, events = build(engine, ctx, ["net-user"], network="buildnet", no_cache=True)
+    assert "eth0" in [e.text.strip() for e in events if e.kind == "output"]
+    engine.networks.remove("buildnet")  # no RUN container is left on it
+    from tuiker.engine import BuildOptions, TuikerError
+
+    with pytest.raises(TuikerError, match="network nosuchnet not found"):
+        engine.builds.build(BuildOptions(str(ctx), network="nosuchnet"))
 
 
 def test_pull_and_platform_args(engine, tuiker, busybox_image, tmp_path):

@@ -168,7 +168,7 @@ class Builder:
         tags = [self._full_tag(t) for t in opts.tags]
         self._check_platform(opts.platform)
         if opts.network not in ("bridge", "default", "host", "none"):
-            self.containers.networks.get(opts.network)  # docker: an unknown network fails the build up front
+            self.containers.networks.inspect(opts.network)  # docker: an unknown network fails the build up front
         sweep_build_containers(self.containers)
         work = self.store.tmp_path("-context")
         with self.store.lease():  # no garbage collection takes a layer before its image is recorded
