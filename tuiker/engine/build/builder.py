@@ -856,8 +856,8 @@ class Builder:
         from tuiker.image.layerwriter import write_layer
 
         if not st.layers or st.image_id is None:
-            raise TuikerError(f"The command '{' '.join(argv)}' returned a non-zero code: 127 (the image is empty:"
-                              " FROM scratch has no shell)")
+            # An empty root (FROM scratch): as the runtime says it of any command not in the image.
+            raise TuikerError(f'exec: "{argv[0]}": stat {argv[0]}: no such file or directory')
         network = network or self.opts.network  # RUN --network=, else --network of the build
         network = "bridge" if network == "default" else network
         opts = RunOptions(st.image_id, command=argv, entrypoint=[""], env=env, network=network,
