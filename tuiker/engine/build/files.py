@@ -169,18 +169,21 @@ def pack_rootfs(out_fd: int, patterns: list[str]) -> Callable[[], None]:
             index = 0
             for pattern in patterns:
                 path = "/" + pattern.lstrip("/")
-                found = [p for p in _rootfs_glob(path) if os.path.lexists(p)]
+                found = [p for p in _rootfs_glob(path) if os.path.exists(p)]
                 if not found:
                     raise TuikerError(f"COPY failed: stat {path}: file does not exist")
                 for match in found:
                     name = posixpath.basename(posixpath.normpath(match)) or "."
-                    _add(tar, match, str(index), False, {NAME_HEADER: name})
-                    if os.path.isdir(match) and not os.path.islink(match):
-                        for dirpath, dirnames, filenames in os.walk(match):
+                    # A source that is a symlink is copied as what it points to, as docker's COPY --from (the
+                    # chroot keeps the resolution inside this root); links below a copied directory stay links.
+                    source = os.path.realpath(match)
+                    _add(tar, source, str(index), False, {NAME_HEADER: name})
+                    if os.path.isdir(source):
+                        for dirpath, dirnames, filenames in os.walk(source):
                             dirnames.sort()
                             for entry in sorted(dirnames + filenames):
                                 full = os.path.join(dirpath, entry)
-                                _add(tar, full, f"{index}/{os.path.relpath(full, match)}", False)
+                                _add(tar, full, f"{index}/{os.path.relpath(full, source)}", False)
                     index += 1
     return body
 
