@@ -31,7 +31,7 @@ def test_tutorial_shape_builds_and_runs(engine, tuiker, tmp_path):
     assert result.returncode == 0, result.stderr
     progress = result.stderr
     for line in ("[1/7] FROM busybox", "[2/7] WORKDIR /app", "[3/7] COPY package.txt ./", "[5/7] COPY . .",
-                 "[7/7] CMD", "naming to getting-started:latest done"):
+                 "[7/7] CMD", "naming to docker.io/library/getting-started:latest done"):
         assert line in progress
     assert "#5 DONE" in progress
     out = ok(tuiker("run", "--rm", "--network", "none", "getting-started"))

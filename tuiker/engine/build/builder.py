@@ -933,8 +933,6 @@ class Builder:
     # -- the result -----------------------------------------------------------------------------------------
 
     def _export(self, final: _StageState, tags: list[str]) -> str:
-        from tuiker.image import reference
-
         vertex = self._start("exporting to image")
         if final.image_id is None:  # FROM scratch and nothing else
             from tuiker.image.newimage import make_image
@@ -945,7 +943,7 @@ class Builder:
         self._emit(BuildEvent("info", vertex, f"writing image {final.image_id} done", image=final.image_id))
         for tag in tags:
             self.store.tag(final.image_id, tag)
-            self._emit(BuildEvent("info", vertex, f"naming to {reference.familiar(tag)} done"))
+            self._emit(BuildEvent("info", vertex, f"naming to {tag} done"))  # in full, as BuildKit
         self._cached = False
         self._done(vertex)
         return final.image_id
