@@ -487,3 +487,18 @@ def test_from_scratch(engine, tuiker, tmp_path):
     shell = write_context(tmp_path / "shell", {"Dockerfile": "FROM scratch\nRUN true\n"})
     assert one_line_error(tuiker("build", "-q", str(shell))) == \
         'Error: exec: "/bin/sh": stat /bin/sh: no such file or directory'
+
+
+def test_context_symlinks_never_reach_the_host(engine, tuiker, tmp_path):
+    """A symlink in the context is copied as a link; followed as a source, it resolves inside the context only."""
+    ctx = write_context(tmp_path / "ctx", {"Dockerfile": "FROM busybox\nCOPY dir /copied/\nCOPY hostlink /x\n",
+                                           "dir/f": "f", "etc/passwd": "the context's own"})
+    (ctx / "dir" / "passwd").symlink_to("/etc/passwd")
+    (ctx / "hostlink").symlink_to("/etc/passwd")  # resolves to the context's etc/passwd, as in a chroot
+    build(engine, ctx, ["symlinks"])
+    _, listing = tuiker_image(engine, "symlinks", tmp_path)
+    assert listing["/copied/passwd"][:2] == ("link", "/etc/passwd")
+    assert listing["/x"][0] == "file" and listing["/x"][4] == len("the context's own")
+    escape = write_context(tmp_path / "escape", {"Dockerfile": "FROM busybox\nCOPY root/etc/hostname /x\n"})
+    (escape / "root").symlink_to("/")
+    assert "file not found in build context" in one_line_error(tuiker("build", "-q", str(escape)))

@@ -739,16 +739,18 @@ class Builder:
             key = f"{what} {flags} {ctx.source_hash([rel for rel, _, _ in picked])} in {target}" \
                   f"{'/' * dest_is_dir}"
 
-            def feed(fd_out: int) -> Callable[[], None]:
-                try:
-                    with os.fdopen(fd_out, "wb") as out:
-                        files.pack_context(out, ctx.root, picked, archives=add)
-                except BrokenPipeError:
-                    pass  # the helper stopped reading: its error says why
-                return lambda: None
+            feed = None
 
         def place() -> Layer | None:
-            return self._in_scratch(st, lambda root: self._pipe(root, feed, target, dest_is_dir, chown, chmod))
+            if feed is not None:
+                return self._in_scratch(st, lambda root: self._pipe(root, feed, target, dest_is_dir, chown, chmod))
+            listed = files.context_members(ctx.root, picked, archives=add)
+            context_fd = os.open(ctx.root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                body = files.place_context(context_fd, listed, target, dest_is_dir, chown, chmod)
+                return self._in_scratch(st, lambda root: root.run(self.store, body, keep=(context_fd,))())
+            finally:
+                os.close(context_fd)
 
         self._commit(st, key, cfg, f"{shown} # buildkit", place)
 
