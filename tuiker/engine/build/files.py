@@ -84,8 +84,8 @@ class ScratchRoot:
 def scratch_root(store: Store, layers: list[str], removals: list | None = None) -> Iterator[ScratchRoot]:
     """A ScratchRoot under the store's tmp, removed when done (or by the store's sweep if we are killed). With
     `removals`, the removal runs in the background (a `rm -rf` whose Popen is added there, for the caller to
-    wait for): unlinking files the layer writer has just synced costs ~2 ms each on a busy disk, time the next
-    steps need not wait."""
+    wait for if it must): unlinking files the layer writer's fsyncs have just written out costs ~2 ms each on a
+    busy disk, time the next steps need not wait."""
     work = store.tmp_path("-build")
     work.mkdir(mode=0o700)
     try:
