@@ -157,6 +157,7 @@ class Builder:
         self._total = 0
         self._step_started = 0.0
         self._cached = False
+        self._monitor_start = None  # the thread starting the monitor (_warm_monitor)
 
     # -- the whole build ---------------------------------------------------------------------------------------
 
@@ -188,12 +189,17 @@ class Builder:
                     cfg["Labels"] = {**(cfg.get("Labels") or {}), **opts.labels}
                     self._commit(final, "LABEL (--label) " + json.dumps(opts.labels, sort_keys=True), cfg, None)
                 image_id = self._export(final, tags)
+            except BaseException:
+                for removal in self._removals:  # a failed build leaves nothing behind when it returns
+                    removal.wait()
+                raise
             finally:
                 import shutil
 
                 shutil.rmtree(work, ignore_errors=True)
-                for removal in self._removals:
-                    removal.wait()
+            # A build that succeeded does not wait for the scratch roots' removal (after the layer writer's
+            # fsyncs, unlinking costs ~2 ms a file here): it ends on its own, and the store's sweep takes
+            # what it would not have removed.
         return BuildResult(image_id, [reference.familiar(t) for t in tags])
 
     @staticmethod
@@ -231,6 +237,8 @@ class Builder:
         target = df.stage_index(self.opts.target) if self.opts.target else len(df.stages) - 1
         bases = [expand_word(s.base, meta, df.escape) for s in df.stages]
         needed = self._needed(df, bases, target)
+        if any(inst.cmd == "run" for i in needed for inst in df.stages[i].instructions):
+            self._warm_monitor()
         self._total = sum(1 + len(df.stages[i].instructions) for i in needed)
         self._number = 0
         built: dict[int, _StageState] = {}
@@ -239,6 +247,24 @@ class Builder:
                 built[stage.index] = self._build_stage(df, stage, bases[stage.index], built, ctx, meta,
                                                        multi=len(needed) > 1)
         return built[target]
+
+    def _warm_monitor(self) -> None:
+        """Start the engine's monitor now, in the background, if it does not run: it takes about a second to come
+        up, which the steps before the first RUN hide (a fresh engine root, the usual case of a first build)."""
+        monitor = self.containers.monitor
+        if monitor.alive():
+            return
+        import socket  # noqa: F401 - what the thread imports, imported here: our helpers fork meanwhile
+        import threading
+
+        def start() -> None:
+            try:
+                monitor.connect().close()
+            except OSError:
+                pass  # the first RUN connects again, and says why it cannot
+
+        self._monitor_start = threading.Thread(target=start, name="monitor-start", daemon=True)
+        self._monitor_start.start()
 
     def _meta_args(self, df: Dockerfile) -> dict[str, str]:
         """The ARGs before the first FROM: usable in FROM lines, and as defaults of a stage's bare ARG."""
@@ -694,7 +720,7 @@ class Builder:
             patterns = [posixpath.normpath("/" + s) for s in sources]
             key = f"{what} {flags} from {source_root[0]} {json.dumps(patterns)} in {target}{'/' * dest_is_dir}"
 
-            def feed(root, fd_in, fd_out) -> Callable[[], None]:
+            def feed(fd_out: int) -> Callable[[], None]:
                 return self._feed_rootfs(source_root[1], patterns, fd_out)
         elif heredocs and all(s.startswith("<<") for s in sources):
             docs = []
@@ -706,7 +732,7 @@ class Builder:
                 docs.append((doc.name, content.encode()))
             key = f"{what} {flags} heredoc:{json.dumps([[n, c.decode()] for n, c in docs])} in {target}"
 
-            def feed(root, fd_in, fd_out) -> Callable[[], None]:
+            def feed(fd_out: int) -> Callable[[], None]:
                 with os.fdopen(fd_out, "wb") as out:
                     files.pack_heredoc(out, docs)
                 return lambda: None
@@ -718,21 +744,25 @@ class Builder:
             key = f"{what} {flags} {ctx.source_hash([rel for rel, _, _ in picked])} in {target}" \
                   f"{'/' * dest_is_dir}"
 
-            def feed(root, fd_in, fd_out) -> Callable[[], None]:
-                try:
-                    with os.fdopen(fd_out, "wb") as out:
-                        files.pack_context(out, ctx.root, picked, archives=add)
-                except BrokenPipeError:
-                    pass  # the helper stopped reading: its error says why
-                return lambda: None
+            feed = None
 
         def place() -> Layer | None:
-            return self._in_scratch(st, lambda root: self._pipe(root, feed, target, dest_is_dir, chown, chmod))
+            if feed is not None:
+                return self._in_scratch(st, lambda root: self._pipe(root, feed, target, dest_is_dir, chown, chmod))
+            listed = files.context_members(ctx.root, picked, archives=add)
+            context_fd = os.open(ctx.root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                body = files.place_context(context_fd, listed, target, dest_is_dir, chown, chmod)
+                return self._in_scratch(st, lambda root: root.run(self.store, body, keep=(context_fd,))())
+            finally:
+                os.close(context_fd)
 
         self._commit(st, key, cfg, f"{shown} # buildkit", place)
 
-    def _pipe(self, root, feed, target: str, dest_is_dir: bool, chown: str | None, chmod: int | None) -> None:
-        """The sources (`feed` writes them into the pipe) into the scratch root, by a helper chrooted there."""
+    def _pipe(self, root, feed: Callable[[int], Callable[[], None]], target: str, dest_is_dir: bool,
+              chown: str | None, chmod: int | None) -> None:
+        """The sources into the scratch root, by a helper chrooted there: `feed(fd)` writes them into the pipe
+        (closing it) and returns what waits for its own helper, if it has one."""
         from tuiker.engine.build import files
 
         r, w = os.pipe2(os.O_CLOEXEC)
@@ -745,7 +775,7 @@ class Builder:
             os.close(r)
         source_error: BaseException | None = None
         try:
-            feed(root, r, w)()
+            feed(w)()
         except BaseException as e:  # the helper is reaped all the same: it sees the pipe's end and stops
             source_error = e
         try:
@@ -858,6 +888,8 @@ class Builder:
         if not st.layers or st.image_id is None:
             # An empty root (FROM scratch): as the runtime says it of any command not in the image.
             raise TuikerError(f'exec: "{argv[0]}": stat {argv[0]}: no such file or directory')
+        if self._monitor_start is not None:
+            self._monitor_start.join()
         network = network or self.opts.network  # RUN --network=, else --network of the build
         network = "bridge" if network == "default" else network
         opts = RunOptions(st.image_id, command=argv, entrypoint=[""], env=env, network=network,
@@ -908,8 +940,6 @@ class Builder:
     # -- the result -----------------------------------------------------------------------------------------
 
     def _export(self, final: _StageState, tags: list[str]) -> str:
-        from tuiker.image import reference
-
         vertex = self._start("exporting to image")
         if final.image_id is None:  # FROM scratch and nothing else
             from tuiker.image.newimage import make_image
@@ -920,7 +950,7 @@ class Builder:
         self._emit(BuildEvent("info", vertex, f"writing image {final.image_id} done", image=final.image_id))
         for tag in tags:
             self.store.tag(final.image_id, tag)
-            self._emit(BuildEvent("info", vertex, f"naming to {reference.familiar(tag)} done"))
+            self._emit(BuildEvent("info", vertex, f"naming to {tag} done"))  # in full, as BuildKit
         self._cached = False
         self._done(vertex)
         return final.image_id

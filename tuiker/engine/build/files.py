@@ -5,10 +5,12 @@ store's tmp (swept if the build dies), which then becomes the step's layer. Noth
 what lands in the image is written by runtime/copy.py's helper, chrooted into that overlay, so a symlink in the
 image (`/app -> /etc`, or `../../..`) leads only to the image's own files, as docker's FollowSymlinkInScope.
 
-The sources reach that helper as a tar stream on a pipe, each source a top-level member named by its index ("0",
-"0/sub/file", "1" ...) with its base name in a PAX header: from the build context (packed here, owned by 0:0, as
-the docker CLI sends it), from a heredoc, or from another stage's or image's root (packed by a second helper
-chrooted there, ownership kept, as BuildKit's COPY --from).
+The sources reach that helper as tar members, each source a top-level member named by its index ("0",
+"0/sub/file", "1" ...) with its base name in a PAX header. From the build context, the members are listed here
+(owned by 0:0, as the docker CLI sends them) and the helper reads the files' data itself, through a descriptor of
+the context opened before its chroot (openat2 beneath it, no symlink followed: nothing outside the context can
+be read). From a heredoc, or from another stage's or image's root (packed by a second helper chrooted there,
+ownership kept, as BuildKit's COPY --from), they come as a tar stream on a pipe.
 
 Where a source lands follows docker: a directory's *contents* go into the destination; a file goes to DEST, or
 into DEST when DEST ends with `/` or is a directory; several sources need a directory (`/` at the end); missing
@@ -31,6 +33,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tuiker.base import linux
 from tuiker.base.errors import TuikerError
 from tuiker.engine.build.context import contains_wildcards, go_match
 from tuiker.image.layers import unpack_layer
@@ -81,8 +84,8 @@ class ScratchRoot:
 def scratch_root(store: Store, layers: list[str], removals: list | None = None) -> Iterator[ScratchRoot]:
     """A ScratchRoot under the store's tmp, removed when done (or by the store's sweep if we are killed). With
     `removals`, the removal runs in the background (a `rm -rf` whose Popen is added there, for the caller to
-    wait for): unlinking files the layer writer has just synced costs ~2 ms each on a busy disk, time the next
-    steps need not wait."""
+    wait for if it must): unlinking files the layer writer's fsyncs have just written out costs ~2 ms each on a
+    busy disk, time the next steps need not wait."""
     work = store.tmp_path("-build")
     work.mkdir(mode=0o700)
     try:
@@ -98,15 +101,18 @@ def scratch_root(store: Store, layers: list[str], removals: list | None = None) 
 
 
 def is_archive(path: str) -> bool:
-    """A tar, plain or compressed (gzip, bzip2, xz), by its content, as docker's ADD decides."""
+    """A tar, plain or compressed (gzip, bzip2, xz), by its content, as docker's ADD decides: a compressed file
+    that is no tar inside (`notes.txt.gz`) is copied as it is."""
+    openers = {b"\x1f\x8b": gzip.open, b"BZh": bz2.open, b"\xfd7zXZ\x00": lzma.open}
     try:
         with open(path, "rb") as f:
-            head = f.read(512)
-    except OSError:
+            head = f.read(6)
+        opener = next((o for magic, o in openers.items() if head.startswith(magic)), open)
+        with opener(path, "rb") as f:
+            block = f.read(512)
+    except (OSError, EOFError, lzma.LZMAError):
         return False
-    if head.startswith((b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")):
-        return True
-    return len(head) >= 262 and head[257:262] == b"ustar"
+    return len(block) >= 262 and block[257:262] == b"ustar"
 
 
 # -- the sources' side ---------------------------------------------------------------------------------------
@@ -134,19 +140,27 @@ def _add(tar: tarfile.TarFile, path: str, name: str, owner_zero: bool, headers: 
         tar.addfile(info)
 
 
-def pack_context(out, root: Path, sources: list[tuple[str, str, list[str]]], archives: bool) -> None:
-    """Sources from the build context into the stream: (the path as named, its real path, the entries under it
-    that .dockerignore keeps, relative to the context, for a directory). With `archives` (ADD), a tar file is
-    marked for unpacking."""
-    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, bufsize=PIPE_BUFFER) as tar:
+def context_members(root: Path, sources: list[tuple[str, str, list[str]]],
+                    archives: bool) -> list[tuple[tarfile.TarInfo, str]]:
+    """The members for the sources from the build context: (the path as named, its real path, the entries under
+    it that .dockerignore keeps, relative to the context, for a directory) -> (member, its path relative to the
+    context). With `archives` (ADD), a tar file is marked for unpacking."""
+    members = []
+    with tarfile.open(fileobj=io.BytesIO(), mode="w") as lister:  # gettarinfo's hard-link bookkeeping
         for index, (rel, real, inside) in enumerate(sources):
-            headers = {NAME_HEADER: posixpath.basename(rel.rstrip("/")) or "."}
-            if archives and os.path.isfile(real) and is_archive(real):
-                headers[ARCHIVE_HEADER] = "1"
-            _add(tar, real, str(index), True, headers)
             top = os.path.relpath(real, root)
+            info = _tarinfo(lister, real, str(index), True)
+            if info is None:
+                continue
+            info.pax_headers = {NAME_HEADER: posixpath.basename(rel.rstrip("/")) or "."}
+            if archives and info.isreg() and is_archive(real):
+                info.pax_headers[ARCHIVE_HEADER] = "1"
+            members.append((info, top))
             for sub in inside:
-                _add(tar, os.path.join(root, sub), f"{index}/{os.path.relpath(sub, top)}", True)
+                info = _tarinfo(lister, os.path.join(root, sub), f"{index}/{os.path.relpath(sub, top)}", True)
+                if info is not None:
+                    members.append((info, sub))
+    return members
 
 
 def pack_heredoc(out, files: list[tuple[str, bytes]]) -> None:
@@ -252,7 +266,32 @@ def _remove_existing(path: str, keep_dir: bool) -> None:
 
 
 def place_stream(in_fd: int, dest: str, dest_is_dir: bool, chown: str | None, chmod: int | None) -> Callable[[], None]:
-    """The body of the helper that writes the sources into the scratch root at `dest` (absolute), with docker's
+    """The body of the helper that writes the sources of a tar stream on `in_fd` into the scratch root."""
+    def members() -> Iterator[tuple[tarfile.TarInfo, Callable]]:
+        with os.fdopen(in_fd, "rb") as stream, tarfile.open(fileobj=stream, mode="r|") as tar:
+            for m in tar:
+                yield m, lambda m=m: tar.extractfile(m)
+    return _placer(members, dest, dest_is_dir, chown, chmod)
+
+
+def place_context(context_fd: int, listed: list[tuple[tarfile.TarInfo, str]], dest: str, dest_is_dir: bool,
+                  chown: str | None, chmod: int | None) -> Callable[[], None]:
+    """The body of the helper that writes the sources from the build context (context_members) into the scratch
+    root, reading their data through `context_fd`: beneath it, no symlink followed."""
+    def opened(rel: str):
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK  # NONBLOCK: a FIFO put there meanwhile never blocks
+        return os.fdopen(linux.openat2(context_fd, rel, flags, linux.RESOLVE_BENEATH | linux.RESOLVE_NO_SYMLINKS),
+                         "rb")
+
+    def members() -> Iterator[tuple[tarfile.TarInfo, Callable]]:
+        for m, rel in listed:
+            yield m, lambda rel=rel: opened(rel)
+    return _placer(members, dest, dest_is_dir, chown, chmod)
+
+
+def _placer(members: Callable[[], Iterator[tuple[tarfile.TarInfo, Callable]]], dest: str, dest_is_dir: bool,
+            chown: str | None, chmod: int | None) -> Callable[[], None]:
+    """The sources, as (member, what opens its data), into the scratch root at `dest` (absolute), with docker's
     rules (see the module's docstring)."""
     def body() -> None:
         no_name_lookups()
@@ -260,57 +299,56 @@ def place_stream(in_fd: int, dest: str, dest_is_dir: bool, chown: str | None, ch
         targets: dict[str, str | None] = {}  # top-level member -> where its contents go (None: nowhere else)
         placed: dict[str, str] = {}  # member name -> path written (for hard links)
         dir_times: list[tuple[str, int]] = []
-        with os.fdopen(in_fd, "rb") as stream, tarfile.open(fileobj=stream, mode="r|") as tar:
-            for m in tar:
-                top, _, rest = m.name.partition("/")
-                if not rest:
-                    if targets and not dest_is_dir:
-                        raise TuikerError(MULTI_SOURCE)
-                    name = m.pax_headers.get(NAME_HEADER, top)
-                    if m.pax_headers.get(ARCHIVE_HEADER):
-                        make_dirs(dest, None)  # docker: --chown is not the unpacked destination's owner
-                        _unpack_archive(tar.extractfile(m), dest)
-                        targets[top] = None
-                        continue
-                    if m.isdir():
-                        make_dirs(dest, owner)
-                        targets[top] = dest
-                        continue
-                    if dest_is_dir or os.path.isdir(dest):
-                        make_dirs(dest, owner)
-                        path = posixpath.join(dest, name)
-                    else:
-                        # A symlink at DEST is written through (in the root): docker's FollowSymlinkInScope.
-                        path = os.path.realpath(dest) if os.path.islink(dest) else dest
-                        make_dirs(posixpath.dirname(path), owner)
+        for m, data in members():
+            top, _, rest = m.name.partition("/")
+            if not rest:
+                if targets and not dest_is_dir:
+                    raise TuikerError(MULTI_SOURCE)
+                name = m.pax_headers.get(NAME_HEADER, top)
+                if m.pax_headers.get(ARCHIVE_HEADER):
+                    make_dirs(dest, None)  # docker: --chown is not the unpacked destination's owner
+                    with data() as archive:
+                        _unpack_archive(archive, dest)
                     targets[top] = None
-                else:
-                    base = targets.get(top)
-                    if base is None or ".." in rest.split("/"):
-                        raise TuikerError(f"refusing the archive member {m.name!r}")
-                    path = posixpath.join(base, rest)
-                    if not os.path.isdir(posixpath.dirname(path)):  # a kept entry under an excluded directory
-                        make_dirs(posixpath.dirname(path), owner)
-                _write(tar, m, path, owner, chmod, placed)
-                placed[m.name] = path
+                    continue
                 if m.isdir():
-                    dir_times.append((path, int(m.mtime)))
+                    make_dirs(dest, owner)
+                    targets[top] = dest
+                    continue
+                if dest_is_dir or os.path.isdir(dest):
+                    make_dirs(dest, owner)
+                    path = posixpath.join(dest, name)
+                else:
+                    # A symlink at DEST is written through (in the root): docker's FollowSymlinkInScope.
+                    path = os.path.realpath(dest) if os.path.islink(dest) else dest
+                    make_dirs(posixpath.dirname(path), owner)
+                targets[top] = None
+            else:
+                base = targets.get(top)
+                if base is None or ".." in rest.split("/"):
+                    raise TuikerError(f"refusing the archive member {m.name!r}")
+                path = posixpath.join(base, rest)
+                if not os.path.isdir(posixpath.dirname(path)):  # a kept entry under an excluded directory
+                    make_dirs(posixpath.dirname(path), owner)
+            _write(m, data, path, owner, chmod, placed)
+            placed[m.name] = path
+            if m.isdir():
+                dir_times.append((path, int(m.mtime)))
         for path, mtime in reversed(dir_times):  # after their contents, which change them
             os.utime(path, (mtime, mtime), follow_symlinks=False)
     return body
 
 
-def _write(tar: tarfile.TarFile, m: tarfile.TarInfo, path: str, owner: tuple[int, int] | None,
-           chmod: int | None, placed: dict[str, str]) -> None:
+def _write(m: tarfile.TarInfo, data: Callable, path: str, owner: tuple[int, int] | None, chmod: int | None,
+           placed: dict[str, str]) -> None:
     _remove_existing(path, keep_dir=m.isdir())
     if m.isdir():
         if not os.path.isdir(path):
             os.mkdir(path, 0o700)
     elif m.isreg():
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        with os.fdopen(fd, "wb") as f, tar.extractfile(m) as data:
-            while chunk := data.read(1 << 20):
-                f.write(chunk)
+        with os.fdopen(fd, "wb") as out, data() as source:
+            _copy_data(source, out)
     elif m.issym():
         os.symlink(m.linkname, path)
     elif m.islnk():
@@ -330,6 +368,20 @@ def _write(tar: tarfile.TarFile, m: tarfile.TarInfo, path: str, owner: tuple[int
     if not m.issym():
         os.chmod(path, chmod if chmod is not None else m.mode & 0o7777)
     os.utime(path, (m.mtime, m.mtime), follow_symlinks=False)
+
+
+def _copy_data(source, out) -> None:
+    """A file's data: in the kernel (sendfile) from a real file, else in chunks (a tar member)."""
+    try:
+        source_fd = source.fileno()
+    except (OSError, AttributeError, io.UnsupportedOperation):
+        while chunk := source.read(1 << 20):
+            out.write(chunk)
+        return
+    if not stat.S_ISREG(os.fstat(source_fd).st_mode):
+        raise TuikerError("refusing a build context entry that is no longer a regular file")
+    while os.sendfile(out.fileno(), source_fd, None, 1 << 30):
+        pass
 
 
 def _unpack_archive(data, dest: str) -> None:
