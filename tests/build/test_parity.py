@@ -80,6 +80,8 @@ CASES = [
          "ENV abc=hello\nENV abc=bye def=$abc\n"
          "ENV PATH=/opt/bin:$PATH\n"
          "RUN echo \"$A|$B|$C|$LEGACY|$E|$F|$G|$H|$I|$J|$K|$def\" > /env.txt\n"),
+    Case("proxy-build-arg", f"FROM {BASE}\nRUN echo \"$HTTP_PROXY|$no_proxy|$UNDECLARED\" > /proxy\n",
+         build_args=("HTTP_PROXY=http://127.0.0.1:9", "no_proxy=example.test", "UNDECLARED=x")),
     Case("arg-defaults", f"FROM {BASE}\nARG X=default\nARG Y\nARG Z=z\nARG EMPTY=\n"
          "RUN echo \"$X|$Y|$Z|$EMPTY\" > /args\nENV FROMARG=$X-$Y\nARG X=later\nRUN echo \"$X\" > /args2\n",
          build_args=("Y=given", "Z=override")),
@@ -170,10 +172,12 @@ CASES = [
          "RUN echo 'trailing backslash \\\\' > /bs\n"),
     Case("dockerignore", f"FROM {BASE}\nCOPY . /ctx/\n",
          {".dockerignore": "# comment\n*.log\n!keep.log\n**/tmp\n/rooted.txt\nbuild\n!build/kept\n"
-          "docs/*.md\n!docs/*.md\ndocs/drop.md\n  spaced.txt  \nsub/*.bin\n",
+          "docs/*.md\n!docs/*.md\ndocs/drop.md\n  spaced.txt  \nsub/*.bin\n  #hash.txt\n#kept-hash.txt\n"
+          "./dot-slash.txt\n",
           "app.log": "x", "keep.log": "k", "sub/deep.log": "d", "sub/keep.log": "sk", "tmp/a": "a", "sub/tmp/b": "b",
           "sub/x.bin": "bin", "sub/deeper/x.bin": "deep bin", "rooted.txt": "r", "sub/rooted.txt": "sr",
           "build/out": "o", "build/kept": "kept", "docs/a.md": "a", "docs/drop.md": "drop", "spaced.txt": "s",
+          "#hash.txt": "h", "#kept-hash.txt": "kh", "dot-slash.txt": "ds",
           "src/main.c": "int main;\n"}),
     Case("dockerignore-lists-itself", f"FROM {BASE}\nCOPY . /ctx/\n",
          {".dockerignore": "Dockerfile\n.dockerignore\n*.tmp\n", "a.tmp": "t", "kept.txt": "k"}),
@@ -500,6 +504,8 @@ def test_chmod_oracle_is_the_documented_behaviour(builds):
 
 # Differences between tuiker and docker that are known and not fixed yet: case id -> the difference.
 TUIKER_DIFFERS = {
+    "proxy-build-arg": "--build-arg HTTP_PROXY=... no_proxy=... without an ARG: docker's RUN sees docker's predefined "
+                       "proxy ARGs (/proxy = 'http://127.0.0.1:9|example.test|'); tuiker's RUN sees neither ('||')",
     "copy-forms": "a context file with mode 4755 keeps its setuid bit in tuiker (/modes/setuid 4755); docker's COPY "
                   "loses it (0755: its fixPermissions chowns after the mode is set, and chown clears setuid)",
     "supplementary-groups": "RUN's processes (as `tuiker run`'s) have no supplementary groups: `id` gives "
