@@ -358,12 +358,14 @@ class Tuiker(Oracle):
         return self.cli("build", *build_argv(case, self.registry), str(ctx))
 
     def close(self) -> list[str]:
-        """Stop what the builds left running; the mounts still there (each a leak, unmounted here)."""
+        """What the builds left behind (containers, which docker removes after each step as tuiker must, and
+        mounts), each then taken away."""
+        leaked = [f"container {c}" for c in self.cli("ps", "-aq")[1].split()] if self.results else []
         stop_engine(self.root)
-        leaked = _mounts_under(str(self.root))
-        for point in sorted(leaked, key=len, reverse=True):
+        mounts = _mounts_under(str(self.root))
+        for point in sorted(mounts, key=len, reverse=True):
             subprocess.run(["umount", "-l", point], capture_output=True)
-        return leaked
+        return leaked + [f"mount {point}" for point in mounts]
 
 
 @pytest.fixture(scope="session")
@@ -390,7 +392,7 @@ def builds(contexts, registry):
         leaked = tuiker.close()
         remove_tree(workdir)
     assert not notes, notes
-    assert not leaked, f"mounts left under tuiker's engine root: {leaked}"
+    assert not leaked, f"left by tuiker's builds: {leaked}"
 
 
 # -- comparing -----------------------------------------------------------------------------------------
