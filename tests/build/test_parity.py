@@ -123,6 +123,9 @@ CASES = [
          "RUN mkdir -p /var/made && echo a > /var/made/a && ln -s a /var/made/l && chmod 4755 /var/made/a\n"
          "RUN rm /var/made/a && chown 1000:1000 /var/made\n"
          "RUN echo \"$HOME\" > /home-var && id -u > /id\nCMD echo done\nENTRYPOINT exec sh\n"),
+    Case("run-special-files", f"FROM {BASE}\nRUN echo hl > /hl1 && ln /hl1 /hl2 && mkfifo -m 600 /fifo "
+         "&& mknod -m 640 /dev/null2 c 1 3 && ln -s /nowhere /dangling && touch -h -d @0 /dangling\n"
+         "RUN ln /hl1 /hl3 && rm /hl2\n"),
     Case("user", f"FROM {BASE}\nUSER app\nRUN id -u > /tmp/id-app && touch /tmp/by-app\nUSER 1000:1000\n"
          "RUN id -g > /tmp/id-numeric\nUSER 4242\nRUN echo $(id -u):$(id -g) > /tmp/ids-4242\n"
          "USER 4242:4343\nRUN echo $(id -u):$(id -g) > /tmp/ids-4242-4343\n"
@@ -464,6 +467,7 @@ PODMAN_DIFFERS = {
     "healthcheck-none": "docker's HEALTHCHECK NONE keeps the parent's Interval/Timeout/StartPeriod/Retries (its "
                         "commit merges zero fields from the parent config); podman writes Test [NONE] alone",
     "add-tar": "podman makes the missing destination of ADD --chown=app:app app.tar /owned-tar/ 1000:1000; docker 0:0",
+    "run-special-files": "podman's RUN may not mknod (mknod: /dev/null2: Operation not permitted); docker's may",
     "from-stage-named-by-arg": "podman cannot build FROM $STAGE naming an earlier stage (short-name \"build\" did "
                                "not resolve to an alias); docker builds on that stage",
     "copy-forms": "podman drops the setgid bit of a copied directory (modes/setgid-dir 0775); docker keeps it (2775)",
