@@ -81,7 +81,7 @@ CASES = [
          "ENV A=1 B=\"two words\" C=three\\ words D='single $A'\n"
          "ENV LEGACY some value  with spaces\n"
          "ENV E=$A F=${A}x G=${UNSET:-dflt} H=${A:-dflt} I=${A:+set} J=${UNSET:+set} K=\\$A L=\"$B\"\n"
-         "ENV abc=hello\nENV abc=bye def=$abc\n"
+         "ENV abc=hello\nENV abc=bye def=$abc\nENV EMPTY=\"\" ALSO_EMPTY=\n"
          "ENV PATH=/opt/bin:$PATH\n"
          "RUN echo \"$A|$B|$C|$LEGACY|$E|$F|$G|$H|$I|$J|$K|$def\" > /env.txt\n"),
     Case("proxy-build-arg", f"FROM {BASE}\nRUN echo \"$HTTP_PROXY|$no_proxy|$UNDECLARED\" > /proxy\n",
@@ -138,8 +138,9 @@ CASES = [
     Case("metadata", f"FROM {BASE}\nEXPOSE 80 8080/udp\nEXPOSE 443/tcp 80 7000-7002/udp\nARG PORT=9000\nEXPOSE $PORT\n"
          "VOLUME [\"/data\", \"/logs\"]\nVOLUME /plain /second\n"
          "LABEL a=b \"c d\"=\"e f\" multi=\"1\" \\\n      other=2\nLABEL legacy value with spaces\n"
-         "LABEL quoted='single $PORT' expanded=$PORT\n"
+         "LABEL quoted='single $PORT' expanded=$PORT empty=\n"
          "STOPSIGNAL SIGUSR1\n"),
+    Case("expose-upper-case", f"FROM {BASE}\nEXPOSE 53/UDP 80/Tcp\n"),
     Case("stopsignal-number", f"FROM {BASE}\nSTOPSIGNAL 9\n"),
     Case("volume-then-run", f"FROM {BASE}\nRUN mkdir /data && echo before > /data/before\nVOLUME /data\n"
          "RUN echo after > /data/after && echo outside > /outside\n"),
@@ -467,6 +468,7 @@ PODMAN_DIFFERS = {
     "healthcheck-none": "docker's HEALTHCHECK NONE keeps the parent's Interval/Timeout/StartPeriod/Retries (its "
                         "commit merges zero fields from the parent config); podman writes Test [NONE] alone",
     "add-tar": "podman makes the missing destination of ADD --chown=app:app app.tar /owned-tar/ 1000:1000; docker 0:0",
+    "expose-upper-case": "podman keeps EXPOSE 53/UDP 80/Tcp as written; docker lowercases them (53/udp, 80/tcp)",
     "run-special-files": "podman's RUN may not mknod (mknod: /dev/null2: Operation not permitted); docker's may",
     "from-stage-named-by-arg": "podman cannot build FROM $STAGE naming an earlier stage (short-name \"build\" did "
                                "not resolve to an alias); docker builds on that stage",
