@@ -94,6 +94,17 @@ def cmd_builder_prune(args) -> int:
 
 def add_parsers(sub) -> None:
     """`build` and `builder prune`."""
+    add_build_parser(sub)
+    builder = sub.add_parser("builder", help="Manage builds")
+    builder_sub = sub.add_subparsers_of(builder, dest="builder_command", metavar="COMMAND", required=True)
+    p = builder_sub.add_parser("prune", help="Remove build cache")
+    p.add_argument("-a", "--all", action="store_true", help="Remove all unused build cache, not just dangling ones")
+    p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
+    p.set_defaults(func=cmd_builder_prune)
+
+
+def add_build_parser(sub) -> None:
+    """`build`, top-level and as `image build`."""
     p = sub.add_parser("build", help="Build an image from a Dockerfile")
     p.add_argument("path", metavar="PATH | -", help="The build context: a directory, or - for a tar (or a"
                    " Dockerfile) on stdin")
@@ -112,10 +123,3 @@ def add_parsers(sub) -> None:
     p.add_argument("--progress", default="auto", choices=["auto", "plain", "tty", "quiet"],
                    help="Set type of progress output (auto, plain, tty, quiet): all are plain here")
     p.set_defaults(func=cmd_build)
-
-    builder = sub.add_parser("builder", help="Manage builds")
-    builder_sub = sub.add_subparsers_of(builder, dest="builder_command", metavar="COMMAND", required=True)
-    p = builder_sub.add_parser("prune", help="Remove build cache")
-    p.add_argument("-a", "--all", action="store_true", help="Remove all unused build cache, not just dangling ones")
-    p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
-    p.set_defaults(func=cmd_builder_prune)

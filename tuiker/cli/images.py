@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from tuiker.cli import containers
+from tuiker.cli import build, containers
 from tuiker.cli.output import PullPrinter, confirm, engine, error, print_list
 from tuiker.engine import TuikerError, familiar_name
 
@@ -178,6 +178,7 @@ def add_image_group(sub) -> None:
     image_sub = sub.add_subparsers_of(image, dest="image_command", metavar="COMMAND", required=True)
     _add_images_parser(image_sub, "ls", aliases=["list"])
     _add_image_verbs(image_sub, prefix=True)
+    build.add_build_parser(image_sub)
     p = image_sub.add_parser("inspect", help="Display detailed information on one or more images")
     p.add_argument("names", nargs="+", metavar="IMAGE")
     p.add_argument("-f", "--format", help="Format output using a Go template, or 'json'")

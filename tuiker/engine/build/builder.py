@@ -856,12 +856,13 @@ class Builder:
             raise TuikerError(f'Dockerfile:{inst.line}: unsupported network mode "{network}"')
         argv = self._run_argv(st, inst)
         cfg = copy.deepcopy(st.config)
-        args = [(k, v) for k, v in st.args.items()]
+        args = list(st.args.items())
         prefix = [f"|{len(args)}", *(f"{k}={v or ''}" for k, v in args)] if args else []
         shown = " ".join([*prefix, *argv])
         env_keys = {item.partition("=")[0] for item in cfg.get("Env") or []}
         env = [f"{k}={v}" for k, v in args if v is not None and k not in env_keys]
-        self._commit(st, "RUN " + json.dumps([prefix, argv]), cfg, f"RUN {shown} # buildkit",
+        # The key: the command and the build args (the classic builder's), and a RUN --network of its own.
+        self._commit(st, "RUN " + json.dumps([prefix, argv, network]), cfg, f"RUN {shown} # buildkit",
                      lambda: self._run(st, argv, env, network))
 
     def _run_argv(self, st: _StageState, inst: Instruction) -> list[str]:

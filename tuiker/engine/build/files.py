@@ -59,7 +59,6 @@ class ScratchRoot:
     def __init__(self, store: Store, layers: list[str], work: Path) -> None:
         from tuiker.runtime.containers import Container
 
-        self.dir = work
         self.upper = work / "upper"
         for sub in ("upper", "work"):
             (work / sub).mkdir(mode=0o755)
