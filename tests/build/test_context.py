@@ -462,3 +462,17 @@ def test_whitelist_dockerignore(tmp_path: Path) -> None:
 def test_corrupt_compressed_stdin(tmp_path: Path) -> None:
     with pytest.raises(ContextError, match="^unable to prepare context: "):
         open_context("-", None, tmp_path, stdin=io.BytesIO(b"\x1f\x8b\x08\x00garbage" * 10))
+
+
+def test_docker_py_build_with_dockerignore(tmp_path: Path) -> None:
+    """docker-py's integration test_build_with_dockerignore: spaces trimmed, `! excepted`, `#*` a comment, so
+    `#file.txt` is kept; what `ADD . /test` sees."""
+    make_tree(tmp_path, ["ignored/subdir"], ["Dockerfile", "ignored/subdir/file", "ignored/subdir/excepted-file",
+                                             "ignored/subdir/excepted-with-spaces", "ignored-with-spaces",
+                                             "#file.txt"])
+    (tmp_path / ".dockerignore").write_text("\n".join([
+        "ignored", "Dockerfile", ".dockerignore", " ignored-with-spaces ", "! ignored/subdir/excepted-with-spaces",
+        "!ignored/subdir/excepted-file", "", "#*"]) + "\n")
+    ctx = BuildContext(tmp_path)
+    assert set(ctx.walk(".", copying=True)) == {"#file.txt", "ignored", "ignored/subdir",
+                                                 "ignored/subdir/excepted-file", "ignored/subdir/excepted-with-spaces"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from tuiker.cli import containers
+from tuiker.cli import build, containers
 from tuiker.cli.output import PullPrinter, add_bool_flag, confirm, engine, error, print_list
 from tuiker.engine import TuikerError, familiar_name
 
@@ -35,7 +35,7 @@ IMAGE_HEADER = {"ID": "IMAGE ID", "Repository": "REPOSITORY", "Tag": "TAG", "Dig
 
 
 def cmd_images(args) -> int:
-    images = engine().images.list()
+    images = engine().images.list(all=args.all)
     if args.filter_ref:
         images = [i for i in images if _matches_any(i, args.filter_ref)]
     if args.quiet:
@@ -228,6 +228,7 @@ def add_image_group(sub) -> None:
     image_sub = sub.add_subparsers_of(image, dest="image_command", metavar="COMMAND", required=True)
     _add_images_parser(image_sub, "ls", aliases=["list"])
     _add_image_verbs(image_sub, prefix=True)
+    build.add_build_parser(image_sub)
     p = image_sub.add_parser("inspect", help="Display detailed information on one or more images")
     p.add_argument("names", nargs="+", metavar="IMAGE")
     p.add_argument("-f", "--format", help="Format output using a Go template, or 'json'")
@@ -251,6 +252,7 @@ def add_image_group(sub) -> None:
 def _add_images_parser(sub, name: str, aliases=()) -> None:
     p = sub.add_parser(name, aliases=list(aliases), help="List images")
     p.add_argument("filter_ref", nargs="*", metavar="REPOSITORY[:TAG]")
+    p.add_argument("-a", "--all", action="store_true", help="Show all images (default hides intermediate images)")
     p.add_argument("-q", "--quiet", action="store_true", help="Only show image IDs")
     p.add_argument("--digests", action="store_true", help="Show digests")
     p.add_argument("--no-trunc", action="store_true", help="Don't truncate output")

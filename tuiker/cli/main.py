@@ -10,7 +10,7 @@ import os
 import sys
 
 from tuiker import __version__
-from tuiker.cli import compose, containers, images, networks, volumes
+from tuiker.cli import build, compose, containers, images, networks, volumes
 from tuiker.cli.output import UsageError, error
 from tuiker.engine import TuikerError
 
@@ -105,6 +105,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.set_defaults(func=containers.cmd_inspect)
     images.add_image_group(sub)  # image ..., login, logout
     compose.add_parsers(sub)
+    build.add_parsers(sub)
     return parser
 
 

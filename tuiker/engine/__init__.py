@@ -6,6 +6,7 @@
     engine.containers.start(c.id)          # containers.py: the lifecycle, and logs, stats, top, diff, ports
     engine.networks.create("app")          # networks.py: create, list, inspect, connect, prune ...
     engine.volumes.create("data")          # volumes.py: create, list, inspect, remove, prune
+    engine.builds.build(BuildOptions("."))  # builds.py (build/): a Dockerfile into an image; the cache's prune
 
 Each service stands alone and is given what it needs (the root, the image and network services, the monitor
 client). This package also exports what a user interface needs to show and check things without reaching
@@ -25,6 +26,7 @@ from tuiker.base import config
 from tuiker.base.config import config_file
 from tuiker.base.config import load as load_config
 from tuiker.base.errors import NotFoundError, TuikerError, one_line
+from tuiker.engine.builds import Builds
 from tuiker.engine.containers import LIVE_STATES, Containers, ContainerStartError, RunOptions, status_text
 from tuiker.engine.images import Images, PullResult, PushResult, familiar_name
 from tuiker.engine.networks import Networks, networks_of, ports_text
@@ -41,7 +43,8 @@ if TYPE_CHECKING:
     from tuiker.engine.watch import Watcher
 
 __all__ = [
-    "DEFAULT_NETWORK", "LIVE_STATES", "PSEUDO_NETWORKS", "Container", "ContainerStartError", "Engine", "Image",
+    "BuildEvent", "BuildOptions", "DEFAULT_NETWORK", "LIVE_STATES", "PSEUDO_NETWORKS", "Container",
+    "ContainerStartError", "Engine", "Image",
     "LogReader", "LogRecord", "Network", "NotFoundError", "ProcessRow", "ProcessTable", "Progress", "PullResult",
     "PushResult", "RunOptions", "Sample", "Session", "Snapshot", "StatsSampler", "TuikerError", "Watcher",
     "cgroup_version", "check_network_name", "config_file", "familiar_name", "load_config", "networks_of", "one_line",
@@ -50,8 +53,8 @@ __all__ = [
 
 
 class Engine:
-    """One engine root: `images`, `containers`, `networks` and `volumes`, and the `monitor` that runs the
-    containers."""
+    """One engine root: `images`, `containers`, `networks`, `volumes` and `builds`, and the `monitor` that runs
+    the containers."""
 
     def __init__(self, root: str | os.PathLike | None = None) -> None:
         self.root = Path(root) if root else config.engine_root()
@@ -60,6 +63,7 @@ class Engine:
         self.networks = Networks(self.root, self.monitor)
         self.volumes = Volumes(self.root)
         self.containers = Containers(self.root, self.images, self.networks, self.monitor, self.volumes)
+        self.builds = Builds(self.root, self.images, self.containers)
 
     def watch(self) -> Watcher:
         """A watcher whose `poll()` gives a Snapshot of containers, images and networks when any changed."""
@@ -76,7 +80,8 @@ def cgroup_version() -> int:
 
 
 # What is imported on first use (PEP 562): `tuiker images` needs none of these, `tuiker ps` only Container.
-_LAZY = {"Container": "tuiker.runtime.containers", "parse_size": "tuiker.runtime.containers",
+_LAZY = {"Container": "tuiker.runtime.containers", "BuildOptions": "tuiker.engine.build.builder",
+         "BuildEvent": "tuiker.engine.build.builder", "parse_size": "tuiker.runtime.containers",
          "parse_go_duration": "tuiker.base.times",
          "Progress": "tuiker.image.pull", "LogReader": "tuiker.engine.logs", "LogRecord": "tuiker.engine.logs",
          "StatsSampler": "tuiker.engine.stats", "Sample": "tuiker.engine.stats",

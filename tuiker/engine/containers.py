@@ -90,6 +90,8 @@ class RunOptions:
     stop_signal: str | None = None
     # compose
     labels: dict[str, str] | None = None  # --label/--label-file, merged over the image's labels
+    # build
+    image_volumes: bool = True  # False for a build's RUN: what it writes under a VOLUME stays in the image (BuildKit)
 
 
 class ContainerStartError(TuikerError):
@@ -250,7 +252,8 @@ class Containers:
         for spec in opts.volumes_from or []:
             source = self.get(spec.partition(":")[0])
             inherited += mountspec.volumes_from(spec, source.config.get("mounts") or [])
-        return mountspec.plan(opts.volumes or [], opts.mounts or [], opts.tmpfs or [], inherited, image_volumes)
+        return mountspec.plan(opts.volumes or [], opts.mounts or [], opts.tmpfs or [], inherited,
+                              image_volumes if opts.image_volumes else None)
 
     def _extra_hosts(self, specs: list[str]) -> tuple[list[str], list[list[str]]]:
         """docker's --add-host NAME:IP or NAME=IP (an IPv6 address may be in brackets): (the specs as HostConfig

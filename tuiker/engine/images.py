@@ -87,9 +87,21 @@ class Images:
                 progress(Progress("", f"Using default tag: {ref.tag}"))
         return PushResult(str(ref), Pusher(self.store, progress).push(str(ref), all_tags))
 
-    def list(self) -> list[Image]:
-        """Newest first."""
-        return sorted(self.store.list_images(), key=lambda i: i.created, reverse=True)
+    def list(self, all: bool = False) -> list[Image]:
+        """Newest first; with `all`, the intermediate images of builds too (untagged steps: docker's `images -a`)."""
+        images = self.store.list_images()
+        if not all:
+            hidden = self.build_intermediates()
+            images = [i for i in images if i.repo_tags or i.id not in hidden]
+        return sorted(images, key=lambda i: i.created, reverse=True)
+
+    def build_intermediates(self) -> set[str]:
+        """The images of build steps that the build cache holds (engine/build/cache.py)."""
+        if not (self.root / "builder").exists():
+            return set()
+        from tuiker.engine.build.cache import BuildCache
+
+        return BuildCache(self.root).intermediate()
 
     def get(self, name: str) -> Image:
         """By name (`busybox`, `host:5000/app:1`), digest, ID or unique ID prefix."""
@@ -209,22 +221,24 @@ class Images:
         done: list[tuple[str, str]] = []
         reclaimed = 0
         used = {c.config.get("ImageID") for c in self._records.list()}
+        used |= self.build_intermediates()  # the build cache's steps: `builder prune` removes them
         for image in self.store.list_images():
             if (image.repo_tags and not all_images) or image.id in used:
                 continue
-            before = self._layer_bytes()
+            before = self.layer_bytes()
             for tag in image.repo_tags:
                 self.store.untag(tag)
                 done.append(("Untagged", reference.familiar(tag)))
             done += self._delete(image)
-            reclaimed += before - self._layer_bytes()
+            reclaimed += before - self.layer_bytes()
         done += [("Deleted", image_id) for image_id in self.store.remove_damaged_records()]
-        before = self._layer_bytes()
+        before = self.layer_bytes()
         self.store.collect_garbage()
-        reclaimed += before - self._layer_bytes()
+        reclaimed += before - self.layer_bytes()
         return done, reclaimed
 
-    def _layer_bytes(self) -> int:
+    def layer_bytes(self) -> int:
+        """The bytes of every unpacked layer in the store (what a prune reclaims is the difference)."""
         total = 0
         for layer in self.store.layers.iterdir():
             try:

@@ -64,13 +64,12 @@ class Lex:
         self._src = ""
         self._pos = 0
         self._env: dict[str, str] = {}
-        self.matched: set[str] = set()
-        self.unmatched: set[str] = set()
+        self.matched: set[str] = set()    # the variables the word used that env has
 
     def process(self, word: str, env: dict[str, str]) -> tuple[str, list[str]]:
         """(the expanded word, the expanded word split into words)."""
         self._src, self._pos, self._env = word, 0, env
-        self.matched, self.unmatched = set(), set()
+        self.matched = set()
         try:
             return self._stop_on(None, self.raw_escapes)
         except ShellError as e:
@@ -189,7 +188,6 @@ class Lex:
         if name in self._env:
             self.matched.add(name)
             return self._env[name], True
-        self.unmatched.add(name)
         return "", False
 
     def _dollar(self) -> str:

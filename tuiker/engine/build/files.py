@@ -1,0 +1,410 @@
+"""The file-system steps of a build that run no command: COPY, ADD and WORKDIR's mkdir.
+
+They write into a scratch root: an overlay of the stage's layers with an upper directory of its own under the
+store's tmp (swept if the build dies), which then becomes the step's layer. Nothing is resolved from the host:
+what lands in the image is written by runtime/copy.py's helper, chrooted into that overlay, so a symlink in the
+image (`/app -> /etc`, or `../../..`) leads only to the image's own files, as docker's FollowSymlinkInScope.
+
+The sources reach that helper as tar members, each source a top-level member named by its index ("0",
+"0/sub/file", "1" ...) with its base name in a PAX header. From the build context, the members are listed here
+(owned by 0:0, as the docker CLI sends them) and the helper reads the files' data itself, through a descriptor of
+the context opened before its chroot (openat2 beneath it, no symlink followed: nothing outside the context can
+be read). From a heredoc, or from another stage's or image's root (packed by a second helper chrooted there,
+ownership kept, as BuildKit's COPY --from), they come as a tar stream on a pipe.
+
+Where a source lands follows docker: a directory's *contents* go into the destination; a file goes to DEST, or
+into DEST when DEST ends with `/` or is a directory; several sources need a directory (`/` at the end); missing
+directories are made (0755, owned by --chown's user). ADD unpacks a local tar (plain, gzip, bzip2 or xz, known by
+its content) into the destination with the store's layer unpacker (names stay inside the destination)."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import lzma
+import os
+import posixpath
+import shutil
+import stat
+import tarfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from tuiker.base import linux
+from tuiker.base.errors import TuikerError
+from tuiker.engine.build.context import contains_wildcards, go_match
+from tuiker.image.layers import unpack_layer
+from tuiker.runtime import users
+
+# The helper bodies below run chrooted in an image, where no module can be imported any more: everything they
+# use is imported here, before the fork.
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from tuiker.image.store import Store
+
+NAME_HEADER = "TUIKER.name"  # a source's base name, on its top-level member
+ARCHIVE_HEADER = "TUIKER.archive"  # ADD: this file is a tar to unpack
+PIPE_BUFFER = 1 << 20  # writes into the copy pipe (not reads: tarfile slices its read buffer at every record)
+MULTI_SOURCE = "When using COPY with more than one source file, the destination must be a directory and end with a /"
+
+
+class ScratchRoot:
+    """A root to write a step into: the image's layers under an upper directory of its own; `upper` is what the
+    step wrote. Stands in for a container with runtime/copy.py's helper (one that never ran)."""
+
+    def __init__(self, store: Store, layers: list[str], work: Path) -> None:
+        from tuiker.runtime.containers import Container
+
+        self.upper = work / "upper"
+        for sub in ("upper", "work"):
+            (work / sub).mkdir(mode=0o755)
+        os.chmod(self.upper, 0o755)  # the image's "/" unless a layer says otherwise
+        lower = [d.removeprefix("sha256:") for d in layers]
+        if not lower:  # FROM scratch: overlay needs a lower directory, so an empty one (relative to layers/)
+            (work / "empty" / "diff").mkdir(parents=True)
+            lower = [os.path.relpath(work / "empty", store.layers)]
+        self.container = Container("build", work, {"Layers": lower, "mounts": []}, {"Status": "created"})
+
+    def run(self, store: Store, body: Callable[[], None], keep: tuple[int, ...] = ()) -> Callable[[], None]:
+        """Fork the helper that runs `body` chrooted in this root; returns its wait()."""
+        from tuiker.runtime.copy import in_container
+
+        return in_container(store.root, self.container, body, keep)
+
+    def changed(self) -> bool:
+        return any(os.scandir(self.upper))
+
+
+@contextmanager
+def scratch_root(store: Store, layers: list[str], removals: list | None = None) -> Iterator[ScratchRoot]:
+    """A ScratchRoot under the store's tmp, removed when done (or by the store's sweep if we are killed). With
+    `removals`, the removal runs in the background (a `rm -rf` whose Popen is added there, for the caller to
+    wait for if it must): unlinking files the layer writer's fsyncs have just written out costs ~2 ms each on a
+    busy disk, time the next steps need not wait."""
+    work = store.tmp_path("-build")
+    work.mkdir(mode=0o700)
+    try:
+        yield ScratchRoot(store, layers, work)
+    finally:
+        if removals is None:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            import subprocess
+
+            removals.append(subprocess.Popen(["rm", "-rf", "--", str(work)], stdin=subprocess.DEVNULL,
+                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+
+def is_archive(path: str) -> bool:
+    """A tar, plain or compressed (gzip, bzip2, xz), by its content, as docker's ADD decides: a compressed file
+    that is no tar inside (`notes.txt.gz`) is copied as it is."""
+    openers = {b"\x1f\x8b": gzip.open, b"BZh": bz2.open, b"\xfd7zXZ\x00": lzma.open}
+    try:
+        with open(path, "rb") as f:
+            head = f.read(6)
+        opener = next((o for magic, o in openers.items() if head.startswith(magic)), open)
+        with opener(path, "rb") as f:
+            block = f.read(512)
+    except (OSError, EOFError, lzma.LZMAError):
+        return False
+    return len(block) >= 262 and block[257:262] == b"ustar"
+
+
+# -- the sources' side ---------------------------------------------------------------------------------------
+
+def _tarinfo(tar: tarfile.TarFile, path: str, name: str, owner_zero: bool) -> tarfile.TarInfo | None:
+    info = tar.gettarinfo(path, arcname=name)
+    if info is None:
+        return None
+    if owner_zero:
+        info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    return info
+
+
+def _add(tar: tarfile.TarFile, path: str, name: str, owner_zero: bool, headers: dict | None = None) -> None:
+    info = _tarinfo(tar, path, name, owner_zero)
+    if info is None:  # a socket: nothing a tar (or docker's context) carries
+        return
+    if headers:
+        info.pax_headers = headers
+    if info.isreg():
+        with open(path, "rb") as f:
+            tar.addfile(info, f)
+    else:
+        tar.addfile(info)
+
+
+def context_members(root: Path, sources: list[tuple[str, str, list[str]]],
+                    archives: bool) -> list[tuple[tarfile.TarInfo, str]]:
+    """The members for the sources from the build context: (the path as named, its real path, the entries under
+    it that .dockerignore keeps, relative to the context, for a directory) -> (member, its path relative to the
+    context). With `archives` (ADD), a tar file is marked for unpacking."""
+    members = []
+    with tarfile.open(fileobj=io.BytesIO(), mode="w") as lister:  # gettarinfo's hard-link bookkeeping
+        for index, (rel, real, inside) in enumerate(sources):
+            top = os.path.relpath(real, root)
+            info = _tarinfo(lister, real, str(index), True)
+            if info is None:
+                continue
+            info.pax_headers = {NAME_HEADER: posixpath.basename(rel.rstrip("/")) or "."}
+            if archives and info.isreg() and is_archive(real):
+                info.pax_headers[ARCHIVE_HEADER] = "1"
+            members.append((info, top))
+            for sub in inside:
+                info = _tarinfo(lister, os.path.join(root, sub), f"{index}/{os.path.relpath(sub, top)}", True)
+                if info is not None:
+                    members.append((info, sub))
+    return members
+
+
+def pack_heredoc(out, files: list[tuple[str, bytes]]) -> None:
+    """COPY <<EOF: each heredoc a regular file (0644, root's), named by its delimiter word."""
+    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, bufsize=PIPE_BUFFER) as tar:
+        for index, (name, data) in enumerate(files):
+            info = tarfile.TarInfo(str(index))
+            info.size, info.mode, info.mtime = len(data), 0o644, int(time.time())
+            info.pax_headers = {NAME_HEADER: name}
+            tar.addfile(info, io.BytesIO(data))
+
+
+def pack_rootfs(out_fd: int, patterns: list[str]) -> Callable[[], None]:
+    """The body of a helper chrooted in another stage's (or image's) root: the paths (wildcards allowed)
+    into the stream, ownership kept."""
+    def body() -> None:
+        no_name_lookups()
+        with os.fdopen(out_fd, "wb") as out, \
+                tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, bufsize=PIPE_BUFFER) as tar:
+            index = 0
+            for pattern in patterns:
+                path = "/" + pattern.lstrip("/")
+                found = [p for p in _rootfs_glob(path) if os.path.exists(p)]
+                if not found:
+                    raise TuikerError(f"COPY failed: stat {path}: file does not exist")
+                for match in found:
+                    name = posixpath.basename(posixpath.normpath(match)) or "."
+                    # A source that is a symlink is copied as what it points to, as docker's COPY --from (the
+                    # chroot keeps the resolution inside this root); links below a copied directory stay links.
+                    source = os.path.realpath(match)
+                    _add(tar, source, str(index), False, {NAME_HEADER: name})
+                    if os.path.isdir(source):
+                        for dirpath, dirnames, filenames in os.walk(source):
+                            dirnames.sort()
+                            for entry in sorted(dirnames + filenames):
+                                full = os.path.join(dirpath, entry)
+                                _add(tar, full, f"{index}/{os.path.relpath(full, source)}", False)
+                    index += 1
+    return body
+
+
+def _rootfs_glob(path: str) -> list[str]:
+    """The paths an absolute COPY --from source names, wildcards matched per component with Go's filepath.Match
+    (as the context's: `*` matches dot files too)."""
+    if not contains_wildcards(path):
+        return [path]
+    found = ["/"]
+    for part in [p for p in path.split("/") if p]:
+        if not contains_wildcards(part):
+            found = [posixpath.join(base, part) for base in found]
+            continue
+        found = [posixpath.join(base, name) for base in found if os.path.isdir(base)
+                 for name in sorted(os.listdir(base)) if go_match(part, name)]
+    return found
+
+
+def no_name_lookups() -> None:
+    """In a helper, before a path of the image is touched: tarfile must not map IDs to names with pwd/grp,
+    which would load the image's NSS libraries into a root process of ours (CVE-2019-14271)."""
+    tarfile.pwd = None
+    tarfile.grp = None
+
+
+# -- the destination's side (in the helper, chrooted in the scratch root) -------------------------------------
+
+def chown_ids(spec: str | None) -> tuple[int, int] | None:
+    """--chown=user[:group] (names from the image's /etc/passwd and /etc/group); a user alone is also the group,
+    as docker's reference says."""
+    if not spec:
+        return None
+    user, sep, group = spec.partition(":")
+    uid = users.resolve(user, "/").uid
+    gid = users.resolve(f"{user}:{group}", "/").gid if sep and group else uid
+    return uid, gid
+
+
+def make_dirs(path: str, owner: tuple[int, int] | None) -> None:
+    """mkdir -p, each directory made 0755 and owned by `owner` (root's without)."""
+    parts = [p for p in path.split("/") if p]
+    current = "/"
+    for part in parts:
+        current = posixpath.join(current, part)
+        if os.path.isdir(current):  # followed in the chroot: a symlink to a directory is one
+            continue
+        if os.path.lexists(current):
+            raise TuikerError(f"mkdir {current}: not a directory")
+        os.mkdir(current, 0o755)
+        os.chmod(current, 0o755)
+        os.lchown(current, *(owner or (0, 0)))
+
+
+def _remove_existing(path: str, keep_dir: bool) -> None:
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(st.st_mode):
+        if keep_dir:
+            return
+        shutil.rmtree(path)
+    else:
+        os.unlink(path)
+
+
+def place_stream(in_fd: int, dest: str, dest_is_dir: bool, chown: str | None, chmod: int | None) -> Callable[[], None]:
+    """The body of the helper that writes the sources of a tar stream on `in_fd` into the scratch root."""
+    def members() -> Iterator[tuple[tarfile.TarInfo, Callable]]:
+        with os.fdopen(in_fd, "rb") as stream, tarfile.open(fileobj=stream, mode="r|") as tar:
+            for m in tar:
+                yield m, lambda m=m: tar.extractfile(m)
+    return _placer(members, dest, dest_is_dir, chown, chmod)
+
+
+def place_context(context_fd: int, listed: list[tuple[tarfile.TarInfo, str]], dest: str, dest_is_dir: bool,
+                  chown: str | None, chmod: int | None) -> Callable[[], None]:
+    """The body of the helper that writes the sources from the build context (context_members) into the scratch
+    root, reading their data through `context_fd`: beneath it, no symlink followed."""
+    def opened(rel: str):
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK  # NONBLOCK: a FIFO put there meanwhile never blocks
+        return os.fdopen(linux.openat2(context_fd, rel, flags, linux.RESOLVE_BENEATH | linux.RESOLVE_NO_SYMLINKS),
+                         "rb")
+
+    def members() -> Iterator[tuple[tarfile.TarInfo, Callable]]:
+        for m, rel in listed:
+            yield m, lambda rel=rel: opened(rel)
+    return _placer(members, dest, dest_is_dir, chown, chmod)
+
+
+def _placer(members: Callable[[], Iterator[tuple[tarfile.TarInfo, Callable]]], dest: str, dest_is_dir: bool,
+            chown: str | None, chmod: int | None) -> Callable[[], None]:
+    """The sources, as (member, what opens its data), into the scratch root at `dest` (absolute), with docker's
+    rules (see the module's docstring)."""
+    def body() -> None:
+        no_name_lookups()
+        owner = chown_ids(chown)
+        targets: dict[str, str | None] = {}  # top-level member -> where its contents go (None: nowhere else)
+        placed: dict[str, str] = {}  # member name -> path written (for hard links)
+        dir_times: list[tuple[str, int]] = []
+        for m, data in members():
+            top, _, rest = m.name.partition("/")
+            if not rest:
+                if targets and not dest_is_dir:
+                    raise TuikerError(MULTI_SOURCE)
+                name = m.pax_headers.get(NAME_HEADER, top)
+                if m.pax_headers.get(ARCHIVE_HEADER):
+                    make_dirs(dest, None)  # docker: --chown is not the unpacked destination's owner
+                    with data() as archive:
+                        _unpack_archive(archive, dest)
+                    targets[top] = None
+                    continue
+                if m.isdir():
+                    make_dirs(dest, owner)
+                    targets[top] = dest
+                    continue
+                if dest_is_dir or os.path.isdir(dest):
+                    make_dirs(dest, owner)
+                    path = posixpath.join(dest, name)
+                else:
+                    # A symlink at DEST is written through (in the root): docker's FollowSymlinkInScope.
+                    path = os.path.realpath(dest) if os.path.islink(dest) else dest
+                    make_dirs(posixpath.dirname(path), owner)
+                targets[top] = None
+            else:
+                base = targets.get(top)
+                if base is None or ".." in rest.split("/"):
+                    raise TuikerError(f"refusing the archive member {m.name!r}")
+                path = posixpath.join(base, rest)
+                if not os.path.isdir(posixpath.dirname(path)):  # a kept entry under an excluded directory
+                    make_dirs(posixpath.dirname(path), owner)
+            _write(m, data, path, owner, chmod, placed)
+            placed[m.name] = path
+            if m.isdir():
+                dir_times.append((path, int(m.mtime)))
+        for path, mtime in reversed(dir_times):  # after their contents, which change them
+            os.utime(path, (mtime, mtime), follow_symlinks=False)
+    return body
+
+
+def _write(m: tarfile.TarInfo, data: Callable, path: str, owner: tuple[int, int] | None, chmod: int | None,
+           placed: dict[str, str]) -> None:
+    _remove_existing(path, keep_dir=m.isdir())
+    if m.isdir():
+        if not os.path.isdir(path):
+            os.mkdir(path, 0o700)
+    elif m.isreg():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        with os.fdopen(fd, "wb") as out, data() as source:
+            _copy_data(source, out)
+    elif m.issym():
+        os.symlink(m.linkname, path)
+    elif m.islnk():
+        target = placed.get(m.linkname)
+        if target is None:
+            raise TuikerError(f"refusing the hard link {m.name!r}: its target is not part of the copy")
+        os.link(target, path, follow_symlinks=False)
+        return
+    elif m.isfifo():
+        os.mkfifo(path, 0o600)
+    elif m.ischr() or m.isblk():
+        kind = stat.S_IFCHR if m.ischr() else stat.S_IFBLK
+        os.mknod(path, kind | 0o600, os.makedev(m.devmajor, m.devminor))
+    else:
+        return
+    os.lchown(path, *(owner or (m.uid, m.gid)))
+    if not m.issym():
+        os.chmod(path, chmod if chmod is not None else m.mode & 0o7777)
+    os.utime(path, (m.mtime, m.mtime), follow_symlinks=False)
+
+
+def _copy_data(source, out) -> None:
+    """A file's data: in the kernel (sendfile) from a real file, else in chunks (a tar member)."""
+    try:
+        source_fd = source.fileno()
+    except (OSError, AttributeError, io.UnsupportedOperation):
+        while chunk := source.read(1 << 20):
+            out.write(chunk)
+        return
+    if not stat.S_ISREG(os.fstat(source_fd).st_mode):
+        raise TuikerError("refusing a build context entry that is no longer a regular file")
+    while os.sendfile(out.fileno(), source_fd, None, 1 << 30):
+        pass
+
+
+def _unpack_archive(data, dest: str) -> None:
+    """ADD's unpacking of a tar (compressed or not) into `dest`: the store's layer unpacker, which keeps every
+    name inside `dest` (leading `/` and `..` refused, symlinks on the way resolved within it)."""
+    head = data.peek(6)[:6] if hasattr(data, "peek") else b""
+    if not head:
+        data = io.BufferedReader(data)
+        head = data.peek(6)[:6]
+    if head.startswith(b"\x1f\x8b"):
+        data = gzip.GzipFile(fileobj=data)
+    elif head.startswith(b"BZh"):
+        data = bz2.BZ2File(data)
+    elif head.startswith(b"\xfd7zXZ\x00"):
+        data = lzma.LZMAFile(data)
+    unpack_layer(data, dest)
+
+
+def workdir_body(path: str, user: str) -> Callable[[], None]:
+    """WORKDIR's mkdir -p, the new directories owned by the stage's USER (BuildKit's Mkdir WithUser)."""
+    def body() -> None:
+        owner = None
+        if user:
+            found = users.resolve(user, "/")
+            owner = (found.uid, found.gid)
+        make_dirs(path, owner)
+    return body
