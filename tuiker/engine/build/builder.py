@@ -154,6 +154,7 @@ class Builder:
         sweep_build_containers(self.containers)
         work = self.store.tmp_path("-context")
         with self.store.lease():  # no garbage collection takes a layer before its image is recorded
+            work.mkdir(mode=0o700)
             try:
                 vertex = self._start("[internal] load build definition from " + (opts.dockerfile or "Dockerfile"))
                 ctx = open_context(opts.context, opts.dockerfile, work)
@@ -218,8 +219,13 @@ class Builder:
     def _meta_args(self, df: Dockerfile) -> dict[str, str]:
         """The ARGs before the first FROM: usable in FROM lines, and as defaults of a stage's bare ARG."""
         from tuiker.engine.build.shell import expand_word
+        from tuiker.image import manifest
 
-        meta: dict[str, str] = {}
+        host = manifest.host_platform()
+        meta: dict[str, str] = {}  # BuildKit's automatic platform ARGs first (the host's: the only platform here)
+        for side in ("BUILD", "TARGET"):
+            meta.update({f"{side}PLATFORM": str(host), f"{side}OS": host.os, f"{side}ARCH": host.architecture,
+                         f"{side}VARIANT": host.variant or ""})
         for inst in df.meta_args:
             for item in inst.args:
                 name, sep, default = item.partition("=")
@@ -261,6 +267,10 @@ class Builder:
         st.escape = df.escape
         st.built = built
         st.ctx = ctx
+        if stage.platform:
+            from tuiker.engine.build.shell import expand_word
+
+            self._check_platform(expand_word(stage.platform, meta, df.escape))
         label = stage.name or f"stage-{stage.index}"
         count = 1 + len(stage.instructions)
         self._number += 1
@@ -621,6 +631,9 @@ class Builder:
         from tuiker.engine.build import files
 
         what = "ADD" if add else "COPY"
+        for flag in ("exclude", "parents", "checksum", "keep-git-dir"):  # --link changes nothing in the result
+            if inst.flag_values(flag):
+                raise TuikerError(f"Dockerfile:{inst.line}: {what} --{flag} is not supported by this builder")
         words = self._words(st, inst)
         heredocs = {h.name: h for h in inst.heredocs}
         if len(words) < 2:
@@ -767,22 +780,11 @@ class Builder:
     def _context_sources(ctx: BuildContext, sources: list[str], what: str) -> list[tuple[str, str, list[str]]]:
         """The context paths the sources name (wildcards expanded, .dockerignore applied): (the path as named,
         its real path (symlinks followed inside the context only), the kept entries under it for a directory)."""
-        from tuiker.engine.build.context import PatternMatcher, read_dockerignore
-
-        ignore = Path(ctx.root) / ".dockerignore"
-        # Sent whatever .dockerignore says, but not copied if it names them (docker's reference).
-        user_excludes = PatternMatcher(read_dockerignore(ignore.read_bytes()) if ignore.is_file() else [])
-        build_files = {f for f in (".dockerignore", ctx.dockerfile) if f and user_excludes.matches_or_parent_matches(f)}
         picked = []
         for source in sources:
             for rel in ctx.glob(source, what):
-                if rel in build_files:
-                    continue
                 real = ctx.resolve(rel)
-                inside = []
-                if real.is_dir() and not real.is_symlink():
-                    top = os.path.relpath(real, ctx.root)
-                    inside = [p for p in ctx.walk(top) if p not in build_files]
+                inside = list(ctx.walk(rel, copying=True)) if real.is_dir() else []
                 picked.append((rel, str(real), inside))
         return picked
 
@@ -795,6 +797,13 @@ class Builder:
     # -- RUN --------------------------------------------------------------------------------------------------
 
     def _do_run(self, st: _StageState, inst: Instruction) -> None:
+        if inst.flag_values("mount"):
+            raise TuikerError(f"Dockerfile:{inst.line}: RUN --mount is not supported by this builder")
+        if inst.flag("security") not in (None, "sandbox"):
+            raise TuikerError(f"Dockerfile:{inst.line}: RUN --security=insecure is not supported by this builder")
+        network = inst.flag("network")
+        if network not in (None, "default", "none", "host"):
+            raise TuikerError(f'Dockerfile:{inst.line}: unsupported network mode "{network}"')
         argv = self._run_argv(st, inst)
         cfg = copy.deepcopy(st.config)
         args = [(k, v) for k, v in st.args.items()]
@@ -803,7 +812,7 @@ class Builder:
         env_keys = {item.partition("=")[0] for item in cfg.get("Env") or []}
         env = [f"{k}={v}" for k, v in args if v is not None and k not in env_keys]
         self._commit(st, "RUN " + json.dumps([prefix, argv]), cfg, f"RUN {shown} # buildkit",
-                     lambda: self._run(st, argv, env))
+                     lambda: self._run(st, argv, env, network))
 
     def _run_argv(self, st: _StageState, inst: Instruction) -> list[str]:
         shell = st.config.get("Shell") or DEFAULT_SHELL
@@ -822,19 +831,20 @@ class Builder:
         # Several heredocs, or one fed to a command: the shell reads them as written.
         return [*shell, script + "".join(f"\n{h.content}{h.name}" for h in inst.heredocs)]
 
-    def _run(self, st: _StageState, argv: list[str], env: list[str]) -> Layer | None:
+    def _run(self, st: _StageState, argv: list[str], env: list[str], network: str | None) -> Layer | None:
         from tuiker.engine.containers import RunOptions
         from tuiker.image.layerwriter import write_layer
 
         if not st.layers or st.image_id is None:
             raise TuikerError(f"The command '{' '.join(argv)}' returned a non-zero code: 127 (the image is empty:"
                               " FROM scratch has no shell)")
-        network = "bridge" if self.opts.network == "default" else self.opts.network
+        network = network or self.opts.network  # RUN --network=, else --network of the build
+        network = "bridge" if network == "default" else network
         opts = RunOptions(st.image_id, command=argv, entrypoint=[""], env=env, network=network,
                           labels={BUILD_LABEL: str(os.getpid())}, no_healthcheck=True, image_volumes=False)
         c = self.containers.create(opts)
         try:
-            code = self._stream(c)
+            code = self._stream(c, argv)
             if code != 0:
                 raise TuikerError(f"The command '{' '.join(argv)}' returned a non-zero code: {code}")
             c = self.containers.get(c.id)
@@ -847,9 +857,14 @@ class Builder:
             except TuikerError:
                 pass
 
-    def _stream(self, c) -> int:
+    def _stream(self, c, argv: list[str]) -> int:
         """Start the RUN container attached; its output lines as events while it runs; its exit code."""
-        session = self.containers.start_attached(c.id)
+        from tuiker.engine.containers import ContainerStartError
+
+        try:
+            session = self.containers.start_attached(c.id)
+        except ContainerStartError as e:  # no such command (127), not executable (126)
+            raise TuikerError(f"The command '{' '.join(argv)}' returned a non-zero code: {e.code}: {e}") from None
         vertex, started = self._vertex, self._step_started
         partial = {"stdout": b"", "stderr": b""}
         try:
