@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from textual.widgets import Input
@@ -229,3 +230,21 @@ async def test_command_palette_opens_the_form(engine):
         await pilot.pause(0.5)
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, BuildFormScreen), what="the form")
+
+
+async def test_quitting_mid_build_stops_it(engine, tmp_path):
+    """ctrl+q quits the app from the build screen too: the build is stopped, its RUN container goes."""
+    context = write_context(tmp_path / "slow", "FROM busybox\nRUN echo started; sleep 600\n")
+    async with new_app(engine).run_test(size=SIZE) as pilot:
+        app = pilot.app
+        form = await open_form(pilot)
+        form.query_one("#context", Input).value = str(context)
+        await pilot.press("ctrl+s")
+        screen = await until(pilot, lambda: isinstance(app.screen, BuildScreen) and app.screen, what="the build")
+        run_row = await until(pilot, lambda: screen.rows.get(3), timeout=20, what="the RUN step")
+        await until(pilot, lambda: output_of(run_row) == ["started"], timeout=20, what="the RUN's output")
+        assert len(engine.containers.list(all=True)) == 1
+        await pilot.press("ctrl+q")
+        await until(pilot, lambda: not app.is_running, what="ctrl+q to quit")
+    assert await asyncio.to_thread(screen.ended.wait, 60), "the build's thread did not end"
+    assert engine.containers.list(all=True) == []

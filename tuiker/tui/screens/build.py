@@ -130,6 +130,7 @@ class BuildScreen(ModalScreen[None]):
         self._pending: list[BuildEvent | tuple[str, bool]] = []
         self._lock = threading.Lock()
         self._cancel = threading.Event()
+        self.ended = threading.Event()  # the build's thread is done (it outlives the screen when the app quits)
         self.rows: dict[int, StepRow] = {}
         self.finished = False
         self.failed = False
@@ -162,6 +163,8 @@ class BuildScreen(ModalScreen[None]):
             text = "Build stopped" if self._cancel.is_set() else f"ERROR: {one_line(e)}"
             self._post((text, True))
             return
+        finally:
+            self.ended.set()
         lines = [f"Successfully built {result.image_id.removeprefix('sha256:')[:12]}"]
         lines += [f"Successfully tagged {tag}" for tag in result.tags]
         self._post(("\n".join(lines), False))
