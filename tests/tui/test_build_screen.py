@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from textual.widgets import Input
 from tuihelpers import new_app, notifications, until
 
 from tuiker.base.errors import TuikerError
+from tuiker.engine.build.dockerfile import parse
 from tuiker.image import reference
 from tuiker.tui.screens.build import BuildFormScreen, BuildScreen, StepRow
 from tuiker.tui.screens.confirm import ConfirmScreen
@@ -144,6 +146,20 @@ def reference_error(name: str) -> str:
     raise AssertionError(f"{name} parsed")
 
 
+async def test_dockerfile_error_ends_the_build_before_any_step(engine, tmp_path):
+    dockerfile = "FROM busybox\nFOO bar\nRUN echo never\n"
+    context = write_context(tmp_path / "typo", dockerfile)
+    with pytest.raises(TuikerError) as parsed:  # the parser's message, as `tuiker build` prints it
+        parse(dockerfile)
+    assert "line 2" in str(parsed.value)
+    async with new_app(engine).run_test(size=SIZE) as pilot:
+        screen = await build(pilot, context, "typo:1")
+        assert screen.failed
+        assert states(screen) == [("#1 [internal] load build definition from Dockerfile", "ERROR")]
+        assert status_text(screen) == f"ERROR: {parsed.value}"
+    assert engine.containers.list(all=True) == []
+
+
 async def test_form_refuses_bad_values(engine, tmp_path):
     """Each bad value: docker's message in the form, which stays; nothing built."""
     context = write_context(tmp_path / "ctx")
@@ -163,6 +179,7 @@ async def test_form_refuses_bad_values(engine, tmp_path):
              f'invalid argument "Bad:Tag" for "-t, --tag" flag: {reference_error("Bad:Tag")}'),
             ({"tags": "app:1", "build-args": "VERSION"},
              'invalid argument "VERSION" for "--build-arg" flag: expected KEY=value'),
+            ({"build-args": "", "context": "-"}, "a context on stdin is for `tuiker build -`: give a directory here"),
         ]
         for values, message in cases:
             for input_id, value in values.items():

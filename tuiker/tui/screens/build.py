@@ -56,6 +56,8 @@ class BuildFormScreen(FormScreen["BuildOptions"]):  # the engine loads the build
         context = self.text("context")
         if not context:
             raise TuikerError("a context directory is required")
+        if context == "-":  # open_context would read the app's own terminal
+            raise TuikerError("a context on stdin is for `tuiker build -`: give a directory here")
         dockerfile = self.text("dockerfile") or None
         if dockerfile:
             dockerfile = str(Path(context, dockerfile))
