@@ -103,6 +103,7 @@ async def test_build_shows_steps_and_the_image_appears(engine, tmp_path):
         images = app.screen.images
         await until(pilot, lambda: "docker.io/library/app:1.0" in images.images, what="the image in the panel")
         assert images.images["docker.io/library/app:1.0"].id == image.id
+        await until(pilot, lambda: images.selected == "docker.io/library/app:1.0", what="the image selected")
 
         # The same context again: every step from the cache, the same image.
         screen = await build(pilot, context, "app:again")

@@ -24,7 +24,7 @@ from tuiker.tui.screens.form import FormScreen, field
 from tuiker.tui.widgets.poller import one_line
 
 if TYPE_CHECKING:
-    from tuiker.engine import BuildEvent, BuildOptions
+    from tuiker.engine import BuildEvent, BuildOptions, Engine
 
 STEP_OUTPUT_LINES = 500  # kept per step: a chatty RUN scrolls, memory stays bounded
 REDRAW_INTERVAL = 0.2  # s between two drains of the build's events (and updates of the running step's clock)
@@ -61,7 +61,7 @@ class BuildFormScreen(FormScreen["BuildOptions"]):  # the engine loads the build
         dockerfile = self.text("dockerfile") or None
         if dockerfile:
             dockerfile = str(Path(context, dockerfile))
-        # A directory context reads nothing but the Dockerfile's path here (`tmp` is for stdin's).
+        # For a directory this checks paths and reads .dockerignore only (`tmp` is for a context on stdin).
         open_context(context, dockerfile, Path("/nonexistent"))
         tags = [t for t in re.split(r"[,\s]+", self.text("tags")) if t]
         for tag in tags:
@@ -118,11 +118,12 @@ class StepRow(Vertical):
         self.output.write_lines(lines)
 
 
-class BuildScreen(ModalScreen[None]):
+class BuildScreen(ModalScreen[str | None]):
     """The build runs in a worker thread, which appends the builder's events to a list; the screen drains it
     every REDRAW_INTERVAL (a RUN printing thousands of lines a second costs a few redraws, not a message each).
     `esc` closes the screen once the build is over; while it runs, it asks whether to stop it: the running RUN
-    container is killed (the builder removes it), and the build ends at its next event."""
+    container is killed (the builder removes it), and the build ends at its next event. Dismissed with the
+    Images panel's key of the image built (its first tag, or its ID), or None."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Close")]
 
@@ -134,6 +135,7 @@ class BuildScreen(ModalScreen[None]):
         self._cancel = threading.Event()
         self.ended = threading.Event()  # the build's thread is done (it outlives the screen when the app quits)
         self.rows: dict[int, StepRow] = {}
+        self.image_key: str | None = None
         self.finished = False
         self.failed = False
 
@@ -159,17 +161,22 @@ class BuildScreen(ModalScreen[None]):
     # -- the worker's side --------------------------------------------------------------------------------
 
     def _build(self) -> None:
+        engine = self.app.engine
         try:
-            result = self.app.engine.builds.build(self.options, self._progress)
-        except Exception as e:  # noqa: BLE001 - any failure is the screen's last line
-            text = "Build stopped" if self._cancel.is_set() else f"ERROR: {one_line(e)}"
-            self._post((text, True))
-            return
+            self._post(self._outcome(engine))
         finally:
             self.ended.set()
+
+    def _outcome(self, engine: Engine) -> tuple[str, bool]:
+        """Build; the screen's last lines and whether the build failed."""
+        try:
+            result = engine.builds.build(self.options, self._progress)
+            self.image_key = (engine.images.get(result.image_id).repo_tags or [result.image_id])[0]
+        except Exception as e:  # noqa: BLE001 - any failure is the screen's last line
+            return ("Build stopped" if self._cancel.is_set() else f"ERROR: {one_line(e)}"), True
         lines = [f"Successfully built {result.image_id.removeprefix('sha256:')[:12]}"]
         lines += [f"Successfully tagged {tag}" for tag in result.tags]
-        self._post(("\n".join(lines), False))
+        return "\n".join(lines), False
 
     def _progress(self, event: BuildEvent) -> None:
         # Where the builder can stop cleanly: before a step starts, or between two output lines of a RUN (whose
@@ -241,7 +248,7 @@ class BuildScreen(ModalScreen[None]):
 
     def action_close(self) -> None:
         if self.finished:
-            self.dismiss()
+            self.dismiss(self.image_key)
             return
 
         def answered(answer: str | None) -> None:

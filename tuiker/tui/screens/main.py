@@ -502,9 +502,14 @@ class MainScreen(Screen):
         self.app.push_screen(PullScreen())
 
     def action_build(self) -> None:
+        def built(image_key: str | None) -> None:
+            if image_key is not None:
+                self.images.select(image_key)
+            self.refresh_now()
+
         def submitted(options: BuildOptions | None) -> None:
             if options is not None:
-                self.app.push_screen(BuildScreen(options), lambda _: self.refresh_now())
+                self.app.push_screen(BuildScreen(options), built)
 
         self.app.push_screen(BuildFormScreen(), submitted)
 
