@@ -294,7 +294,7 @@ def test_multi_stage_program_builds_and_runs(engine, tuiker, tmp_path):
     ctx = write_context(tmp_path / "ctx", {"Dockerfile": """FROM busybox AS build
 WORKDIR /src
 COPY hello.in .
-RUN sed 's/@NAME@/world/' hello.in > hello && chmod 755 hello && chown 1000:1000 hello
+RUN sed 's/@NAME@/world/' hello.in > hello && chmod 755 hello && chown 1000:1000 hello && touch .hidden
 
 FROM busybox AS unused
 RUN exit 1
@@ -303,6 +303,7 @@ FROM busybox
 COPY --from=build /src/hello /usr/local/bin/hello
 COPY --from=0 /src/hello.in /usr/share/
 COPY --from=busybox /etc/passwd /copied-from-image
+COPY --from=build /src/*.in /src/.h* /globbed/
 CMD ["hello"]
 """, "hello.in": "#!/bin/sh\necho hello @NAME@\n"})
     result = tuiker("build", "-t", "multi", str(ctx))
@@ -312,6 +313,7 @@ CMD ["hello"]
     _, listing = tuiker_image(engine, "multi", tmp_path)
     assert listing["/usr/local/bin/hello"][:4] == ("file", 0o755, 1000, 1000)  # --from keeps the owner
     assert "/usr/share/hello.in" in listing and "/copied-from-image" in listing
+    assert sorted(subtree(listing, "/globbed")) == ["/globbed", "/globbed/.hidden", "/globbed/hello.in"]
     assert "/src" not in listing
     build(engine, ctx, ["first-stage"], target="build")
     assert config(engine, "first-stage")["config"]["WorkingDir"] == "/src"
@@ -355,6 +357,14 @@ def test_network_modes(engine, tmp_path):
         "Dockerfile": "FROM busybox\nRUN --network=none cat /proc/net/dev | cut -d: -f1\n"})
     _, events = build(engine, flagged, ["net-flag"])
     assert "eth0" not in [e.text.strip() for e in events if e.kind == "output"]
+    engine.networks.create("buildnet")
+    _, events = build(engine, ctx, ["net-user"], network="buildnet", no_cache=True)
+    assert "eth0" in [e.text.strip() for e in events if e.kind == "output"]
+    engine.networks.remove("buildnet")  # no RUN container is left on it
+    from tuiker.engine import BuildOptions, TuikerError
+
+    with pytest.raises(TuikerError, match="network nosuchnet not found"):
+        engine.builds.build(BuildOptions(str(ctx), network="nosuchnet"))
 
 
 def test_pull_and_platform_args(engine, tuiker, busybox_image, tmp_path):
@@ -426,3 +436,36 @@ def test_context_from_stdin(engine, tuiker, tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.decode().strip() == engine.images.get("fromstdin").id
     assert ok(tuiker("run", "--rm", "--network", "none", "fromstdin", "cat", "/f")) == "from a tar"
+
+
+def test_cli_flags_file_build_args_labels_and_escape(engine, tuiker, tmp_path):
+    ctx = write_context(tmp_path / "ctx", {"build/app.Dockerfile": """# escape=`
+FROM busybox
+ARG FROM_ENV
+ARG GIVEN
+RUN echo "$FROM_ENV $GIVEN" > /args && `
+    echo 'C:\\path\\kept' > /win
+"""})
+    result = tuiker("build", "-q", "-f", str(ctx / "build" / "app.Dockerfile"), "-t", "flags:v1", "-t", "flags:v2",
+                    "--build-arg", "FROM_ENV", "--build-arg", "GIVEN=given", "--label", "a=b", "--label", "empty",
+                    str(ctx), env={"FROM_ENV": "from-env"})
+    image_id = ok(result).strip()
+    assert {t for t in engine.images.get(image_id).repo_tags} == {"docker.io/library/flags:v1",
+                                                                  "docker.io/library/flags:v2"}
+    assert config(engine, "flags:v1")["config"]["Labels"] == {"a": "b", "empty": ""}
+    out = ok(tuiker("run", "--rm", "--network", "none", "flags:v1", "cat", "/args", "/win"))
+    assert out == "from-env given\nC:\\path\\kept\n"
+
+
+def test_copy_writes_through_a_destination_symlink_and_add_chown(engine, tmp_path):
+    """docker follows a symlink at the destination (inside the image); ADD --chown leaves an unpacked tar's
+    made destination to root, as docker."""
+    ctx = write_context(tmp_path / "ctx", {
+        "Dockerfile": "FROM busybox\nRUN ln -s /var/tmp/f /filelink\nCOPY a.txt /filelink\n"
+                      "ADD --chown=app:app app.tar /owned-tar/\n",
+        "a.txt": "a", "app.tar": _tar([("x.txt", b"x", None)], "w")})
+    build(engine, ctx, ["through"])
+    _, listing = tuiker_image(engine, "through", tmp_path)
+    assert listing["/filelink"][:2] == ("link", "/var/tmp/f")
+    assert listing["/var/tmp/f"][0] == "file" and listing["/var/tmp/f"][4] == 1
+    assert listing["/owned-tar"][:4] == ("dir", 0o755, 0, 0)

@@ -59,7 +59,9 @@ def test_a_failing_run_says_so_and_leaves_nothing(engine, engine_root, tuiker, t
     ("FROM busybox\nRUN true\nFOO bar\n", "Error: dockerfile parse error on line 3: unknown instruction: FOO"),
     ("FROM busybox\nEXPOSE 99999\n", "Error: Dockerfile:2: invalid containerPort: 99999"),
     ("FROM busybox\nSTOPSIGNAL SIGNOPE\n", "Error: Dockerfile:2: Invalid signal: SIGNOPE"),
-    ("FROM busybox\nRUN [\"/no/such/binary\"]\n", "returned a non-zero code: 127"),
+    ("FROM busybox\nRUN [\"/no/such/binary\"]\n",
+     'Error: exec: "/no/such/binary": stat /no/such/binary: no such file or directory'),
+    ("FROM busybox\nUSER nope\nRUN true\n", "Error: unable to find user nope: no matching entries in passwd file"),
 ])
 def test_dockerfile_errors_are_one_line_and_leave_nothing(engine, engine_root, tuiker, tmp_path, cgroup_parent,
                                                           dockerfile, message):

@@ -113,6 +113,20 @@ COPY dir /contents
 ADD archive.tar /unpacked/
 RUN ln -s /usr/local/bin/one.sh /bin/one && rm /bin/vi && chown -R 1000:1000 /multi
 """, "dir/a.txt": "a", "dir/sub/b.txt": "b", "one.sh": "echo one\n", "two.txt": "2"}, {}),
+    "multistage": ({
+        "Dockerfile": """FROM {base} AS build
+WORKDIR /src
+COPY hello.in .
+RUN sed 's/@NAME@/world/' hello.in > hello && chmod 750 hello && chown 1000:1000 hello && mkdir -p out/sub \\
+    && echo data > out/sub/data
+
+FROM {base}
+COPY --from=build /src/hello /usr/local/bin/
+COPY --from=build /src/out /opt/out
+COPY --from=0 /src/hello.in /usr/share/hello.in
+USER 1000:1000
+ENTRYPOINT ["hello"]
+""", "hello.in": "#!/bin/sh\necho hello @NAME@\n"}, {}),
 }
 
 

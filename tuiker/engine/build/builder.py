@@ -47,6 +47,19 @@ BUILD_LABEL = "tuiker.build.pid"  # on RUN containers: a dead build's are swept 
 _MOUNT_POINTS = ("proc", "sys", "dev", "etc/hostname", "etc/hosts", "etc/resolv.conf")
 
 
+class StoredLayer:
+    """A layer already in the store, in the shape make_image takes (layerwriter.Layer's fields): without loading
+    layerwriter, and the pull code and requests with it, in a build the cache answers whole."""
+
+    __slots__ = ("diff_id", "blob_digest", "blob_size", "size")
+
+    def __init__(self, diff_id: str, blob_digest: str, blob_size: int, size: int) -> None:
+        self.diff_id = diff_id
+        self.blob_digest = blob_digest
+        self.blob_size = blob_size
+        self.size = size
+
+
 class BuildOptions:
     """What `build` takes, as docker's flags name it. A plain class (see RunOptions)."""
 
@@ -139,6 +152,11 @@ class Builder:
         self._emit = progress or (lambda event: None)
         self._vertex = 0
         self.opts: BuildOptions | None = None
+        self._removals: list = []  # scratch roots being removed in the background (files.scratch_root)
+        self._number = 0  # the instruction being built, among all of the stages built (classic `Step N/M`)
+        self._total = 0
+        self._step_started = 0.0
+        self._cached = False
 
     # -- the whole build ---------------------------------------------------------------------------------------
 
@@ -150,15 +168,19 @@ class Builder:
         tags = [self._full_tag(t) for t in opts.tags]
         self._check_platform(opts.platform)
         if opts.network not in ("bridge", "default", "host", "none"):
-            self.containers.networks.get(opts.network)  # docker: an unknown network fails the build up front
+            self.containers.networks.inspect(opts.network)  # docker: an unknown network fails the build up front
         sweep_build_containers(self.containers)
         work = self.store.tmp_path("-context")
         with self.store.lease():  # no garbage collection takes a layer before its image is recorded
             work.mkdir(mode=0o700)
             try:
                 vertex = self._start("[internal] load build definition from " + (opts.dockerfile or "Dockerfile"))
-                ctx = open_context(opts.context, opts.dockerfile, work)
-                dockerfile = self._parse(ctx)
+                try:
+                    ctx = open_context(opts.context, opts.dockerfile, work)
+                    dockerfile = self._parse(ctx)
+                except TuikerError as e:
+                    self._emit(BuildEvent("error", vertex, str(e)))
+                    raise
                 self._done(vertex)
                 final = self._build_stages(dockerfile, ctx)
                 if opts.labels:
@@ -170,6 +192,8 @@ class Builder:
                 import shutil
 
                 shutil.rmtree(work, ignore_errors=True)
+                for removal in self._removals:
+                    removal.wait()
         return BuildResult(image_id, [reference.familiar(t) for t in tags])
 
     @staticmethod
@@ -321,7 +345,7 @@ class Builder:
         if not any(item.startswith("PATH=") for item in env):
             st.config["Env"] = [*env, f"PATH={DEFAULT_PATH}"]
         triggers = st.config.pop("OnBuild", None) or []
-        return [self._trigger(text, df) for text in triggers]
+        return [self._trigger(text) for text in triggers]
 
     def _base_image(self, name: str, vertex: int):
         from tuiker.image import reference
@@ -343,17 +367,15 @@ class Builder:
         return self.images.pull(name, None, progress).image
 
     def _layers_of(self, image) -> list[Layer]:
-        from tuiker.image.layerwriter import Layer
-
         manifest = json.loads(self.store.read_blob(image.manifest_digest))
         sizes = [layer.get("size", 0) for layer in manifest.get("layers", [])]
         if len(sizes) != len(image.layers):
             sizes = [0] * len(image.layers)
-        return [Layer(diff_id, blob, size, self.store.layer_size(diff_id))
+        return [StoredLayer(diff_id, blob, size, self.store.layer_size(diff_id))
                 for diff_id, blob, size in zip(image.layers, image.blobs, sizes, strict=True)]
 
     @staticmethod
-    def _trigger(text: str, df: Dockerfile) -> Instruction:
+    def _trigger(text: str) -> Instruction:
         from tuiker.engine.build.dockerfile import parse
 
         parsed = parse(f"FROM scratch\n{text}\n")
@@ -368,8 +390,7 @@ class Builder:
         self._vertex += 1
         self._step_started = time.monotonic()
         self._cached = False
-        self._emit(BuildEvent("step", self._vertex, title, instruction, getattr(self, "_number", 0),
-                              getattr(self, "_total", 0)))
+        self._emit(BuildEvent("step", self._vertex, title, instruction, self._number, self._total))
         return self._vertex
 
     def _done(self, vertex: int) -> None:
@@ -617,7 +638,7 @@ class Builder:
         from tuiker.engine.build import files
         from tuiker.image.layerwriter import write_layer
 
-        with files.scratch_root(self.store, [layer.diff_id for layer in st.layers]) as root:
+        with files.scratch_root(self.store, [layer.diff_id for layer in st.layers], self._removals) as root:
             work(root)
             return write_layer(self.store, root.upper) if root.changed() else None
 
@@ -722,11 +743,10 @@ class Builder:
             raise
         finally:
             os.close(r)
-        source_error = None
+        source_error: BaseException | None = None
         try:
-            wait_source = feed(root, r, w)
-            wait_source()
-        except TuikerError as e:
+            feed(root, r, w)()
+        except BaseException as e:  # the helper is reaped all the same: it sees the pipe's end and stops
             source_error = e
         try:
             wait_dest()
@@ -844,7 +864,7 @@ class Builder:
                           labels={BUILD_LABEL: str(os.getpid())}, no_healthcheck=True, image_volumes=False)
         c = self.containers.create(opts)
         try:
-            code = self._stream(c, argv)
+            code = self._stream(c)
             if code != 0:
                 raise TuikerError(f"The command '{' '.join(argv)}' returned a non-zero code: {code}")
             c = self.containers.get(c.id)
@@ -857,14 +877,14 @@ class Builder:
             except TuikerError:
                 pass
 
-    def _stream(self, c, argv: list[str]) -> int:
+    def _stream(self, c) -> int:
         """Start the RUN container attached; its output lines as events while it runs; its exit code."""
         from tuiker.engine.containers import ContainerStartError
 
         try:
             session = self.containers.start_attached(c.id)
-        except ContainerStartError as e:  # no such command (127), not executable (126)
-            raise TuikerError(f"The command '{' '.join(argv)}' returned a non-zero code: {e.code}: {e}") from None
+        except ContainerStartError as e:  # no such command, no such USER: the runtime's words, as docker's
+            raise TuikerError(str(e)) from None
         vertex, started = self._vertex, self._step_started
         partial = {"stdout": b"", "stderr": b""}
         try:
@@ -961,7 +981,7 @@ def _port_specs(word: str, line: int) -> list[str]:
     port, _, proto = word.partition("/")
     proto = (proto or "tcp").lower()
     if proto not in ("tcp", "udp", "sctp"):
-        raise TuikerError(f"Dockerfile:{line}: invalid proto: {proto}")
+        raise TuikerError(f"Dockerfile:{line}: Invalid proto: {proto}")
     start, sep, end = port.partition("-")
     try:
         first, last = int(start), int(end) if sep else int(start)

@@ -18,7 +18,6 @@ its content) into the destination with the store's layer unpacker (names stay in
 from __future__ import annotations
 
 import bz2
-import glob
 import gzip
 import io
 import lzma
@@ -33,6 +32,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tuiker.base.errors import TuikerError
+from tuiker.engine.build.context import contains_wildcards, go_match
 from tuiker.image.layers import unpack_layer
 from tuiker.runtime import users
 
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
 NAME_HEADER = "TUIKER.name"  # a source's base name, on its top-level member
 ARCHIVE_HEADER = "TUIKER.archive"  # ADD: this file is a tar to unpack
+PIPE_BUFFER = 1 << 20  # writes into the copy pipe (not reads: tarfile slices its read buffer at every record)
 MULTI_SOURCE = "When using COPY with more than one source file, the destination must be a directory and end with a /"
 
 
@@ -77,14 +78,23 @@ class ScratchRoot:
 
 
 @contextmanager
-def scratch_root(store: Store, layers: list[str]) -> Iterator[ScratchRoot]:
-    """A ScratchRoot under the store's tmp, removed when done (or by the store's sweep if we are killed)."""
+def scratch_root(store: Store, layers: list[str], removals: list | None = None) -> Iterator[ScratchRoot]:
+    """A ScratchRoot under the store's tmp, removed when done (or by the store's sweep if we are killed). With
+    `removals`, the removal runs in the background (a `rm -rf` whose Popen is added there, for the caller to
+    wait for): unlinking files the layer writer has just synced costs ~2 ms each on a busy disk, time the next
+    steps need not wait."""
     work = store.tmp_path("-build")
     work.mkdir(mode=0o700)
     try:
         yield ScratchRoot(store, layers, work)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if removals is None:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            import subprocess
+
+            removals.append(subprocess.Popen(["rm", "-rf", "--", str(work)], stdin=subprocess.DEVNULL,
+                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
 
 
 def is_archive(path: str) -> bool:
@@ -101,8 +111,10 @@ def is_archive(path: str) -> bool:
 
 # -- the sources' side ---------------------------------------------------------------------------------------
 
-def _tarinfo(tar: tarfile.TarFile, path: str, name: str, owner_zero: bool) -> tarfile.TarInfo:
+def _tarinfo(tar: tarfile.TarFile, path: str, name: str, owner_zero: bool) -> tarfile.TarInfo | None:
     info = tar.gettarinfo(path, arcname=name)
+    if info is None:
+        return None
     if owner_zero:
         info.uid = info.gid = 0
     info.uname = info.gname = ""
@@ -111,6 +123,8 @@ def _tarinfo(tar: tarfile.TarFile, path: str, name: str, owner_zero: bool) -> ta
 
 def _add(tar: tarfile.TarFile, path: str, name: str, owner_zero: bool, headers: dict | None = None) -> None:
     info = _tarinfo(tar, path, name, owner_zero)
+    if info is None:  # a socket: nothing a tar (or docker's context) carries
+        return
     if headers:
         info.pax_headers = headers
     if info.isreg():
@@ -124,7 +138,7 @@ def pack_context(out, root: Path, sources: list[tuple[str, str, list[str]]], arc
     """Sources from the build context into the stream: (the path as named, its real path, the entries under it
     that .dockerignore keeps, relative to the context, for a directory). With `archives` (ADD), a tar file is
     marked for unpacking."""
-    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, bufsize=PIPE_BUFFER) as tar:
         for index, (rel, real, inside) in enumerate(sources):
             headers = {NAME_HEADER: posixpath.basename(rel.rstrip("/")) or "."}
             if archives and os.path.isfile(real) and is_archive(real):
@@ -137,7 +151,7 @@ def pack_context(out, root: Path, sources: list[tuple[str, str, list[str]]], arc
 
 def pack_heredoc(out, files: list[tuple[str, bytes]]) -> None:
     """COPY <<EOF: each heredoc a regular file (0644, root's), named by its delimiter word."""
-    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, bufsize=PIPE_BUFFER) as tar:
         for index, (name, data) in enumerate(files):
             info = tarfile.TarInfo(str(index))
             info.size, info.mode, info.mtime = len(data), 0o644, int(time.time())
@@ -151,12 +165,11 @@ def pack_rootfs(out_fd: int, patterns: list[str]) -> Callable[[], None]:
     def body() -> None:
         no_name_lookups()
         with os.fdopen(out_fd, "wb") as out, \
-                tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+                tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, bufsize=PIPE_BUFFER) as tar:
             index = 0
             for pattern in patterns:
                 path = "/" + pattern.lstrip("/")
-                found = sorted(glob.glob(path)) if glob.has_magic(path) else [path]
-                found = [p for p in found if os.path.lexists(p)]
+                found = [p for p in _rootfs_glob(path) if os.path.lexists(p)]
                 if not found:
                     raise TuikerError(f"COPY failed: stat {path}: file does not exist")
                 for match in found:
@@ -170,6 +183,21 @@ def pack_rootfs(out_fd: int, patterns: list[str]) -> Callable[[], None]:
                                 _add(tar, full, f"{index}/{os.path.relpath(full, match)}", False)
                     index += 1
     return body
+
+
+def _rootfs_glob(path: str) -> list[str]:
+    """The paths an absolute COPY --from source names, wildcards matched per component with Go's filepath.Match
+    (as the context's: `*` matches dot files too)."""
+    if not contains_wildcards(path):
+        return [path]
+    found = ["/"]
+    for part in [p for p in path.split("/") if p]:
+        if not contains_wildcards(part):
+            found = [posixpath.join(base, part) for base in found]
+            continue
+        found = [posixpath.join(base, name) for base in found if os.path.isdir(base)
+                 for name in sorted(os.listdir(base)) if go_match(part, name)]
+    return found
 
 
 def no_name_lookups() -> None:
@@ -237,7 +265,7 @@ def place_stream(in_fd: int, dest: str, dest_is_dir: bool, chown: str | None, ch
                         raise TuikerError(MULTI_SOURCE)
                     name = m.pax_headers.get(NAME_HEADER, top)
                     if m.pax_headers.get(ARCHIVE_HEADER):
-                        make_dirs(dest, owner)
+                        make_dirs(dest, None)  # docker: --chown is not the unpacked destination's owner
                         _unpack_archive(tar.extractfile(m), dest)
                         targets[top] = None
                         continue
@@ -249,8 +277,9 @@ def place_stream(in_fd: int, dest: str, dest_is_dir: bool, chown: str | None, ch
                         make_dirs(dest, owner)
                         path = posixpath.join(dest, name)
                     else:
-                        make_dirs(posixpath.dirname(dest), owner)
-                        path = dest
+                        # A symlink at DEST is written through (in the root): docker's FollowSymlinkInScope.
+                        path = os.path.realpath(dest) if os.path.islink(dest) else dest
+                        make_dirs(posixpath.dirname(path), owner)
                     targets[top] = None
                 else:
                     base = targets.get(top)
