@@ -469,3 +469,18 @@ def test_copy_writes_through_a_destination_symlink_and_add_chown(engine, tmp_pat
     assert listing["/filelink"][:2] == ("link", "/var/tmp/f")
     assert listing["/var/tmp/f"][0] == "file" and listing["/var/tmp/f"][4] == 1
     assert listing["/owned-tar"][:4] == ("dir", 0o755, 0, 0)
+
+
+def test_from_scratch(engine, tuiker, tmp_path):
+    ctx = write_context(tmp_path / "ctx", {"Dockerfile": 'FROM scratch\nCOPY f /f\nENV A=1\nCMD ["/f"]\n', "f": "hi"})
+    build(engine, ctx, ["scratchy"])
+    doc = config(engine, "scratchy")
+    assert doc["config"]["Env"] == ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "A=1"]
+    _, listing = tuiker_image(engine, "scratchy", tmp_path)
+    assert sorted(listing) == ["/f"] and len(doc["rootfs"]["diff_ids"]) == 1
+    empty = write_context(tmp_path / "empty", {"Dockerfile": "FROM scratch\n"})
+    image_id, _ = build(engine, empty, ["nothing"])
+    assert config(engine, image_id)["rootfs"]["diff_ids"] == []
+    shell = write_context(tmp_path / "shell", {"Dockerfile": "FROM scratch\nRUN true\n"})
+    assert one_line_error(tuiker("build", "-q", str(shell))) == \
+        'Error: exec: "/bin/sh": stat /bin/sh: no such file or directory'

@@ -157,6 +157,7 @@ class Builder:
         self._total = 0
         self._step_started = 0.0
         self._cached = False
+        self._monitor_start = None  # the thread starting the monitor (_warm_monitor)
 
     # -- the whole build ---------------------------------------------------------------------------------------
 
@@ -231,6 +232,8 @@ class Builder:
         target = df.stage_index(self.opts.target) if self.opts.target else len(df.stages) - 1
         bases = [expand_word(s.base, meta, df.escape) for s in df.stages]
         needed = self._needed(df, bases, target)
+        if any(inst.cmd == "run" for i in needed for inst in df.stages[i].instructions):
+            self._warm_monitor()
         self._total = sum(1 + len(df.stages[i].instructions) for i in needed)
         self._number = 0
         built: dict[int, _StageState] = {}
@@ -239,6 +242,24 @@ class Builder:
                 built[stage.index] = self._build_stage(df, stage, bases[stage.index], built, ctx, meta,
                                                        multi=len(needed) > 1)
         return built[target]
+
+    def _warm_monitor(self) -> None:
+        """Start the engine's monitor now, in the background, if it does not run: it takes about a second to come
+        up, which the steps before the first RUN hide (a fresh engine root, the usual case of a first build)."""
+        monitor = self.containers.monitor
+        if monitor.alive():
+            return
+        import socket  # noqa: F401 - what the thread imports, imported here: our helpers fork meanwhile
+        import threading
+
+        def start() -> None:
+            try:
+                monitor.connect().close()
+            except OSError:
+                pass  # the first RUN connects again, and says why it cannot
+
+        self._monitor_start = threading.Thread(target=start, name="monitor-start", daemon=True)
+        self._monitor_start.start()
 
     def _meta_args(self, df: Dockerfile) -> dict[str, str]:
         """The ARGs before the first FROM: usable in FROM lines, and as defaults of a stage's bare ARG."""
@@ -856,8 +877,10 @@ class Builder:
         from tuiker.image.layerwriter import write_layer
 
         if not st.layers or st.image_id is None:
-            raise TuikerError(f"The command '{' '.join(argv)}' returned a non-zero code: 127 (the image is empty:"
-                              " FROM scratch has no shell)")
+            # An empty root (FROM scratch): as the runtime says it of any command not in the image.
+            raise TuikerError(f'exec: "{argv[0]}": stat {argv[0]}: no such file or directory')
+        if self._monitor_start is not None:
+            self._monitor_start.join()
         network = network or self.opts.network  # RUN --network=, else --network of the build
         network = "bridge" if network == "default" else network
         opts = RunOptions(st.image_id, command=argv, entrypoint=[""], env=env, network=network,
