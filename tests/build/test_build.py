@@ -3,6 +3,7 @@ and file system checked (BuildKit's results, as modern docker gives them), and t
 
 from __future__ import annotations
 
+import gzip
 import io
 import tarfile
 
@@ -30,7 +31,7 @@ def test_tutorial_shape_builds_and_runs(engine, tuiker, tmp_path):
     assert result.returncode == 0, result.stderr
     progress = result.stderr
     for line in ("[1/7] FROM busybox", "[2/7] WORKDIR /app", "[3/7] COPY package.txt ./", "[5/7] COPY . .",
-                 "[7/7] CMD", "naming to getting-started:latest done"):
+                 "[7/7] CMD", "naming to docker.io/library/getting-started:latest done"):
         assert line in progress
     assert "#5 DONE" in progress
     out = ok(tuiker("run", "--rm", "--network", "none", "getting-started"))
@@ -187,7 +188,8 @@ def _tar(entries: list[tuple[str, bytes | None, str | None]], mode: str = "w:gz"
 def test_add_extracts_local_archives_inside_the_rootfs(engine, tmp_path):
     ctx = write_context(tmp_path / "ctx", {
         "Dockerfile": "FROM busybox\nADD app.tgz /opt/\nADD plain.bin /raw/\nADD evil.tar /jail/\n"
-                      "COPY app.tgz /kept/\n",
+                      "COPY app.tgz /kept/\nADD notes.txt.gz /notes/\n",
+        "notes.txt.gz": gzip.compress(b"not a tar"),  # compressed, but no tar inside: copied
         "app.tgz": _tar([("app", None, None), ("app/run.sh", b"echo run\n", None)]),
         "plain.bin": _tar([("x", b"x", None)], "w:bz2"),  # by content, whatever the name
         # An absolute symlink then a file through it: lands under /jail, not in the host's (or image's) /etc.
@@ -199,6 +201,7 @@ def test_add_extracts_local_archives_inside_the_rootfs(engine, tmp_path):
     assert "/raw/x" in listing
     assert "/etc/evil" not in listing and listing["/jail/etc/evil"][0] == "file"
     assert listing["/kept/app.tgz"][0] == "file"  # COPY never unpacks
+    assert listing["/notes/notes.txt.gz"][0] == "file"
 
 
 def test_add_refuses_an_archive_escaping_its_destination(engine, tuiker, tmp_path):

@@ -53,4 +53,5 @@ class Builds:
                     continue
                 deleted.append(image.id)
         store.collect_garbage()
+        cache.forget_results({image.id for image in store.list_images()})
         return entries, deleted, max(0, before - self.images.layer_bytes())

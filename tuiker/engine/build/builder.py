@@ -715,7 +715,7 @@ class Builder:
             patterns = [posixpath.normpath("/" + s) for s in sources]
             key = f"{what} {flags} from {source_root[0]} {json.dumps(patterns)} in {target}{'/' * dest_is_dir}"
 
-            def feed(root, fd_in, fd_out) -> Callable[[], None]:
+            def feed(fd_out: int) -> Callable[[], None]:
                 return self._feed_rootfs(source_root[1], patterns, fd_out)
         elif heredocs and all(s.startswith("<<") for s in sources):
             docs = []
@@ -727,7 +727,7 @@ class Builder:
                 docs.append((doc.name, content.encode()))
             key = f"{what} {flags} heredoc:{json.dumps([[n, c.decode()] for n, c in docs])} in {target}"
 
-            def feed(root, fd_in, fd_out) -> Callable[[], None]:
+            def feed(fd_out: int) -> Callable[[], None]:
                 with os.fdopen(fd_out, "wb") as out:
                     files.pack_heredoc(out, docs)
                 return lambda: None
@@ -739,7 +739,7 @@ class Builder:
             key = f"{what} {flags} {ctx.source_hash([rel for rel, _, _ in picked])} in {target}" \
                   f"{'/' * dest_is_dir}"
 
-            def feed(root, fd_in, fd_out) -> Callable[[], None]:
+            def feed(fd_out: int) -> Callable[[], None]:
                 try:
                     with os.fdopen(fd_out, "wb") as out:
                         files.pack_context(out, ctx.root, picked, archives=add)
@@ -752,8 +752,10 @@ class Builder:
 
         self._commit(st, key, cfg, f"{shown} # buildkit", place)
 
-    def _pipe(self, root, feed, target: str, dest_is_dir: bool, chown: str | None, chmod: int | None) -> None:
-        """The sources (`feed` writes them into the pipe) into the scratch root, by a helper chrooted there."""
+    def _pipe(self, root, feed: Callable[[int], Callable[[], None]], target: str, dest_is_dir: bool,
+              chown: str | None, chmod: int | None) -> None:
+        """The sources into the scratch root, by a helper chrooted there: `feed(fd)` writes them into the pipe
+        (closing it) and returns what waits for its own helper, if it has one."""
         from tuiker.engine.build import files
 
         r, w = os.pipe2(os.O_CLOEXEC)
@@ -766,7 +768,7 @@ class Builder:
             os.close(r)
         source_error: BaseException | None = None
         try:
-            feed(root, r, w)()
+            feed(w)()
         except BaseException as e:  # the helper is reaped all the same: it sees the pipe's end and stops
             source_error = e
         try:
@@ -931,8 +933,6 @@ class Builder:
     # -- the result -----------------------------------------------------------------------------------------
 
     def _export(self, final: _StageState, tags: list[str]) -> str:
-        from tuiker.image import reference
-
         vertex = self._start("exporting to image")
         if final.image_id is None:  # FROM scratch and nothing else
             from tuiker.image.newimage import make_image
@@ -943,7 +943,7 @@ class Builder:
         self._emit(BuildEvent("info", vertex, f"writing image {final.image_id} done", image=final.image_id))
         for tag in tags:
             self.store.tag(final.image_id, tag)
-            self._emit(BuildEvent("info", vertex, f"naming to {reference.familiar(tag)} done"))
+            self._emit(BuildEvent("info", vertex, f"naming to {tag} done"))  # in full, as BuildKit
         self._cached = False
         self._done(vertex)
         return final.image_id

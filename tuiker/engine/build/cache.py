@@ -88,9 +88,15 @@ class BuildCache:
             results = set()
         return cached - results
 
-    def forget_results(self, gone: set[str]) -> None:
-        for image_id in gone:
-            try:
-                os.unlink(self.results / image_id.removeprefix("sha256:"))
-            except FileNotFoundError:
-                pass
+    def forget_results(self, kept: set[str]) -> None:
+        """Drop the result marks of images not in `kept` (those that went)."""
+        try:
+            names = os.listdir(self.results)
+        except FileNotFoundError:
+            return
+        for name in names:
+            if f"sha256:{name}" not in kept:
+                try:
+                    os.unlink(self.results / name)
+                except FileNotFoundError:
+                    pass

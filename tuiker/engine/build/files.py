@@ -98,15 +98,18 @@ def scratch_root(store: Store, layers: list[str], removals: list | None = None) 
 
 
 def is_archive(path: str) -> bool:
-    """A tar, plain or compressed (gzip, bzip2, xz), by its content, as docker's ADD decides."""
+    """A tar, plain or compressed (gzip, bzip2, xz), by its content, as docker's ADD decides: a compressed file
+    that is no tar inside (`notes.txt.gz`) is copied as it is."""
+    openers = {b"\x1f\x8b": gzip.open, b"BZh": bz2.open, b"\xfd7zXZ\x00": lzma.open}
     try:
         with open(path, "rb") as f:
-            head = f.read(512)
-    except OSError:
+            head = f.read(6)
+        opener = next((o for magic, o in openers.items() if head.startswith(magic)), open)
+        with opener(path, "rb") as f:
+            block = f.read(512)
+    except (OSError, EOFError, lzma.LZMAError):
         return False
-    if head.startswith((b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")):
-        return True
-    return len(head) >= 262 and head[257:262] == b"ustar"
+    return len(block) >= 262 and block[257:262] == b"ustar"
 
 
 # -- the sources' side ---------------------------------------------------------------------------------------
