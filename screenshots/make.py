@@ -7,6 +7,7 @@ containers (a throwaway engine root, a local registry with bench/'s images), as 
 containers-logs.svg  the lists and a container's Logs tab      stats.svg  a busy container's Stats graphs
 exec.svg             a shell exec'd in a container, in a tab   pull.svg   an image pulling, layer by layer
 networks.svg         the Networks panel and a network's inspect document
+build.svg            an image building (`b` on Images), its RUN step's output streaming
 """
 
 from __future__ import annotations
@@ -32,6 +33,15 @@ LOG_LINE = ('i=0; while :; do i=$((i+1)); echo "10.0.0.$((i % 7 + 2)) - - \\"GET
             '$((i * 37 % 900 + 100))"; sleep 0.7; done')
 # Bursts of work and rest (bench/'s busybox has only a few applets: sh's arithmetic is the work).
 BUSY = "while :; do i=0; while [ $i -lt 40000 ]; do i=$((i + 1)); done; sleep 1; done"
+# The tutorials' Dockerfile shape, with a RUN that prints for a while.
+DOCKERFILE = """\
+FROM busybox
+WORKDIR /app
+COPY index.html .
+RUN for i in 1 2 3 4 5 6 7 8; do echo "compiling module $i/8"; sleep 0.5; done
+EXPOSE 8080
+CMD ["httpd", "-f", "-p", "8080", "-h", "/app"]
+"""
 
 
 def free_port() -> int:
@@ -77,6 +87,7 @@ async def select(pilot, name: str) -> None:
 
 async def shoot(engine, app_ref: str) -> None:
     from tuiker.tui.app import TuikerApp
+    from tuiker.tui.screens.build import BuildScreen
     from tuiker.tui.screens.pull import LayerProgress
     from tuiker.tui.widgets.terminal import Terminal
 
@@ -128,6 +139,22 @@ async def shoot(engine, app_ref: str) -> None:
             await pilot.press("j")
         await until(pilot, lambda: "Name: web" in screen.query_one("#network-details").text)
         app.save_screenshot(str(HERE / "networks.svg"))
+
+        context = ROOT / "site"
+        context.mkdir()
+        (context / "Dockerfile").write_text(DOCKERFILE)
+        (context / "index.html").write_text("<h1>hello</h1>\n")
+        await pilot.press("shift+tab", "b")
+        await pilot.pause()
+        app.screen.query_one("#context").value = str(context)
+        app.screen.query_one("#tags").value = "site:1.0"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(app.screen, BuildScreen))
+        build = app.screen
+        await until(pilot, lambda: 5 in build.rows and build.rows[5].output.line_count >= 4)
+        app.save_screenshot(str(HERE / "build.svg"))
+        await until(pilot, lambda: build.finished, timeout=60)
+        await pilot.press("escape")
 
 
 def stop_monitor() -> None:

@@ -336,10 +336,11 @@ async def test_help_and_command_palette_list_every_action(engine):
         assert {"container.stop", "container.restart", "container.start", "container.pause", "container.remove",
                 "container.exec", "container.attach", "container.new", "image.pull", "image.remove", "list.filter",
                 "logs.search", "logs.timestamps", "logs.follow", "panel.next", "tab.next", "help", "quit",
-                "network.remove", "network.new"} <= ids
+                "network.remove", "network.new", "image.build"} <= ids
         titles = [command.title for command in app.get_system_commands(screen)]
         for wanted in ("Containers: Stop", "Containers: Exec shell", "Images: Remove image", "Everywhere: Pull",
-                       "Everywhere: New", "Logs: Search", "Networks: Remove network", "Networks: New network"):
+                       "Everywhere: New", "Logs: Search", "Networks: Remove network", "Networks: New network",
+                       "Images: Build an image"):
             assert wanted in titles
 
         await pilot.press("question_mark")

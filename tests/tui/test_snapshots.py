@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import pytest
 from conftest import make_engine
+from textual.widgets import Input
 from tuihelpers import new_app, row_states, run, until
 
 from tuiker.base import config
 from tuiker.tui.app import TuikerApp
+from tuiker.tui.screens.build import BuildFormScreen
 from tuiker.tui.widgets.logs import LogView
 
 SIZE = (130, 36)
@@ -76,3 +78,18 @@ def test_remove_asks(app, snap_compare):
         await pilot.press("d")
 
     assert snap_compare(app, terminal_size=SIZE, run_before=ask)
+
+
+def test_build_form(app, snap_compare):
+    async def open_form(pilot) -> None:
+        await settled(pilot)
+        await pilot.press("tab")  # the Images panel
+        await until(pilot, lambda: pilot.app.screen.query_one("#image-details").text, what="the image's document")
+        await pilot.press("b")
+        await until(pilot, lambda: isinstance(pilot.app.screen, BuildFormScreen), what="the form")
+        # The default is the current directory: the tests' own, which differs between checkouts.
+        pilot.app.screen.query_one("#context", Input).value = "/srv/app"
+        pilot.app.screen.query_one("#tags", Input).value = "app:1.0"
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=open_form)

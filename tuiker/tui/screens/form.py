@@ -29,6 +29,7 @@ class FormScreen(ModalScreen[Result | None], Generic[Result]):
     (`compose_fields`) and the row of checkboxes (`compose_switches`)."""
 
     FORM_TITLE: ClassVar[str] = ""
+    SUBMIT: ClassVar[str] = "Create"  # the submit button's word (ctrl+s's in the footer: override the binding)
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "dismiss(None)", "Cancel"),
@@ -44,7 +45,7 @@ class FormScreen(ModalScreen[Result | None], Generic[Result]):
                 yield from self.compose_switches()
             yield Label("", id="form-error", classes="error")
             with Horizontal(classes="buttons"):
-                yield Button("Create (ctrl+s)", id="create", variant="primary")
+                yield Button(f"{self.SUBMIT} (ctrl+s)", id="create", variant="primary")
                 yield Button("Cancel (esc)", id="cancel")
         yield Footer()
 

@@ -26,6 +26,7 @@ from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Tabs
 
 from tuiker.engine import LIVE_STATES, Container, Snapshot, familiar_name
+from tuiker.tui.screens.build import BuildFormScreen, BuildScreen
 from tuiker.tui.screens.confirm import ConfirmScreen
 from tuiker.tui.screens.help import KeyRow
 from tuiker.tui.screens.new_container import NewContainer, NewContainerScreen
@@ -39,7 +40,7 @@ from tuiker.tui.widgets.poller import Poller, one_line
 from tuiker.tui.widgets.terminal import Terminal
 
 if TYPE_CHECKING:
-    from tuiker.engine import Engine, Watcher
+    from tuiker.engine import BuildOptions, Engine, Watcher
 
 # The user's shell if the image has bash, else sh (lazydocker reads /etc/passwd; most images have neither
 # a login shell nor a passwd entry worth trusting).
@@ -499,6 +500,18 @@ class MainScreen(Screen):
 
     def action_pull(self) -> None:
         self.app.push_screen(PullScreen())
+
+    def action_build(self) -> None:
+        def built(image_key: str | None) -> None:
+            if image_key is not None:
+                self.images.select(image_key)
+            self.refresh_now()
+
+        def submitted(options: BuildOptions | None) -> None:
+            if options is not None:
+                self.app.push_screen(BuildScreen(options), built)
+
+        self.app.push_screen(BuildFormScreen(), submitted)
 
     def action_remove_image(self) -> None:
         name = self.images.selected

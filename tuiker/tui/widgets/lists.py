@@ -324,6 +324,8 @@ class ImageList(ResourceList):
     COLUMNS = ("REPOSITORY", "TAG", "IMAGE ID", "SIZE")
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("d,D", "screen.remove_image", "Remove image", id="image.remove", tooltip="Remove the image"),
+        Binding("b", "screen.build", "Build an image", id="image.build",
+                tooltip="Build an image from a Dockerfile (a form, then each step live)"),
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
