@@ -217,7 +217,7 @@ services:
     assert r.stderr.count("  Building") == 2 and " Service one  Building" in r.stderr  # one, and inline
     e = project.engine
     image_id = e.images.inspect(shared)["Id"]
-    assert e.containers.get("proj-one-1").config["ImageID"] == image_id == e.containers.get("proj-two-1").config["ImageID"]
+    assert [e.containers.get(f"proj-{s}-1").config["ImageID"] for s in ("one", "two")] == [image_id, image_id]
     logs_of(project, "inline", "inline")
     assert "/inline.sh" in ok(project("exec", "-T", "inline", "ls", "/inline.sh"))
     # --rmi local: the images compose built for the project (labelled with it), not the base image

@@ -109,22 +109,25 @@ class Compose:
 
     def _ensure_images(self, order: list[str], build: str = "missing", pull_progress=None,
                        build_progress: BuildProgress | None = None) -> dict[str, str]:
-        """compose's ensureImagesExists: a missing image pulled when the service names one (a failed pull is
-        no error for a service that can build it), a service's build section built when its image is still
-        missing, or always with `build` "always" (up --build) or `pull_policy: build`, never with "never"
-        (--no-build). Returns each service's image ID, for the containers' com.docker.compose.image label."""
+        """compose's ensureImagesExists: the image a service names pulled when missing (always with
+        `pull_policy: always`, never with `never`; a failed pull is no error for a service that can build it),
+        a service's build section built when its image is still missing, or always with `build` "always"
+        (up --build) or `pull_policy: build`, never with "never" (--no-build). Returns each service's image ID,
+        for the containers' com.docker.compose.image label."""
         p = self.project
         to_build = []
+        pulled: set[str] = set()  # each image once, whatever the services naming it
         for s in order:
             cfg = p.services[s]
             name = p.image_name(s)
+            policy = cfg.get("pull_policy", "missing")
             buildable = "build" in cfg and build != "never"
-            if buildable and (build == "always" or cfg.get("pull_policy") == "build"):
+            if buildable and (build == "always" or policy == "build"):
                 to_build.append(s)
                 continue
-            if self._image_id(name) is not None:
-                continue
-            if "image" in cfg and cfg.get("pull_policy") not in ("never", "build"):
+            if "image" in cfg and name not in pulled and (policy == "always" or policy not in ("never", "build")
+                                                          and self._image_id(name) is None):
+                pulled.add(name)
                 try:
                     self._pull(s, pull_progress)
                     continue
@@ -132,10 +135,11 @@ class Compose:
                     if not buildable:
                         raise
                     self.report("Warning", "", f"pull of {name} failed ({e}): building it")
-            if buildable:
-                to_build.append(s)
-            elif "build" in cfg or cfg.get("pull_policy") == "never":
+            if self._image_id(name) is not None:
+                continue
+            if not buildable:
                 raise NotFoundError(f"No such image: {name}")
+            to_build.append(s)
         self._build(to_build, progress=build_progress)
         return {s: image_id for s in order if (image_id := self._image_id(p.image_name(s)))}
 
