@@ -154,6 +154,7 @@ class Builder:
         sweep_build_containers(self.containers)
         work = self.store.tmp_path("-context")
         with self.store.lease():  # no garbage collection takes a layer before its image is recorded
+            work.mkdir(mode=0o700)
             try:
                 vertex = self._start("[internal] load build definition from " + (opts.dockerfile or "Dockerfile"))
                 ctx = open_context(opts.context, opts.dockerfile, work)
@@ -767,22 +768,11 @@ class Builder:
     def _context_sources(ctx: BuildContext, sources: list[str], what: str) -> list[tuple[str, str, list[str]]]:
         """The context paths the sources name (wildcards expanded, .dockerignore applied): (the path as named,
         its real path (symlinks followed inside the context only), the kept entries under it for a directory)."""
-        from tuiker.engine.build.context import PatternMatcher, read_dockerignore
-
-        ignore = Path(ctx.root) / ".dockerignore"
-        # Sent whatever .dockerignore says, but not copied if it names them (docker's reference).
-        user_excludes = PatternMatcher(read_dockerignore(ignore.read_bytes()) if ignore.is_file() else [])
-        build_files = {f for f in (".dockerignore", ctx.dockerfile) if f and user_excludes.matches_or_parent_matches(f)}
         picked = []
         for source in sources:
             for rel in ctx.glob(source, what):
-                if rel in build_files:
-                    continue
                 real = ctx.resolve(rel)
-                inside = []
-                if real.is_dir() and not real.is_symlink():
-                    top = os.path.relpath(real, ctx.root)
-                    inside = [p for p in ctx.walk(top) if p not in build_files]
+                inside = list(ctx.walk(rel, copying=True)) if real.is_dir() else []
                 picked.append((rel, str(real), inside))
         return picked
 
@@ -834,7 +824,7 @@ class Builder:
                           labels={BUILD_LABEL: str(os.getpid())}, no_healthcheck=True, image_volumes=False)
         c = self.containers.create(opts)
         try:
-            code = self._stream(c)
+            code = self._stream(c, argv)
             if code != 0:
                 raise TuikerError(f"The command '{' '.join(argv)}' returned a non-zero code: {code}")
             c = self.containers.get(c.id)
@@ -847,9 +837,14 @@ class Builder:
             except TuikerError:
                 pass
 
-    def _stream(self, c) -> int:
+    def _stream(self, c, argv: list[str]) -> int:
         """Start the RUN container attached; its output lines as events while it runs; its exit code."""
-        session = self.containers.start_attached(c.id)
+        from tuiker.engine.containers import ContainerStartError
+
+        try:
+            session = self.containers.start_attached(c.id)
+        except ContainerStartError as e:  # no such command (127), not executable (126)
+            raise TuikerError(f"The command '{' '.join(argv)}' returned a non-zero code: {e.code}: {e}") from None
         vertex, started = self._vertex, self._step_started
         partial = {"stdout": b"", "stderr": b""}
         try:

@@ -102,29 +102,75 @@ def _class_char(pattern: str, i: int) -> tuple[str, int]:
 
 
 def _go_match(pattern: str, name: str) -> bool:
-    if not pattern:
-        return not name
-    ch = pattern[0]
-    if ch == "*":
-        rest = pattern.lstrip("*")
-        for cut in range(len(name) + 1):
-            if _go_match(rest, name[cut:]):
-                return True
-            if cut < len(name) and name[cut] == "/":
-                return False    # a star never spans a separator
-        return False
-    if not name:
-        return False
-    if ch == "?":
-        return name[0] != "/" and _go_match(pattern[1:], name[1:])
-    if ch == "[":
-        negated = len(pattern) > 1 and pattern[1] == "^"
-        ranges, end = _class_end(pattern, 0)
-        hit = any(lo <= name[0] <= hi for lo, hi in ranges)
-        return hit != negated and _go_match(pattern[end:], name[1:])
-    if ch == "\\":
-        return name[0] == pattern[1] and _go_match(pattern[2:], name[1:])
-    return name[0] == ch and _go_match(pattern[1:], name[1:])
+    """Go's Match loop: each chunk after a star is matched at the first place it fits (no backtracking)."""
+    while pattern:
+        star, chunk, pattern = _scan_chunk(pattern)
+        if star and not chunk:
+            return "/" not in name      # a trailing star matches the rest unless it holds a separator
+        rest = _match_chunk(chunk, name)
+        if rest is not None and (not rest or pattern):
+            name = rest
+            continue
+        if not star:
+            return False
+        for i in range(len(name)):
+            if name[i] == "/":
+                return False
+            rest = _match_chunk(chunk, name[i + 1:])
+            if rest is not None and (pattern or not rest):
+                name = rest
+                break
+        else:
+            return False
+    return not name
+
+
+def _scan_chunk(pattern: str) -> tuple[bool, str, str]:
+    stripped = pattern.lstrip("*")
+    star = len(stripped) != len(pattern)
+    in_range = False
+    i = 0
+    while i < len(stripped):
+        ch = stripped[i]
+        if ch == "\\":
+            i += 1
+        elif ch == "[":
+            in_range = True
+        elif ch == "]":
+            in_range = False
+        elif ch == "*" and not in_range:
+            break
+        i += 1
+    i = min(i, len(stripped))
+    return star, stripped[:i], stripped[i:]
+
+
+def _match_chunk(chunk: str, s: str) -> str | None:
+    """What is left of `s` after `chunk` (no star inside), or None when it does not match."""
+    i = 0
+    while i < len(chunk):
+        if not s:
+            return None
+        ch = chunk[i]
+        if ch == "[":
+            negated = i + 1 < len(chunk) and chunk[i + 1] == "^"
+            ranges, i = _class_end(chunk, i)
+            if any(lo <= s[0] <= hi for lo, hi in ranges) == negated:
+                return None
+            s = s[1:]
+            continue
+        if ch == "?":
+            if s[0] == "/":
+                return None
+        elif ch == "\\":
+            i += 1
+            if s[0] != chunk[i]:
+                return None
+        elif s[0] != ch:
+            return None
+        s = s[1:]
+        i += 1
+    return s
 
 
 def contains_wildcards(name: str) -> bool:
@@ -238,7 +284,7 @@ def _compile(pattern: str) -> tuple[str, re.Pattern | None]:
             out += ch
             kind = "regexp"
         else:
-            out += re.escape(ch) if ch in "^" else ch
+            out += ch
         index += 1
     if kind != "regexp":
         return kind, None
@@ -322,16 +368,29 @@ class BuildContext:
     methods are relative to the root, slash-separated ("." is the root itself)."""
 
     def __init__(self, root: Path, dockerfile: str | None = DEFAULT_DOCKERFILE,
-                 dockerfile_data: bytes | None = None) -> None:
+                 dockerfile_data: bytes | None = None, excludes: list[str] | None = None) -> None:
         """`dockerfile`: the Dockerfile's path relative to the root (None when it is not in the context);
-        `dockerfile_data`: its bytes when read from elsewhere (stdin, a path outside the context)."""
+        `dockerfile_data`: its bytes when read from elsewhere (stdin, a path outside the context);
+        `excludes`: the .dockerignore patterns, read from the root's .dockerignore when not given."""
         self.root = Path(root)
         self.dockerfile = dockerfile
         self._dockerfile_data = dockerfile_data
-        ignore = self.root / _IGNORE_FILE
-        excludes = read_dockerignore(ignore.read_bytes()) if ignore.is_file() else []
-        self.excludes = _keep_build_files(excludes, dockerfile)
-        self.matcher = PatternMatcher(self.excludes)
+        if excludes is None:
+            ignore = self.root / _IGNORE_FILE
+            try:
+                excludes = read_dockerignore(ignore.read_bytes()) if ignore.is_file() else []
+            except OSError as e:
+                raise ContextError(f"error checking context: '{e.strerror}'.") from None
+        try:
+            self.excludes = _keep_build_files(excludes, dockerfile)
+            self.matcher = PatternMatcher(self.excludes)
+            # The daemon reads them, then drops those .dockerignore names (moby remotecontext removeDockerfile):
+            # sent, but never copied.
+            named = PatternMatcher(excludes)
+        except ContextError as e:
+            raise ContextError(f"error checking context: '{e}'.") from None
+        self.removed = {_normalize(f) for f in (_IGNORE_FILE, dockerfile) if f and
+                        named.matches_or_parent_matches(_normalize(f))}
 
     def dockerfile_text(self) -> bytes:
         if self._dockerfile_data is not None:
@@ -361,25 +420,28 @@ class BuildContext:
                 return True
         return self.matcher.matches_or_parent_matches(rel)
 
-    def walk(self, rel: str = ".") -> Iterator[str]:
+    def walk(self, rel: str = ".", copying: bool = False) -> Iterator[str]:
         """Every entry under the directory `rel` that is in the context, parents before children, sorted
-        by name as Go's filepath.Walk; excluded directories whose children are kept are not listed."""
-        rel = _normalize(rel)
-        base = self.root if rel == "." else self.root / rel
+        by name as Go's filepath.Walk; excluded directories whose children are kept are not listed.
+        A symlinked `rel` is resolved first: the paths are under resolve(rel), relative to the root.
+        `copying`: what COPY sees, without the build files .dockerignore names (see `removed`)."""
+        real = self.resolve(rel)
+        rel = _normalize(real.relative_to(self.root).as_posix())
         try:
-            names = sorted(os.listdir(base))
-        except NotADirectoryError:
+            names = sorted(os.listdir(real))
+        except (NotADirectoryError, FileNotFoundError):
             return
+        yield from self._walk(rel, real, names, self.removed if copying else set())
+
+    def _walk(self, rel: str, base: Path, names: list[str], removed: set[str]) -> Iterator[str]:
         for name in names:
             child = name if rel == "." else f"{rel}/{name}"
             is_dir = stat.S_ISDIR(os.lstat(base / name).st_mode)
-            if self.matcher.matches_or_parent_matches(child):
-                if is_dir and not self._skippable(child):
-                    yield from self.walk(child)
-                continue
-            yield child
-            if is_dir:
-                yield from self.walk(child)
+            excluded = self.matcher.matches_or_parent_matches(child)
+            if not excluded and child not in removed:
+                yield child
+            if is_dir and (not excluded or not self._skippable(child)):
+                yield from self._walk(child, base / name, sorted(os.listdir(base / name)), removed)
 
     def resolve(self, rel: str) -> Path:
         """The real path of `rel`, symlinks followed inside the context as in a chroot (never outside)."""
@@ -411,11 +473,15 @@ class BuildContext:
         source = pattern.removeprefix("/").removeprefix("./")
         source = _normalize(source) if source else "."
         if contains_wildcards(source):
-            matches = [path for path in self.walk(".") if go_match(source, path)]
+            matches = [path for path in self.walk(".", copying=True) if go_match(source, path)]
             if not matches:
                 raise ContextError(f"{instruction} failed: no source files were specified")
             return matches
-        if source == "." or (not self.is_excluded(source) and os.path.lexists(self.resolve(source))):
+        real = self.resolve(source)
+        real_rel = _normalize(real.relative_to(self.root).as_posix())
+        # the CLI leaves excluded files out of the context, then the daemon follows symlinks inside it
+        if source == "." or (not self.is_excluded(source) and not self.is_excluded(real_rel)
+                             and real_rel not in self.removed and os.path.lexists(real)):
             return [source]
         raise ContextError(f"{instruction} failed: file not found in build context or excluded by "
                            f".dockerignore: stat {source}: file does not exist")
@@ -429,15 +495,20 @@ class BuildContext:
         return "multi:" + hashlib.sha256(",".join(hashes).encode()).hexdigest()
 
     def _source_hash(self, rel: str) -> str:
-        rel = _normalize(rel)
-        path = self.resolve(rel)
-        if not path.is_dir():
-            return "file:" + file_hash(path, rel)
-        children = []
-        for child in self.walk(rel):
-            relative = os.path.relpath(self.root / child, path) if rel != "." else child
-            children.append(file_hash(path / relative, child))
-        return "dir:" + hashlib.sha256(",".join(sorted(children)).encode()).hexdigest()
+        real = self.resolve(rel)
+        if not real.is_dir():
+            return "file:" + self._entry_hash(rel)
+        real_rel = _normalize(real.relative_to(self.root).as_posix())
+        children = sorted(self._entry_hash(child) for child in self.walk(real_rel, copying=True))
+        return "dir:" + hashlib.sha256(",".join(children).encode()).hexdigest()
+
+    def _entry_hash(self, rel: str) -> str:
+        """moby's lazySource.Hash: a symlink is followed (inside the context) and hashed as its target,
+        under the target's name; a dangling one is hashed as the link."""
+        real = self.resolve(rel)
+        if os.path.lexists(real):
+            return file_hash(real, real.relative_to(self.root).as_posix())
+        return file_hash(self.root / _normalize(rel), _normalize(rel))
 
 
 def _normalize(rel: str) -> str:

@@ -60,6 +60,22 @@ class Instruction:
         """ENV/LABEL pairs, unexpanded."""
         return list(zip(self.args[::2], self.args[1::2], strict=True))
 
+    def arg_pairs(self) -> list[tuple[str, str | None]]:
+        """ARG's names and defaults (None: no default), unexpanded."""
+        return [(name, value if eq else None) for name, eq, value in (a.partition("=") for a in self.args)]
+
+    def sources_and_dest(self) -> tuple[list[str], list[Heredoc], str]:
+        """COPY/ADD: (source paths, heredoc sources in order, destination), unexpanded."""
+        docs = {doc.name: doc for doc in self.heredocs}
+        paths, inline = [], []
+        for src in self.args[:-1]:
+            word = _heredoc_word(src)
+            if word is not None and word.name in docs:
+                inline.append(docs[word.name])
+            else:
+                paths.append(src)
+        return paths, inline, self.args[-1]
+
     @property
     def expression(self) -> str:
         """ONBUILD's trigger as docker stores it in the image config (heredocs appended)."""
@@ -100,24 +116,30 @@ COMMANDS = ("add", "arg", "cmd", "copy", "entrypoint", "env", "expose", "from", 
 _DIRECTIVES = ("escape", "syntax", "check")
 _RE_DIRECTIVE = re.compile(r"^#[ \t\n\f\r]*([a-zA-Z][a-zA-Z0-9]*)[ \t\n\f\r]*=[ \t\n\f\r]*(.+?)[ \t\n\f\r]*$")
 _RE_WHITESPACE = re.compile(r"[\t\v\f\r ]+")
-_RE_HEREDOC = re.compile(r"^(\d*)<<(-?)([^<]*)$")
+_RE_HEREDOC = re.compile(r"^(\d*)<<(-?)\s*([^<]*)\Z")
 _RE_LEADING_TABS = re.compile(r"(?m)^\t+")
 _RE_STAGE_NAME = re.compile(r"^[a-z][a-z0-9-_.]*$")
 _HEREDOC_COMMANDS = ("add", "copy", "run")
 _GO_SPACE = " \t\n\v\f\r\x85\xa0"
 _BOM = "\ufeff"
+_MAX_LINE = 64 * 1024  # bufio.MaxScanTokenSize: a longer line (newline included) is an error
 _MIN_HEALTH_INTERVAL_NS = 1_000_000  # docker's container.MinimumDuration, 1ms
 
 
-class _ParseError(Exception):
+class _ParseError(DockerfileError):
     """An error found before the line is known; parse() adds the location."""
+
+
+def parse_instructions(text: str | bytes) -> tuple[list[Instruction], dict[str, str], list[str]]:
+    """buildkit's parser.Parse alone: (the instructions, unchecked; the directives; the warnings)."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="surrogateescape")
+    return _Parser(text).run()
 
 
 def parse(text: str | bytes) -> Dockerfile:
     """Parse a whole Dockerfile and check every instruction; raises DockerfileError."""
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", errors="surrogateescape")
-    nodes, directives, warnings = _Parser(text).run()
+    nodes, directives, warnings = parse_instructions(text)
     meta_args: list[Instruction] = []
     stages: list[Stage] = []
     for node in nodes:          # every instruction is checked before the stages are formed, as buildkit
@@ -153,12 +175,17 @@ class _Parser:
         self.directives: dict[str, str] = {"escape": "\\"}
         self.seen: set[str] = set()
         self.directives_done = False
+        self.too_long = False
 
     def _scan(self) -> str | None:
-        if self.pos >= len(self.lines):
+        if self.pos >= len(self.lines) or self.too_long:
+            return None
+        line = self.lines[self.pos]
+        if len(line) > _MAX_LINE // 4 and len(line.encode("utf-8", errors="surrogateescape")) > _MAX_LINE:
+            self.too_long = True     # Go's bufio.Scanner stops there: what came before still counts
             return None
         self.pos += 1
-        return self.lines[self.pos - 1]
+        return line
 
     def _directive(self, line: str) -> None:
         if self.directives_done:
@@ -221,7 +248,9 @@ class _Parser:
             try:
                 node = _node_from_line(line, self.escape)
                 node.line = start
-                if _can_contain_heredoc(node):
+                if node.trigger is not None:
+                    node.trigger.line = start
+                if _can_contain_heredoc(node) and "<<" in line:
                     self._read_heredocs(node, line)
             except _ParseError as e:
                 raise DockerfileError(f"dockerfile parse error on line {start}: {e}") from None
@@ -231,6 +260,8 @@ class _Parser:
             warnings.append("[WARNING]: Empty continuation lines will become errors in a future release.")
         if not nodes:
             raise DockerfileError("file with no instructions")
+        if self.too_long:
+            raise DockerfileError(f"dockerfile line greater than max allowed size of {_MAX_LINE - 1}")
         return nodes, self.directives, warnings
 
     def _read_heredocs(self, node: Instruction, line: str) -> None:
@@ -286,6 +317,14 @@ def parse_heredoc(word: str) -> Heredoc | None:
     raw_quotes = raw_words[0].count("'") + raw_words[0].count('"')
     return Heredoc(name=words[0], content="", expand=quotes == raw_quotes, chomp=m.group(2) == "-",
                    fd=int(m.group(1) or 0))
+
+
+def _heredoc_word(word: str) -> Heredoc | None:
+    """parse_heredoc, a malformed heredoc word being no heredoc (buildkit's MustParseHeredoc)."""
+    try:
+        return parse_heredoc(word)
+    except _ParseError:
+        return None
 
 
 def heredocs_from_line(line: str) -> list[Heredoc]:
@@ -561,7 +600,7 @@ def _check(node: Instruction) -> None:
             raise _ParseError(f"{name} requires at least two arguments, but only one was provided. "
                               "Destination could not be determined")
         _check_flags(node)
-        if parse_heredoc(args[-1]) is not None:
+        if _heredoc_word(args[-1]) is not None:
             raise _ParseError(f"{name} cannot accept a heredoc as a destination")
     elif cmd == "from":
         _stage_name(args)
@@ -614,14 +653,19 @@ def _stage_name(args: list[str]) -> str:
 
 
 def _unknown_instruction(written: str) -> str:
-    """buildkit's message, with its suggestion (util/suggest: Levenshtein distance under 2, 3 if long)."""
+    """buildkit's message, with util/suggest's hint: the closest instruction under edit distance 3, in the
+    case it was written in."""
     message = f"unknown instruction: {written}"
-    best, limit = "", (3 if len(written) > 10 else 2)
+    best, limit = "", 3
     for option in COMMANDS:
         distance = _levenshtein(written.lower(), option)
         if distance < limit:
-            best, limit = option.upper(), distance
-    return f"{message} (did you mean {best}?)" if best else message
+            best, limit = option, distance
+    if not best:
+        return message
+    if written == written.upper():
+        best = best.upper()
+    return f"{message} (did you mean {best}?)"
 
 
 def _levenshtein(a: str, b: str) -> int:

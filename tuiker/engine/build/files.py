@@ -17,15 +17,27 @@ its content) into the destination with the store's layer unpacker (names stay in
 
 from __future__ import annotations
 
+import bz2
+import glob
+import gzip
+import io
+import lzma
 import os
 import posixpath
+import shutil
 import stat
 import tarfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from tuiker.base.errors import TuikerError
+from tuiker.image.layers import unpack_layer
+from tuiker.runtime import users
+
+# The helper bodies below run chrooted in an image, where no module can be imported any more: everything they
+# use is imported here, before the fork.
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -67,8 +79,6 @@ class ScratchRoot:
 @contextmanager
 def scratch_root(store: Store, layers: list[str]) -> Iterator[ScratchRoot]:
     """A ScratchRoot under the store's tmp, removed when done (or by the store's sweep if we are killed)."""
-    import shutil
-
     work = store.tmp_path("-build")
     work.mkdir(mode=0o700)
     try:
@@ -127,9 +137,6 @@ def pack_context(out, root: Path, sources: list[tuple[str, str, list[str]]], arc
 
 def pack_heredoc(out, files: list[tuple[str, bytes]]) -> None:
     """COPY <<EOF: each heredoc a regular file (0644, root's), named by its delimiter word."""
-    import io
-    import time
-
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
         for index, (name, data) in enumerate(files):
             info = tarfile.TarInfo(str(index))
@@ -142,8 +149,6 @@ def pack_rootfs(out_fd: int, patterns: list[str]) -> Callable[[], None]:
     """The body of a helper chrooted in another stage's (or image's) root: the paths (wildcards allowed)
     into the stream, ownership kept."""
     def body() -> None:
-        import glob
-
         no_name_lookups()
         with os.fdopen(out_fd, "wb") as out, \
                 tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
@@ -181,8 +186,6 @@ def chown_ids(spec: str | None) -> tuple[int, int] | None:
     as docker's reference says."""
     if not spec:
         return None
-    from tuiker.runtime import users
-
     user, sep, group = spec.partition(":")
     uid = users.resolve(user, "/").uid
     gid = users.resolve(f"{user}:{group}", "/").gid if sep and group else uid
@@ -212,8 +215,6 @@ def _remove_existing(path: str, keep_dir: bool) -> None:
     if stat.S_ISDIR(st.st_mode):
         if keep_dir:
             return
-        import shutil
-
         shutil.rmtree(path)
     else:
         os.unlink(path)
@@ -256,6 +257,8 @@ def place_stream(in_fd: int, dest: str, dest_is_dir: bool, chown: str | None, ch
                     if base is None or ".." in rest.split("/"):
                         raise TuikerError(f"refusing the archive member {m.name!r}")
                     path = posixpath.join(base, rest)
+                    if not os.path.isdir(posixpath.dirname(path)):  # a kept entry under an excluded directory
+                        make_dirs(posixpath.dirname(path), owner)
                 _write(tar, m, path, owner, chmod, placed)
                 placed[m.name] = path
                 if m.isdir():
@@ -300,16 +303,8 @@ def _write(tar: tarfile.TarFile, m: tarfile.TarInfo, path: str, owner: tuple[int
 def _unpack_archive(data, dest: str) -> None:
     """ADD's unpacking of a tar (compressed or not) into `dest`: the store's layer unpacker, which keeps every
     name inside `dest` (leading `/` and `..` refused, symlinks on the way resolved within it)."""
-    import bz2
-    import gzip
-    import lzma
-
-    from tuiker.image.layers import unpack_layer
-
     head = data.peek(6)[:6] if hasattr(data, "peek") else b""
     if not head:
-        import io
-
         data = io.BufferedReader(data)
         head = data.peek(6)[:6]
     if head.startswith(b"\x1f\x8b"):
@@ -326,8 +321,6 @@ def workdir_body(path: str, user: str) -> Callable[[], None]:
     def body() -> None:
         owner = None
         if user:
-            from tuiker.runtime import users
-
             found = users.resolve(user, "/")
             owner = (found.uid, found.gid)
         make_dirs(path, owner)

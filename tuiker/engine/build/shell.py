@@ -96,7 +96,7 @@ class Lex:
     def _stop_on_inner(self, stop: str | None) -> tuple[str, list[str]]:
         result: list[str] = []
         words = _Words()
-        special = {"$": self._dollar}
+        special = {"$": self._dollar, "<": self._possible_heredoc}
         if not self.skip_process_quotes:
             special["'"] = self._single_quote
             special['"'] = self._double_quote
@@ -171,6 +171,19 @@ class Lex:
                 if following in ('"', "$", self.escape):
                     ch = self._next()
             out.append(ch)
+
+    def _possible_heredoc(self) -> str:
+        """`<<` (or `<<-`) takes the blanks after it into its word, so `<< EOF` stays one heredoc word."""
+        self._next()
+        if self._peek() != "<":
+            return "<"
+        self._next()
+        word = "<<"
+        if self._peek() == "-":
+            word += self._next()
+        while (ch := self._peek()) is not None and ch in " \t":
+            word += self._next()
+        return word
 
     def _lookup(self, name: str) -> tuple[str, bool]:
         if name in self._env:
@@ -352,6 +365,11 @@ def expand_with_matches(word: str, env: dict[str, str], escape: str = "\\") -> t
     lex = Lex(escape)
     result, _ = lex.process(word, env)
     return result, lex.matched
+
+
+def expand_raw(text: str, env: dict[str, str], escape: str = "\\") -> str:
+    """Variables expanded, quotes left alone: a heredoc's content (buildkit ExpandRaw, SkipProcessQuotes)."""
+    return Lex(escape, skip_process_quotes=True).process(text, env)[0]
 
 
 def go_quote(text: str) -> str:
