@@ -72,6 +72,9 @@ def _display_name(compose, c) -> str:
 def cmd_up(args) -> int:
     if args.build and args.no_build:
         raise TuikerError("--build and --no-build are incompatible")
+    from tuiker.cli.build import interrupt_on_termination
+
+    interrupt_on_termination()  # as `tuiker build`: a kill mid-build cleans up (attached, it stops the project)
     compose = _compose(args)
     build = "always" if args.build else "never" if args.no_build else "missing"
     started = compose.up(args.services or None, force_recreate=args.force_recreate, no_deps=args.no_deps,
@@ -110,6 +113,9 @@ def cmd_down(args) -> int:
 
 
 def cmd_build(args) -> int:
+    from tuiker.cli.build import interrupt_on_termination
+
+    interrupt_on_termination()
     _compose(args).build(args.services or None, no_cache=args.no_cache, pull=args.pull,
                          progress=None if args.quiet else _BuildPrinter())
     return 0
