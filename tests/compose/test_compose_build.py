@@ -186,6 +186,9 @@ def test_compose_build_alone_with_args_from_the_environment(project):
     r = project("build", "--no-cache", "-q", env={"GREETING": "from env"})
     assert "#" not in r.stderr and "CACHED" not in r.stderr
     assert project.engine.images.inspect("proj-app")["Id"] != first  # not from the cache: new layers, new times
+    project("build", "-q", "--build-arg", "GREETING=from the flag")  # over the service's args
+    r = project("run", "--rm", "-T", "app", "cat", "/greeting")
+    assert r.stdout == "from the flag\n"
 
 
 def test_services_sharing_a_build_and_image_build_once_and_down_rmi_local(project, registry):

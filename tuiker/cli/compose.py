@@ -117,7 +117,7 @@ def cmd_build(args) -> int:
 
     interrupt_on_termination()
     _compose(args).build(args.services or None, no_cache=args.no_cache, pull=args.pull,
-                         progress=None if args.quiet else _BuildPrinter())
+                         progress=None if args.quiet else _BuildPrinter(), build_args=args.build_arg)
     return 0
 
 
@@ -369,6 +369,7 @@ def add_parsers(sub) -> None:
         if name != "start":
             p.add_argument("-t", "--timeout", type=float, help="Specify a shutdown timeout in seconds")
     p = verb("build", cmd_build, "Build or rebuild services")
+    p.add_argument("--build-arg", action="append", metavar="K[=V]", help="Set build-time variables for services")
     p.add_argument("--no-cache", action="store_true", help="Do not use cache when building the image")
     p.add_argument("--pull", action="store_true", help="Always attempt to pull a newer version of the image")
     p.add_argument("-q", "--quiet", action="store_true", help="Don't print anything to STDOUT")

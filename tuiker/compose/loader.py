@@ -458,9 +458,9 @@ def _build(cfg: dict, where: str, project: Project) -> dict:
         out["dockerfile_inline"] = str(cfg["dockerfile_inline"])
     else:
         out["dockerfile"] = str(cfg.get("dockerfile") or "Dockerfile")
-    args = {k: v if v is not None else project.environment.get(k) for k, v in (cfg.get("args") or {}).items()}
-    if any(v is not None for v in args.values()):
-        out["args"] = {k: v for k, v in args.items() if v is not None}
+    args = resolve_args(cfg.get("args") or {}, project.environment, f"{where}.args")
+    if args:
+        out["args"] = args
     for key in ("target", "network"):
         if cfg.get(key) is not None:
             out[key] = str(cfg[key])
@@ -476,6 +476,13 @@ def _build(cfg: dict, where: str, project: Project) -> dict:
         raise ComposeError(f"{where}.platforms: tuiker builds for the host's platform only, not for"
                            f" {', '.join(out['platforms'])}")
     return out
+
+
+def resolve_args(value, environment: dict[str, str], where: str) -> dict[str, str]:
+    """Build args (a map, or a list of `K=V`) as compose passes them: a bare `K` takes the environment's value,
+    or is not passed at all."""
+    resolved = {k: v if v is not None else environment.get(k) for k, v in _as_map(value, where).items()}
+    return {k: v for k, v in resolved.items() if v is not None}
 
 
 def _strings(value, where: str) -> list[str]:

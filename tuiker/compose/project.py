@@ -90,9 +90,11 @@ class Project:
         `<project>-<service>` (v1 joined them with `_`)."""
         return self.services[service].get("image") or f"{self.name}-{service}"
 
-    def build_options(self, service: str, no_cache: bool = False, pull: bool = False) -> BuildOptions:
-        """The builder's options for the service's build section: tagged with its image name and the
-        section's tags, labelled with the project and service as compose labels the images it builds."""
+    def build_options(self, service: str, no_cache: bool = False, pull: bool = False,
+                      build_args: dict[str, str] | None = None) -> BuildOptions:
+        """The builder's options for the service's build section (its args, then `build_args`): tagged with its
+        image name and the section's tags, labelled with the project and service as compose labels the images
+        it builds."""
         import os
 
         from tuiker.engine import BuildOptions
@@ -102,7 +104,8 @@ class Project:
         extra = {"network": b["network"]} if b.get("network") else {}
         return BuildOptions(
             b["context"], dockerfile=os.path.join(b["context"], b["dockerfile"]) if "dockerfile" in b else None,
-            tags=[self.image_name(service), *b.get("tags", [])], build_args=dict(b.get("args") or {}),
+            tags=[self.image_name(service), *b.get("tags", [])],
+            build_args={**(b.get("args") or {}), **(build_args or {})},
             target=b.get("target"), no_cache=no_cache or b.get("no_cache", False), pull=pull or b.get("pull", False),
             labels={**(b.get("labels") or {}), VERSION: COMPOSE_VERSION, PROJECT: self.name, SERVICE: service},
             platform=platform, **extra)

@@ -150,15 +150,17 @@ class Compose:
             return None
 
     def build(self, services: list[str] | None = None, no_cache: bool = False, pull: bool = False,
-              progress: BuildProgress | None = None) -> dict[str, str]:
-        """docker compose build: the images of `services` (all) that have a build section. Returns
-        {image name: image ID}."""
+              progress: BuildProgress | None = None, build_args: list[str] | None = None) -> dict[str, str]:
+        """docker compose build: the images of `services` (all) that have a build section, `build_args`
+        (`K=V`, or `K` for the environment's value) over their args. Returns {image name: image ID}."""
+        from tuiker.compose.loader import resolve_args
+
         p = self._need_project()
         return self._build([s for s in p.order(services, with_deps=False) if "build" in p.services[s]], no_cache,
-                           pull, progress)
+                           pull, progress, resolve_args(build_args or [], p.environment, "--build-arg"))
 
     def _build(self, services: list[str], no_cache: bool = False, pull: bool = False,
-               progress: BuildProgress | None = None) -> dict[str, str]:
+               progress: BuildProgress | None = None, build_args: dict[str, str] | None = None) -> dict[str, str]:
         """Each service's build section built, once per image name (services naming the same image share
         its build, as compose keys its builds by image name)."""
         import tempfile
@@ -170,7 +172,7 @@ class Compose:
             name = p.image_name(s)
             if name in built:
                 continue
-            opts = p.build_options(s, no_cache, pull)
+            opts = p.build_options(s, no_cache, pull, build_args)
             self.report("Service", s, "Building")
             with tempfile.TemporaryDirectory(prefix="tuiker-compose-") as tmp:
                 inline = p.services[s]["build"].get("dockerfile_inline")
