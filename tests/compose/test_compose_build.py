@@ -244,3 +244,19 @@ def test_a_failed_build_starts_nothing(project):
     assert not [n for n in e.networks.list() if n["Name"].startswith("proj")]
     with pytest.raises(Exception, match="No such image"):
         e.images.get("proj-app")
+
+
+def test_down_rmi_all_removes_the_services_named_images_too(project):
+    (project.folder / "compose.yaml").write_text(
+        "services:\n  a:\n    image: busybox\n    command: sleep 300\n    stop_grace_period: 0s\n")
+    project("up", "-d")
+    assert one_line_error(project("down", "--rmi", "some", check=False)) == \
+        "Error: invalid --rmi flag value 'some': must be local or all"
+    assert project.engine.containers.list(all=True) != []  # a bad flag removes nothing
+    r = project("down", "-t", "0", "--rmi", "local")  # busybox was pulled, not built: it stays
+    assert "Image" not in r.stderr and project.engine.images.get("busybox")
+    project("up", "-d")
+    r = project("down", "-t", "0", "--rmi", "all")
+    assert " Image busybox:latest  Removed" in r.stderr.splitlines()
+    with pytest.raises(Exception, match="No such image"):
+        project.engine.images.get("busybox")
