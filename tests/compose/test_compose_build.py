@@ -260,3 +260,9 @@ def test_down_rmi_all_removes_the_services_named_images_too(project):
     assert " Image busybox:latest  Removed" in r.stderr.splitlines()
     with pytest.raises(Exception, match="No such image"):
         project.engine.images.get("busybox")
+
+
+def test_run_builds_the_missing_image_first(project):
+    r = project("run", "--rm", "-T", "app", "cat", "/greeting")
+    assert r.stdout == "hi\n" and " Service app  Built" in r.stderr.splitlines()
+    assert project.engine.containers.list(all=True) == []
