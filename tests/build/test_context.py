@@ -4,9 +4,11 @@ tests/unit/utils_build_test.py ExcludePathsTest); COPY sources and the classic b
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import hashlib
 import io
+import lzma
 import os
 import tarfile
 from pathlib import Path
@@ -67,7 +69,7 @@ MULTI = [
 def test_matches_or_parent_matches(pattern: str, path: str, result: str) -> None:
     matcher = PatternMatcher([pattern])
     assert matcher.matches_or_parent_matches(path) == (result != FAIL)
-    assert matcher.matches_exact(path) == (result == EXACT)
+    assert matcher.patterns[0].match(path) == (result == EXACT)   # MatchesExact: no parent directories
 
 
 @pytest.mark.parametrize(("patterns", "path", "result"), MULTI)
@@ -332,7 +334,7 @@ def test_dir_hash_leaves_excluded_files_out(context: BuildContext) -> None:
 
 # -- opening a context
 
-def tar_bytes(files: dict[str, bytes], compress: bool = False) -> bytes:
+def tar_bytes(files: dict[str, bytes], compress: str = "") -> bytes:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         for name, data in files.items():
@@ -340,15 +342,21 @@ def tar_bytes(files: dict[str, bytes], compress: bool = False) -> bytes:
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     raw = buf.getvalue()
-    return gzip.compress(raw) if compress else raw
+    if compress == "zstd":
+        import zstandard
+        return zstandard.ZstdCompressor().compress(raw)
+    return {"": lambda b: b, "gzip": gzip.compress, "bzip2": bz2.compress, "xz": lzma.compress}[compress](raw)
 
 
-@pytest.mark.parametrize("compress", [False, True])
-def test_tar_on_stdin(tmp_path: Path, compress: bool) -> None:
-    data = tar_bytes({"Dockerfile": b"FROM scratch\n", "dir/f": b"x", ".dockerignore": b"dir\n"}, compress)
+@pytest.mark.parametrize("compress", ["", "gzip", "bzip2", "xz", "zstd"])
+def test_tar_on_stdin(tmp_path: Path, compress: str) -> None:
+    data = tar_bytes({"Dockerfile": b"FROM scratch\n", "dir/f": b"x", ".dockerignore": b"dir\nDockerfile\n"},
+                     compress)
     ctx = open_context("-", None, tmp_path, stdin=io.BytesIO(data))
     assert ctx.root == tmp_path and ctx.dockerfile_text() == b"FROM scratch\n"
-    assert (tmp_path / "dir" / "f").read_bytes() == b"x" and ctx.is_excluded("dir/f")
+    # a tar is taken as sent: .dockerignore only removes the build files after they are read
+    assert (tmp_path / "dir" / "f").read_bytes() == b"x" and not ctx.is_excluded("dir/f")
+    assert ctx.glob("*") == [".dockerignore", "dir"]
 
 
 def test_tar_on_stdin_with_other_dockerfile(tmp_path: Path) -> None:
@@ -435,3 +443,36 @@ def test_go_filepath_match(pattern: str, path: str, expected: bool | None) -> No
             go_match(pattern, path)
     else:
         assert go_match(pattern, path) == expected
+
+
+def test_whitelist_dockerignore(tmp_path: Path) -> None:
+    """`**` then `!app/main.py`: `app` is not sent, but the daemon recreates it around the kept file, so
+    `COPY app /app` works in docker; a directory with nothing kept stays absent."""
+    make_tree(tmp_path, ["app/lib", "other"], ["Dockerfile", "app/main.py", "app/lib/x.py", "other/y"])
+    (tmp_path / ".dockerignore").write_text("**\n!app/main.py\n")
+    ctx = BuildContext(tmp_path)
+    assert list(ctx.walk(".")) == [".dockerignore", "Dockerfile", "app/main.py"]
+    assert list(ctx.walk(".", copying=True)) == ["app", "app/main.py"]   # `**` names the build files too
+    assert ctx.glob("app") == ["app"] and ctx.glob("a*") == ["app"]
+    assert list(ctx.walk("app", copying=True)) == ["app/main.py"]
+    with pytest.raises(ContextError, match="stat other: file does not exist"):
+        ctx.glob("other")
+
+
+def test_corrupt_compressed_stdin(tmp_path: Path) -> None:
+    with pytest.raises(ContextError, match="^unable to prepare context: "):
+        open_context("-", None, tmp_path, stdin=io.BytesIO(b"\x1f\x8b\x08\x00garbage" * 10))
+
+
+def test_docker_py_build_with_dockerignore(tmp_path: Path) -> None:
+    """docker-py's integration test_build_with_dockerignore: spaces trimmed, `! excepted`, `#*` a comment, so
+    `#file.txt` is kept; what `ADD . /test` sees."""
+    make_tree(tmp_path, ["ignored/subdir"], ["Dockerfile", "ignored/subdir/file", "ignored/subdir/excepted-file",
+                                             "ignored/subdir/excepted-with-spaces", "ignored-with-spaces",
+                                             "#file.txt"])
+    (tmp_path / ".dockerignore").write_text("\n".join([
+        "ignored", "Dockerfile", ".dockerignore", " ignored-with-spaces ", "! ignored/subdir/excepted-with-spaces",
+        "!ignored/subdir/excepted-file", "", "#*"]) + "\n")
+    ctx = BuildContext(tmp_path)
+    assert set(ctx.walk(".", copying=True)) == {"#file.txt", "ignored", "ignored/subdir",
+                                                 "ignored/subdir/excepted-file", "ignored/subdir/excepted-with-spaces"}

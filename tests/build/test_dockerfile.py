@@ -14,7 +14,6 @@ from tuiker.engine.build.dockerfile import (
     Instruction,
     heredocs_from_line,
     parse,
-    parse_go_duration,
     parse_heredoc,
     parse_instructions,
 )
@@ -357,14 +356,6 @@ def test_health_config() -> None:
     assert configs[1]["Test"] == ["CMD", "/bin/check", "-q"]
     assert configs[2] == {"Test": ["NONE"]}
     assert configs[3]["Test"] == ["CMD-SHELL", "a b"]   # instructions/parse_test.go TestHealthCheckCmd
-
-
-@pytest.mark.parametrize(("text", "nanoseconds"), [
-    ("0", 0), ("1ms", 1_000_000), ("1.5s", 1_500_000_000), ("1h2m3s", 3_723_000_000_000), ("-1s", -1_000_000_000),
-    ("300us", 300_000), ("2µs", 2000), (".5m", 30_000_000_000),
-])
-def test_go_duration(text: str, nanoseconds: int) -> None:
-    assert parse_go_duration(text) == nanoseconds
 
 
 @pytest.mark.parametrize(("text", "message"), [

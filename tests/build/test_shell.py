@@ -113,28 +113,58 @@ def test_null_and_unset_operators() -> None:
     assert expand_word("${NULL:-x}${NULL-y}${NULL:+z}${NULL+w}", env) == "xw"
 
 
-# word splitting (ProcessWords), in the manner of buildkit's wordsTest (not in the reference index: own rows)
-WORDS_ENV = {"foo": "bar", "fooo": "bar baz"}
-WORDS_TEST = [
-    ("hello", ["hello"]),
-    ("hello${hi}bye", ["hellobye"]),
-    ("hello ${foo}", ["hello", "bar"]),
-    ("hello ${fooo}", ["hello", "bar", "baz"]),
-    ('hello "${fooo}"', ["hello", "bar baz"]),
-    ("hello '${fooo}'", ["hello", "${fooo}"]),
-    ("hello \\${fooo}", ["hello", "${fooo}"]),
-    ('hello "\\${fooo}"', ["hello", "${fooo}"]),
-    ("hello'x'y", ["helloxy"]),
-    ("hello 'x y'", ["hello", "x y"]),
-    ("a\\ b", ["a b"]),
-    ("  a   b  ", ["a", "b"]),
-    ('"" x', ["x"]),
-]
+# moby's wordsTest (builder/dockerfile/wordsTest, Apache-2.0): `ENV k=v` lines add to the environment, other
+# lines are `input | comma-joined words`. The trailing spaces its comments insist on are restored as \\x20 (the
+# reference copy had lost them); `hello" there` is left out: it predates buildkit's unterminated-quote error.
+WORDS_TEST = """hello | hello
+hello${hi}bye | hellobye
+ENV hi=hi
+hello${hi}bye | hellohibye
+ENV space=abc  def
+hello${space}bye | helloabc,defbye
+hello"${space}"bye | helloabc  defbye
+hello "${space}"bye | hello,abc  defbye
+ENV leading=  ab c
+hello${leading}def | hello,ab,cdef
+hello"${leading}" def | hello  ab c,def
+hello"${leading}" | hello  ab c
+hello${leading} | hello,ab,c
+# next line MUST have 3 trailing spaces, don't erase them!
+ENV trailing=ab c\x20\x20\x20
+hello${trailing} | helloab,c
+hello${trailing}d | helloab,c,d
+hello"${trailing}"d | helloab c   d
+# next line MUST have 3 trailing spaces, don't erase them!
+hel"lo${trailing}" | helloab c\x20\x20\x20
+hello" there  " | hello there\x20\x20
+hello there     | hello,there
+hello\\ there | hello there
+hello\\" there | hello",there
+"""
 
 
-@pytest.mark.parametrize(("word", "expected"), WORDS_TEST)
-def test_words_table(word: str, expected: list[str]) -> None:
-    assert expand_words(word, WORDS_ENV) == expected
+def _words_rows() -> list[tuple[str, dict[str, str], list[str]]]:
+    rows, env = [], {}
+    for line in WORDS_TEST.splitlines():
+        if line.startswith("#"):
+            continue
+        if line.startswith("ENV "):
+            key, _, value = line[3:].lstrip(" ").partition("=")
+            env[key] = value
+            continue
+        source, expected = line.split("|")
+        rows.append((source.strip(), dict(env), expected.lstrip(" ").split(",")))
+    return rows
+
+
+@pytest.mark.parametrize(("word", "env", "expected"), _words_rows())
+def test_words_table(word: str, env: dict[str, str], expected: list[str]) -> None:
+    assert expand_words(word, env) == expected
+
+
+def test_words_edge_cases() -> None:
+    assert expand_words("hello 'x y' \\${foo}", {"foo": "bar"}) == ["hello", "x y", "${foo}"]
+    assert expand_words('"" x', {}) == ["x"]
 
 
 def test_mandatory_env_vars() -> None:

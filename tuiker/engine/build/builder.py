@@ -47,6 +47,19 @@ BUILD_LABEL = "tuiker.build.pid"  # on RUN containers: a dead build's are swept 
 _MOUNT_POINTS = ("proc", "sys", "dev", "etc/hostname", "etc/hosts", "etc/resolv.conf")
 
 
+class StoredLayer:
+    """A layer already in the store, in the shape make_image takes (layerwriter.Layer's fields): without loading
+    layerwriter, and the pull code and requests with it, in a build the cache answers whole."""
+
+    __slots__ = ("diff_id", "blob_digest", "blob_size", "size")
+
+    def __init__(self, diff_id: str, blob_digest: str, blob_size: int, size: int) -> None:
+        self.diff_id = diff_id
+        self.blob_digest = blob_digest
+        self.blob_size = blob_size
+        self.size = size
+
+
 class BuildOptions:
     """What `build` takes, as docker's flags name it. A plain class (see RunOptions)."""
 
@@ -219,8 +232,13 @@ class Builder:
     def _meta_args(self, df: Dockerfile) -> dict[str, str]:
         """The ARGs before the first FROM: usable in FROM lines, and as defaults of a stage's bare ARG."""
         from tuiker.engine.build.shell import expand_word
+        from tuiker.image import manifest
 
-        meta: dict[str, str] = {}
+        host = manifest.host_platform()
+        meta: dict[str, str] = {}  # BuildKit's automatic platform ARGs first (the host's: the only platform here)
+        for side in ("BUILD", "TARGET"):
+            meta.update({f"{side}PLATFORM": str(host), f"{side}OS": host.os, f"{side}ARCH": host.architecture,
+                         f"{side}VARIANT": host.variant or ""})
         for inst in df.meta_args:
             for item in inst.args:
                 name, sep, default = item.partition("=")
@@ -262,6 +280,10 @@ class Builder:
         st.escape = df.escape
         st.built = built
         st.ctx = ctx
+        if stage.platform:
+            from tuiker.engine.build.shell import expand_word
+
+            self._check_platform(expand_word(stage.platform, meta, df.escape))
         label = stage.name or f"stage-{stage.index}"
         count = 1 + len(stage.instructions)
         self._number += 1
@@ -334,13 +356,11 @@ class Builder:
         return self.images.pull(name, None, progress).image
 
     def _layers_of(self, image) -> list[Layer]:
-        from tuiker.image.layerwriter import Layer
-
         manifest = json.loads(self.store.read_blob(image.manifest_digest))
         sizes = [layer.get("size", 0) for layer in manifest.get("layers", [])]
         if len(sizes) != len(image.layers):
             sizes = [0] * len(image.layers)
-        return [Layer(diff_id, blob, size, self.store.layer_size(diff_id))
+        return [StoredLayer(diff_id, blob, size, self.store.layer_size(diff_id))
                 for diff_id, blob, size in zip(image.layers, image.blobs, sizes, strict=True)]
 
     @staticmethod
@@ -622,6 +642,9 @@ class Builder:
         from tuiker.engine.build import files
 
         what = "ADD" if add else "COPY"
+        for flag in ("exclude", "parents", "checksum", "keep-git-dir"):  # --link changes nothing in the result
+            if inst.flag_values(flag):
+                raise TuikerError(f"Dockerfile:{inst.line}: {what} --{flag} is not supported by this builder")
         words = self._words(st, inst)
         heredocs = {h.name: h for h in inst.heredocs}
         if len(words) < 2:
@@ -710,11 +733,10 @@ class Builder:
             raise
         finally:
             os.close(r)
-        source_error = None
+        source_error: BaseException | None = None
         try:
-            wait_source = feed(root, r, w)
-            wait_source()
-        except TuikerError as e:
+            feed(root, r, w)()
+        except BaseException as e:  # the helper is reaped all the same: it sees the pipe's end and stops
             source_error = e
         try:
             wait_dest()
@@ -785,6 +807,13 @@ class Builder:
     # -- RUN --------------------------------------------------------------------------------------------------
 
     def _do_run(self, st: _StageState, inst: Instruction) -> None:
+        if inst.flag_values("mount"):
+            raise TuikerError(f"Dockerfile:{inst.line}: RUN --mount is not supported by this builder")
+        if inst.flag("security") not in (None, "sandbox"):
+            raise TuikerError(f"Dockerfile:{inst.line}: RUN --security=insecure is not supported by this builder")
+        network = inst.flag("network")
+        if network not in (None, "default", "none", "host"):
+            raise TuikerError(f'Dockerfile:{inst.line}: unsupported network mode "{network}"')
         argv = self._run_argv(st, inst)
         cfg = copy.deepcopy(st.config)
         args = [(k, v) for k, v in st.args.items()]
@@ -793,7 +822,7 @@ class Builder:
         env_keys = {item.partition("=")[0] for item in cfg.get("Env") or []}
         env = [f"{k}={v}" for k, v in args if v is not None and k not in env_keys]
         self._commit(st, "RUN " + json.dumps([prefix, argv]), cfg, f"RUN {shown} # buildkit",
-                     lambda: self._run(st, argv, env))
+                     lambda: self._run(st, argv, env, network))
 
     def _run_argv(self, st: _StageState, inst: Instruction) -> list[str]:
         shell = st.config.get("Shell") or DEFAULT_SHELL
@@ -812,14 +841,15 @@ class Builder:
         # Several heredocs, or one fed to a command: the shell reads them as written.
         return [*shell, script + "".join(f"\n{h.content}{h.name}" for h in inst.heredocs)]
 
-    def _run(self, st: _StageState, argv: list[str], env: list[str]) -> Layer | None:
+    def _run(self, st: _StageState, argv: list[str], env: list[str], network: str | None) -> Layer | None:
         from tuiker.engine.containers import RunOptions
         from tuiker.image.layerwriter import write_layer
 
         if not st.layers or st.image_id is None:
             raise TuikerError(f"The command '{' '.join(argv)}' returned a non-zero code: 127 (the image is empty:"
                               " FROM scratch has no shell)")
-        network = "bridge" if self.opts.network == "default" else self.opts.network
+        network = network or self.opts.network  # RUN --network=, else --network of the build
+        network = "bridge" if network == "default" else network
         opts = RunOptions(st.image_id, command=argv, entrypoint=[""], env=env, network=network,
                           labels={BUILD_LABEL: str(os.getpid())}, no_healthcheck=True, image_volumes=False)
         c = self.containers.create(opts)

@@ -12,8 +12,8 @@ The source hash is moby's remotecontext one: sha256 over a tarsum v1 header (no 
 from __future__ import annotations
 
 import bz2
-import gzip
 import hashlib
+import io
 import lzma
 import os
 import posixpath
@@ -332,15 +332,6 @@ class PatternMatcher:
                 matched = not pattern.exclusion
         return matched
 
-    def matches_exact(self, path: str) -> bool:
-        matched = False
-        for pattern in self.patterns:
-            if pattern.exclusion != matched:
-                continue
-            if pattern.match(path):
-                matched = not pattern.exclusion
-        return matched
-
     def matches_legacy(self, path: str) -> bool:
         """The deprecated Matches (only one parent level checked), which the docker CLI still uses to
         decide whether the Dockerfile and .dockerignore need re-adding."""
@@ -371,22 +362,24 @@ class BuildContext:
                  dockerfile_data: bytes | None = None, excludes: list[str] | None = None) -> None:
         """`dockerfile`: the Dockerfile's path relative to the root (None when it is not in the context);
         `dockerfile_data`: its bytes when read from elsewhere (stdin, a path outside the context);
-        `excludes`: the .dockerignore patterns, read from the root's .dockerignore when not given."""
+        `excludes`: the patterns that kept files out of the context, by default the root's .dockerignore
+        ([] for a tar received as is: the docker CLI filters only the contexts it packs itself)."""
         self.root = Path(root)
         self.dockerfile = dockerfile
         self._dockerfile_data = dockerfile_data
+        ignore = self.root / _IGNORE_FILE
+        try:
+            patterns = read_dockerignore(ignore.read_bytes()) if ignore.is_file() else []
+        except OSError as e:
+            raise ContextError(f"error checking context: '{e.strerror}'.") from None
         if excludes is None:
-            ignore = self.root / _IGNORE_FILE
-            try:
-                excludes = read_dockerignore(ignore.read_bytes()) if ignore.is_file() else []
-            except OSError as e:
-                raise ContextError(f"error checking context: '{e.strerror}'.") from None
+            excludes = patterns
         try:
             self.excludes = _keep_build_files(excludes, dockerfile)
             self.matcher = PatternMatcher(self.excludes)
             # The daemon reads them, then drops those .dockerignore names (moby remotecontext removeDockerfile):
             # sent, but never copied.
-            named = PatternMatcher(excludes)
+            named = PatternMatcher(patterns)
         except ContextError as e:
             raise ContextError(f"error checking context: '{e}'.") from None
         self.removed = {_normalize(f) for f in (_IGNORE_FILE, dockerfile) if f and
@@ -431,17 +424,23 @@ class BuildContext:
             names = sorted(os.listdir(real))
         except (NotADirectoryError, FileNotFoundError):
             return
-        yield from self._walk(rel, real, names, self.removed if copying else set())
+        yield from self._walk(rel, real, names, copying)
 
-    def _walk(self, rel: str, base: Path, names: list[str], removed: set[str]) -> Iterator[str]:
+    def _walk(self, rel: str, base: Path, names: list[str], copying: bool) -> Iterator[str]:
         for name in names:
             child = name if rel == "." else f"{rel}/{name}"
             is_dir = stat.S_ISDIR(os.lstat(base / name).st_mode)
             excluded = self.matcher.matches_or_parent_matches(child)
-            if not excluded and child not in removed:
-                yield child
-            if is_dir and (not excluded or not self._skippable(child)):
-                yield from self._walk(child, base / name, sorted(os.listdir(base / name)), removed)
+            if not excluded:
+                if not (copying and child in self.removed):
+                    yield child
+                if is_dir:
+                    yield from self._walk(child, base / name, sorted(os.listdir(base / name)), copying)
+            elif is_dir and not self._skippable(child):
+                kept = list(self._walk(child, base / name, sorted(os.listdir(base / name)), copying))
+                if copying and kept:
+                    yield child     # not sent, but unpacking the kept entries under it recreates it
+                yield from kept
 
     def resolve(self, rel: str) -> Path:
         """The real path of `rel`, symlinks followed inside the context as in a chroot (never outside)."""
@@ -480,11 +479,18 @@ class BuildContext:
         real = self.resolve(source)
         real_rel = _normalize(real.relative_to(self.root).as_posix())
         # the CLI leaves excluded files out of the context, then the daemon follows symlinks inside it
-        if source == "." or (not self.is_excluded(source) and not self.is_excluded(real_rel)
-                             and real_rel not in self.removed and os.path.lexists(real)):
+        if source == "." or (os.path.lexists(real) and self._copyable(source) and self._copyable(real_rel)):
             return [source]
         raise ContextError(f"{instruction} failed: file not found in build context or excluded by "
                            f".dockerignore: stat {source}: file does not exist")
+
+    def _copyable(self, rel: str) -> bool:
+        """Whether the daemon has `rel` in the context it received (see walk(copying=True))."""
+        if rel in self.removed:
+            return False
+        if not self.is_excluded(rel):
+            return True
+        return (self.root / rel).is_dir() and next(iter(self.walk(rel, copying=True)), None) is not None
 
     def source_hash(self, sources: list[str]) -> str:
         """The classic builder's cache key part for COPY/ADD sources (context-relative paths as glob()
@@ -607,12 +613,21 @@ def _local_dockerfile(root: Path, dockerfile: str | None) -> BuildContext:
     return BuildContext(root, rel)
 
 
-class _Prefixed:
+class _Prefixed(io.RawIOBase):
     """A stream with bytes already read put back in front."""
 
     def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        super().__init__()
         self._head = head
         self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
 
     def read(self, n: int = -1) -> bytes:
         if self._head:
@@ -625,9 +640,14 @@ class _Prefixed:
 
 
 def _decompressed(stream: BinaryIO, head: bytes) -> BinaryIO:
+    """The stream uncompressed, as moby's DecompressStream: gzip, bzip2, xz, zstd or plain, by magic."""
     whole = _Prefixed(head, stream)
     if head.startswith(b"\x1f\x8b"):
-        return gzip.GzipFile(fileobj=whole)
+        from isal import igzip
+        return igzip.IGzipFile(fileobj=whole, mode="rb")
+    if head.startswith(b"\x28\xb5\x2f\xfd"):
+        import zstandard
+        return zstandard.ZstdDecompressor().stream_reader(whole, read_across_frames=True)
     if head.startswith(b"BZh"):
         return bz2.BZ2File(whole)
     if head.startswith(b"\xfd7zXZ\x00"):
@@ -648,22 +668,23 @@ def _is_tar_header(block: bytes) -> bool:
 
 def _context_from_stdin(stdin: BinaryIO, dockerfile: str | None, tmp: Path) -> BuildContext:
     head = stdin.read(6)
-    stream = _decompressed(stdin, head)
     try:
+        stream = _decompressed(stdin, head)
         first = stream.read(512)
         while len(first) < 512 and (more := stream.read(512 - len(first))):
             first += more
-    except (OSError, EOFError, lzma.LZMAError) as e:
-        raise ContextError(f"unable to prepare context: {e}") from None
-    if not _is_tar_header(first):
-        data = first + stream.read()
-        (tmp / DEFAULT_DOCKERFILE).write_bytes(data)
-        return BuildContext(tmp, DEFAULT_DOCKERFILE)
-    try:
+        if not _is_tar_header(first):
+            (tmp / DEFAULT_DOCKERFILE).write_bytes(first + stream.read())
+            return BuildContext(tmp, DEFAULT_DOCKERFILE)
         unpack_layer(_Prefixed(first, stream), str(tmp))
-    except (LayerError, TarFormatError, OSError, EOFError, lzma.LZMAError) as e:
+    except (LayerError, TarFormatError) as e:
         raise ContextError(f"Error processing tar file: {e}") from None
+    except Exception as e:
+        if isinstance(e, OSError) and e.errno:
+            raise
+        # each decompressor has its own error types for a corrupt or cut-off stream
+        raise ContextError(f"unable to prepare context: {e}") from None
     name = _normalize(dockerfile or DEFAULT_DOCKERFILE)
     if not dockerfile and not (tmp / name).exists() and (tmp / "dockerfile").exists():
         name = "dockerfile"
-    return BuildContext(tmp, name)
+    return BuildContext(tmp, name, excludes=[])

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from tuiker.base.errors import TuikerError
+from tuiker.base.times import parse_go_duration
 from tuiker.engine.build.shell import Lex, ShellError, go_quote
 
 
@@ -716,48 +717,12 @@ def health_config(node: Instruction) -> dict:
 def _interval(name: str, value: str) -> int:
     if value == "":
         return 0
-    nanoseconds = parse_go_duration(value)
+    try:
+        nanoseconds = parse_go_duration(value)
+    except ValueError as e:
+        raise _ParseError(str(e)) from None
     if nanoseconds == 0:
         return 0
     if nanoseconds < _MIN_HEALTH_INTERVAL_NS:
         raise _ParseError(f"Interval {go_quote(name)} cannot be less than 1ms")
     return nanoseconds
-
-
-_DURATION_UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000, "s": 1_000_000_000,
-                   "m": 60_000_000_000, "h": 3_600_000_000_000}
-
-
-def parse_go_duration(text: str) -> int:
-    """Go's time.ParseDuration, in nanoseconds; _ParseError with Go's message."""
-    original = go_quote(text)
-    s = text
-    sign = 1
-    if s and s[0] in "+-":
-        sign = -1 if s[0] == "-" else 1
-        s = s[1:]
-    if s == "0":
-        return 0
-    if s == "":
-        raise _ParseError(f"time: invalid duration {original}")
-    total = 0.0
-    while s:
-        m = re.match(r"(\d*)(?:\.(\d*))?", s)
-        whole, frac = m.group(1), m.group(2)
-        if not whole and not frac:
-            raise _ParseError(f"time: invalid duration {original}")
-        s = s[m.end():]
-        unit_match = re.match(r"[^\d.]*", s)
-        unit = unit_match.group(0)
-        if unit == "":
-            raise _ParseError(f"time: missing unit in duration {original}")
-        if unit not in _DURATION_UNITS:
-            raise _ParseError(f"time: unknown unit {go_quote(unit)} in duration {original}")
-        s = s[len(unit):]
-        value = int(whole or "0") * _DURATION_UNITS[unit]
-        if frac:
-            value += int(frac) * _DURATION_UNITS[unit] // 10 ** len(frac)
-        total += value
-    if total > 2**63 - 1:
-        raise _ParseError(f"time: invalid duration {original}")
-    return sign * int(total)

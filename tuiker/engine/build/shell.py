@@ -64,13 +64,12 @@ class Lex:
         self._src = ""
         self._pos = 0
         self._env: dict[str, str] = {}
-        self.matched: set[str] = set()
-        self.unmatched: set[str] = set()
+        self.matched: set[str] = set()    # the variables the word used that env has
 
     def process(self, word: str, env: dict[str, str]) -> tuple[str, list[str]]:
         """(the expanded word, the expanded word split into words)."""
         self._src, self._pos, self._env = word, 0, env
-        self.matched, self.unmatched = set(), set()
+        self.matched = set()
         try:
             return self._stop_on(None, self.raw_escapes)
         except ShellError as e:
@@ -189,7 +188,6 @@ class Lex:
         if name in self._env:
             self.matched.add(name)
             return self._env[name], True
-        self.unmatched.add(name)
         return "", False
 
     def _dollar(self) -> str:
@@ -357,14 +355,6 @@ def expand_word(word: str, env: dict[str, str], escape: str = "\\") -> str:
 def expand_words(word: str, env: dict[str, str], escape: str = "\\") -> list[str]:
     """`word` expanded, then split on unquoted whitespace (buildkit ProcessWordsWithMap): EXPOSE, VOLUME..."""
     return Lex(escape).process(word, env)[1]
-
-
-def expand_with_matches(word: str, env: dict[str, str], escape: str = "\\") -> tuple[str, set[str]]:
-    """The expanded word and the names of the variables it used that `env` has (for the RUN cache key
-    and docker's "build-args were not consumed" check)."""
-    lex = Lex(escape)
-    result, _ = lex.process(word, env)
-    return result, lex.matched
 
 
 def expand_raw(text: str, env: dict[str, str], escape: str = "\\") -> str:
