@@ -220,13 +220,6 @@ def test_what_is_not_supported_or_wrong_is_one_line_naming_it(tmp_path, text, me
     assert message in str(e.value) and "\n" not in str(e.value)
 
 
-def test_build_is_one_line_until_there_is_a_builder(tmp_path):
-    write(tmp_path, "services: {a: {build: .}}\n")
-    p = load(workdir=str(tmp_path), environ={})
-    with pytest.raises(Exception, match="building images is not supported by tuiker yet"):
-        p.run_options("a", 1)
-
-
 def test_durations():
     assert parse_duration("1m30s", "x") == 90 * 10**9 and parse_duration("10", "x") == 10 * 10**9
     assert parse_duration("1h2m3.5s", "x") == (3723.5 * 10**9) and parse_duration("250us", "x") == 250_000

@@ -54,9 +54,19 @@ def _pairs(items: list[str], flag: str, from_env: bool) -> dict[str, str | None]
     return found
 
 
-def cmd_build(args) -> int:
+def interrupt_on_termination() -> None:
+    """SIGTERM and SIGHUP raise KeyboardInterrupt, as Ctrl-C does: a killed build runs its cleanups too (the
+    step's container, the scratch dirs)."""
     import signal
 
+    def interrupted(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGHUP, interrupted)
+
+
+def cmd_build(args) -> int:
     from tuiker.engine import BuildOptions
 
     quiet = args.quiet or args.progress == "quiet"
@@ -64,12 +74,7 @@ def cmd_build(args) -> int:
                         "--build-arg", True), target=args.target, no_cache=args.no_cache, pull=args.pull,
                         labels=_pairs(args.label, "--label", False), platform=args.platform,
                         network=args.network)
-
-    def interrupted(signum, frame):
-        raise KeyboardInterrupt  # a kill runs the cleanups too: the step's container, the scratch dirs
-
-    signal.signal(signal.SIGTERM, interrupted)
-    signal.signal(signal.SIGHUP, interrupted)
+    interrupt_on_termination()
     result = engine().builds.build(opts, None if quiet else PlainPrinter())
     if quiet:
         print(result.image_id)

@@ -18,6 +18,32 @@ def _report(kind: str, name: str, status: str) -> None:
     sys.stderr.flush()
 
 
+class _BuildPrinter:
+    """Builds' progress as `docker compose build` prints BuildKit's plain output, through `tuiker build`'s own
+    printer: each step's title names the service (`#5 [web 2/3] COPY . /app`, `#1 [web internal] load ...`),
+    and the steps are numbered on from one service's build to the next."""
+
+    def __init__(self) -> None:
+        from tuiker.cli.build import PlainPrinter
+
+        self.printer = PlainPrinter(sys.stderr)
+        self.service: str | None = None
+        self.offset = self.last = 0
+
+    def __call__(self, service: str, event) -> None:
+        from tuiker.engine import BuildEvent
+
+        if service != self.service:
+            self.service, self.offset = service, self.last
+        vertex = event.vertex + self.offset
+        self.last = max(self.last, vertex)
+        text = event.text
+        if event.kind == "step" and text.startswith("["):
+            text = f"[{service} {text[1:]}"
+        self.printer(BuildEvent(event.kind, vertex, text, event.instruction, event.number, event.total,
+                                event.stream, event.seconds, event.image))
+
+
 def _compose(args, need_file: bool = True):
     """The project the global flags (-f, -p, --profile, --env-file, --project-directory) name, on the engine."""
     from tuiker.compose import Compose, ComposeError, load
@@ -44,10 +70,16 @@ def _display_name(compose, c) -> str:
 # -- up, down ---------------------------------------------------------------------------------------------
 
 def cmd_up(args) -> int:
+    if args.build and args.no_build:
+        raise TuikerError("--build and --no-build are incompatible")
+    from tuiker.cli.build import interrupt_on_termination
+
+    interrupt_on_termination()  # as `tuiker build`: a kill mid-build cleans up (attached, it stops the project)
     compose = _compose(args)
+    build = "always" if args.build else "never" if args.no_build else "missing"
     started = compose.up(args.services or None, force_recreate=args.force_recreate, no_deps=args.no_deps,
-                         remove_orphans=args.remove_orphans, build=args.build, pull_progress=PullPrinter(sys.stderr),
-                         timeout=args.timeout)
+                         remove_orphans=args.remove_orphans, build=build, pull_progress=PullPrinter(sys.stderr),
+                         timeout=args.timeout, build_progress=_BuildPrinter())
     if args.detach:
         return 0
     return _attach(compose, started, args.timeout)
@@ -76,7 +108,16 @@ def _attach(compose, containers, timeout) -> int:
 
 def cmd_down(args) -> int:
     _compose(args, need_file=False).down(volumes=args.volumes, remove_orphans=args.remove_orphans,
-                                         timeout=args.timeout)
+                                         timeout=args.timeout, rmi=args.rmi)
+    return 0
+
+
+def cmd_build(args) -> int:
+    from tuiker.cli.build import interrupt_on_termination
+
+    interrupt_on_termination()
+    _compose(args).build(args.services or None, no_cache=args.no_cache, pull=args.pull,
+                         progress=None if args.quiet else _BuildPrinter(), build_args=args.build_arg)
     return 0
 
 
@@ -254,7 +295,8 @@ def cmd_run(args) -> int:
         service_env = compose.project.services[args.service].get("environment") or {} \
             if args.service in compose.project.services else {}
         overrides["env"] = [f"{k}={v}" for k, v in service_env.items() if v is not None] + args.env
-    c = compose.run(args.service, args.command or None, no_deps=args.no_deps, **overrides)
+    c = compose.run(args.service, args.command or None, no_deps=args.no_deps, build_progress=_BuildPrinter(),
+                    **overrides)
     containers = compose.engine.containers
     try:
         if args.detach:
@@ -298,12 +340,15 @@ def add_parsers(sub) -> None:
     p = verb("up", cmd_up, "Create and start containers")
     p.add_argument("-d", "--detach", action="store_true", help="Detached mode: run containers in the background")
     p.add_argument("--build", action="store_true", help="Build images before starting containers")
+    p.add_argument("--no-build", action="store_true", help="Don't build an image, even if it's policy")
     p.add_argument("--force-recreate", action="store_true", help="Recreate containers even if unchanged")
     p.add_argument("--no-deps", action="store_true", help="Don't start linked services")
     p.add_argument("--remove-orphans", action="store_true", help="Remove containers for services not defined")
     p.add_argument("-t", "--timeout", type=float, help="Shutdown timeout in seconds")
     p = verb("down", cmd_down, "Stop and remove containers, networks", services=None)
     p.add_argument("-v", "--volumes", action="store_true", help="Remove named volumes and anonymous volumes")
+    p.add_argument("--rmi", help='Remove images used by services. "local" remove only images that don\'t have a'
+                   ' custom tag ("local"|"all")')
     p.add_argument("--remove-orphans", action="store_true", help="Remove containers for services not defined")
     p.add_argument("-t", "--timeout", type=float, help="Shutdown timeout in seconds")
     p = verb("ps", cmd_ps, "List containers")
@@ -323,6 +368,11 @@ def add_parsers(sub) -> None:
         p = verb(name, func, text)
         if name != "start":
             p.add_argument("-t", "--timeout", type=float, help="Specify a shutdown timeout in seconds")
+    p = verb("build", cmd_build, "Build or rebuild services")
+    p.add_argument("--build-arg", action="append", metavar="K[=V]", help="Set build-time variables for services")
+    p.add_argument("--no-cache", action="store_true", help="Do not use cache when building the image")
+    p.add_argument("--pull", action="store_true", help="Always attempt to pull a newer version of the image")
+    p.add_argument("-q", "--quiet", action="store_true", help="Don't print anything to STDOUT")
     p = verb("pull", cmd_pull, "Pull service images")
     p.add_argument("-q", "--quiet", action="store_true", help="Pull without printing progress information")
     p = verb("config", cmd_config, "Parse, resolve and render compose file in canonical format", services=None)

@@ -43,6 +43,13 @@ NETWORK_KEYS = frozenset({"driver", "external", "name", "labels", "internal", "i
 VOLUME_KEYS = frozenset({"driver", "external", "name", "labels"})
 DEPLOY_KEYS = frozenset({"resources", "replicas"})
 HEALTH_KEYS = frozenset({"test", "interval", "timeout", "retries", "start_period", "disable", "start_interval"})
+BUILD_KEYS = frozenset({"context", "dockerfile", "dockerfile_inline", "args", "target", "labels", "network",
+                        "no_cache", "pull", "tags", "platforms"})
+# The rest of the compose-spec's build keys: what tuiker's builder has no counterpart for (as docker compose's
+# classic builder refuses ssh, secrets, additional_contexts and several platforms).
+UNSUPPORTED_BUILD_KEYS = frozenset({"additional_contexts", "cache_from", "cache_to", "entitlements", "extra_hosts",
+                                    "isolation", "privileged", "provenance", "sbom", "secrets", "shm_size", "ssh",
+                                    "ulimits"})
 CONDITIONS = ("service_started", "service_healthy", "service_completed_successfully")
 
 _PROJECT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
@@ -190,6 +197,8 @@ def _pre_normalize(doc: dict, filename: str) -> dict:
         for key in ("environment", "labels"):
             if key in cfg:
                 cfg[key] = _as_map(cfg[key], f"services.{name}.{key}")
+        if "build" in cfg:
+            cfg["build"] = _pre_normalize_build(cfg["build"], f"services.{name}.build")
         if "depends_on" in cfg:
             deps = cfg["depends_on"]
             cfg["depends_on"] = {d: {} for d in deps} if isinstance(deps, list) else dict(deps or {})
@@ -198,6 +207,19 @@ def _pre_normalize(doc: dict, filename: str) -> dict:
             cfg["networks"] = {n: None for n in nets} if isinstance(nets, list) else dict(nets or {})
         out[name] = cfg
     return {**doc, "services": out}
+
+
+def _pre_normalize_build(build, where: str) -> dict:
+    """`build: ./dir` as {context: ./dir}, its args and labels as maps (files merge them key by key)."""
+    if isinstance(build, str):
+        return {"context": build}
+    if not isinstance(build, dict):
+        raise ComposeError(f"{where} must be a string or a mapping")
+    build = dict(build)
+    for key in ("args", "labels"):
+        if key in build:
+            build[key] = _as_map(build[key], f"{where}.{key}")
+    return build
 
 
 def _as_map(value, where: str) -> dict:
@@ -341,7 +363,7 @@ def _service(name: str, cfg: dict, project: Project) -> dict:
             raise ComposeError(f"validating {where}: additional properties '{key}' not allowed")
     out: dict = {}
     if "build" in cfg:
-        out["build"] = cfg["build"]
+        out["build"] = _build(cfg["build"], f"{where}.build", project)
     if "image" in cfg:
         out["image"] = str(cfg["image"])
     elif "build" not in cfg:
@@ -414,6 +436,53 @@ def _service(name: str, cfg: dict, project: Project) -> dict:
                            " invalid compose project")
     out["scale"] = scale
     return out
+
+
+def _build(cfg: dict, where: str, project: Project) -> dict:
+    """The build section as `docker compose config` prints it: the context an absolute path (relative to the
+    project's folder), the Dockerfile's name, args with a bare key given the environment's value (or dropped)."""
+    for key in cfg:
+        if str(key).startswith("x-"):
+            continue
+        if key in UNSUPPORTED_BUILD_KEYS:
+            raise ComposeError(f"{where}.{key} is not supported by tuiker")
+        if key not in BUILD_KEYS:
+            raise ComposeError(f"validating {where}: additional properties '{key}' not allowed")
+    context = str(cfg.get("context") or ".")
+    if re.match(r"[a-z][a-z0-9+.-]*://|git@", context):
+        raise ComposeError(f"{where}.context: a remote build context ({context}) is not supported by tuiker")
+    out: dict = {"context": _path(project.working_dir, context)}
+    if cfg.get("dockerfile") is not None and cfg.get("dockerfile_inline") is not None:
+        raise ComposeError(f"{where}: dockerfile and dockerfile_inline are mutually exclusive")
+    if cfg.get("dockerfile_inline") is not None:
+        out["dockerfile_inline"] = str(cfg["dockerfile_inline"])
+    else:
+        out["dockerfile"] = str(cfg.get("dockerfile") or "Dockerfile")
+    args = resolve_args(cfg.get("args") or {}, project.environment, f"{where}.args")
+    if args:
+        out["args"] = args
+    for key in ("target", "network"):
+        if cfg.get(key) is not None:
+            out[key] = str(cfg[key])
+    if cfg.get("labels"):
+        out["labels"] = {k: v or "" for k, v in cfg["labels"].items()}
+    for key in ("no_cache", "pull"):
+        if cfg.get(key):
+            out[key] = True
+    for key in ("tags", "platforms"):
+        if cfg.get(key):
+            out[key] = _strings(cfg[key], f"{where}.{key}")
+    if len(out.get("platforms", [])) > 1:
+        raise ComposeError(f"{where}.platforms: tuiker builds for the host's platform only, not for"
+                           f" {', '.join(out['platforms'])}")
+    return out
+
+
+def resolve_args(value, environment: dict[str, str], where: str) -> dict[str, str]:
+    """Build args (a map, or a list of `K=V`) as compose passes them: a bare `K` takes the environment's value,
+    or is not passed at all."""
+    resolved = {k: v if v is not None else environment.get(k) for k, v in _as_map(value, where).items()}
+    return {k: v for k, v in resolved.items() if v is not None}
 
 
 def _strings(value, where: str) -> list[str]:

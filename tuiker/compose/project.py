@@ -13,7 +13,7 @@ from tuiker.compose.interpolate import ComposeError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from tuiker.engine import RunOptions
+    from tuiker.engine import BuildOptions, RunOptions
 
 # compose's labels (lazydocker and other tools group containers by them)
 PROJECT = "com.docker.compose.project"
@@ -26,6 +26,7 @@ CONFIG_FILES = "com.docker.compose.project.config_files"
 NETWORK = "com.docker.compose.network"
 VOLUME = "com.docker.compose.volume"
 VERSION = "com.docker.compose.version"
+IMAGE = "com.docker.compose.image"  # the image's ID when the container was made: a new one recreates it
 COMPOSE_VERSION = "2.29.0"  # the compose whose behaviour tuiker follows, as docker compose labels it
 
 
@@ -77,11 +78,37 @@ class Project:
         """project-service-N (compose v2's separator), or the service's container_name."""
         return self.services[service].get("container_name") or f"{self.name}-{service}-{number}"
 
-    def labels(self, service: str, number: int, oneoff: bool = False) -> dict[str, str]:
+    def labels(self, service: str, number: int, oneoff: bool = False, image_id: str | None = None) -> dict[str, str]:
         return {**(self.services[service].get("labels") or {}),
                 PROJECT: self.name, SERVICE: service, NUMBER: str(number), HASH: self.config_hash(service),
                 ONEOFF: "True" if oneoff else "False", WORKING_DIR: self.working_dir,
-                CONFIG_FILES: ",".join(self.config_files), VERSION: COMPOSE_VERSION}
+                CONFIG_FILES: ",".join(self.config_files), VERSION: COMPOSE_VERSION,
+                **({IMAGE: image_id} if image_id else {})}
+
+    def image_name(self, service: str) -> str:
+        """The service's image: its `image`, else the name compose v2 gives the image it builds,
+        `<project>-<service>` (v1 joined them with `_`)."""
+        return self.services[service].get("image") or f"{self.name}-{service}"
+
+    def build_options(self, service: str, no_cache: bool = False, pull: bool = False,
+                      build_args: dict[str, str] | None = None) -> BuildOptions:
+        """The builder's options for the service's build section (its args, then `build_args`): tagged with its
+        image name and the section's tags, labelled with the project and service as compose labels the images
+        it builds."""
+        import os
+
+        from tuiker.engine import BuildOptions
+
+        b = self.services[service]["build"]
+        platform = (b.get("platforms") or [self.services[service].get("platform")])[0]
+        extra = {"network": b["network"]} if b.get("network") else {}
+        return BuildOptions(
+            b["context"], dockerfile=os.path.join(b["context"], b["dockerfile"]) if "dockerfile" in b else None,
+            tags=[self.image_name(service), *b.get("tags", [])],
+            build_args={**(b.get("args") or {}), **(build_args or {})},
+            target=b.get("target"), no_cache=no_cache or b.get("no_cache", False), pull=pull or b.get("pull", False),
+            labels={**(b.get("labels") or {}), VERSION: COMPOSE_VERSION, PROJECT: self.name, SERVICE: service},
+            platform=platform, **extra)
 
     def network_name(self, key: str) -> str:
         return self.networks[key]["name"]
@@ -90,15 +117,13 @@ class Project:
         return self.volumes[key]["name"]
 
     def run_options(self, service: str, number: int, name: str | None = None, oneoff: bool = False,
-                    command: list[str] | None = None, **overrides) -> RunOptions:
+                    command: list[str] | None = None, image_id: str | None = None, **overrides) -> RunOptions:
         """The engine's options for container `number` of `service`: on its first network (the others are
-        connected before it starts), with the service's name as an alias on each."""
+        connected before it starts), with the service's name as an alias on each. `image_id`: the ID of its
+        image, labelled on the container (compose's com.docker.compose.image)."""
         from tuiker.engine import RunOptions, parse_size
 
         s = self.services[service]
-        if "image" not in s:
-            raise TuikerError(f"service {service!r} has a build section, and building images is not supported by"
-                              " tuiker yet: give it an image")
         where = f"services.{service}"
         limits = (s.get("deploy") or {}).get("resources", {}).get("limits", {})
         cpus = limits.get("cpus", s.get("cpus"))
@@ -121,7 +146,7 @@ class Project:
             security_opt=s.get("security_opt"), network=self.network_name(first),
             ports=[_publish_spec(p) for p in s.get("ports") or []] or None,
             network_aliases=self.aliases(service, first), expose=s.get("expose"), platform=s.get("platform"),
-            init=s.get("init", False), labels=self.labels(service, number, oneoff))
+            init=s.get("init", False), labels=self.labels(service, number, oneoff, image_id))
         opts.update(self._mount_options(s))
         opts.update(_health_options(s))
         for key, option in (("extra_hosts", "add_hosts"), ("dns", "dns"), ("stop_signal", "stop_signal")):
@@ -129,7 +154,7 @@ class Project:
                 opts[option] = s[key]
         opts.update(overrides)
         try:
-            return RunOptions(s["image"], **opts)
+            return RunOptions(self.image_name(service), **opts)
         except TypeError as e:  # an option of a part of the engine this build does not have yet
             raise TuikerError(f"{where}: {e} in this engine") from None
 

@@ -15,7 +15,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from tuiker.compose.project import Project
-    from tuiker.engine import Container, Engine
+    from tuiker.engine import BuildEvent, Container, Engine
+
+    BuildProgress = Callable[[str, BuildEvent], None]  # (service, event): a build's progress, per service
 
 LIVE = ("running", "paused", "restarting")
 
@@ -65,16 +67,15 @@ class Compose:
     # -- up --------------------------------------------------------------------------------------------------
 
     def up(self, services: list[str] | None = None, force_recreate: bool = False, no_deps: bool = False,
-           remove_orphans: bool = False, build: bool = False, pull_progress=None,
-           timeout: float | None = None) -> list[Container]:
-        """Networks and volumes made, each service's containers created (or recreated when the service changed,
-        or kept), then started in dependency order, waiting for each dependency's condition. The containers.
-        `timeout`: the seconds a container stopped for its removal gets (else its stop_grace_period, or 10)."""
+           remove_orphans: bool = False, build: str = "missing", pull_progress=None,
+           timeout: float | None = None, build_progress: BuildProgress | None = None) -> list[Container]:
+        """Images pulled or built (`build` as for _ensure_images), networks and volumes made, each service's
+        containers created (or recreated when the service or its image changed, or kept), then started in
+        dependency order, waiting for each dependency's condition. The containers. `timeout`: the seconds a
+        container stopped for its removal gets (else its stop_grace_period, or 10)."""
         p = self._need_project()
         order = p.order(services, with_deps=not no_deps)
-        if build and any("build" in p.services[s] for s in order):
-            raise TuikerError("building images is not supported by tuiker yet (compose up --build)")
-        self._check_images(order)
+        image_ids = self._ensure_images(order, build, pull_progress, build_progress)
         orphans = self.orphans()
         if orphans and remove_orphans:
             for c in orphans:
@@ -87,7 +88,7 @@ class Compose:
         self._make_volumes(order)
         by_service = {}
         for s in order:
-            by_service[s] = self._converge(s, force_recreate, pull_progress, timeout)
+            by_service[s] = self._converge(s, force_recreate, image_ids.get(s), timeout)
         for s in order:
             self._wait_for_dependencies(s, order)
             for c in by_service[s]:
@@ -104,11 +105,85 @@ class Compose:
             raise TuikerError("no configuration file provided: not found")
         return self.project
 
-    def _check_images(self, order: list[str]) -> None:
+    # -- images: pulled or built ------------------------------------------------------------------------------
+
+    def _ensure_images(self, order: list[str], build: str = "missing", pull_progress=None,
+                       build_progress: BuildProgress | None = None) -> dict[str, str]:
+        """compose's ensureImagesExists: the image a service names pulled when missing (always with
+        `pull_policy: always`, never with `never`; a failed pull is no error for a service that can build it),
+        a service's build section built when its image is still missing, or always with `build` "always"
+        (up --build) or `pull_policy: build`, never with "never" (--no-build). Returns each service's image ID,
+        for the containers' com.docker.compose.image label."""
+        p = self.project
+        to_build = []
+        pulled: set[str] = set()  # each image once, whatever the services naming it
         for s in order:
-            if "image" not in self.project.services[s]:
-                raise TuikerError(f"service {s!r} has a build section, and building images is not supported by"
-                                  " tuiker yet: give it an image")
+            cfg = p.services[s]
+            name = p.image_name(s)
+            policy = cfg.get("pull_policy", "missing")
+            buildable = "build" in cfg and build != "never"
+            if buildable and (build == "always" or policy == "build"):
+                to_build.append(s)
+                continue
+            if "image" in cfg and name not in pulled and (policy == "always" or policy not in ("never", "build")
+                                                          and self._image_id(name) is None):
+                pulled.add(name)
+                try:
+                    self._pull(s, pull_progress)
+                    continue
+                except (TuikerError, OSError) as e:
+                    if not buildable:
+                        raise
+                    self.report("Warning", "", f"pull of {name} failed ({e}): building it")
+            if self._image_id(name) is not None:
+                continue
+            if not buildable:
+                raise NotFoundError(f"No such image: {name}")
+            to_build.append(s)
+        self._build(to_build, progress=build_progress)
+        return {s: image_id for s in order if (image_id := self._image_id(p.image_name(s)))}
+
+    def _image_id(self, name: str) -> str | None:
+        try:
+            return self.engine.images.get(name).id
+        except NotFoundError:
+            return None
+
+    def build(self, services: list[str] | None = None, no_cache: bool = False, pull: bool = False,
+              progress: BuildProgress | None = None, build_args: list[str] | None = None) -> dict[str, str]:
+        """docker compose build: the images of `services` (all) that have a build section, `build_args`
+        (`K=V`, or `K` for the environment's value) over their args. Returns {image name: image ID}."""
+        from tuiker.compose.loader import resolve_args
+
+        p = self._need_project()
+        return self._build([s for s in p.order(services, with_deps=False) if "build" in p.services[s]], no_cache,
+                           pull, progress, resolve_args(build_args or [], p.environment, "--build-arg"))
+
+    def _build(self, services: list[str], no_cache: bool = False, pull: bool = False,
+               progress: BuildProgress | None = None, build_args: dict[str, str] | None = None) -> dict[str, str]:
+        """Each service's build section built, once per image name (services naming the same image share
+        its build, as compose keys its builds by image name)."""
+        import tempfile
+        from pathlib import Path
+
+        p = self.project
+        built: dict[str, str] = {}
+        for s in services:
+            name = p.image_name(s)
+            if name in built:
+                continue
+            opts = p.build_options(s, no_cache, pull, build_args)
+            self.report("Service", s, "Building")
+            with tempfile.TemporaryDirectory(prefix="tuiker-compose-") as tmp:
+                inline = p.services[s]["build"].get("dockerfile_inline")
+                if inline is not None:  # the builder takes a Dockerfile outside the context as docker does
+                    opts.dockerfile = str(Path(tmp) / "Dockerfile")
+                    Path(opts.dockerfile).write_text(inline)
+                result = self.engine.builds.build(opts, None if progress is None else
+                                                  lambda event, s=s: progress(s, event))
+            built[name] = result.image_id
+            self.report("Service", s, "Built")
+        return built
 
     def _make_networks(self, order: list[str]) -> None:
         p = self.project
@@ -154,9 +229,10 @@ class Compose:
             raise TuikerError("named volumes need the engine's volume service, which this build does not have")
         return volumes
 
-    def _converge(self, service: str, force_recreate: bool, pull_progress, timeout: float | None) -> list[Container]:
-        """The service's containers 1..scale: kept when their config hash matches, else recreated; extra ones
-        removed."""
+    def _converge(self, service: str, force_recreate: bool, image_id: str | None,
+                  timeout: float | None) -> list[Container]:
+        """The service's containers 1..scale: kept when their config hash and image match, else recreated;
+        extra ones removed."""
         p = self.project
         scale = p.services[service]["scale"]
         want = p.config_hash(service)
@@ -164,7 +240,8 @@ class Compose:
         kept = []
         for number in range(1, scale + 1):
             c = current.pop(number, None)
-            if c is not None and not force_recreate and labels_of(c).get(labels.HASH) == want:
+            if c is not None and not force_recreate and labels_of(c).get(labels.HASH) == want and \
+                    labels_of(c).get(labels.IMAGE) == image_id:
                 if c.status in LIVE:
                     self.report("Container", c.name, "Running")
                 kept.append(c)
@@ -172,22 +249,22 @@ class Compose:
             if c is not None:
                 self.report("Container", c.name, "Recreate")
                 self._remove(c, stop=True, quiet=True, timeout=self._stop_timeout(service, timeout))
-                made = self._create(service, number, pull_progress)
+                made = self._create(service, number, image_id=image_id)
                 self.report("Container", made.name, "Recreated")
             else:
                 name = p.container_name(service, number)
                 self.report("Container", name, "Creating")
-                made = self._create(service, number, pull_progress)
+                made = self._create(service, number, image_id=image_id)
                 self.report("Container", made.name, "Created")
             kept.append(made)
         for c in sorted(current.values(), key=number_of, reverse=True):
             self._remove(c, stop=True, timeout=self._stop_timeout(service, timeout))
         return kept
 
-    def _create(self, service: str, number: int, pull_progress=None, **overrides) -> Container:
+    def _create(self, service: str, number: int, **overrides) -> Container:
         p = self.project
         opts = p.run_options(service, number, **overrides)
-        c = self.engine.containers.create(opts, pull_progress)
+        c = self.engine.containers.create(opts)
         try:
             for net in list(p.services[service]["networks"])[1:]:
                 self.engine.networks.connect(p.network_name(net), c.id, p.aliases(service, net))
@@ -231,9 +308,14 @@ class Compose:
 
     # -- down, start, stop, restart ------------------------------------------------------------------------
 
-    def down(self, volumes: bool = False, remove_orphans: bool = False, timeout: float | None = None) -> None:
-        """Containers stopped in reverse dependency order and removed, then the project's networks (and with
-        `volumes`, its named volumes and the containers' anonymous ones)."""
+    def down(self, volumes: bool = False, remove_orphans: bool = False, timeout: float | None = None,
+             rmi: str | None = None) -> None:
+        """Containers stopped in reverse dependency order and removed, then the project's networks (with `rmi`
+        "local" or "all", its images as _images_to_remove finds them; with `volumes`, its named volumes and the
+        containers' anonymous ones)."""
+        if rmi not in (None, "local", "all"):
+            raise TuikerError(f"invalid --rmi flag value {rmi!r}: must be local or all")
+        images = self._images_to_remove(rmi, remove_orphans) if rmi else []
         gone = self.containers()
         orphans = self.orphans()
         if not remove_orphans:
@@ -253,11 +335,41 @@ class Compose:
                 self.report("Network", net["Name"], "Removing")
                 self.engine.networks.remove(net["Name"])
                 self.report("Network", net["Name"], "Removed")
+        for image in images:
+            self.report("Image", image, "Removing")
+            try:
+                self.engine.images.remove(image)
+            except NotFoundError:
+                self.report("Image", image, "Warning: No resource found to remove")
+            except TuikerError:
+                self.report("Image", image, "Resource is still in use")
+            else:
+                self.report("Image", image, "Removed")
         if volumes:
             for vol in self._volumes().list([f"label={labels.PROJECT}={self.name}"]):
                 self.report("Volume", vol["Name"], "Removing")
                 self._volumes().remove(vol["Name"])
                 self.report("Volume", vol["Name"], "Removed")
+
+    def _images_to_remove(self, mode: str, remove_orphans: bool) -> list[str]:
+        """compose's ImagePruner: "local" is the images compose built for the project (labelled with it) of its
+        services (of any service with `remove_orphans`), and the `<project>-<service>` images of its services
+        without an `image`; "all" adds the services' `image`s. Without a compose file, the services are those
+        of the project's containers, and their images the containers'."""
+        from tuiker.engine import familiar_name
+
+        if self.project is not None:
+            services = {s: self.project.services[s].get("image") for s in self.project.services}
+        else:
+            services = {service_of(c): c.config["Config"].get("Image") for c in self.containers()}
+        found = [image for image in services.values() if image] if mode == "all" else []
+        for image in self.engine.images.list():
+            lab = self.engine.images.config(image).get("config", {}).get("Labels") or {}
+            if image.repo_tags and lab.get(labels.PROJECT) == self.name and \
+                    (remove_orphans or lab.get(labels.SERVICE) in services):
+                found.append(image.repo_tags[0])
+        found += [f"{self.name}-{s}" for s, image in services.items() if not image]
+        return sorted({familiar_name(n, default_tag=True) for n in found if self._image_id(n) is not None})
 
     def _remove(self, c: Container, stop: bool, volumes: bool = False, quiet: bool = False,
                 timeout: float | None = None) -> None:
@@ -303,16 +415,19 @@ class Compose:
     def pull(self, services: list[str] | None = None, progress=None) -> None:
         p = self._need_project()
         for s in p.order(services, with_deps=False):
-            image = p.services[s].get("image")
-            if image is None:
-                continue
-            self.report("Image", image, "Pulling")
-            self.engine.images.pull(image, p.services[s].get("platform"), progress)
-            self.report("Image", image, "Pulled")
+            if "image" in p.services[s]:
+                self._pull(s, progress)
+
+    def _pull(self, service: str, progress=None) -> None:
+        image = self.project.services[service]["image"]
+        self.report("Image", image, "Pulling")
+        self.engine.images.pull(image, self.project.services[service].get("platform"), progress)
+        self.report("Image", image, "Pulled")
 
     # -- one-off containers and exec --------------------------------------------------------------------------
 
-    def run(self, service: str, command: list[str] | None, no_deps: bool = False, **overrides) -> Container:
+    def run(self, service: str, command: list[str] | None, no_deps: bool = False,
+            build_progress: BuildProgress | None = None, **overrides) -> Container:
         """A one-off container of `service` (`project-service-run-<id>`), its dependencies up first; created,
         not started (the caller starts it attached or detached)."""
         import secrets
@@ -321,13 +436,14 @@ class Compose:
         if service not in p.services:
             raise TuikerError(f"no such service: {service}")
         deps = [s for s in p.order([service]) if s != service]
+        image_id = self._ensure_images([service], "missing", build_progress=build_progress).get(service)
         if deps and not no_deps:
-            self.up(deps)
+            self.up(deps, build_progress=build_progress)
         else:
             self._make_networks([service])
             self._make_volumes([service])
         name = overrides.pop("name", None) or f"{p.name}-{service}-run-{secrets.token_hex(6)}"
-        return self._create(service, 1, name=name, oneoff=True, command=command, **overrides)
+        return self._create(service, 1, name=name, oneoff=True, command=command, image_id=image_id, **overrides)
 
     def find(self, service: str, index: int = 1) -> Container:
         """Container `index` of `service` (what `exec` runs in)."""
