@@ -24,7 +24,7 @@ ALLOWED = {
     "tuiker.net": ["tuiker.base", "tuiker.net"],
     "tuiker.runtime": ["tuiker.base", "tuiker.net", "tuiker.runtime"],
     "tuiker.engine": ["tuiker.base", "tuiker.image", "tuiker.net", "tuiker.runtime", "tuiker.engine"],
-    "tuiker.fmt": ["tuiker.base.times"],
+    "tuiker.fmt": ["tuiker.base.times", "tuiker.base.goquote"],
     "tuiker.gotemplate": ["tuiker.fmt"],
     "tuiker.compose": ["tuiker.engine", "tuiker.base", "tuiker.fmt", "tuiker.compose"],
     "tuiker.cli": ["tuiker.engine", "tuiker.compose", "tuiker.cli", "tuiker.fmt", "tuiker.gotemplate",

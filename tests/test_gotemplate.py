@@ -9,7 +9,8 @@ from __future__ import annotations
 import pytest
 
 from tuiker import gotemplate as gt
-from tuiker.fmt import bytes_size, ellipsis, go_quote, tabwrite
+from tuiker.base.goquote import go_quote
+from tuiker.fmt import bytes_size, ellipsis, tabwrite
 
 D = {"A": "a", "N": 3.0, "F": 1.5, "T": True, "Z": 0.0, "E": "", "L": ["x", "y"], "EL": [], "EM": {},
      "M": {"b": 2.0, "a": 1.0, "c": 3.0}, "S": {"X": "sx", "Y": {"Z": "deep"}}, "Nil": None,

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tuiker.base.goquote import go_quote
 from tuiker.engine.build.dockerfile import (
     DockerfileError,
     Instruction,
@@ -17,7 +18,6 @@ from tuiker.engine.build.dockerfile import (
     parse_heredoc,
     parse_instructions,
 )
-from tuiker.engine.build.shell import go_quote
 
 DATA = Path(__file__).parent / "data" / "buildkit"
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tuiker.engine.build.shell import Lex, ShellError, expand_word, expand_words, go_quote
+from tuiker.base.goquote import go_quote
+from tuiker.engine.build.shell import Lex, ShellError, expand_word, expand_words
 
 # lex_test.go TestProcessWithMatches: (input, env, expected or None for an error, matched names)
 PROCESS_WITH_MATCHES = [

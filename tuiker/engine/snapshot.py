@@ -12,7 +12,6 @@ container's Cmd joined by spaces. Top-level keys are sorted, as docker's image.I
 from __future__ import annotations
 
 import io
-import json
 import os
 import posixpath
 import stat
@@ -20,7 +19,7 @@ from pathlib import Path
 
 from tuiker.base.errors import TuikerError
 from tuiker.base.times import now_iso
-from tuiker.image import manifest, reference
+from tuiker.image import reference
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -28,8 +27,7 @@ if TYPE_CHECKING:
 
     from tuiker.engine.containers import Containers
     from tuiker.engine.images import Images
-    from tuiker.image.layerwriter import Layer
-    from tuiker.image.store import Image, Store
+    from tuiker.image.store import Image
     from tuiker.runtime.containers import Container
 
 # docker's container.Config fields an image keeps, in its struct's order.
@@ -55,7 +53,7 @@ def commit(containers: Containers, ref: str, repository: str | None = None, auth
     A running container is paused while its upper dir is read (unless not `pause`), and resumed after."""
     from tuiker.engine.commitchanges import apply_changes
     from tuiker.image.layerwriter import write_layer
-    from tuiker.image.newimage import make_image
+    from tuiker.image.newimage import make_image, stored_layers
 
     c = containers.get(ref)
     tag = full_tag(repository) if repository else None
@@ -69,7 +67,7 @@ def commit(containers: Containers, ref: str, repository: str | None = None, auth
     store = images.store
     upper = c.dir / "upper"
     with store.lease():
-        layers = base_layers(store, base)
+        layers = stored_layers(store, base)
         frozen = pause and c.status == "running"
         if frozen:
             containers.pause(c.id)
@@ -91,27 +89,6 @@ def commit(containers: Containers, ref: str, repository: str | None = None, auth
             **({"variant": base_doc["variant"]} if base_doc.get("variant") else {}),
         }
         return make_image(store, doc, layers + ([layer] if layer else []), [tag] if tag else [])
-
-
-def base_layers(store: Store, image: Image) -> list[Layer]:
-    """The image's layers as layerwriter's Layer, for a new image on top of them."""
-    from tuiker.image.layerwriter import Layer
-
-    doc = json.loads(store.read_blob(image.manifest_digest))
-    entries = {entry.get("digest"): entry for entry in doc.get("layers") or []}
-    layers = []
-    for diff_id, blob in zip(image.layers, image.blobs, strict=True):
-        entry = entries.get(blob) or {}
-        size = int(entry.get("size") or store.blob_path(blob).stat().st_size)
-        layers.append(Layer(diff_id, blob, size, store.layer_size(diff_id),
-                            _DOCKER_TYPES.get(entry.get("mediaType"), manifest.DOCKER_LAYER_GZIP)))
-    return layers
-
-
-# A docker manifest's name for each layer media type a pulled image may have (zstd has none but OCI's).
-_DOCKER_TYPES = {manifest.OCI_LAYER: manifest.DOCKER_LAYER, manifest.DOCKER_LAYER: manifest.DOCKER_LAYER,
-                 manifest.OCI_LAYER_ZSTD: manifest.OCI_LAYER_ZSTD,
-                 manifest.DOCKER_LAYER_FOREIGN: manifest.DOCKER_LAYER_FOREIGN}
 
 
 def _container_config(c: Container, image_config: dict) -> dict:

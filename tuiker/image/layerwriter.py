@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from tuiker.base.errors import LayerError
-from tuiker.image.manifest import DOCKER_LAYER_GZIP
+from tuiker.image.newimage import Layer
 from tuiker.image.pull import CHUNK, file_chunks, produce_layer
 from tuiker.image.store import Store
 
@@ -39,23 +39,6 @@ _OVERLAY_XATTRS = ("trusted.overlay.", "user.overlay.")
 _UNSUPPORTED_XATTRS = ("trusted.overlay.redirect", "trusted.overlay.metacopy")
 # Fast enough that a build's layers cost little next to its RUN steps; docker also compresses with gzip.
 GZIP_LEVEL = 1
-
-
-class Layer:
-    """A layer in the store: its diff id (the tar's digest), its blob's digest and size, its unpacked size, and
-    the blob's media type in a docker manifest (gzip for the layers written here; a base image's layers keep
-    the compression they were pulled with)."""
-
-    def __init__(self, diff_id: str, blob_digest: str, blob_size: int, size: int,
-                 media_type: str = DOCKER_LAYER_GZIP) -> None:
-        self.diff_id = diff_id
-        self.blob_digest = blob_digest
-        self.blob_size = blob_size
-        self.size = size
-        self.media_type = media_type
-
-    def __repr__(self) -> str:
-        return f"Layer({self.diff_id!r}, blob={self.blob_digest!r})"
 
 
 def write_layer(store: Store, upper: Path, skip: Collection[str] = ()) -> Layer:

@@ -13,8 +13,44 @@ from collections.abc import Iterable
 
 from tuiker.base.fsutil import sha256_digest
 from tuiker.image import manifest
-from tuiker.image.layerwriter import Layer
 from tuiker.image.store import Image, Store
+
+
+class Layer:
+    """A layer in the store: its diff id (the tar's digest), its blob's digest and size, its unpacked size, and
+    the blob's media type in a docker manifest (gzip for the layers written here; a base image's layers keep
+    the compression they were pulled with)."""
+
+    def __init__(self, diff_id: str, blob_digest: str, blob_size: int, size: int,
+                 media_type: str = manifest.DOCKER_LAYER_GZIP) -> None:
+        self.diff_id = diff_id
+        self.blob_digest = blob_digest
+        self.blob_size = blob_size
+        self.size = size
+        self.media_type = media_type
+
+    def __repr__(self) -> str:
+        return f"Layer({self.diff_id!r}, blob={self.blob_digest!r})"
+
+
+def stored_layers(store: Store, image: Image) -> list[Layer]:
+    """An image's layers as they are in the store, for a new image on top of them (a build step, a commit):
+    each keeps the media type it was pulled with, named as a docker manifest names it."""
+    doc = json.loads(store.read_blob(image.manifest_digest))
+    entries = {entry.get("digest"): entry for entry in doc.get("layers") or []}
+    layers = []
+    for diff_id, blob in zip(image.layers, image.blobs, strict=True):
+        entry = entries.get(blob) or {}
+        size = int(entry.get("size") or store.blob_path(blob).stat().st_size)
+        layers.append(Layer(diff_id, blob, size, store.layer_size(diff_id),
+                            _DOCKER_TYPES.get(entry.get("mediaType"), manifest.DOCKER_LAYER_GZIP)))
+    return layers
+
+
+# A docker manifest's name for each layer media type a pulled image may have (zstd has none but OCI's).
+_DOCKER_TYPES = {manifest.OCI_LAYER: manifest.DOCKER_LAYER, manifest.DOCKER_LAYER: manifest.DOCKER_LAYER,
+                 manifest.OCI_LAYER_ZSTD: manifest.OCI_LAYER_ZSTD,
+                 manifest.DOCKER_LAYER_FOREIGN: manifest.DOCKER_LAYER_FOREIGN}
 
 
 def make_image(store: Store, config: dict, layers: list[Layer], tags: Iterable[str] = ()) -> Image:

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from tuiker.engine.build.dockerfile import Dockerfile, Instruction, Stage
     from tuiker.engine.containers import Containers
     from tuiker.engine.images import Images
-    from tuiker.image.layerwriter import Layer
+    from tuiker.image.newimage import Layer
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DEFAULT_SHELL = ["/bin/sh", "-c"]
@@ -45,19 +45,6 @@ HISTORY_COMMENT = "buildkit.dockerfile.v0"
 BUILD_LABEL = "tuiker.build.pid"  # on RUN containers: a dead build's are swept by the next build
 # Made by the engine in a RUN container's upper dir (runtime/spawn ENGINE_PATHS), never the command's doing.
 _MOUNT_POINTS = ("proc", "sys", "dev", "etc/hostname", "etc/hosts", "etc/resolv.conf")
-
-
-class StoredLayer:
-    """A layer already in the store, in the shape make_image takes (layerwriter.Layer's fields): without loading
-    layerwriter, and the pull code and requests with it, in a build the cache answers whole."""
-
-    __slots__ = ("diff_id", "blob_digest", "blob_size", "size")
-
-    def __init__(self, diff_id: str, blob_digest: str, blob_size: int, size: int) -> None:
-        self.diff_id = diff_id
-        self.blob_digest = blob_digest
-        self.blob_size = blob_size
-        self.size = size
 
 
 class BuildOptions:
@@ -393,12 +380,9 @@ class Builder:
         return self.images.pull(name, None, progress).image
 
     def _layers_of(self, image) -> list[Layer]:
-        manifest = json.loads(self.store.read_blob(image.manifest_digest))
-        sizes = [layer.get("size", 0) for layer in manifest.get("layers", [])]
-        if len(sizes) != len(image.layers):
-            sizes = [0] * len(image.layers)
-        return [StoredLayer(diff_id, blob, size, self.store.layer_size(diff_id))
-                for diff_id, blob, size in zip(image.layers, image.blobs, sizes, strict=True)]
+        from tuiker.image.newimage import stored_layers
+
+        return stored_layers(self.store, image)
 
     @staticmethod
     def _trigger(text: str) -> Instruction:

@@ -13,8 +13,9 @@ import re
 from dataclasses import dataclass, field
 
 from tuiker.base.errors import TuikerError
+from tuiker.base.goquote import go_quote
 from tuiker.base.times import parse_go_duration
-from tuiker.engine.build.shell import Lex, ShellError, go_quote
+from tuiker.engine.build.shell import Lex, ShellError
 
 
 class DockerfileError(TuikerError):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from tuiker.base.errors import TuikerError
+from tuiker.base.goquote import go_quote
 
 
 class ShellError(TuikerError):
@@ -360,27 +361,3 @@ def expand_words(word: str, env: dict[str, str], escape: str = "\\") -> list[str
 def expand_raw(text: str, env: dict[str, str], escape: str = "\\") -> str:
     """Variables expanded, quotes left alone: a heredoc's content (buildkit ExpandRaw, SkipProcessQuotes)."""
     return Lex(escape, skip_process_quotes=True).process(text, env)[0]
-
-
-def go_quote(text: str) -> str:
-    """Go's strconv.Quote / %q: how docker's messages quote a value."""
-    out = ['"']
-    for ch in text:
-        code = ord(ch)
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif ch in _GO_ESCAPES:
-            out.append(_GO_ESCAPES[ch])
-        elif ch.isprintable():
-            out.append(ch)
-        elif code < 0x80:
-            out.append(f"\\x{code:02x}")
-        elif code < 0x10000:
-            out.append(f"\\u{code:04x}")
-        else:
-            out.append(f"\\U{code:08x}")
-    out.append('"')
-    return "".join(out)
-
-
-_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}
