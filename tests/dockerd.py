@@ -1,4 +1,4 @@
-"""A private dockerd (Debian's docker.io 20.10) and podman's host fixes, shared by the tests (tests/build's
+"""A private dockerd (Debian's docker.io 20.10) and podman's host fixes, shared by the tests (tests/builds'
 parity oracle) and the benches (bench/common.py re-exports these). Standard library only."""
 
 from __future__ import annotations

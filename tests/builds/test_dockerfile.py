@@ -1,5 +1,5 @@
 """The Dockerfile parser. Cases are ported from moby/buildkit (Apache-2.0): frontend/dockerfile/parser
-(parser_test.go, parser_heredoc_test.go, testfiles/*/{Dockerfile,result} under tests/build/data/buildkit,
+(parser_test.go, parser_heredoc_test.go, testfiles/*/{Dockerfile,result} under tests/builds/data/buildkit,
 testfiles-negative) and frontend/dockerfile/instructions/parse_test.go, compared through buildkit's own AST
 dump format; plus docker's error messages for the instruction checks."""
 

@@ -1,6 +1,6 @@
 """The Dockerfile shell lexer against buildkit's/moby's own tables (Apache-2.0): moby/buildkit
 frontend/dockerfile/shell/lex_test.go (TestProcessWithMatches, TestShellParserMandatoryEnvVars) and moby's
-envVarTest (tests/build/data/envVarTest, A and U rows)."""
+envVarTest (tests/builds/data/envVarTest, A and U rows)."""
 
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ def test_process_with_matches(word: str, env: dict, expected: str | None, matche
 
 
 # moby's envVarTest (builder/dockerfile/shell/envVarTest, the table buildkit's lex_test.go reads), copied to
-# tests/build/data: `platform|input|expected`, "error" for a failure; A and U rows apply here.
+# tests/builds/data: `platform|input|expected`, "error" for a failure; A and U rows apply here.
 ENV_VAR_FILE = Path(__file__).parent / "data" / "envVarTest"
 ENV_VAR_ROWS = [tuple(part.strip() for part in line.split("|")) for line in ENV_VAR_FILE.read_text().splitlines()
                 if line.strip() and not line.startswith("#")]
