@@ -28,7 +28,7 @@ from pathlib import Path
 
 import imagebuilder
 import pytest
-from conftest import _mounts_under, run_tuiker, stop_engine
+from conftest import _mounts_under, _network_leftovers, run_tuiker, stop_engine
 from dockerd import DOCKER, PrivateDockerd, fix_podman_host, remove_tree
 from savedimage import SavedImage, read_saved
 
@@ -366,10 +366,11 @@ class Tuiker(Oracle):
         return self.cli("build", *build_argv(case, self.registry), str(ctx))
 
     def close(self) -> list[str]:
-        """What the builds left behind (containers, which docker removes after each step as tuiker must, and
-        mounts), each then taken away."""
+        """What the builds left behind (containers, which docker removes after each step as tuiker must, mounts,
+        veths), each then taken away with the root's bridge and nftables table, as the engine_root fixture does."""
         leaked = [f"container {c}" for c in self.cli("ps", "-aq")[1].split()] if self.results else []
         stop_engine(self.root)
+        leaked += [f"network link {link}" for link in _network_leftovers(self.root)]
         mounts = _mounts_under(str(self.root))
         for point in sorted(mounts, key=len, reverse=True):
             subprocess.run(["umount", "-l", point], capture_output=True)
