@@ -36,3 +36,11 @@ def one_line(message: object) -> str:
     if text.isprintable():
         return text
     return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in text)
+
+
+class ConflictError(TuikerError):
+    """A request that conflicts with the state (a name in use, removing a running container): docker's 409."""
+
+
+class InvalidArgument(TuikerError):
+    """A value the engine refuses (a bad flag value, an unknown option): docker's 400."""

@@ -145,6 +145,24 @@ def cmd_system_df(args) -> int:
     return 0
 
 
+def cmd_system_service(args) -> int:
+    """Serve the API until interrupted; says where, on one line, once it answers."""
+    import signal
+
+    from tuiker.api.server import serve
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        serve(engine(), args.addresses or None,
+              ready=lambda where: print(f"API listening on {', '.join(where)}", flush=True))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
 def add_parsers(sub) -> None:
     """`network ...`, `system prune` and `system df`."""
     group = sub.add_parser("network", help="Manage networks")
@@ -193,3 +211,7 @@ def add_parsers(sub) -> None:
     p.set_defaults(func=cmd_system_prune)
     p = inner.add_parser("df", help="Show tuiker disk usage")
     p.set_defaults(func=cmd_system_df)
+    p = inner.add_parser("service", help="Serve the Docker Engine API (docker's clients then drive tuiker)")
+    p.add_argument("addresses", nargs="*", metavar="ADDRESS",
+                   help="unix:///path.sock or tcp://127.0.0.1:PORT (default: unix://<engine root>/tuiker.sock)")
+    p.set_defaults(func=cmd_system_service)

@@ -25,7 +25,7 @@ from pathlib import Path
 from tuiker.base import config
 from tuiker.base.config import config_file
 from tuiker.base.config import load as load_config
-from tuiker.base.errors import NotFoundError, TuikerError, one_line
+from tuiker.base.errors import ConflictError, InvalidArgument, NotFoundError, TuikerError, one_line
 from tuiker.engine.builds import Builds
 from tuiker.engine.containers import LIVE_STATES, Containers, ContainerStartError, RunOptions, status_text
 from tuiker.engine.images import Images, PullResult, PushResult, familiar_name
@@ -43,8 +43,8 @@ if TYPE_CHECKING:
     from tuiker.engine.watch import Watcher
 
 __all__ = [
-    "BuildEvent", "BuildOptions", "DEFAULT_NETWORK", "LIVE_STATES", "PSEUDO_NETWORKS", "Container",
-    "ContainerStartError", "Engine", "Image",
+    "BuildEvent", "BuildOptions", "ConflictError", "DEFAULT_NETWORK", "LIVE_STATES", "PSEUDO_NETWORKS", "Container",
+    "ContainerStartError", "Engine", "Image", "InvalidArgument",
     "LogReader", "LogRecord", "Network", "NotFoundError", "ProcessRow", "ProcessTable", "Progress", "PullResult",
     "PushResult", "RunOptions", "Sample", "Session", "Snapshot", "StatsSampler", "TuikerError", "Watcher",
     "cgroup_version", "check_network_name", "config_file", "familiar_name", "load_config", "networks_of", "one_line",
