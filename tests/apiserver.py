@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+DOCKER_CLI = "/usr/bin/docker"  # Debian's docker.io 20.10 client, whatever else is on the PATH
+
 
 class ApiService:
     """The service over `root` on `sock` (default: <root>/api.sock). `url` is the DOCKER_HOST value."""
