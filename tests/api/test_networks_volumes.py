@@ -5,6 +5,7 @@ engine_root fixture fails the test if a veth remains)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 
 import pytest
@@ -68,6 +69,9 @@ def test_network_lifecycle_with_docker_py(client, engine):
     assert "apinet" not in engine.containers.inspect("member")["NetworkSettings"]["Networks"]
     engine.containers.remove(c.id, force=True)
     net.remove()
+    bridge = f"tk-{net.id[:12]}"
+    assert not os.path.exists(f"/sys/class/net/{bridge}")  # the bridge went with the network
+    assert not [link for link in os.listdir("/sys/class/net") if link.startswith(f"tv{c.id[:12]}")]  # no veth
     with pytest.raises(docker.errors.NotFound):
         client.networks.get("apinet")
 

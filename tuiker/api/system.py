@@ -58,7 +58,9 @@ def info(api: Api, req: Request) -> dict:
         "MemoryLimit": memory, "SwapLimit": memory, "KernelMemory": False, "KernelMemoryTCP": False,
         "CpuCfsPeriod": cpu, "CpuCfsQuota": cpu, "CPUShares": cpu, "CPUSet": _controller("cpuset", cgroups),
         "PidsLimit": _controller("pids", cgroups), "OomKillDisable": cgroups == 1 and memory,
-        "IPv4Forwarding": _ip_forward(), "BridgeNfIptables": False, "BridgeNfIp6tables": False, "Debug": False,
+        "IPv4Forwarding": _sysctl("net/ipv4/ip_forward"),
+        "BridgeNfIptables": _sysctl("net/bridge/bridge-nf-call-iptables"),
+        "BridgeNfIp6tables": _sysctl("net/bridge/bridge-nf-call-ip6tables"), "Debug": False,
         "NFd": len(os.listdir("/proc/self/fd")), "NGoroutines": 0, "SystemTime": _now(),
         "LoggingDriver": "json-file", "CgroupDriver": "cgroupfs", "CgroupVersion": str(cgroups),
         "NEventsListener": 0, "KernelVersion": uname.release, "OperatingSystem": _os_release(),
@@ -109,9 +111,10 @@ def _filesystem(path: str) -> str:
     return kind
 
 
-def _ip_forward() -> bool:
+def _sysctl(name: str) -> bool:
+    """A kernel switch is on (false if the module that has it is not loaded)."""
     try:
-        with open("/proc/sys/net/ipv4/ip_forward") as f:
+        with open(f"/proc/sys/{name}") as f:
             return f.read().strip() == "1"
     except OSError:
         return False
