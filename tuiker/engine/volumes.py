@@ -44,7 +44,8 @@ class Volumes:
         existing one of that name as it is, as docker's create."""
         if driver != "local":
             # docker's answer (404) for a driver no plugin provides
-            raise NotFoundError(f'error looking up volume plugin {driver}: plugin "{driver}" not found')
+            raise NotFoundError(f'{f"create {name}: " if name else ""}error looking up volume plugin {driver}:'
+                                f' plugin "{driver}" not found')
         if options:
             raise InvalidArgument("volume options (-o) are not supported: local volumes here are plain directories")
         with self.store.lock():

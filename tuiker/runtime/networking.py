@@ -537,7 +537,8 @@ class Networking:
         endpoints_config = c.config.setdefault("NetworkingConfig", {}).setdefault("EndpointsConfig", {})
         mode = c.config["HostConfig"].get("NetworkMode", "none")
         if net.name not in endpoints(c):
-            raise ForbiddenError(f"container {c.name} is not connected to network {net.name}")
+            # docker's text, and its class: a plain error (docker 20.10-25 answer 500)
+            raise TuikerError(f"container {c.id} is not connected to network {net.name}")
         entry = self.active.get(c.id)
         if running.get(c.id) and entry is not None and net.name in entry["settings"]["Networks"]:
             n = entry["settings"]["Networks"].pop(net.name)
