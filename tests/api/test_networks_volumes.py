@@ -129,6 +129,17 @@ def test_network_with_docker_cli(api, engine):
     assert doc == engine.networks.inspect("clinet")
     assert _cli_ok(api, "network", "inspect", "-f", "{{range .IPAM.Config}}{{.Subnet}}{{end}}", nid).strip() == \
         "10.231.9.0/24"
+    c = engine.containers.create(RunOptions("busybox", command=["sleep", "30"], name="clic"))
+    engine.containers.start(c.id)
+    _cli_ok(api, "network", "connect", "--alias", "cache", "clinet", "clic")
+    members = _cli_ok(api, "network", "inspect", "-f", "{{range .Containers}}{{.Name}} {{.IPv4Address}}{{end}}",
+                      "clinet").split()
+    assert members[0] == "clic" and members[1].startswith("10.231.9.")
+    r = _docker(api, "network", "rm", "clinet")
+    assert r.returncode == 1 and f"network clinet id {nid} has active endpoints" in r.stderr
+    _cli_ok(api, "network", "disconnect", "clinet", "clic")
+    assert "clinet" not in engine.containers.inspect("clic")["NetworkSettings"]["Networks"]
+    engine.containers.remove(c.id, force=True)
     r = _docker(api, "network", "rm", "bridge")
     assert r.returncode == 1 and "bridge is a pre-defined network and cannot be removed" in r.stderr
     assert _cli_ok(api, "network", "rm", "clinet").strip() == "clinet"
