@@ -5,7 +5,7 @@ Endpoint modules (containers.py, exec.py, images.py ...) each export `ROUTES`: (
 A pattern's `{name}` matches one path segment and `{name:path}` several (image names hold slashes). A handler
 is `handler(api, req)`; it returns what to answer (a JSON value: 200; `Status(code, value)`; None: 204) unless it
 answered itself (`req.stream()`, `req.hijack()`). The engine's errors become docker's `{"message": ...}` bodies:
-NotFoundError 404, ConflictError 409, InvalidArgument 400, the rest 500."""
+NotFoundError 404, ConflictError 409, InvalidArgument 400, ForbiddenError 403, the rest 500."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from tuiker import __version__
-from tuiker.engine import ConflictError, Engine, InvalidArgument, NotFoundError, TuikerError, one_line
+from tuiker.engine import ConflictError, Engine, ForbiddenError, InvalidArgument, NotFoundError, TuikerError, one_line
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -433,6 +433,8 @@ def _error_status(e: Exception) -> tuple[int, str]:
         return 409, one_line(e)
     if isinstance(e, InvalidArgument):
         return 400, one_line(e)
+    if isinstance(e, ForbiddenError):
+        return 403, one_line(e)
     if isinstance(e, (TuikerError, OSError)):
         return 500, one_line(e)
     import traceback

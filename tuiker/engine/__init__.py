@@ -25,7 +25,7 @@ from pathlib import Path
 from tuiker.base import config
 from tuiker.base.config import config_file
 from tuiker.base.config import load as load_config
-from tuiker.base.errors import ConflictError, InvalidArgument, NotFoundError, TuikerError, one_line
+from tuiker.base.errors import ConflictError, ForbiddenError, InvalidArgument, NotFoundError, TuikerError, one_line
 from tuiker.engine.builds import Builds
 from tuiker.engine.containers import LIVE_STATES, Containers, ContainerStartError, RunOptions, status_text
 from tuiker.engine.images import Images, PullResult, PushResult, familiar_name
@@ -40,15 +40,16 @@ from tuiker.runtime.monitor_client import MonitorClient
 
 TYPE_CHECKING = False  # not typing's: importing typing costs ~7 ms on every command
 if TYPE_CHECKING:
+    from tuiker.engine.usage import DiskUsage
     from tuiker.engine.watch import Watcher
 
 __all__ = [
     "BuildEvent", "BuildOptions", "ConflictError", "DEFAULT_NETWORK", "LIVE_STATES", "PSEUDO_NETWORKS", "Container",
-    "ContainerStartError", "Engine", "Image", "InvalidArgument",
+    "ContainerStartError", "Engine", "ForbiddenError", "Image", "InvalidArgument",
     "LogReader", "LogRecord", "Network", "NotFoundError", "ProcessRow", "ProcessTable", "Progress", "PullResult",
     "PushResult", "RunOptions", "Sample", "Session", "Snapshot", "StatsSampler", "TuikerError", "Watcher",
     "cgroup_version", "check_network_name", "config_file", "familiar_name", "load_config", "networks_of", "one_line",
-    "parse_go_duration", "parse_size", "ports_text", "status_text",
+    "parse_go_duration", "parse_size", "parse_time", "ports_text", "status_text",
 ]
 
 
@@ -71,6 +72,12 @@ class Engine:
 
         return Watcher(self)
 
+    def disk_usage(self, kinds: tuple[str, ...] | None = None) -> DiskUsage:
+        """`system df`'s figures (engine/usage.py): of `kinds` (image, container, volume, build-cache), else all."""
+        from tuiker.engine.usage import KINDS, disk_usage
+
+        return disk_usage(self, kinds or KINDS)
+
 
 def cgroup_version() -> int:
     """The host's cgroup version (2 on a pure cgroup2 host, 1 on a v1 or hybrid one)."""
@@ -82,7 +89,7 @@ def cgroup_version() -> int:
 # What is imported on first use (PEP 562): `tuiker images` needs none of these, `tuiker ps` only Container.
 _LAZY = {"Container": "tuiker.runtime.containers", "BuildOptions": "tuiker.engine.build.builder",
          "BuildEvent": "tuiker.engine.build.builder", "parse_size": "tuiker.runtime.containers",
-         "parse_go_duration": "tuiker.base.times",
+         "parse_go_duration": "tuiker.base.times", "parse_time": "tuiker.base.times",
          "Progress": "tuiker.image.pull", "LogReader": "tuiker.engine.logs", "LogRecord": "tuiker.engine.logs",
          "StatsSampler": "tuiker.engine.stats", "Sample": "tuiker.engine.stats",
          "ProcessTable": "tuiker.engine.processes", "ProcessRow": "tuiker.engine.processes",

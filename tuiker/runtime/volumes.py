@@ -18,7 +18,7 @@ import re
 import time
 from pathlib import Path
 
-from tuiker.base.errors import NotFoundError, TuikerError
+from tuiker.base.errors import InvalidArgument, NotFoundError, TuikerError
 from tuiker.base.fsutil import flocked, private_dir, read_json, write_new
 
 ANONYMOUS_LABEL = "com.docker.volume.anonymous"
@@ -27,9 +27,9 @@ _NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")
 
 def check_name(name: str) -> str:
     if not _NAME.fullmatch(name):
-        raise TuikerError(f'create {name}: "{name}" includes invalid characters for a local volume name, only'
-                          ' "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory,'
-                          " use absolute path")
+        raise InvalidArgument(f'create {name}: "{name}" includes invalid characters for a local volume name,'
+                              ' only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host'
+                              " directory, use absolute path")
     return name
 
 
