@@ -41,6 +41,12 @@ class ApiService:
         """The environment for a docker client pointed at this service (its own config dir: no user's)."""
         return dict(os.environ, DOCKER_HOST=self.url, DOCKER_CONFIG=str(self.root / "docker-cli"), **extra)
 
+    def docker(self, *args: str, input: str | None = None, timeout: float = 60, **env: str
+               ) -> subprocess.CompletedProcess:
+        """Debian's docker CLI (DOCKER_CLI) run against this service."""
+        return subprocess.run([DOCKER_CLI, *args], env=self.env(**env), input=input, capture_output=True, text=True,
+                              timeout=timeout)
+
     def stop(self) -> str:
         """Stop the service; what it wrote to stderr (tracebacks of failed requests land there)."""
         if not self.proc:

@@ -6,20 +6,14 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 
 import pytest
 
-from tests.api.conftest import DOCKER_CLI
 from tuiker.engine import RunOptions
 
 
-def _docker(api, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([DOCKER_CLI, *args], env=api.env(), capture_output=True, text=True, timeout=60)
-
-
 def _cli_ok(api, *args: str) -> str:
-    r = _docker(api, *args)
+    r = api.docker(*args)
     assert r.returncode == 0, (args, r.stdout, r.stderr)
     return r.stdout
 
@@ -135,12 +129,12 @@ def test_network_with_docker_cli(api, engine):
     members = _cli_ok(api, "network", "inspect", "-f", "{{range .Containers}}{{.Name}} {{.IPv4Address}}{{end}}",
                       "clinet").split()
     assert members[0] == "clic" and members[1].startswith("10.231.9.")
-    r = _docker(api, "network", "rm", "clinet")
+    r = api.docker("network", "rm", "clinet")
     assert r.returncode == 1 and f"network clinet id {nid} has active endpoints" in r.stderr
     _cli_ok(api, "network", "disconnect", "clinet", "clic")
     assert "clinet" not in engine.containers.inspect("clic")["NetworkSettings"]["Networks"]
     engine.containers.remove(c.id, force=True)
-    r = _docker(api, "network", "rm", "bridge")
+    r = api.docker("network", "rm", "bridge")
     assert r.returncode == 1 and "bridge is a pre-defined network and cannot be removed" in r.stderr
     assert _cli_ok(api, "network", "rm", "clinet").strip() == "clinet"
     assert "clinet" not in _cli_ok(api, "network", "ls")
@@ -199,7 +193,7 @@ def test_volumes_with_docker_cli(api, engine):
     (doc,) = json.loads(_cli_ok(api, "volume", "inspect", "clivol"))
     assert doc == engine.volumes.get("clivol")
     assert _cli_ok(api, "volume", "inspect", "-f", "{{.Mountpoint}}", "clivol").strip() == doc["Mountpoint"]
-    r = _docker(api, "volume", "inspect", "nosuch")
+    r = api.docker("volume", "inspect", "nosuch")
     assert r.returncode == 1 and "no such volume: nosuch" in r.stderr.lower()
     # docker 20.10's prune speaks API 1.41: every unused volume goes, named ones too
     assert "clivol" in _cli_ok(api, "volume", "prune", "-f")

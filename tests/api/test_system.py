@@ -5,17 +5,11 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
 
 import pytest
 
-from tests.api.conftest import DOCKER_CLI
 from tests.conftest import ok, run_tuiker
 from tuiker.engine import RunOptions
-
-
-def _docker(api, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([DOCKER_CLI, *args], env=api.env(), capture_output=True, text=True, timeout=60)
 
 
 def _containers(engine) -> None:
@@ -52,14 +46,14 @@ def test_info_with_docker_py(client, engine):
 
 def test_docker_info_cli_renders(api, engine):
     engine.containers.create(RunOptions("busybox", name="one", command=["true"]))
-    r = _docker(api, "info")
+    r = api.docker("info")
     assert r.returncode == 0, r.stderr
     lines = [line.strip() for line in r.stdout.splitlines()]
     assert "Containers: 1" in lines and "Stopped: 1" in lines and "Running: 0" in lines
     assert f"Images: {len(engine.images.list(all=True))}" in lines
     assert f"Docker Root Dir: {os.path.realpath(engine.root)}" in lines and "Swarm: inactive" in lines
     assert "ERROR" not in r.stdout + r.stderr
-    assert _docker(api, "info", "-f", "{{.Containers}} {{.Images}}").stdout.split() == ["1", "1"]
+    assert api.docker("info", "-f", "{{.Containers}} {{.Images}}").stdout.split() == ["1", "1"]
     engine.containers.remove("one")
 
 
@@ -98,7 +92,7 @@ def _table(text: str) -> list[list[str]]:
 
 def test_docker_system_df_shows_tuiker_system_df(api, engine):
     _containers(engine)
-    theirs = _docker(api, "system", "df")
+    theirs = api.docker("system", "df")
     assert theirs.returncode == 0, theirs.stderr
     ours = ok(run_tuiker("system", "df"))
     assert _table(theirs.stdout) == _table(ours)
