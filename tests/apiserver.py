@@ -1,5 +1,6 @@
 """`tuiker system service` as the tests run it: the installed command, in its own process, on a socket in the
-engine root; stopped (SIGTERM) at the end, its socket removed. Standard library only."""
+engine root; stopped (SIGTERM) at the end, its socket removed. Its stderr goes to a file (a pipe nobody reads
+until the end would block a service that logs every request, TUIKER_API_LOG=1). Standard library only."""
 
 from __future__ import annotations
 
@@ -16,20 +17,25 @@ DOCKER_CLI = "/usr/bin/docker"  # Debian's docker.io 20.10 client, whatever else
 class ApiService:
     """The service over `root` on `sock` (default: <root>/api.sock). `url` is the DOCKER_HOST value."""
 
-    def __init__(self, root: Path, sock: Path | None = None) -> None:
+    def __init__(self, root: Path, sock: Path | None = None, log_requests: bool = False) -> None:
         self.root = Path(root)
         self.sock = Path(sock) if sock else self.root / "api.sock"
         self.url = f"unix://{self.sock}"
+        self.log_requests = log_requests  # TUIKER_API_LOG=1: one stderr line per request, for a failure's report
+        self.stderr_path = self.sock.with_name(self.sock.name + ".stderr")
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 15) -> ApiService:
         env = dict(os.environ, TUIKER_ROOT=str(self.root))
-        self.proc = subprocess.Popen([sys.executable, "-m", "tuiker", "system", "service", self.url], env=env,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if self.log_requests:
+            env["TUIKER_API_LOG"] = "1"
+        with open(self.stderr_path, "w") as stderr:
+            self.proc = subprocess.Popen([sys.executable, "-m", "tuiker", "system", "service", self.url], env=env,
+                                         stdout=subprocess.PIPE, stderr=stderr, text=True)
         line = self.proc.stdout.readline()  # "API listening on ..." once it answers
         if "listening" not in line:
-            self.stop()
-            raise AssertionError(f"tuiker system service did not start: {line}{self.proc.stderr.read()}")
+            err = self.stop()
+            raise AssertionError(f"tuiker system service did not start: {line}{err}")
         deadline = time.monotonic() + timeout
         while not self.sock.exists():
             if time.monotonic() > deadline:
@@ -40,6 +46,13 @@ class ApiService:
     def env(self, **extra: str) -> dict[str, str]:
         """The environment for a docker client pointed at this service (its own config dir: no user's)."""
         return dict(os.environ, DOCKER_HOST=self.url, DOCKER_CONFIG=str(self.root / "docker-cli"), **extra)
+
+    def stderr(self) -> str:
+        """What the service wrote to stderr so far (its request log, tracebacks)."""
+        try:
+            return self.stderr_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
 
     def docker(self, *args: str, input: str | None = None, timeout: float = 60, **env: str
                ) -> subprocess.CompletedProcess:
@@ -58,8 +71,8 @@ class ApiService:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        err = self.proc.stderr.read()
         self.proc.stdout.close()
-        self.proc.stderr.close()
         self.proc = None
+        err = self.stderr()
+        self.stderr_path.unlink(missing_ok=True)
         return err

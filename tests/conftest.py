@@ -297,7 +297,7 @@ def api(engine):
     failure even when the client coped."""
     from tests.apiserver import ApiService
 
-    service = ApiService(engine.root).start()
+    service = ApiService(engine.root, log_requests=True).start()  # its request log, for a failure's report
     yield service
     err = service.stop()
     assert "Traceback" not in err, f"the service crashed while serving:\n{err}"
