@@ -33,8 +33,6 @@ def _no_error(term: Tmux, api, screen: str) -> None:
                                             + "\n".join(api.stderr().splitlines()[-40:]))
 
 
-@pytest.mark.xfail(strict=False, reason="GET /events lands with helper events: without it lazydocker's error popup "
-                                        "'Docker event stream returned error: ... page not found'")
 def test_lazydocker_shows_containers_and_logs(api, tuiker, tmp_path):
     ok(tuiker("run", "-d", "--name", "lzd-web", "busybox", "sh", "-c",
               "echo lazydocker-sees-this-line; exec sleep 1000"))

@@ -340,8 +340,8 @@ STATS = {
 }
 
 
-@_violates("containers", "cpu_stats.cpu_usage lacks usage_in_kernelmode/usage_in_usermode, "
-                       "throttling_data is {}, networks.eth0 lacks rx/tx packets, errors, dropped")
+@_violates("containers", "cpu_stats.throttling_data is {} (docker: periods, throttled_periods, throttled_time), "
+                       "networks.eth0 has only rx_bytes/tx_bytes (docker: packets, errors, dropped too)")
 def test_container_stats_sample(low, running):
     sample = low.stats(running, stream=False)
     assert sample["name"] == "/web" and sample["memory_stats"]["usage"] > 0, sample
@@ -364,7 +364,6 @@ def test_images_list(low, engine):
     check(listed, response("/images/json"), "GET /images/json")
 
 
-@_violates("images", "Container, DockerVersion and GraphDriver missing (required; docker 1.44 still sends them)")
 def test_image_inspect(low, engine):
     doc = low.inspect_image("busybox")
     assert doc["Id"].startswith("sha256:") and "busybox:latest" in doc["RepoTags"], doc
