@@ -6,7 +6,8 @@ Swagger 2.0's schemas are JSON Schema draft 4 plus `x-nullable`: a node marked `
 null; every other field must have its type (Go's clients fail to decode 1.0 into an int, a python client to
 iterate null). Where docker's own daemon answers against its spec (measured: Debian's dockerd 20.10 on this
 scenario through the same checks), docker's answer is the contract, and the spec is widened there only
-(DOCKER_OWN below). A violation is reported as field, expected, actual."""
+(DOCKER_NULLS and _docker_own below; test_dockers_own_answers_validate re-checks it). A violation is reported
+as field, expected, actual."""
 
 from __future__ import annotations
 
