@@ -19,6 +19,7 @@ from tuiker.base import linux
 from tuiker.base.times import now_iso, parse_time
 from tuiker.runtime import cgroups, networking, volumes
 from tuiker.runtime.containers import Container, ContainerStore
+from tuiker.runtime.events import container_event, emit
 from tuiker.runtime.monitor import start
 from tuiker.runtime.monitor.health import Health
 from tuiker.runtime.monitor.logs import LogWriter
@@ -119,6 +120,8 @@ class Supervisor:
         """`client` gets `r`'s output as frames from now on, and its exit; its STDIN frames go to `r`."""
         r.clients.append(client)
         r.waiters.append(client)
+        if r.container is not None:
+            container_event(r.container, "attach")
         if req.get("size") and r.pty is not None:
             set_winsize(r.pty, *req["size"])
 
@@ -263,11 +266,20 @@ class Supervisor:
         self.health.stop(c)
         c.write_state(Status="exited", ExitCode=code, OOMKilled=oom, Pid=0, FinishedAt=now_iso(),
                       Paused=False, Error="" if known else "exit code unknown: the monitor was restarted")
+        if oom:
+            container_event(c, "oom")
+        container_event(c, "die", exitCode=code, **({"execDuration": str(int(time.time() - ran_from))}
+                                                     if (ran_from := parse_time(started)) else {}))
+        for m in c.config.get("mounts") or []:
+            if m.get("Type") == "volume":
+                emit(self.root, "volume", "unmount", m["Name"], {"container": c.id, "driver": m.get("Driver") or
+                                                                 "local"})
         host = c.config["HostConfig"]
         if host.get("AutoRemove"):
             # Gone before anyone hears of the exit: `run --rm` then returns with nothing left to wait for. Its
             # anonymous volumes go with it, as docker's --rm takes them.
             self.store.delete_files(c)
+            container_event(c, "destroy")
             try:
                 volumes.remove_anonymous(self.root, c, self.store.list())
             except OSError as e:
