@@ -206,7 +206,7 @@ class Reader:
         path = self.dir / NAME
         try:
             self._fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return
         self._ino = os.fstat(self._fd).st_ino
         if since_ns is None:
@@ -214,7 +214,7 @@ class Reader:
             return
         try:
             old = os.open(self.dir / (NAME + ".1"), os.O_RDONLY | os.O_CLOEXEC)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return
         if os.fstat(old).st_ino == self._ino:  # rotated between the two opens: the same file
             os.close(old)
@@ -239,7 +239,7 @@ class Reader:
             self._lines(self._buf + _read_all(self._fd), out, keep_tail=True)
         try:
             st = os.stat(self.dir / NAME)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return out
         if st.st_ino != self._ino:  # rotated, or created: what is left of the old one, then the new one
             if self._fd >= 0:
@@ -248,7 +248,7 @@ class Reader:
             self._buf = b""
             try:
                 self._fd = os.open(self.dir / NAME, os.O_RDONLY | os.O_CLOEXEC)
-            except FileNotFoundError:
+            except (FileNotFoundError, NotADirectoryError):
                 self._fd = -1
                 return out
             self._ino = os.fstat(self._fd).st_ino
