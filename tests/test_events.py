@@ -60,6 +60,9 @@ def test_container_lifecycle_from_cli_processes(engine, tuiker):
     assert by_action["rename"]["Actor"]["Attributes"]["oldName"] == "/ev1"
     assert by_action["rename"]["Actor"]["Attributes"]["name"] == "ev2"
     assert by_action["destroy"]["Actor"]["Attributes"]["name"] == "ev2"
+    nets = [(e["Action"], e["Actor"]["Attributes"]["name"]) for e in past(engine, t0, type=["network"])
+            if e["Actor"]["Attributes"].get("container") == cid]
+    assert nets == [("connect", "bridge"), ("disconnect", "bridge")]  # at its start and its exit, from the monitor
     stamps = [e["timeNano"] for e in found]
     assert stamps == sorted(stamps) and all(e["time"] == e["timeNano"] // 10**9 for e in found)
 

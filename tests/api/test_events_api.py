@@ -39,8 +39,9 @@ def test_docker_py_past_events_filtered(api, client, engine, tuiker):
     assert die["status"] == "die" and die["id"] == cid and die["from"] == "busybox"
     assert die["Actor"]["Attributes"]["exitCode"] == "7"
     assert die["Actor"]["Attributes"]["name"] == "apiev" and die["Actor"]["Attributes"]["app"] == "web"
-    assert [(e["Type"], e["Action"]) for e in found if e["Type"] != "container"] == [
-        ("volume", "create"), ("network", "create"), ("network", "destroy")]
+    assert [(e["Type"], e["Action"], e["Actor"]["Attributes"].get("name")) for e in found if e["Type"] != "container"] \
+        == [("network", "connect", "bridge"), ("network", "disconnect", "bridge"), ("volume", "create", None),
+            ("network", "create", "apinet"), ("network", "destroy", "apinet")]
     assert all(e["scope"] == "local" and t0 <= e["timeNano"] / 1e9 <= t1 for e in found)
     # filters as docker's: event, container (by name), label, type; several keys all apply
     assert [e["Action"] for e in client.events(since=t0, until=t1, decode=True,

@@ -58,6 +58,15 @@ def container_event(c: Container, action: str, **extra: object) -> None:
     emit(c.dir.parent.parent, "container", action, c.id, attributes)
 
 
+def network_events(c: Container, action: str, settings: dict | None) -> None:
+    """docker's network connect (at a start) or disconnect (at an exit) of `c`, for each network of its
+    NetworkSettings."""
+    for name, n in ((settings or {}).get("Networks") or {}).items():
+        if n.get("NetworkID"):
+            emit(c.dir.parent.parent, "network", action, n["NetworkID"], {"container": c.id, "name": name,
+                                                                         "type": "bridge"})
+
+
 def message(type_: str, action: str, actor_id: str, attributes: dict[str, object] | None = None,
             time_ns: int | None = None) -> dict:
     """docker's events.Message (with the legacy fields docker still fills for containers and images)."""

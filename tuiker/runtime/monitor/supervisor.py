@@ -19,7 +19,7 @@ from tuiker.base import linux
 from tuiker.base.times import now_iso, parse_time
 from tuiker.runtime import cgroups, networking, volumes
 from tuiker.runtime.containers import Container, ContainerStore
-from tuiker.runtime.events import container_event, emit
+from tuiker.runtime.events import container_event, emit, network_events
 from tuiker.runtime.monitor import start
 from tuiker.runtime.monitor.health import Health
 from tuiker.runtime.monitor.logs import LogWriter
@@ -254,6 +254,7 @@ class Supervisor:
             return
         self.running.pop(c.id, None)
         # Its veths, address lease, held ports, DNAT rules and peers' /etc/hosts entries go now (networking.py).
+        network_events(c, "disconnect", c.state.get("NetworkSettings"))
         try:
             self.net.stopped(c)
         except Exception as e:  # noqa: BLE001 - the exit must still be recorded
