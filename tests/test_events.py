@@ -127,7 +127,7 @@ def test_image_network_and_volume_events(engine, tuiker):
     assert actions(past(engine, t0, network=["evnet"])) == ["create", "connect", "disconnect", "destroy"]
     assert actions(past(engine, t0, network=[net_id[:6]], event=["connect"])) == ["connect"]
     assert actions(past(engine, t0, image=["other"])) == ["tag"]
-    assert actions(past(engine, t0, image=["busybox"], type=["container"])) == ["create", "start", "attach", "die",
+    assert actions(past(engine, t0, image=["busybox"], type=["container"])) == ["create", "attach", "start", "die",
                                                                                 "destroy"]
     assert {e["Type"] for e in past(engine, t0, type=["volume", "network"])} == {"volume", "network"}
     assert past(engine, t0, container=["nothing-like-it"]) == []
@@ -277,3 +277,13 @@ def test_events_cli_text_and_formats(engine, tuiker):
     bad = tuiker("events", "--filter", "colour=red", "--until", "0s")
     assert bad.returncode == 1 and bad.stderr.strip() == "Error: invalid filter 'colour'"
     ok(tuiker("network", "rm", "clinet"))
+
+
+def test_oom_then_die(engine, tuiker):
+    """A container over its memory limit: the kernel's OOM kill, seen by the monitor, is told before its die."""
+    t0 = time.time()
+    cid = ok(tuiker("run", "-d", "-m", "8m", "--memory-swap", "8m", "busybox", "tail", "/dev/zero")).strip()
+    found = wait_for(lambda: (f := past(engine, t0, container=[cid], event=["oom", "die"])) and
+                     f[-1]["Action"] == "die" and f, 30, "the die")
+    assert actions(found) == ["oom", "die"] and found[1]["Actor"]["Attributes"]["exitCode"] == "137"
+    ok(tuiker("rm", cid))

@@ -51,6 +51,8 @@ def network(sup: Supervisor, client: Client, req: dict) -> None:
 # -- a container's ---------------------------------------------------------------------------------
 
 def start(sup: Supervisor, client: Client, req: dict, c: Container, r: Running | None) -> None:
+    if req.get("attach"):
+        container_event(c, "attach")  # docker's `run` attaches, then starts
     if r is None:
         sup.request_start(c, req.get("size"), (client, req))
         return
@@ -65,6 +67,7 @@ def attach(sup: Supervisor, client: Client, req: dict, c: Container, r: Running 
                                   " start it first"}, close=True)
         return
     sup.server.reply(client, {"ok": True})
+    container_event(c, "attach")
     sup.attach(client, r, req)
 
 

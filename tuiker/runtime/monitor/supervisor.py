@@ -120,8 +120,6 @@ class Supervisor:
         """`client` gets `r`'s output as frames from now on, and its exit; its STDIN frames go to `r`."""
         r.clients.append(client)
         r.waiters.append(client)
-        if r.container is not None:
-            container_event(r.container, "attach")
         if req.get("size") and r.pty is not None:
             set_winsize(r.pty, *req["size"])
 
