@@ -7,6 +7,7 @@
     engine.networks.create("app")          # networks.py: create, list, inspect, connect, prune ...
     engine.volumes.create("data")          # volumes.py: create, list, inspect, remove, prune
     engine.builds.build(BuildOptions("."))  # builds.py (build/): a Dockerfile into an image; the cache's prune
+    for event in engine.events(since="10m"):  # docker's events, from every process (runtime/events.py)
 
 Each service stands alone and is given what it needs (the root, the image and network services, the monitor
 client). This package also exports what a user interface needs to show and check things without reaching
