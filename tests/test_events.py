@@ -287,3 +287,15 @@ def test_oom_then_die(engine, tuiker):
                      f[-1]["Action"] == "die" and f, 30, "the die")
     assert actions(found) == ["oom", "die"] and found[1]["Actor"]["Attributes"]["exitCode"] == "137"
     ok(tuiker("rm", cid))
+
+
+def test_copy_and_export_events(engine, tuiker, tmp_path):
+    t0 = time.time()
+    cid = ok(tuiker("create", "busybox", "true")).strip()
+    (tmp_path / "f").write_text("x")
+    ok(tuiker("cp", str(tmp_path / "f"), f"{cid}:/f"))
+    ok(tuiker("cp", f"{cid}:/f", str(tmp_path / "back")))
+    ok(tuiker("export", "-o", str(tmp_path / "fs.tar"), cid))
+    ok(tuiker("rm", cid))
+    assert actions(past(engine, t0, container=[cid])) == ["create", "extract-to-dir", "archive-path", "export",
+                                                          "destroy"]

@@ -398,14 +398,18 @@ class Containers:
         """`cp CONTAINER:SRC DST` (docker's rules, engine/copy.py); `dst` `-` writes a tar to `stdout`."""
         from tuiker.engine.copy import copy_out
 
-        copy_out(self.root, self.get(ref), _container_path(src), dst, archive, follow, stdout)
+        c = self.get(ref)
+        copy_out(self.root, c, _container_path(src), dst, archive, follow, stdout)
+        container_event(c, "archive-path")  # docker's event for a copy out
 
     def copy_to(self, ref: str, src: str, dst: str, archive: bool = False, follow: bool = False,
                 stdin=None) -> None:
         """`cp SRC CONTAINER:DST`; `src` `-` reads a tar from `stdin`."""
         from tuiker.engine.copy import copy_in
 
-        copy_in(self.root, self.get(ref), src, _container_path(dst), archive, follow, stdin)
+        c = self.get(ref)
+        copy_in(self.root, c, src, _container_path(dst), archive, follow, stdin)
+        container_event(c, "extract-to-dir")  # docker's event for a copy in
 
     def commit(self, ref: str, repository: str | None = None, author: str = "", comment: str = "",
                changes: list[str] | None = None, pause: bool = True) -> Image:
@@ -421,7 +425,9 @@ class Containers:
         """docker export: its root file system as a tar on the binary stream `out`."""
         from tuiker.engine.snapshot import export
 
-        export(self.root, self.get(ref), out)
+        c = self.get(ref)
+        export(self.root, c, out)
+        container_event(c, "export")
 
     def rename(self, ref: str, new_name: str) -> None:
         c = self.get(ref)
