@@ -299,3 +299,12 @@ def test_copy_and_export_events(engine, tuiker, tmp_path):
     ok(tuiker("rm", cid))
     assert actions(past(engine, t0, container=[cid])) == ["create", "extract-to-dir", "archive-path", "export",
                                                           "destroy"]
+
+
+def test_build_tells_of_its_tag(engine, tuiker, tmp_path):
+    (tmp_path / "Dockerfile").write_text("FROM busybox\nLABEL built=yes\n")
+    t0 = time.time()
+    ok(tuiker("build", "-q", "-t", "evbuilt:v2", str(tmp_path)))
+    image_id = engine.images.get("evbuilt:v2").id
+    tags = [(e["Actor"]["ID"], e["Actor"]["Attributes"]["name"]) for e in past(engine, t0, type=["image"])]
+    assert tags == [(image_id, "evbuilt:v2")]
