@@ -12,6 +12,13 @@ container and image events), and readers tail it.
   most about 2 x MAX_BYTES: docker keeps its last 256 events in memory; this keeps some thousands, on disk.
 - Cheap and harmless: emitting imports only json and os, and a failure to write is swallowed: an event journal
   never fails the operation it records.
+
+Each event comes from where its change happens: the monitor (container start, die with its exit code, oom, kill
+with the signal, pause, unpause, attach, exec_create/exec_start/exec_die, health_status; network connect and
+disconnect at a start and an exit; volume mount and unmount), the engine's services (container create, stop,
+restart, rename, destroy, commit, archive-path, extract-to-dir, export; image pull, push, tag, untag, delete,
+save, load, import and a build's tags; network create, destroy, connect, disconnect) and the volume store
+(volume create, destroy).
 """
 
 from __future__ import annotations
