@@ -101,7 +101,11 @@ def encode(event: dict) -> bytes:
         if key in event:
             event[key] = event[key][:256]
     event["Actor"]["ID"] = event["Actor"]["ID"][:256]
-    return json.dumps(event, separators=(",", ":")).encode() + b"\n"
+    line = json.dumps(event, separators=(",", ":")).encode() + b"\n"
+    if len(line) > MAX_LINE:  # escaped non-ASCII can grow a character to 12 bytes: the event's bare bones then
+        event["Actor"]["Attributes"] = {}
+        line = json.dumps(event, separators=(",", ":")).encode() + b"\n"
+    return line
 
 
 def _append(directory: Path, event: dict) -> None:
