@@ -204,6 +204,10 @@ def test_hostile_names_and_labels_stay_one_line(engine, engine_root):
     event = json.loads(lines[0])
     assert event["Type"] == "network" and event["Actor"]["Attributes"]["name"] == "line\nbreak\u2028"
     assert "big" not in event["Actor"]["Attributes"]  # cut to fit: the core attributes stay
+    wide = {k: "\U0001F600" * 1000 for k in ("name", "image", "exitCode", "signal", "container", "type")}
+    journal.emit(engine_root, "container", "exec_create: " + "\U0001F600" * 5000, "c" * 300, wide)
+    last = (engine_root / "events" / "events.log").read_bytes().splitlines()[-1]
+    assert len(last) < journal.MAX_LINE and json.loads(last)["Actor"]["ID"] == "c" * 256
 
 
 def test_rotation_bounds_the_journal(engine_root, monkeypatch):
