@@ -312,3 +312,23 @@ def test_build_tells_of_its_tag(engine, tuiker, tmp_path):
     image_id = engine.images.get("evbuilt:v2").id
     tags = [(e["Actor"]["ID"], e["Actor"]["Attributes"]["name"]) for e in past(engine, t0, type=["image"])]
     assert tags == [(image_id, "evbuilt:v2")]
+
+
+def test_a_death_found_by_the_next_monitor_is_told(engine, tuiker):
+    """The monitor and the container both die unseen (a host's crash in small): the next monitor finds it dead,
+    and tells of its die (exit code 255, as its state says)."""
+    import signal
+
+    t0 = time.time()
+    cid = ok(tuiker("run", "-d", "busybox", "sleep", "60")).strip()
+    monitor_pid = engine.containers.monitor.request({"op": "ping"})[0]["pid"]
+    pid = engine.containers.get(cid).pid
+    os.kill(monitor_pid, signal.SIGKILL)
+    wait_for(lambda: not engine.containers.monitor.alive(), 10, "the monitor's end")
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: not os.path.exists(f"/proc/{pid}/cmdline") or not open(f"/proc/{pid}/cmdline").read(), 10,
+             "the container's end")
+    ok(tuiker("ps"))  # starts a monitor, which reconciles
+    found = past(engine, t0, container=[cid], event=["die"])
+    assert [e["Actor"]["Attributes"]["exitCode"] for e in found] == ["255"]
+    ok(tuiker("rm", cid))

@@ -81,6 +81,7 @@ class Supervisor:
             _remove_cgroup(c)
             c.write_state(Status="exited", ExitCode=255, Pid=0, FinishedAt=now_iso(), NetworkSettings=None,
                           Error="the container's monitor or the host stopped while it ran")
+            container_event(c, "die", exitCode=255)  # found dead: nobody told of it yet
         # Adopt the live containers' networking; drop leases, veths and rules the dead ones left.
         self.net.reconcile([r.container for r in self.running.values() if r.container is not None])
 
