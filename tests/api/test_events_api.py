@@ -10,8 +10,9 @@ import subprocess
 import threading
 import time
 
-from tests.api.conftest import DOCKER_CLI
-from tests.conftest import ok, wait_for
+from conftest import ok, wait_for
+
+from tests.apiserver import DOCKER_CLI
 from tuiker.engine import RunOptions
 
 
@@ -85,23 +86,20 @@ def test_docker_py_follow_then_close_ends_the_handler(api, client, engine):
 
 def test_debian_docker_cli_events(api, engine, tuiker):
     cid, t0, t1 = _lifecycle(engine, tuiker)
-    run = subprocess.run([DOCKER_CLI, "events", "--since", f"{t0:.9f}", "--until", f"{t1:.9f}",
-                          "--filter", "type=container", "--filter", "event=die", "--format", "{{json .}}"],
-                         env=api.env(), capture_output=True, text=True, timeout=60)
+    run = api.docker("events", "--since", f"{t0:.9f}", "--until", f"{t1:.9f}", "--filter", "type=container",
+                     "--filter", "event=die", "--format", "{{json .}}")
     assert run.returncode == 0, run.stderr
     lines = [json.loads(line) for line in run.stdout.splitlines()]
     assert len(lines) == 1 and lines[0]["Actor"]["ID"] == cid and lines[0]["Actor"]["Attributes"]["exitCode"] == "7"
     # docker's default text line, and a relative --since (the CLI turns it into unix seconds)
-    run = subprocess.run([DOCKER_CLI, "events", "--since", "5m", "--until", f"{t1:.9f}", "--filter", "volume=apivol"],
-                         env=api.env(), capture_output=True, text=True, timeout=60)
+    run = api.docker("events", "--since", "5m", "--until", f"{t1:.9f}", "--filter", "volume=apivol")
     assert run.returncode == 0, run.stderr
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}(Z|[+-]\d\d:\d\d) volume create apivol "
                         r"\(driver=local\)\n", run.stdout), run.stdout
     # the tuiker CLI prints the same line for the same event
     assert ok(tuiker("events", "--since", "5m", "--until", f"{t1:.9f}", "--filter", "volume=apivol")) == run.stdout
     # a refusal, as the CLI reports docker's
-    run = subprocess.run([DOCKER_CLI, "events", "--filter", "colour=red"], env=api.env(), capture_output=True,
-                         text=True, timeout=60)
+    run = api.docker("events", "--filter", "colour=red")
     assert run.returncode == 1 and run.stderr.strip() == "Error response from daemon: invalid filter 'colour'"
     # a follow that a future --until ends
     proc = subprocess.Popen([DOCKER_CLI, "events", "--until", f"{time.time() + 3:.9f}", "--filter", "type=network",
