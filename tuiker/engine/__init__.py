@@ -57,6 +57,8 @@ class Engine:
     """One engine root: `images`, `containers`, `networks`, `volumes` and `builds`, and the `monitor` that runs
     the containers."""
 
+    name = "tuiker"  # what drives the containers, for the TUI's header (a RemoteEngine says docker or podman)
+
     def __init__(self, root: str | os.PathLike | None = None) -> None:
         self.root = Path(root) if root else config.engine_root()
         self.monitor = MonitorClient(self.root)
@@ -65,6 +67,10 @@ class Engine:
         self.volumes = Volumes(self.root)
         self.containers = Containers(self.root, self.images, self.networks, self.monitor, self.volumes)
         self.builds = Builds(self.root, self.images, self.containers)
+
+    def header(self) -> list[tuple[str, str]]:
+        """What the TUI's top line says of this engine, after its name: (label, value) pairs."""
+        return [("root", str(self.root)), ("cgroup", f"v{cgroup_version()}")]
 
     def watch(self) -> Watcher:
         """A watcher whose `poll()` gives a Snapshot of containers, images and networks when any changed."""

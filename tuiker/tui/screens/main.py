@@ -133,7 +133,7 @@ class MainScreen(Screen):
         self._settled = False
 
     def compose(self) -> ComposeResult:
-        yield EngineHeader(self.engine.root, id="header")
+        yield EngineHeader(self.engine, id="header")
         with Horizontal(id="body"):
             with Vertical(id="side"):
                 yield ServiceList(id="services")
