@@ -227,48 +227,62 @@ class Client:
 
 class Stream:
     """A streamed answer: JSON lines, raw chunks, or docker's multiplexed frames. `close()` (from any thread)
-    ends it; a read blocked in another thread then returns the end."""
+    ends it; a read blocked in another thread then returns the end, and that thread releases the connection."""
+
+    ERRORS = (http.client.HTTPException, OSError, ValueError, AttributeError)  # AttributeError: closed under us
 
     def __init__(self, conn: http.client.HTTPConnection, resp: http.client.HTTPResponse) -> None:
         self.conn = conn
         self.resp = resp
         self.headers = resp.headers
+        self._reading = False
 
     def json_lines(self) -> Iterator[dict]:
-        while True:
-            try:
-                line = self.resp.readline()
-            except (http.client.HTTPException, OSError, ValueError):
-                return
-            if not line:
-                return
-            if line.strip():
-                yield json.loads(line)
+        self._reading = True
+        try:
+            while True:
+                try:
+                    line = self.resp.readline()
+                except self.ERRORS:
+                    return
+                if not line:
+                    return
+                if line.strip():
+                    yield json.loads(line)
+        finally:
+            self._release()
 
     def read(self, size: int) -> bytes:
         """Exactly `size` bytes, or fewer at the end."""
         try:
             return self.resp.read(size)
-        except (http.client.HTTPException, OSError, ValueError):
+        except self.ERRORS:
             return b""
 
     def frames(self, tty: bool = False) -> Iterator[tuple[str, bytes]]:
         """("stdout" | "stderr", data): docker's 8-byte headers, or raw stdout for a TTY's stream."""
-        while True:
-            if tty:
-                try:
-                    data = self.resp.read1(65536)
-                except (http.client.HTTPException, OSError, ValueError):
+        self._reading = True
+        try:
+            while True:
+                if tty:
+                    try:
+                        data = self.resp.read1(65536)
+                    except self.ERRORS:
+                        return
+                    if not data:
+                        return
+                    yield "stdout", data
+                    continue
+                head = self.read(8)
+                if len(head) < 8:
                     return
-                if not data:
-                    return
-                yield "stdout", data
-                continue
-            head = self.read(8)
-            if len(head) < 8:
-                return
-            size = int.from_bytes(head[4:8], "big")
-            yield ("stderr" if head[0] == 2 else "stdout"), self.read(size)
+                yield ("stderr" if head[0] == 2 else "stdout"), self.read(int.from_bytes(head[4:8], "big"))
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        self._reading = False
+        self.conn.close()
 
     def close(self) -> None:
         sock = self.conn.sock
@@ -277,7 +291,8 @@ class Stream:
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-        self.conn.close()
+        if not self._reading:
+            self.conn.close()
 
 
 def _read_head(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:

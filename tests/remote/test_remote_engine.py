@@ -10,7 +10,16 @@ import time
 import pytest
 
 from tests.conftest import wait_for
-from tuiker.engine import LIVE_STATES, ConflictError, InvalidArgument, NotFoundError, RunOptions, networks_of, ports_text, status_text
+from tuiker.engine import (
+    LIVE_STATES,
+    ConflictError,
+    InvalidArgument,
+    NotFoundError,
+    RunOptions,
+    networks_of,
+    ports_text,
+    status_text,
+)
 
 SERVER = ["sh", "-c", 'trap "exit 0" TERM; echo "ready $HOSTNAME"; echo oops >&2; sleep 1000 & wait']
 
