@@ -72,6 +72,12 @@ class Engine:
         """What the TUI's top line says of this engine, after its name: (label, value) pairs."""
         return [("root", str(self.root)), ("cgroup", f"v{cgroup_version()}")]
 
+    def terminal_command(self, args: list[str]) -> tuple[list[str], dict[str, str]]:
+        """The command line (and environment) of `tuiker ARGS` on this engine, to hand the whole terminal to."""
+        import sys
+
+        return [sys.executable, "-m", "tuiker", *args], dict(os.environ, TUIKER_ROOT=str(self.root))
+
     def watch(self) -> Watcher:
         """A watcher whose `poll()` gives a Snapshot of containers, images and networks when any changed."""
         from tuiker.engine.watch import Watcher

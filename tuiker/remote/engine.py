@@ -51,6 +51,18 @@ class RemoteEngine:
         where = f"{self.host}" + (f" (context {self.context})" if self.context else "")
         return [("@", where), ("version", self.version.get("Version", "?"))]
 
+    def terminal_command(self, args: list[str]) -> tuple[list[str], dict[str, str]]:
+        """`docker ARGS` on this engine (the docker CLI does `exec -it` and `attach` with the whole terminal)."""
+        import os
+        import shutil
+
+        docker = shutil.which("docker")
+        if docker is None:
+            raise TuikerError("the whole-terminal exec and attach over a Docker engine need the docker CLI: "
+                              "use e or a (a terminal tab) instead")
+        where = ["--context", self.context] if self.context else ["--host", self.host]
+        return [docker, *where, *args], dict(os.environ)
+
     def close(self) -> None:
         self.client.close()
 
