@@ -13,6 +13,7 @@ import socket
 import subprocess
 import threading
 import urllib.parse
+import weakref
 from collections.abc import Iterator
 
 from tuiker.base.errors import ConflictError, InvalidArgument, NotFoundError, TuikerError
@@ -82,6 +83,7 @@ class Client:
         self.timeout = timeout
         self.version = API_VERSION
         self._local = threading.local()
+        self._open: weakref.WeakSet = weakref.WeakSet()  # every connection and stream, for close()
 
     # -- connections ----------------------------------------------------------------------------------
 
@@ -134,6 +136,7 @@ class Client:
     def _connection(self, timeout: float | None) -> http.client.HTTPConnection:
         conn = http.client.HTTPConnection("docker", timeout=timeout)  # docker's clients send Host: docker too
         conn.sock = self.open_socket(timeout)
+        self._open.add(conn)
         return conn
 
     def path(self, path: str, query: dict | None = None) -> str:
@@ -192,7 +195,9 @@ class Client:
             payload = resp.read()
             conn.close()
             raise api_error(resp.status, payload)
-        return Stream(conn, resp)
+        stream = Stream(conn, resp)
+        self._open.add(stream)
+        return stream
 
     def hijack(self, path: str, query: dict | None = None, body: object = None) -> tuple[socket.socket, bytes]:
         """POST with `Upgrade: tcp` (exec start, attach): the raw connection once the engine answered 101 (or
@@ -219,10 +224,15 @@ class Client:
         return sock, rest
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        """Every connection this client opened (those of other threads and streams too): for ssh, its processes
+        end with them. Hijacked sessions are their owners' to close."""
+        for item in list(self._open):
+            if isinstance(item, Stream):
+                item.close()
+        for item in list(self._open):
+            if isinstance(item, http.client.HTTPConnection):
+                item.close()
+        self._local.conn = None
 
 
 class Stream:

@@ -219,30 +219,32 @@ def sample_figures(doc: dict) -> dict:
     }
 
 
-#: ps columns asked of the engine's `top` (which runs the host's ps on the container's processes).
-PS_ARGS = "-o user,pid,ppid,pcpu,rss,stat,etimes,times,args"
+#: The columns asked of the engine's `top`, best first: procps's ps as dockerd runs it on the host, then podman's
+#: own descriptors (psgo, which answers an empty body to procps's arguments), then the engine's default.
+PS_ARGS = ("-o user,pid,ppid,pcpu,rss,stat,etimes,times,args", "user,pid,ppid,pcpu,rss,state,etime,time,args",
+           "user,pid,ppid,pcpu,etime,time,args", None)
 
 
 class ProcessTable:
-    """As tuiker.engine's ProcessTable: `rows()` from `/containers/{id}/top`. Asks for the columns the Top tab
-    shows; an engine that refuses those ps arguments (podman's own ps) is asked for its default columns."""
+    """As tuiker.engine's ProcessTable: `rows()` from `/containers/{id}/top`, with the first columns of PS_ARGS
+    the engine answers."""
 
     def __init__(self, client: Client, container_id: str) -> None:
         self.client = client
         self.id = container_id
-        self._ps_args: str | None = PS_ARGS
+        self._choice = 0
 
     def rows(self) -> list[ProcessRow]:
         from tuiker.engine import TuikerError
 
-        try:
-            doc = self.client.call("GET", f"/containers/{self.id}/top", {"ps_args": self._ps_args})
-        except TuikerError:
-            if self._ps_args is None:
-                return []  # it stopped meanwhile
-            self._ps_args = None
-            return self.rows()
-        return process_rows(doc or {})  # type: ignore[arg-type]
+        while True:
+            try:
+                doc = self.client.call("GET", f"/containers/{self.id}/top", {"ps_args": PS_ARGS[self._choice]})
+            except TuikerError:
+                doc = None
+            if doc or self._choice == len(PS_ARGS) - 1:
+                return process_rows(doc or {})  # type: ignore[arg-type] - none: it stopped meanwhile
+            self._choice += 1
 
 
 def process_rows(doc: dict) -> list[ProcessRow]:
@@ -264,10 +266,10 @@ def process_rows(doc: dict) -> list[ProcessRow]:
             rss = int(field(row, "RSS", default="0")) * 1024
         except ValueError:
             rss = 0
-        elapsed = field(row, "ELAPSED", default="")
+        elapsed = _seconds(field(row, "ELAPSED"))
         rows.append(ProcessRow(field(row, "USER", "UID"), _int(field(row, "PID")), _int(field(row, "PPID")),
                                _float(field(row, "%CPU", "C")), rss, field(row, "STAT", "S", "STATE"),
-                               now - _float(elapsed) if elapsed.isdigit() else 0.0, _float(field(row, "TIME")),
+                               now - elapsed if elapsed else 0.0, _seconds(field(row, "TIME")),
                                field(row, "COMMAND", "CMD")))
     return sorted(rows, key=lambda r: r.pid)
 
@@ -277,6 +279,20 @@ def _int(text: str) -> int:
         return int(text)
     except ValueError:
         return 0
+
+
+def _seconds(text: str) -> float:
+    """procps's seconds (`etimes`, `times`) or podman's Go durations (`4.4s`, `1m2s`)."""
+    from tuiker.base.times import parse_go_duration
+
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        return parse_go_duration(text) / 1e9
+    except Exception:  # noqa: BLE001 - a column this engine writes another way: unknown, not an error
+        return 0.0
 
 
 def _float(text: str) -> float:
