@@ -140,6 +140,25 @@ def test_logs_follow(remote, dockerd):
     reader.close()
 
 
+def test_logs_follow_a_restart(remote, dockerd):
+    """docker ends a follow when the container stops: the reader follows again, without repeating a line."""
+    c = run(remote, "again", ["sh", "-c", "echo run-$(cat /proc/uptime | cut -d. -f1)-$$; sleep 1000"])
+    reader = remote.containers.log_reader(c, None)
+    seen = wait_for(reader.read, 10, "the first run's line")
+    remote.containers.restart(c.id, timeout=1)
+
+    def more():
+        seen.extend(reader.read())
+        return len(seen) >= 2
+
+    wait_for(more, 15, "the second run's line")
+    time.sleep(1.5)
+    seen.extend(reader.read())
+    assert len(seen) == 2 and seen[0].text != seen[1].text, [r.text for r in seen]
+    assert [r.text for r in seen] == [line + "\n" for line in dockerd.cli("logs", "again")[1].split()]
+    reader.close()
+
+
 def test_logs_tail(remote, dockerd):
     c = run(remote, "lines", ["sh", "-c", "for i in 1 2 3 4 5; do echo line$i; done; sleep 1000"])
     wait_for(lambda: "line5" in dockerd.cli("logs", "lines")[1], 10, "the lines")

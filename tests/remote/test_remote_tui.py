@@ -120,3 +120,9 @@ def test_host_flags_choose_the_engine(dockerd, tmp_path, monkeypatch):
     proc = subprocess.run([sys.executable, "-m", "tuiker", "--host", f"unix://{dockerd.sock}", "ps"],
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode == 125 and proc.stderr.count("\n") == 1 and "the TUI drives" in proc.stderr
+    # No engine there: one line, before any screen is drawn.
+    proc = subprocess.run([sys.executable, "-m", "tuiker", "-H", "unix:///var/tmp/tuiker-test-no.sock"],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("Error: Cannot connect to the Docker daemon at unix:///var/tmp/tuiker-test-no.sock")
+    assert proc.stderr.count("\n") == 1

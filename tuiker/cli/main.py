@@ -202,7 +202,12 @@ def _tui(host: str | None, context: str | None) -> int:
     except TuikerError as e:
         error(e)
         return 1
-    return run(engine)
+    try:
+        return run(engine)
+    finally:
+        close = getattr(engine, "close", None)  # a Docker engine's connections (over ssh: its ssh processes)
+        if close is not None:
+            close()
 
 
 def entry() -> None:

@@ -69,3 +69,18 @@ def network(doc: dict) -> Network | None:
 
 def started_at(c: Container) -> float | None:
     return parse_time(c.state.get("StartedAt", "")) or None
+
+
+def stamp_key(stamp: str) -> tuple[int, int]:
+    """An RFC 3339 time stamp (UTC, up to nanoseconds, trailing zeros dropped as Go writes them) as (seconds,
+    nanoseconds), to compare."""
+    whole, _, rest = stamp.partition(".")
+    digits = len(rest) - len(rest.lstrip("0123456789"))
+    fraction, zone = rest[:digits], rest[digits:] if rest else ""
+    return int(parse_time(whole + zone) or 0), int((fraction + "000000000")[:9])
+
+
+def epoch(stamp: str) -> str:
+    """The same as docker's `since` takes it: seconds.nanoseconds."""
+    seconds, nanos = stamp_key(stamp)
+    return f"{seconds}.{nanos:09d}"

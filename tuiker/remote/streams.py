@@ -109,39 +109,63 @@ class Session:
 
 class LogReader:
     """As tuiker.engine's LogReader: the first `read()` gives the last `tail` records, later ones what came since.
-    A thread follows `/logs?follow=1`; it ends when the reader is dropped or closed (the view moved on)."""
+    A thread follows `/logs?follow=1`; it ends when the reader is dropped or closed (the view moved on). docker
+    ends a follow when the container stops: the next read after that follows again from the last record's time,
+    at most once a second, so a restarted container's new lines show as the local engine's do."""
+
+    RETRY = 1.0
 
     def __init__(self, client: Client, container: Container, tail: int | None = None) -> None:
+        self._client = client
+        self._id = container.id
+        self._tty = container.tty
         self._records: queue.SimpleQueue = queue.SimpleQueue()
-        query = {"follow": True, "stdout": True, "stderr": True, "timestamps": True,
-                 "tail": "all" if tail is None else tail}
         self._stream: Stream | None = None
-        self._error: str | None = None
+        self._last = ""  # the newest record's time stamp
+        self._skip: tuple[int, int] | None = None  # after a new follow: records up to this time were read already
+        self._retry_at = 0.0
+        self._closed = False
+        self._open({"tail": "all" if tail is None else tail})
+
+    def _open(self, query: dict) -> None:
+        self._retry_at = time.monotonic() + self.RETRY
+        query = {"follow": True, "stdout": True, "stderr": True, "timestamps": True, **query}
         try:
-            self._stream = client.stream("GET", f"/containers/{container.id}/logs", query)
-        except Exception as e:  # noqa: BLE001 - a log that cannot be read shows as none, as a missing local file
-            self._error = str(e)
+            stream = self._client.stream("GET", f"/containers/{self._id}/logs", query)
+        except Exception:  # noqa: BLE001 - a log that cannot be read shows as none, as a missing local file
             return
-        tty = container.tty or self._stream.headers.get("Content-Type", "") == "application/vnd.docker.raw-stream"
-        threading.Thread(target=_follow, args=(self._stream, tty, self._records), daemon=True,
-                         name="remote-logs").start()
-        weakref.finalize(self, self._stream.close)
+        self._stream = stream
+        tty = self._tty or stream.headers.get("Content-Type", "") == "application/vnd.docker.raw-stream"
+        threading.Thread(target=_follow, args=(stream, tty, self._records), daemon=True, name="remote-logs").start()
+        weakref.finalize(self, stream.close)
 
     def read(self) -> list[LogRecord]:
         found = []
         while True:
             try:
-                found.append(self._records.get_nowait())
+                record = self._records.get_nowait()
             except queue.Empty:
-                return found
+                break
+            if record is None:
+                self._stream = None  # the follow ended
+            elif self._skip is None or records.stamp_key(record.time) > self._skip:
+                found.append(record)
+        if found:
+            self._last = found[-1].time
+        if self._stream is None and not self._closed and time.monotonic() >= self._retry_at:
+            # docker's `since` is inclusive: what has that very time stamp was shown already.
+            self._skip = records.stamp_key(self._last) if self._last else None
+            self._open({"since": records.epoch(self._last)} if self._last else {"tail": "all"})
+        return found
 
     def close(self) -> None:
+        self._closed = True
         if self._stream is not None:
             self._stream.close()
 
 
 def _follow(stream: Stream, tty: bool, out: queue.SimpleQueue) -> None:
-    """Frames into records: each line starts with its RFC 3339 time stamp (timestamps=1)."""
+    """Frames into records: each line starts with its RFC 3339 time stamp (timestamps=1); None at the end."""
     from tuiker.engine import LogRecord
 
     partial = {"stdout": b"", "stderr": b""}
@@ -153,6 +177,7 @@ def _follow(stream: Stream, tty: bool, out: queue.SimpleQueue) -> None:
             stamp, _, text = line.decode(errors="replace").partition(" ")
             out.put(LogRecord(stamp, kind, text + "\n"))
     stream.close()
+    out.put(None)
 
 
 class StatsSampler:
