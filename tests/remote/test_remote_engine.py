@@ -245,7 +245,7 @@ def test_pull_with_progress(remote, dockerd, busybox_image):
     finally:
         dockerd.cli("pull", busybox_image[0])
         dockerd.cli("tag", busybox_image[0], "busybox")
-    assert result.reference == busybox_image[0]
+    assert result.reference == busybox_image[0] and result.downloaded
     assert result.repo_digest.startswith(busybox_image[0].rsplit(":", 1)[0] + "@sha256:")
     assert busybox_image[0] in result.image.repo_tags
     layers = [p for p in lines if p.id]

@@ -126,3 +126,48 @@ def test_host_flags_choose_the_engine(dockerd, tmp_path, monkeypatch):
     assert proc.returncode == 1
     assert proc.stderr.startswith("Error: Cannot connect to the Docker daemon at unix:///var/tmp/tuiker-test-no.sock")
     assert proc.stderr.count("\n") == 1
+
+
+async def test_pull_and_new_container_forms(remote, dockerd, busybox_image):
+    """P pulls through dockerd (a bar per layer from its JSON progress); n creates and starts a container there."""
+    from textual.widgets import Input, Select
+
+    from tuiker.tui.screens.new_container import NewContainerScreen
+    from tuiker.tui.screens.pull import LayerProgress, PullScreen
+
+    ref, built = busybox_image
+    assert dockerd.cli("rmi", ref, "busybox")[0] == 0
+    try:
+        async with new_app(remote).run_test(size=SIZE) as pilot:
+            app = pilot.app
+            await pilot.press("P")
+            await until(pilot, lambda: isinstance(app.screen, PullScreen), what="the pull dialog")
+            app.screen.query_one("#reference", Input).value = ref
+            await pilot.press("enter")
+            status = app.screen.query_one("#pull-status")
+            await until(pilot, lambda: "Downloaded newer image" in str(status.render()), timeout=20, what="the pull")
+            layers = app.screen.query(LayerProgress)
+            assert [row.layer_id for row in layers] == [d.removeprefix("sha256:")[:12] for d in built.layer_digests]
+            assert all(row.latest.status == "Pull complete" for row in layers)
+            await pilot.press("escape")
+            await until(pilot, lambda: [r.key for r in app.screen.images.rows] == [ref], timeout=10,
+                        what="the image in the list")
+            await pilot.press("n")
+            await until(pilot, lambda: isinstance(app.screen, NewContainerScreen), what="the form")
+            form = app.screen
+            form.query_one("#image", Input).value = ref
+            form.query_one("#name", Input).value = "from-form"
+            form.query_one("#command", Input).value = "sh -c 'echo \"hello $GREETING\"; sleep 1000'"
+            form.query_one("#env", Input).value = "GREETING=over-the-api"
+            form.query_one("#memory", Input).value = "64m"
+            form.query_one("#network", Select).value = "none"
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: row_states(app).get("from-form") == "running", timeout=15, what="running")
+            log = app.screen.query_one(LogView).log_widget
+            await until(pilot, lambda: "hello over-the-api" in log.lines, timeout=10, what="its log line")
+        doc = remote.containers.inspect("from-form")
+        assert doc["HostConfig"]["Memory"] == 64 << 20 and doc["HostConfig"]["NetworkMode"] == "none"
+    finally:
+        dockerd.cli("rm", "-f", "from-form")
+        dockerd.cli("pull", ref)
+        dockerd.cli("tag", ref, "busybox")

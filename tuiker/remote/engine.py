@@ -262,7 +262,7 @@ class RemoteImages:
                 status = line.get("status", "")
                 if status.startswith("Digest: "):
                     digest = status.removeprefix("Digest: ")
-                downloaded = downloaded or status.startswith("Downloaded newer image")
+                downloaded = downloaded or "Downloaded newer image" in status  # docker: "Status: Downloaded ..."
                 detail = line.get("progressDetail") or {}
                 # A layer's line has its short digest as `id`; "Pulling from REPO" has the tag there: the image's.
                 layer = line.get("id", "") if not status.startswith("Pulling from") else ""
