@@ -271,3 +271,68 @@ def test_a_bad_host_is_one_line():
         RemoteEngine("unix:///var/tmp/nothing-here.sock")
     with pytest.raises(InvalidArgument, match="invalid host 'ftp://x'"):
         RemoteEngine("ftp://x")
+
+
+class TcpToUnix:
+    """dockerd's socket on 127.0.0.1:PORT (a byte pump per connection), for tcp:// without reconfiguring it."""
+
+    def __init__(self, path: str) -> None:
+        import socket
+        import threading
+
+        self.path = path
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.conns: list = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            upstream = socket.socket(socket.AF_UNIX)
+            upstream.connect(self.path)
+            self.conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(src, dst) -> None:
+        import socket
+
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+            dst.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self.server.close()
+        for conn in self.conns:
+            conn.close()
+
+
+def test_tcp_host(remote, dockerd):
+    from tuiker.remote.engine import RemoteEngine
+
+    run(remote, "over-tcp")
+    proxy = TcpToUnix(dockerd.sock)
+    engine = RemoteEngine(f"tcp://127.0.0.1:{proxy.port}")
+    try:
+        assert [c.name for c in engine.watch().poll().containers] == ["over-tcp"]
+        session = engine.containers.exec("over-tcp", ["sh", "-c", "read line; echo got-$line"], interactive=True)
+        session.send(b"it\n")
+        out = b""
+        while not session.done:
+            out += b"".join(data for _, data in session.read())
+        session.close()
+        assert out == b"got-it\n" and session.exit_code == 0
+    finally:
+        engine.close()
+        proxy.close()
