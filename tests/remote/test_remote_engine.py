@@ -126,7 +126,7 @@ def test_unsupported_run_options_are_refused(remote):
 
 
 def test_logs_follow(remote, dockerd):
-    c = run(remote, "talker", ["sh", "-c", "echo one; echo two >&2; sleep 1; echo three; sleep 1000"])
+    c = run(remote, "talker", ["sh", "-c", "echo one; sleep 0.3; echo two >&2; sleep 1; echo three; sleep 1000"])
     reader = remote.containers.log_reader(c, 10)
     seen = []
 
