@@ -10,7 +10,7 @@ import sys
 from tests.dockerd import DOCKER
 from tests.remote.test_remote_engine import run
 from tests.tmux import Tmux
-from tests.tui.tuihelpers import new_app, notifications, row_states, selected_name, until
+from tests.tui.tuihelpers import new_app, notifications, pull_in_dialog, row_states, selected_name, until
 from tuiker.tui.widgets.details import TopView
 from tuiker.tui.widgets.header import EngineHeader
 from tuiker.tui.widgets.logs import LogView
@@ -133,19 +133,14 @@ async def test_pull_and_new_container_forms(remote, dockerd, busybox_image):
     from textual.widgets import Input, Select
 
     from tuiker.tui.screens.new_container import NewContainerScreen
-    from tuiker.tui.screens.pull import LayerProgress, PullScreen
+    from tuiker.tui.screens.pull import LayerProgress
 
     ref, built = busybox_image
     assert dockerd.cli("rmi", ref, "busybox")[0] == 0
     try:
         async with new_app(remote).run_test(size=SIZE) as pilot:
             app = pilot.app
-            await pilot.press("P")
-            await until(pilot, lambda: isinstance(app.screen, PullScreen), what="the pull dialog")
-            app.screen.query_one("#reference", Input).value = ref
-            await pilot.press("enter")
-            status = app.screen.query_one("#pull-status")
-            await until(pilot, lambda: "Downloaded newer image" in str(status.render()), timeout=20, what="the pull")
+            await pull_in_dialog(pilot, ref, timeout=20)
             layers = app.screen.query(LayerProgress)
             assert [row.layer_id for row in layers] == [d.removeprefix("sha256:")[:12] for d in built.layer_digests]
             assert all(row.latest.status == "Pull complete" for row in layers)

@@ -76,14 +76,24 @@ def _api_version(server: str, fallback: str) -> str:
     return f"{major}.{minor}"
 
 
-class RemoteContainers:
+class _Service:
+    """One kind of object on the engine; `INSPECT` is its inspect path, `{}` the name or ID."""
+
+    INSPECT = ""
+
     def __init__(self, client: Client) -> None:
         self.client = client
 
     def inspect(self, ref: str) -> dict:
-        doc = self.client.call("GET", f"/containers/{ref}/json")
-        assert isinstance(doc, dict)
+        """docker's inspect document (NotFoundError with docker's message when there is none)."""
+        doc = self.client.call("GET", self.INSPECT.format(ref))
+        if not isinstance(doc, dict):
+            raise TuikerError(f"{self.client.host}: no document for {ref}")
         return doc
+
+
+class RemoteContainers(_Service):
+    INSPECT = "/containers/{}/json"
 
     def get(self, ref: str) -> Container:
         return records.container(self.inspect(ref))
@@ -219,14 +229,8 @@ def create_body(options: RunOptions) -> dict:
     return {k: v for k, v in body.items() if v is not None}
 
 
-class RemoteImages:
-    def __init__(self, client: Client) -> None:
-        self.client = client
-
-    def inspect(self, ref: str) -> dict:
-        doc = self.client.call("GET", f"/images/{ref}/json")
-        assert isinstance(doc, dict)
-        return doc
+class RemoteImages(_Service):
+    INSPECT = "/images/{}/json"
 
     def get(self, ref: str) -> Image:
         return records.image(self.inspect(ref))
@@ -276,14 +280,8 @@ class RemoteImages:
         return PullResult(image, repo_digest, name, downloaded, None)
 
 
-class RemoteNetworks:
-    def __init__(self, client: Client) -> None:
-        self.client = client
-
-    def inspect(self, name: str) -> dict:
-        doc = self.client.call("GET", f"/networks/{name}")
-        assert isinstance(doc, dict)
-        return doc
+class RemoteNetworks(_Service):
+    INSPECT = "/networks/{}"
 
     def list(self) -> list:
         found = (records.network(n) for n in self.client.call("GET", "/networks") or [])  # type: ignore[union-attr]
@@ -299,14 +297,8 @@ class RemoteNetworks:
         self.client.call("DELETE", f"/networks/{name}")
 
 
-class RemoteVolumes:
-    def __init__(self, client: Client) -> None:
-        self.client = client
-
-    def inspect(self, name: str) -> dict:
-        doc = self.client.call("GET", f"/volumes/{name}")
-        assert isinstance(doc, dict)
-        return doc
+class RemoteVolumes(_Service):
+    INSPECT = "/volumes/{}"
 
     def list(self) -> list[dict]:
         found = (self.client.call("GET", "/volumes") or {}).get("Volumes") or []  # type: ignore[union-attr]

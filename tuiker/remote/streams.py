@@ -10,6 +10,7 @@ import threading
 import time
 import weakref
 
+from tuiker.engine.session import Session as EngineSession
 from tuiker.remote import records
 
 TYPE_CHECKING = False
@@ -20,31 +21,24 @@ if TYPE_CHECKING:
     from tuiker.remote.client import Client, Stream
 
 
-class Session:
-    """As tuiker.engine's Session: `read()` blocks for output, `send()` from another thread, `resize()`,
-    `fileno()` for a selector, `done` and `exit_code` at the end. The stream is raw for a TTY, else docker's
-    multiplexed frames."""
+class Session(EngineSession):
+    """tuiker.engine's Session over a hijacked connection: `read()` blocks for output, `send()` from another
+    thread, `resize()`, `fileno()` for a selector, `done` and `exit_code` at the end (`shutdown()` and `close()`
+    as the engine's). The stream is raw for a TTY, else docker's multiplexed frames; the exit code is asked of
+    the engine once the stream ends."""
 
     def __init__(self, client: Client, sock: socket.socket, pending: bytes, tty: bool, resize_path: str,
                  exit_code: Callable[[], int | None]) -> None:
+        super().__init__(sock)
+        self._buffer += pending
         self._client = client
-        self._sock = sock
-        self._buffer = bytearray(pending)
         self._tty = tty
         self._resize_path = resize_path
         self._exit_code = exit_code
-        self.done = False
-        self.exit_code: int | None = None
-
-    def fileno(self) -> int:
-        return self._sock.fileno()
 
     def send(self, data: bytes) -> None:
         if data:
-            try:
-                self._sock.sendall(data)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the process ended: its exit code is still to be read
+            self._send(data)  # as is: no frames going in on a hijacked stream
 
     def close_stdin(self) -> None:
         try:
@@ -95,16 +89,6 @@ class Session:
         except Exception:  # noqa: BLE001 - the engine went away: no exit code, as a monitor that died
             code = None
         self.exit_code = int(code) if code is not None else None
-
-    def shutdown(self) -> None:
-        try:
-            self._sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-
-    def close(self) -> None:
-        self.shutdown()
-        self._sock.close()
 
 
 class LogReader:
