@@ -276,12 +276,14 @@ def test_a_bad_host_is_one_line():
 class TcpToUnix:
     """dockerd's socket on 127.0.0.1:PORT (a byte pump per connection), for tcp:// without reconfiguring it."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, tls=None) -> None:
         import socket
         import threading
 
         self.path = path
         self.server = socket.create_server(("127.0.0.1", 0))
+        if tls is not None:
+            self.server = tls.wrap_socket(self.server, server_side=True)
         self.port = self.server.getsockname()[1]
         self.conns: list = []
         threading.Thread(target=self._accept, daemon=True).start()
@@ -298,19 +300,26 @@ class TcpToUnix:
             upstream = socket.socket(socket.AF_UNIX)
             upstream.connect(self.path)
             self.conns += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+            threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
 
     @staticmethod
-    def _pump(src, dst) -> None:
-        import socket
-
+    def _pump(client, upstream) -> None:
+        """Both ways in one thread (a TLS connection must not be read and written by two threads at once)."""
+        other = {client: upstream, upstream: client}
         try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-            dst.shutdown(socket.SHUT_WR)
+            while True:
+                ready = [s for s in other if getattr(s, "pending", lambda: 0)()]
+                ready = ready or select.select(list(other), [], [])[0]
+                for sock in ready:
+                    data = sock.recv(65536)
+                    if not data:
+                        return
+                    other[sock].sendall(data)
         except OSError:
             pass
+        finally:
+            client.close()
+            upstream.close()
 
     def close(self) -> None:
         self.server.close()
@@ -333,6 +342,60 @@ def test_tcp_host(remote, dockerd):
             out += b"".join(data for _, data in session.read())
         session.close()
         assert out == b"got-it\n" and session.exit_code == 0
+    finally:
+        engine.close()
+        proxy.close()
+
+
+def _certificates(top) -> dict[str, str]:
+    """A CA, a server certificate for 127.0.0.1 and a client certificate it signed (openssl)."""
+    import subprocess
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=top, check=True, capture_output=True)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca-key.pem", "-out", "ca.pem", "-days", "2",
+            "-subj", "/CN=tuiker-test-ca")
+    (top / "san.cnf").write_text("subjectAltName=IP:127.0.0.1\n")
+    for who in ("server", "client"):
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{who}-key.pem", "-out", f"{who}.csr",
+                "-subj", f"/CN={who}")
+        openssl("x509", "-req", "-in", f"{who}.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial",
+                "-out", f"{who}.pem", "-days", "2", *(["-extfile", "san.cnf"] if who == "server" else []))
+    return {name: str(top / f"{name}.pem") for name in ("ca", "server", "server-key", "client", "client-key")}
+
+
+def test_tls_context(remote, dockerd, tmp_path, monkeypatch):
+    """A context with certificates (as `docker context create --docker host=tcp://...,ca=,cert=,key=` stores
+    them): TLS with the client's certificate, the server's checked against the CA."""
+    import os
+    import shutil
+    import ssl
+    import subprocess
+
+    from tests.dockerd import DOCKER
+    from tuiker.remote import engine_for
+
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is missing")
+    certs = _certificates(tmp_path)
+    run(remote, "over-tls")
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=certs["ca"])
+    server.verify_mode = ssl.CERT_REQUIRED
+    server.load_cert_chain(certs["server"], certs["server-key"])
+    proxy = TcpToUnix(dockerd.sock, server)
+    env = dict(os.environ, DOCKER_CONFIG=str(tmp_path / "docker"))
+    env.pop("DOCKER_HOST", None)
+    made = subprocess.run([DOCKER, "context", "create", "tls", "--docker",
+                           f"host=tcp://127.0.0.1:{proxy.port},ca={certs['ca']},cert={certs['client']},"
+                           f"key={certs['client-key']}"], env=env, capture_output=True, text=True, timeout=30)
+    assert made.returncode == 0, made.stderr
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker"))
+    engine = engine_for(None, "tls")
+    try:
+        assert engine.client.tls is not None
+        assert engine.header()[0] == ("@", f"tcp://127.0.0.1:{proxy.port} (context tls)")
+        assert [c.name for c in engine.watch().poll().containers] == ["over-tls"]
     finally:
         engine.close()
         proxy.close()
