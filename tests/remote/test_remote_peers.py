@@ -215,6 +215,16 @@ def test_ssh_dial_stdio(sshd, dockerd, remote, monkeypatch):
         assert dockerd.cli("inspect", "-f", "{{.State.Status}}", "far-web")[1].strip() == "exited"
     finally:
         engine.close()
+    # A key the far side does not know: ssh's own reason, in one line.
+    other = sshd.dir / "other_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
+    monkeypatch.setenv("TUIKER_SSH_COMMAND", sshd.ssh_command.replace(f"{sshd.dir}/client_key", str(other)))
+    from tuiker.engine import TuikerError
+
+    with pytest.raises(TuikerError) as refused:
+        RemoteEngine(f"ssh://root@127.0.0.1:{sshd.port}")
+    assert str(refused.value) == (f"Cannot connect to the Docker daemon at ssh://root@127.0.0.1:{sshd.port}: "
+                                  "ssh exited with status 255: root@127.0.0.1: Permission denied (publickey).")
     # Nothing of ssh stays behind once the engine is closed (each connection's ssh ends with it).
     time.sleep(0.5)
     left = subprocess.run(["pgrep", "-f", f"127.0.0.1 -p {sshd.port}|-p {sshd.port} -- 127.0.0.1"],

@@ -44,9 +44,20 @@ class SshSocket(socket.socket):
     """One end of a socket pair whose other end is `ssh ... docker system dial-stdio`'s stdin and stdout; closing
     it ends (and reaps) the ssh process."""
 
-    def __init__(self, fileno: int, proc: subprocess.Popen) -> None:
+    def __init__(self, fileno: int, proc: subprocess.Popen, stderr) -> None:
         super().__init__(fileno=fileno)
         self.proc = proc
+        self.stderr = stderr  # a temporary file: what ssh said, for the error when it gave up
+        self.said = b""  # its content once closed
+
+    def why(self) -> str | None:
+        """ssh's own last words once it has exited (bad key, unknown host, no docker over there), else None."""
+        try:
+            code = self.proc.wait(2)
+        except subprocess.TimeoutExpired:
+            return None
+        lines = [line for line in self._said().decode(errors="replace").splitlines() if line.strip()]
+        return f"ssh exited with status {code}" + (f": {lines[-1].strip()}" if lines else "")
 
     def close(self) -> None:
         super().close()
@@ -55,6 +66,14 @@ class SshSocket(socket.socket):
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        self.said = self._said()
+        self.stderr.close()
+
+    def _said(self) -> bytes:
+        if self.stderr.closed:
+            return self.said
+        self.stderr.seek(0)
+        return self.stderr.read()
 
 
 def parse_host(host: str) -> tuple[str, str]:
@@ -120,16 +139,19 @@ class Client:
         argv = shlex.split(os.environ.get("TUIKER_SSH_COMMAND") or "ssh")
         argv += ["-o", "ConnectTimeout=30", "-T"] + (["-l", user] if user else []) + (["-p", port] if port else [])
         argv += ["--", hostname, "docker", "system", "dial-stdio"]
+        import tempfile
+
         ours, theirs = socket.socketpair()
+        stderr = tempfile.TemporaryFile()
         try:
-            proc = subprocess.Popen(argv, stdin=theirs, stdout=theirs, stderr=subprocess.DEVNULL,
-                                    start_new_session=True)
+            proc = subprocess.Popen(argv, stdin=theirs, stdout=theirs, stderr=stderr, start_new_session=True)
         except OSError as e:
             ours.close()
+            stderr.close()
             raise TuikerError(f"Cannot connect to the Docker daemon at {self.host}: {argv[0]}: {e.strerror}") from None
         finally:
             theirs.close()
-        sock = SshSocket(ours.detach(), proc)
+        sock = SshSocket(ours.detach(), proc, stderr)
         sock.settimeout(timeout)
         return sock
 
@@ -156,15 +178,18 @@ class Client:
             fresh = conn is None
             if fresh:
                 conn = self._local.conn = self._connection(self.timeout)
+            sock = conn.sock  # http.client forgets it when the far end hangs up
             try:
                 conn.request(method, url, body=data, headers=head)
                 resp = conn.getresponse()
                 payload = resp.read()
             except (http.client.HTTPException, OSError) as e:
+                why = sock.why() if isinstance(sock, SshSocket) else None
                 conn.close()
                 self._local.conn = None
                 if fresh or attempt:  # a kept connection the server closed meanwhile: once more on a new one
-                    raise TuikerError(f"{self.host}: {method} {path}: {e}") from None
+                    raise TuikerError(f"Cannot connect to the Docker daemon at {self.host}: {why}" if why
+                                      else f"{self.host}: {method} {path}: {e}") from None
                 continue
             if resp.will_close:
                 conn.close()
