@@ -13,7 +13,9 @@ from tuiker.base.errors import InvalidArgument
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from tuiker.engine import Engine
     from tuiker.remote.client import Tls
+    from tuiker.remote.engine import RemoteEngine
 
 
 def docker_config_dir() -> Path:
@@ -65,7 +67,7 @@ def choose(host: str | None, context: str | None, env: dict[str, str] | None = N
     return None
 
 
-def engine_for(host: str | None = None, context: str | None = None):
+def engine_for(host: str | None = None, context: str | None = None) -> Engine | RemoteEngine:
     """The engine the TUI drives: a RemoteEngine when a host or context is given (or in the environment), else
     the local Engine."""
     chosen = choose(host, context)

@@ -17,6 +17,7 @@ from tuiker.remote.streams import LogReader, ProcessTable, Session, StatsSampler
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import NoReturn
 
     from tuiker.engine import Container, Image, Progress, PullResult, RunOptions
     from tuiker.remote.watch import Watcher
@@ -313,6 +314,6 @@ class RemoteVolumes(_Service):
 
 
 class RemoteBuilds:
-    def build(self, *_args, **_kwargs):
+    def build(self, *_args, **_kwargs) -> NoReturn:
         raise TuikerError("building over the Docker API is not supported from the TUI yet: use `docker build`")
 
