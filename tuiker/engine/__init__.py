@@ -61,6 +61,8 @@ class Engine:
     """One engine root: `images`, `containers`, `networks`, `volumes` and `builds`, and the `monitor` that runs
     the containers."""
 
+    name = "tuiker"  # what drives the containers, for the TUI's header (a RemoteEngine says docker or podman)
+
     def __init__(self, root: str | os.PathLike | None = None) -> None:
         self.root = Path(root) if root else config.engine_root()
         self.monitor = MonitorClient(self.root)
@@ -86,6 +88,16 @@ class Engine:
             raise InvalidArgument(f"`since` time ({since}) cannot be after `until` time ({until})")
         events.check_filters(filters or {})
         return events.stream(self.root, start, end, filters, follow, alive)
+
+    def header(self) -> list[tuple[str, str]]:
+        """What the TUI's top line says of this engine, after its name: (label, value) pairs."""
+        return [("root", str(self.root)), ("cgroup", f"v{cgroup_version()}")]
+
+    def terminal_command(self, args: list[str]) -> tuple[list[str], dict[str, str]]:
+        """The command line (and environment) of `tuiker ARGS` on this engine, to hand the whole terminal to."""
+        import sys
+
+        return [sys.executable, "-m", "tuiker", *args], dict(os.environ, TUIKER_ROOT=str(self.root))
 
     def watch(self) -> Watcher:
         """A watcher whose `poll()` gives a Snapshot of containers, images and networks when any changed."""
