@@ -310,3 +310,8 @@ def client(api):
     c = docker.DockerClient(base_url=api.url, version="1.44", timeout=60)
     yield c
     c.close()
+
+
+# tests/remote's fixtures, registered here: a conftest.py in a test directory would be imported as a second module
+# named `conftest` and break every `from conftest import ...` collected after it.
+from tests.remote.fixtures import dockerd, remote  # noqa: E402, F401

@@ -29,15 +29,18 @@ ALLOWED = {
     "tuiker.compose": ["tuiker.engine", "tuiker.base", "tuiker.fmt", "tuiker.compose"],
     "tuiker.cli": ["tuiker.engine", "tuiker.compose", "tuiker.cli", "tuiker.fmt", "tuiker.gotemplate",
                    "tuiker.__version__"],
+    "tuiker.remote": ["tuiker.base", "tuiker.image", "tuiker.net", "tuiker.runtime", "tuiker.engine", "tuiker.remote"],
     "tuiker.tui": ["tuiker.engine", "tuiker.tui", "tuiker.fmt", "tuiker.gotemplate", "tuiker.__version__"],
     "tuiker.api": ["tuiker.engine", "tuiker.api", "tuiker.fmt", "tuiker.__version__"],
     "tuiker.__main__": ["tuiker.cli.main"],
     "tuiker": [],  # tuiker/__init__.py: the version only
 }
 # The arrows against the grain: `tuiker` with no command opens the TUI, and the console script is the CLI's;
-# `tuiker system service` starts the API server. Only there, and only those modules (imported when the TUI or the
-# service starts, never for another command).
-EXCEPTIONS = {("tuiker.cli.main", "tuiker.tui.app"), ("tuiker.cli.networks", "tuiker.api.server")}
+# `tuiker system service` starts the API server; the TUI's engine is chosen by tuiker.remote (the local one, or a
+# Docker API one from --host/--context). Only there, and only those modules (imported when the TUI or the service
+# starts, never for another command).
+EXCEPTIONS = {("tuiker.cli.main", "tuiker.tui.app"), ("tuiker.cli.networks", "tuiker.api.server"),
+              ("tuiker.cli.main", "tuiker.remote.engine_for")}
 
 
 def _module_name(path: Path) -> str:

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+from pathlib import Path
 
 import imagebuilder as ib
 import pytest
@@ -274,3 +275,10 @@ def test_busybox_rootfs_runs(busybox_image):
                              capture_output=True, text=True, timeout=30, env={"PATH": "/bin"})
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["hi", "1000", "/bin/sleep"]
+
+
+def test_the_suite_has_one_conftest():
+    """A conftest.py in a test directory is imported as a second module named `conftest`, and every
+    `from conftest import ...` collected after it fails: fixtures of a directory are registered in tests/conftest.py."""
+    tests = Path(__file__).parent
+    assert [p.relative_to(tests) for p in tests.rglob("conftest.py")] == [Path("conftest.py")]

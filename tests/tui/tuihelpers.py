@@ -39,6 +39,22 @@ async def until(pilot, check: Callable[[], object], timeout: float = 5, what: st
     return value
 
 
+async def pull_in_dialog(pilot, ref: str, timeout: float = 10):
+    """P, the reference, enter: the dialog's status line, once it says the image was downloaded."""
+    from textual.widgets import Input
+
+    from tuiker.tui.screens.pull import PullScreen
+
+    app = pilot.app
+    await pilot.press("P")
+    await until(pilot, lambda: isinstance(app.screen, PullScreen), what="the pull dialog")
+    app.screen.query_one("#reference", Input).value = ref
+    await pilot.press("enter")
+    status = app.screen.query_one("#pull-status")
+    await until(pilot, lambda: "Downloaded newer image" in str(status.render()), timeout=timeout, what="the pull")
+    return status
+
+
 def row_states(app: TuikerApp) -> dict[str, str]:
     """Container name -> its STATE column, as on screen."""
     table = app.screen.containers.table

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import select
 import socket
 import socketserver
 import sys
@@ -191,6 +192,19 @@ class Request:
         h.close_connection = True
         self.responded = True
         return Hijacked(h.connection, h.rfile, h.wfile)
+
+    def client_gone(self) -> bool:
+        """The client closed its end (or the connection failed): for a stream that waits between writes (events,
+        logs -f), which would otherwise learn it only at its next write. A client sends nothing more after its
+        request, so anything readable on the socket is its end."""
+        conn = self._handler.connection
+        try:
+            readable, _, failed = select.select([conn], [], [conn], 0)
+            return bool(failed) or bool(readable) and conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        except BlockingIOError:
+            return False
+        except (OSError, ValueError):
+            return True
 
     def at_least(self, version: str) -> bool:
         """The client speaks API `version` or newer (a few shapes changed over the versions)."""

@@ -10,7 +10,7 @@ import os
 import sys
 
 from tuiker import __version__
-from tuiker.cli import build, compose, containers, images, networks, volumes
+from tuiker.cli import build, compose, containers, events, images, networks, volumes
 from tuiker.cli.output import UsageError, error
 from tuiker.engine import TuikerError
 
@@ -98,6 +98,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     containers.add_container_group(sub)
     networks.add_parsers(sub)  # network ..., system prune, system df
     volumes.add_parsers(sub)
+    events.add_parsers(sub)
     p = sub.add_parser("inspect", help="Return low-level information on containers or images")
     p.add_argument("names", nargs="+", metavar="NAME")
     p.add_argument("-f", "--format", help="Format output using a Go template, or 'json'")
@@ -111,13 +112,18 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    try:
+        host, context, argv = _engine_options(argv)
+    except UsageError as e:
+        text, code = e.report()
+        print(text, file=sys.stderr)
+        return code
     if _is_tui(argv):
-        try:
-            from tuiker.tui.app import run  # Textual loads only here: every other command starts without it
-        except ImportError as e:
-            print(f"Error: the TUI needs the tui extra (pip install 'tuiker[tui]'): {e}", file=sys.stderr)
-            return 1
-        return run()
+        return _tui(host, context)
+    if host or context:
+        print("Error: --host and --context choose the engine the TUI drives; the commands drive tuiker's own "
+              "engine (use the docker CLI for a Docker engine)", file=sys.stderr)
+        return 125
     try:
         # parse_known_args: an unknown flag is then reported for the command it was given to, not for `tuiker`.
         args, unknown = build_parser(argv).parse_known_args(argv)
@@ -154,13 +160,64 @@ def _is_tui(argv: list[str]) -> bool:
     return argv in ([], ["tui"])
 
 
+def _opens_tui(argv: list[str]) -> bool:
+    try:
+        return _is_tui(_engine_options(argv)[2])
+    except UsageError:
+        return False
+
+
+def _engine_options(argv: list[str]) -> tuple[str | None, str | None, list[str]]:
+    """docker's global -H/--host and -c/--context, before the command: (host, context, the rest)."""
+    host = context = None
+    rest = list(argv)
+    while rest and rest[0].startswith("-"):
+        flag, eq, value = rest[0].partition("=")
+        if flag not in ("-H", "--host", "-c", "--context"):
+            break
+        if not eq:
+            if len(rest) < 2:
+                raise UsageError(f"flag needs an argument: {flag}", "tuiker")
+            value = rest[1]
+            rest = rest[2:]
+        else:
+            rest = rest[1:]
+        if flag in ("-H", "--host"):
+            host = value
+        else:
+            context = value
+    return host, context, rest
+
+
+def _tui(host: str | None, context: str | None) -> int:
+    """The TUI over the engine the flags or the environment choose (tuiker.remote.engine_for)."""
+    try:
+        from tuiker.tui.app import run  # Textual loads only here: every other command starts without it
+    except ImportError as e:
+        print(f"Error: the TUI needs the tui extra (pip install 'tuiker[tui]'): {e}", file=sys.stderr)
+        return 1
+    from tuiker.remote import engine_for
+
+    try:
+        engine = engine_for(host, context)
+    except TuikerError as e:
+        error(e)
+        return 1
+    try:
+        return run(engine)
+    finally:
+        close = getattr(engine, "close", None)  # a Docker engine's connections (over ssh: its ssh processes)
+        if close is not None:
+            close()
+
+
 def entry() -> None:
     """The console script (and `python -m tuiker`): main(), then out without the interpreter's teardown,
     which finalises ~100 modules and runs a last garbage collection: 10-15 ms on every command here. Nothing
     of ours needs it (no atexit hooks, no temporary files left to finalisers); output is flushed first. The
     TUI exits normally, for Textual's own shutdown."""
     code = main()
-    if _is_tui(sys.argv[1:]):
+    if _opens_tui(sys.argv[1:]):
         sys.exit(code)
     for stream in (sys.stdout, sys.stderr):
         try:

@@ -7,6 +7,7 @@
     engine.networks.create("app")          # networks.py: create, list, inspect, connect, prune ...
     engine.volumes.create("data")          # volumes.py: create, list, inspect, remove, prune
     engine.builds.build(BuildOptions("."))  # builds.py (build/): a Dockerfile into an image; the cache's prune
+    for event in engine.events(since="10m"):  # docker's events, from every process (runtime/events.py)
 
 Each service stands alone and is given what it needs (the root, the image and network services, the monitor
 client). This package also exports what a user interface needs to show and check things without reaching
@@ -20,6 +21,7 @@ first named (`__getattr__` below)."""
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from tuiker.base import config
@@ -40,6 +42,8 @@ from tuiker.runtime.monitor_client import MonitorClient
 
 TYPE_CHECKING = False  # not typing's: importing typing costs ~7 ms on every command
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
     from tuiker.engine.usage import DiskUsage
     from tuiker.engine.watch import Watcher
 
@@ -57,6 +61,8 @@ class Engine:
     """One engine root: `images`, `containers`, `networks`, `volumes` and `builds`, and the `monitor` that runs
     the containers."""
 
+    name = "tuiker"  # what drives the containers, for the TUI's header (a RemoteEngine says docker or podman)
+
     def __init__(self, root: str | os.PathLike | None = None) -> None:
         self.root = Path(root) if root else config.engine_root()
         self.monitor = MonitorClient(self.root)
@@ -65,6 +71,33 @@ class Engine:
         self.volumes = Volumes(self.root)
         self.containers = Containers(self.root, self.images, self.networks, self.monitor, self.volumes)
         self.builds = Builds(self.root, self.images, self.containers)
+
+    def events(self, since: float | str | None = None, until: float | str | None = None,
+               filters: dict[str, list[str]] | None = None, follow: bool = True,
+               alive: Callable[[], bool] | None = None) -> Iterator[dict]:
+        """docker's events (runtime/events.py: the journal every tuiker process of this root appends to), from
+        `since` to `until`: epoch seconds, or docker's text (`10m`, `1700000000.5`, an RFC 3339 time). Without
+        `since`, from now on (from the journal's start with an `until`, or without `follow`). With `follow`, new
+        ones as they come, until `until` passes or `alive()` turns false. `filters` as docker's (type, event,
+        container, image, network, volume, label, scope): InvalidArgument for a bad one, as for bad times."""
+        from tuiker.runtime import events
+
+        now = time.time()
+        start, end = (_timestamp(v, now, name) for v, name in ((since, "since"), (until, "until")))
+        if start is not None and end is not None and start > end:
+            raise InvalidArgument(f"`since` time ({since}) cannot be after `until` time ({until})")
+        events.check_filters(filters or {})
+        return events.stream(self.root, start, end, filters, follow, alive)
+
+    def header(self) -> list[tuple[str, str]]:
+        """What the TUI's top line says of this engine, after its name: (label, value) pairs."""
+        return [("root", str(self.root)), ("cgroup", f"v{cgroup_version()}")]
+
+    def terminal_command(self, args: list[str]) -> tuple[list[str], dict[str, str]]:
+        """The command line (and environment) of `tuiker ARGS` on this engine, to hand the whole terminal to."""
+        import sys
+
+        return [sys.executable, "-m", "tuiker", *args], dict(os.environ, TUIKER_ROOT=str(self.root))
 
     def watch(self) -> Watcher:
         """A watcher whose `poll()` gives a Snapshot of containers, images and networks when any changed."""
@@ -77,6 +110,17 @@ class Engine:
         from tuiker.engine.usage import KINDS, disk_usage
 
         return disk_usage(self, kinds or KINDS)
+
+
+def _timestamp(value: float | str | None, now: float, name: str) -> float | None:
+    if value is None or isinstance(value, (int, float)):
+        return value
+    from tuiker.base.times import docker_timestamp
+
+    try:
+        return docker_timestamp(value, now)
+    except ValueError as e:
+        raise InvalidArgument(f"invalid value for {name}: {e}") from None
 
 
 def cgroup_version() -> int:

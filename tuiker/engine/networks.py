@@ -16,6 +16,7 @@ from tuiker.base.errors import ConflictError, ForbiddenError, InvalidArgument, T
 from tuiker.engine.stores import open_store
 from tuiker.net import ports as portspec
 from tuiker.net.network import DEFAULT, PSEUDO, Network, NetworkStore, check_name
+from tuiker.runtime.events import emit
 
 TYPE_CHECKING = False  # not typing's: importing typing costs ~7 ms on every command
 if TYPE_CHECKING:
@@ -96,22 +97,36 @@ class Networks:
         check_name(name)
         if self.store.find(name) is not None:
             raise ConflictError(f"network with name {name} already exists")
-        return self._request("create", name=name, subnet=subnet, gateway=gateway, internal=internal,
-                             labels=labels or {})["id"]
+        net_id = self._request("create", name=name, subnet=subnet, gateway=gateway, internal=internal,
+                               labels=labels or {})["id"]
+        emit(self.root, "network", "create", net_id, {**(labels or {}), "name": name, "type": "bridge"})
+        return net_id
 
     def remove(self, ref: str) -> str:
         if ref in (DEFAULT, *PSEUDO):
             raise ForbiddenError(f"{ref} is a pre-defined network and cannot be removed")
-        return self._request("remove", network=self.store.get(ref).id)["id"]
+        net = self.store.get(ref)
+        net_id = self._request("remove", network=net.id)["id"]
+        emit(self.root, "network", "destroy", net_id, {"name": net.name, "type": "bridge"})
+        return net_id
 
     def connect(self, network: str, container: str, aliases: list[str] | None = None) -> None:
         for alias in aliases or []:
             names.check_alias(alias)
         c = self._records.get(container)
         self._request("connect", network=network, container=c.id, aliases=aliases or [])
+        self._container_event("connect", network, c.id)
 
     def disconnect(self, network: str, container: str) -> None:
-        self._request("disconnect", network=network, container=self._records.get(container).id)
+        cid = self._records.get(container).id
+        self._request("disconnect", network=network, container=cid)
+        self._container_event("disconnect", network, cid)
+
+    def _container_event(self, action: str, ref: str, cid: str) -> None:
+        """docker's network connect/disconnect event: the network as the actor, the container an attribute."""
+        net = self.default() if ref in (DEFAULT, "default") else self.store.find(ref)
+        net_id, name = (net.id, net.name) if net is not None else (ref, ref)
+        emit(self.root, "network", action, net_id, {"container": cid, "name": name, "type": "bridge"})
 
     def prune(self, labels: list[str] | None = None) -> list[str]:
         """Remove every user network that no container (running or not) refers to (of those with all of `labels`,

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from tuiker.base.errors import InvalidArgument, NotFoundError, TuikerError
 from tuiker.base.fsutil import flocked, private_dir, read_json, write_new
+from tuiker.runtime.events import emit
 
 ANONYMOUS_LABEL = "com.docker.volume.anonymous"
 _NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")
@@ -77,6 +78,7 @@ class VolumeStore:
         except BaseException:
             _remove_tree(staging)
             raise
+        emit(self.root.parent, "volume", "create", name, {"driver": "local"})
         return self.get(name), True
 
     def get(self, name: str) -> dict:
@@ -109,6 +111,7 @@ class VolumeStore:
         except FileNotFoundError:
             raise NotFoundError(f"get {name}: no such volume") from None
         _remove_tree(doomed)
+        emit(self.root.parent, "volume", "destroy", name, {"driver": "local"})
 
     def size(self, name: str) -> int:
         """Bytes of the volume's content (docker's `system df -v` SIZE): regular files, hard links once."""

@@ -1,4 +1,5 @@
-"""The tuiker TUI: `tuiker` with no arguments (or `tuiker tui`) runs this app over the engine at TUIKER_ROOT."""
+"""The tuiker TUI: `tuiker` with no arguments (or `tuiker tui`) runs this app over the engine at TUIKER_ROOT, or
+over a Docker API engine (`tuiker --host unix:///var/run/docker.sock`: tuiker/remote, the same door)."""
 
 from __future__ import annotations
 
@@ -61,9 +62,10 @@ class TuikerApp(App[None]):
             yield from screen.system_commands()
 
 
-def run() -> int:
-    """The app's exit status: Textual sets a non-zero return code when the app dies of an error (a stylesheet
-    that fails to load, an exception in a handler), which a shell or a script must see."""
-    app = TuikerApp()
+def run(engine: Engine | None = None) -> int:
+    """The app over `engine` (the local one by default), and its exit status: Textual sets a non-zero return code
+    when the app dies of an error (a stylesheet that fails to load, an exception in a handler), which a shell or
+    a script must see."""
+    app = TuikerApp(engine)
     app.run()
     return app.return_code or 0

@@ -9,9 +9,7 @@ of its own, so the screen never waits for the engine."""
 from __future__ import annotations
 
 import gc
-import os
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -25,7 +23,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Tabs
 
-from tuiker.engine import LIVE_STATES, Container, Snapshot, familiar_name
+from tuiker.engine import LIVE_STATES, Container, Snapshot, TuikerError, familiar_name
 from tuiker.tui.screens.build import BuildFormScreen, BuildScreen
 from tuiker.tui.screens.confirm import ConfirmScreen
 from tuiker.tui.screens.help import KeyRow
@@ -133,7 +131,7 @@ class MainScreen(Screen):
         self._settled = False
 
     def compose(self) -> ComposeResult:
-        yield EngineHeader(self.engine.root, id="header")
+        yield EngineHeader(self.engine, id="header")
         with Horizontal(id="body"):
             with Vertical(id="side"):
                 yield ServiceList(id="services")
@@ -462,11 +460,16 @@ class MainScreen(Screen):
             self._run_suspended(["attach", c.id])
 
     def _run_suspended(self, args: list[str]) -> None:
-        """Give the whole terminal to `tuiker ARGS` (lazydocker's way), and come back when it ends."""
-        env = dict(os.environ, TUIKER_ROOT=str(self.engine.root))
+        """Give the whole terminal to `tuiker ARGS` (or `docker ARGS` over a Docker engine: lazydocker's way), and
+        come back when it ends."""
+        try:
+            argv, env = self.engine.terminal_command(args)
+        except TuikerError as e:
+            self.app.notify(one_line(e), severity="warning", markup=False)
+            return
         try:
             with self.app.suspend():
-                subprocess.run([sys.executable, "-m", "tuiker", *args], env=env)
+                subprocess.run(argv, env=env)
         except SuspendNotSupported:
             self.app.notify("this terminal cannot be handed over: use e or a instead", severity="warning")
         self.refresh_now()
