@@ -306,7 +306,8 @@ class Containers:
     def _session(self, request: dict, exit_status: int | None) -> Session:
         from tuiker.engine.session import Session
 
-        return Session(self._ask(request, exit_status, keep=True)[1])
+        reply, sock = self._ask(request, exit_status, keep=True)
+        return Session(sock, reply.get("pid"))
 
     def start(self, ref: str) -> None:
         self._ask({"op": "start", "id": self.get(ref).id, "attach": False, "size": None}, 125)
@@ -317,9 +318,12 @@ class Containers:
         return self._session({"op": "start", "id": self.get(ref).id, "attach": True,
                               "size": list(size) if size else None}, 125)
 
-    def attach(self, ref: str, size: tuple[int, int] | None = None) -> Session:
-        """Its console (output from now on, and input if it keeps stdin open); it must be running."""
-        return self._session({"op": "attach", "id": self.get(ref).id, "size": list(size) if size else None}, None)
+    def attach(self, ref: str, size: tuple[int, int] | None = None, next_start: bool = False) -> Session:
+        """Its console (output from now on, and input if it keeps stdin open); it must be running, unless
+        `next_start`: then a container not running is attached from the first byte of its next start, by
+        whoever starts it (the API's attach before start, as `docker run` does it: no early output lost)."""
+        return self._session({"op": "attach", "id": self.get(ref).id, "size": list(size) if size else None,
+                              "next_start": next_start}, None)
 
     def exec(self, ref: str, cmd: list[str], tty: bool = False, interactive: bool = False, detach: bool = False,
              env: list[str] | None = None, workdir: str | None = None, user: str | None = None,

@@ -59,6 +59,10 @@ def start(sup: Supervisor, client: Client, req: dict, c: Container, r: Running |
 
 
 def attach(sup: Supervisor, client: Client, req: dict, c: Container, r: Running | None) -> None:
+    if r is None and req.get("next_start"):
+        sup.server.reply(client, {"ok": True, "pending": True})
+        sup.next_start.setdefault(c.id, []).append((client, req))
+        return
     if r is None:
         sup.server.reply(client, {"ok": False, "code": 1, "error": "You cannot attach to a stopped container,"
                                   " start it first"}, close=True)
