@@ -180,6 +180,31 @@ def test_exec_stdin_through_the_socket_and_resize(api, client, engine):
     engine.containers.remove(c.id, force=True)
 
 
+def test_exec_detach_keys(api, client, engine):
+    c = _started(engine, "sleep", "1000")
+    low = client.api
+    docker = pytest.importorskip("docker")
+    with pytest.raises(docker.errors.APIError, match=r"Invalid detach keys \(ctrl-1\) provided"):
+        low.exec_create(c.id, ["sh"], stdin=True, detach_keys="ctrl-1")
+    exec_id = low.exec_create(c.id, ["sh"], stdin=True, tty=True, detach_keys="ctrl-a,x")["Id"]
+    sock = low.exec_start(exec_id, socket=True, tty=True)
+    raw = sock._sock
+    raw.settimeout(30)
+    raw.sendall(b"echo $((6*7))\n")
+    data = b""
+    while b"42" not in data:
+        data += raw.recv(4096)
+    raw.sendall(b"\x01x")  # the detach keys: the client is let go, the shell goes on
+    _read_all(raw)
+    sock.close()
+    state = low.exec_inspect(exec_id)
+    assert state["Running"] is True and state["ExitCode"] is None and os.path.exists(f"/proc/{state['Pid']}")
+    engine.containers.stop(c.id, timeout=0)  # its exec ends with it, and the service hears of the end
+    ended = wait_for(lambda: (i := low.exec_inspect(exec_id))["Running"] is False and i, 10, "the exec's end")
+    assert ended["ExitCode"] is not None
+    engine.containers.remove(c.id)
+
+
 def test_attach_socket_and_attach_before_start(api, client, engine):
     c = _started(engine, "sh", "-c", "while true; do echo tick; sleep 0.2; done")
     sock = client.api.attach_socket(c.id, params={"stdout": 1, "stderr": 1, "stream": 1})

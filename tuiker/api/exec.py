@@ -195,22 +195,22 @@ def attach(api: Api, req: Request) -> None:
 
 # -- exec ------------------------------------------------------------------------------------------------------------
 class ExecInstance:
-    """One exec: its configuration (from create) and its run (from start)."""
+    """One exec: its configuration (from create's fields, by lower-case name) and its run (from start)."""
 
     def __init__(self, container_id: str, body: dict) -> None:
         self.id = secrets.token_hex(32)
         self.container_id = container_id
-        self.cmd = _strings(body.get("Cmd"), "Cmd")
-        self.env = _strings(body.get("Env"), "Env")
-        self.workdir = body.get("WorkingDir") or None
-        self.user = body.get("User") or ""
-        self.tty = bool(body.get("Tty"))
-        self.stdin = bool(body.get("AttachStdin"))
-        self.stdout = bool(body.get("AttachStdout"))
-        self.stderr = bool(body.get("AttachStderr"))
-        self.detach_keys = body.get("DetachKeys") or ""
+        self.cmd = _strings(body.get("cmd"), "Cmd")
+        self.env = _strings(body.get("env"), "Env")
+        self.workdir = body.get("workingdir") or None
+        self.user = body.get("user") or ""
+        self.tty = bool(body.get("tty"))
+        self.stdin = bool(body.get("attachstdin"))
+        self.stdout = bool(body.get("attachstdout"))
+        self.stderr = bool(body.get("attachstderr"))
+        self.detach_keys = body.get("detachkeys") or ""
         self.keys = detach_keys(self.detach_keys)
-        self.size = _console_size(body.get("ConsoleSize"))
+        self.size = _console_size(body.get("consolesize"))
         self.lock = threading.Lock()
         self.state = "created"  # -> running -> exited
         self.created = time.monotonic()
@@ -230,6 +230,14 @@ class ExecInstance:
                 "OpenStdin": self.stdin, "OpenStderr": self.stderr, "OpenStdout": self.stdout,
                 "CanRemove": False, "ContainerID": self.container_id, "DetachKeys": self.detach_keys,
                 "Pid": self.pid}
+
+
+def _fields(body: object, what: str) -> dict:
+    """A JSON object's fields by lower-case name: docker (Go's JSON) matches them without regard to case, and
+    docker-py sends `detachKeys`."""
+    if not isinstance(body, dict):
+        raise ApiError(400, f"invalid {what}: expected a JSON object")
+    return {str(key).lower(): value for key, value in body.items()}
 
 
 def _strings(value: object, field: str) -> list[str]:
@@ -297,12 +305,10 @@ def _check_running(api: Api, ref: str) -> str:
 
 
 def exec_create(api: Api, req: Request) -> Status:
-    body = req.json({})
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid exec configuration: expected a JSON object")
+    body = _fields(req.json({}), "exec configuration")
     _prune(api)
     cid = _check_running(api, req.args["id"])
-    if body.get("Privileged"):
+    if body.get("privileged"):
         raise ApiError(400, "privileged exec is not supported by tuiker (the exec gets the container's privileges)")
     ex = ExecInstance(cid, body)
     if not ex.cmd:
@@ -313,11 +319,9 @@ def exec_create(api: Api, req: Request) -> Status:
 
 def exec_start(api: Api, req: Request) -> Status | None:
     ex = _get(api, req.args["id"])
-    body = req.json({}) or {}
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid exec start: expected a JSON object")
-    size = _console_size(body.get("ConsoleSize"))
-    tty = bool(body.get("Tty", ex.tty))
+    body = _fields(req.json({}) or {}, "exec start")
+    size = _console_size(body.get("consolesize"))
+    tty = bool(body.get("tty", ex.tty))
     with ex.lock:
         if ex.state == "running":
             raise ApiError(409, f"Error: Exec command {ex.id} is already running")
@@ -330,7 +334,7 @@ def exec_start(api: Api, req: Request) -> Status | None:
     except Exception:
         ex.finish(None)
         raise
-    if body.get("Detach"):
+    if body.get("detach"):
         session = _run(api, ex, interactive=False)  # raises what stopped it (126, 127): the answer's error
         threading.Thread(target=_drain, args=(ex, session), daemon=True, name="api-exec-detached").start()
         return Status(200)
