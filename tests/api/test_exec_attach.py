@@ -262,6 +262,10 @@ def test_cli_exec_and_exec_i(api, engine):
     assert (done.returncode, done.stdout) == (0, "piped into exec\n")
     done = _cli(api, "exec", "execme", "sh", "-c", "echo to-err >&2; exit 7")
     assert (done.returncode, done.stdout, done.stderr) == (7, "", "to-err\n")
+    done = _cli(api, "exec", "execme", "no-such-command")
+    assert done.returncode == 127 and "no-such-command" in done.stdout + done.stderr
+    assert _cli(api, "exec", "-d", "execme", "sh", "-c", "echo detached > /tmp/flag").returncode == 0
+    wait_for(lambda: _cli(api, "exec", "execme", "cat", "/tmp/flag").stdout == "detached\n", 10, "the -d exec's file")
     # The same as tuiker's own exec (but for the line of each one's own ps, whose pid differs).
     ours = subprocess.run([sys.executable, "-m", "tuiker", "exec", "execme", "ps"], capture_output=True, text=True,
                           env=dict(os.environ, TUIKER_ROOT=str(engine.root), PYTHONPATH=str(REPO_ROOT)), timeout=60)
