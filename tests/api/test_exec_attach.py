@@ -238,11 +238,22 @@ def test_attach_socket_and_attach_before_start(api, client, engine):
     assert _demux(_read_all(s, rest)) == (b"first\n", b"e\n")
     s.close()
     engine.containers.remove(c.id)
+
     s = _raw(api, b"POST /containers/nothere/attach?stream=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     head, rest = _head(s)
     assert head.startswith("HTTP/1.1 404")
     assert json.loads(_read_all(s, rest)) == {"message": "No such container: nothere"}
     s.close()
+
+
+def test_docker_py_attach_streams_from_the_start(api, client, engine):
+    """docker-py's own attach (an upgraded request read by requests), streamed, while the container starts."""
+    c = engine.containers.create(RunOptions(image="busybox", command=["sh", "-c", "echo one; sleep 0.3; echo two"]))
+    _need(api, ("GET", f"/containers/{c.id}/json"))  # docker-py asks whether it has a tty first
+    stream = client.api.attach(c.id, stdout=True, stderr=True, stream=True, demux=True)
+    engine.containers.start(c.id)
+    assert b"".join(out for out, _ in stream if out) == b"one\ntwo\n"
+    engine.containers.remove(c.id)
 
 
 def test_run_returns_output(api, client):
