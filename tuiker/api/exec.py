@@ -83,6 +83,10 @@ class _DetachFilter:
         return bytes(out), False
 
 
+def _packet(stream: str, data: bytes, multiplexed: bool) -> bytes:
+    return frame(STDOUT_FRAME if stream == "stdout" else STDERR_FRAME, data) if multiplexed else data
+
+
 def pump(conn: Hijacked, session: Session, *, tty: bool, multiplexed: bool, stdout: bool = True,
          stderr: bool = True, stdin: bool = False, close_stdin: bool = True, keys: bytes | None = None,
          follow_after_detach: bool = False, on_exit=None) -> None:
@@ -102,6 +106,12 @@ def pump(conn: Hijacked, session: Session, *, tty: bool, multiplexed: bool, stdo
             session.shutdown()
 
     def client_side() -> None:
+        try:
+            carry_input()
+        except (OSError, ValueError):
+            pass  # the connection or the session closed under us: the other side ends it
+
+    def carry_input() -> None:
         keyfilter = _DetachFilter(keys) if keys and stdin else None
         while True:
             data = conn.read()
@@ -124,20 +134,14 @@ def pump(conn: Hijacked, session: Session, *, tty: bool, multiplexed: bool, stdo
             leave()  # docker: the end of input ends an attach to a container that keeps its stdin open
             return
         if stdin:
-            try:
-                session.close_stdin()
-            except OSError:
-                return
+            session.close_stdin()
         # The client may only have closed its sending half: the output goes on until it hangs up altogether.
         poller = select.poll()
         poller.register(conn.sock, 0)  # POLLHUP is always reported
-        try:
-            while not session.done and not detached.is_set():
-                if poller.poll(500):
-                    leave()
-                    return
-        except (OSError, ValueError):
-            return
+        while not session.done and not detached.is_set():
+            if poller.poll(500):
+                leave()
+                return
 
     threading.Thread(target=client_side, daemon=True, name="api-attach-input").start()
     try:
@@ -146,8 +150,7 @@ def pump(conn: Hijacked, session: Session, *, tty: bool, multiplexed: bool, stdo
                 if detached.is_set() or not (stdout if stream == "stdout" else stderr):
                     continue
                 try:
-                    conn.write(data if not multiplexed else
-                               frame(STDOUT_FRAME if stream == "stdout" else STDERR_FRAME, data))
+                    conn.write(_packet(stream, data, multiplexed))
                 except (OSError, ValueError):
                     leave()  # the client went away
     finally:
@@ -177,10 +180,8 @@ def attach(api: Api, req: Request) -> None:
         conn = req.hijack(_content_type(req, tty))
         if logs:
             for record in containers.logs(c):
-                if (want_stdout if record.stream == "stdout" else want_stderr):
-                    data = record.text.encode()
-                    conn.write(data if not multiplexed else
-                               frame(STDOUT_FRAME if record.stream == "stdout" else STDERR_FRAME, data))
+                if want_stdout if record.stream == "stdout" else want_stderr:
+                    conn.write(_packet(record.stream, record.text.encode(), multiplexed))
         if session is None:
             conn.close_write()
             return
@@ -343,9 +344,8 @@ def exec_start(api: Api, req: Request) -> Status | None:
         session = _run(api, ex, interactive=ex.stdin)
     except TuikerError as e:
         # docker writes why it could not run into the stream; the client reads the exit code from inspect.
-        message = (str(e) + "\r\n").encode()
         try:
-            conn.write(message if tty else frame(STDOUT_FRAME, message))
+            conn.write(_packet("stdout", (str(e) + "\r\n").encode(), not tty))
         except OSError:
             pass
         conn.close_write()
@@ -368,7 +368,10 @@ def _run(api: Api, ex: ExecInstance, interactive: bool) -> Session:
         ex.session, ex.pid = session, session.pid or 0
         resized = ex.size if ex.size != size else None  # a resize that came while it was being started
     if resized:
-        session.resize(*resized)
+        try:
+            session.resize(*resized)
+        except OSError:
+            pass  # it ended already
     return session
 
 
