@@ -545,3 +545,29 @@ def test_attach_before_start_gets_the_first_byte_and_early_input(engine, image):
             engine.containers.attach(c.id)
         finally:
             engine.containers.remove(c.id)
+
+
+def test_wait_next_exit_before_start_hears_a_removed_containers_code(engine, image):
+    """wait(next_exit=True) sent before the start (as `docker run --rm` does) gets the exit code of the run that
+    follows, though --rm removes the container at that exit; a start that fails is its exit."""
+    import threading
+
+    c = engine.containers.create(RunOptions(image=image, command=["sh", "-c", "exit 3"], auto_remove=True))
+    codes = []
+    waiter = threading.Thread(target=lambda: codes.append(engine.containers.wait(c.id, next_exit=True)))
+    waiter.start()
+    time.sleep(0.3)  # the wait is with the monitor before the start (it has no reply to show it until the exit)
+    engine.containers.start(c.id)
+    waiter.join(20)
+    assert codes == [3]
+    wait_for(lambda: c.id not in [x.id for x in engine.containers.list(all=True)], 10, "the --rm container to go")
+
+    c = engine.containers.create(RunOptions(image=image, command=["/no/such/program"]))
+    waiter = threading.Thread(target=lambda: codes.append(engine.containers.wait(c.id, next_exit=True)))
+    waiter.start()
+    time.sleep(0.3)
+    with pytest.raises(ContainerStartError):
+        engine.containers.start(c.id)
+    waiter.join(20)
+    assert codes == [3, 127]
+    engine.containers.remove(c.id)

@@ -356,9 +356,11 @@ class Containers:
     def unpause(self, ref: str) -> None:
         self._request("unpause", ref)
 
-    def wait(self, ref: str) -> int:
-        """Its exit code, once it has stopped."""
-        return int(self._request("wait", ref).get("exit", 0))
+    def wait(self, ref: str, next_exit: bool = False) -> int:
+        """Its exit code, once it has stopped. With `next_exit`, one that does not run is waited for through its
+        next start to the exit after it (docker's wait?condition=next-exit, sent before the start: the code is
+        heard even when --rm removes it at once)."""
+        return int(self._request("wait", ref, next_exit=next_exit).get("exit", 0))
 
     def restart(self, ref: str, timeout: float | None = None) -> None:
         self.stop(ref, timeout)

@@ -72,6 +72,9 @@ def attach(sup: Supervisor, client: Client, req: dict, c: Container, r: Running 
 
 
 def wait(sup: Supervisor, client: Client, req: dict, c: Container, r: Running | None) -> None:
+    if r is None and req.get("next_exit"):
+        sup.next_start.setdefault(c.id, []).append((client, req))  # answered at the exit after its next start
+        return
     if r is None:
         sup.server.reply(client, {"ok": True, "exit": c.state.get("ExitCode", 0)}, close=True)
     else:

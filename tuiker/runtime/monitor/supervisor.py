@@ -43,7 +43,8 @@ class Supervisor:
         # and the setup of each (a stop cancels it).
         self.starting: dict[str, list[tuple[Client, dict]]] = {}
         self.start_setups: dict[str, Setup] = {}
-        # Containers not running -> the clients attached to their next start (docker's attach before start).
+        # Containers not running -> the clients attached to, or waiting for the exit after, their next start
+        # (docker's attach and wait before the start: `docker run` sends both before it starts the container).
         self.next_start: dict[str, list[tuple[Client, dict]]] = {}
         self.health = Health(self)  # the running containers' health checks
 
@@ -210,7 +211,12 @@ class Supervisor:
     def start_finished(self, c: Container, error: tuple[int, str] | None) -> None:
         self.start_setups.pop(c.id, None)
         for client, req in self.next_start.pop(c.id, []):
-            if error:  # nothing ran: the attached client's stream ends without an exit
+            if req.get("op") == "wait":
+                if error:  # it could not run: that is its exit, with docker's status for the failure
+                    self.server.reply(client, {"ok": True, "exit": error[0]}, close=True)
+                else:
+                    self.running[c.id].waiters.append(client)
+            elif error:  # nothing ran: the attached client's stream ends without an exit
                 client.close_after_flush = True
                 self.server.flush(client)
             else:
