@@ -18,10 +18,10 @@ import time
 from pathlib import Path
 
 import pytest
+from apiserver import DOCKER_CLI
+from conftest import wait_for
+from tmux import Tmux
 
-from tests.api.conftest import DOCKER_CLI
-from tests.conftest import wait_for
-from tests.tmux import Tmux
 from tuiker.engine import RunOptions
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -82,11 +82,6 @@ def _need(api, *endpoints: tuple[str, str]) -> None:
     missing = [f"{m} {p}" for m, p in endpoints if not _served(api, m, p)]
     if missing:
         pytest.skip(f"needs {', '.join(missing)} (tuiker/api/containers.py, another module), not served here yet")
-
-
-def _cli(api, *args: str, input: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([DOCKER_CLI, *args], env=api.env(), input=input, capture_output=True, text=True,
-                          timeout=timeout)
 
 
 # -- docker-py -------------------------------------------------------------------------------------------------------
@@ -267,20 +262,20 @@ def test_run_returns_output(api, client):
 def test_cli_exec_and_exec_i(api, engine):
     c = _started(engine, "sleep", "1000", name="execme", hostname="exec-host")
     _need(api, ("GET", f"/containers/{c.id}/json"))  # docker exec inspects the container first
-    done = _cli(api, "exec", "execme", "cat", "/etc/hostname")
+    done = api.docker("exec", "execme", "cat", "/etc/hostname")
     assert (done.returncode, done.stdout, done.stderr) == (0, "exec-host\n", "")
-    done = _cli(api, "exec", "-i", "execme", "cat", input="piped into exec\n")
+    done = api.docker("exec", "-i", "execme", "cat", input="piped into exec\n")
     assert (done.returncode, done.stdout) == (0, "piped into exec\n")
-    done = _cli(api, "exec", "execme", "sh", "-c", "echo to-err >&2; exit 7")
+    done = api.docker("exec", "execme", "sh", "-c", "echo to-err >&2; exit 7")
     assert (done.returncode, done.stdout, done.stderr) == (7, "", "to-err\n")
-    done = _cli(api, "exec", "execme", "no-such-command")
+    done = api.docker("exec", "execme", "no-such-command")
     assert done.returncode == 127 and "no-such-command" in done.stdout + done.stderr
-    assert _cli(api, "exec", "-d", "execme", "sh", "-c", "echo detached > /tmp/flag").returncode == 0
-    wait_for(lambda: _cli(api, "exec", "execme", "cat", "/tmp/flag").stdout == "detached\n", 10, "the -d exec's file")
+    assert api.docker("exec", "-d", "execme", "sh", "-c", "echo detached > /tmp/flag").returncode == 0
+    wait_for(lambda: api.docker("exec", "execme", "cat", "/tmp/flag").stdout == "detached\n", 10, "the -d exec's file")
     # The same as tuiker's own exec (but for the line of each one's own ps, whose pid differs).
     ours = subprocess.run([sys.executable, "-m", "tuiker", "exec", "execme", "ps"], capture_output=True, text=True,
                           env=dict(os.environ, TUIKER_ROOT=str(engine.root), PYTHONPATH=str(REPO_ROOT)), timeout=60)
-    theirs = _cli(api, "exec", "execme", "ps")
+    theirs = api.docker("exec", "execme", "ps")
 
     def others(text: str) -> list[str]:
         return [line for line in text.splitlines() if not line.endswith(" ps")]
@@ -294,10 +289,10 @@ def test_cli_exec_and_exec_i(api, engine):
 def test_cli_run_output_and_exit_status(api, engine):
     _need(api, ("POST", "/containers/create"), ("POST", "/containers/x/start"), ("POST", "/containers/x/wait"),
           ("GET", "/containers/x/json"))
-    done = _cli(api, "run", "--rm", "busybox", "echo", "hi")
+    done = api.docker("run", "--rm", "busybox", "echo", "hi")
     assert (done.returncode, done.stdout) == (0, "hi\n"), done.stderr
-    assert _cli(api, "run", "--rm", "busybox", "sh", "-c", "exit 3").returncode == 3
-    done = _cli(api, "run", "--rm", "-i", "busybox", "cat", input="into run -i\n")
+    assert api.docker("run", "--rm", "busybox", "sh", "-c", "exit 3").returncode == 3
+    done = api.docker("run", "--rm", "-i", "busybox", "cat", input="into run -i\n")
     assert (done.returncode, done.stdout) == (0, "into run -i\n"), done.stderr
     wait_for(lambda: not engine.containers.list(all=True), 10, "the --rm containers to go")
 
