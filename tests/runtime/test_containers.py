@@ -539,6 +539,23 @@ def test_attach_before_start_gets_the_first_byte_and_early_input(engine, image):
     engine.containers.start(c.id)
     assert read_stream(session) == (0, "typed before the start\n", "")
     engine.containers.remove(c.id)
+
+    # Removed before any start: the attach's stream ends, a wait hears the last exit code.
+    import threading
+
+    c = engine.containers.create(RunOptions(image=image, command=["true"]))
+    session = engine.containers.attach(c.id, next_start=True)
+    codes = []
+    waiter = threading.Thread(target=lambda: codes.append(engine.containers.wait(c.id, next_exit=True)))
+    waiter.start()
+    time.sleep(0.3)  # the wait is with the monitor before the removal
+    engine.containers.remove(c.id)
+    waiter.join(10)
+    assert codes == [0]
+    while not session.done:
+        session.read()
+    assert session.exit_code is None
+    session.close()
     with pytest.raises(TuikerError, match="cannot attach to a stopped container"):
         c = engine.containers.create(RunOptions(image=image, command=["true"]))
         try:

@@ -387,6 +387,11 @@ class Containers:
         cg.remove()
         ipam.release(self.root, c.id)  # the monitor released it at the exit; this covers a monitor that died first
         self.store.delete_files(c)
+        if self.monitor.alive():  # attaches and waits for its next start end (none runs: nothing to tell)
+            try:
+                self._ask({"op": "removed", "id": c.id, "exit": c.state.get("ExitCode", 0)})
+            except (TuikerError, OSError):
+                pass  # a monitor older than this op, or one that just went: no one is waiting on it then
         if volumes:
             from tuiker.runtime.volumes import remove_anonymous
 

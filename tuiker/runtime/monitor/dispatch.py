@@ -47,6 +47,18 @@ def network(sup: Supervisor, client: Client, req: dict) -> None:
     sup.server.reply(client, sup.net.handle(req, running), close=True)
 
 
+def removed(sup: Supervisor, client: Client, req: dict) -> None:
+    """The engine removed a container that did not run: whoever waited for its next start hears it never comes
+    (an attach's stream ends, a wait gets the last exit code)."""
+    for waiting, wait_req in sup.next_start.pop(req.get("id"), []):
+        if wait_req.get("op") == "wait":
+            sup.server.reply(waiting, {"ok": True, "exit": int(req.get("exit") or 0)}, close=True)
+        else:
+            waiting.close_after_flush = True
+            sup.server.flush(waiting)
+    sup.server.reply(client, {"ok": True}, close=True)
+
+
 # -- a container's ---------------------------------------------------------------------------------
 
 def start(sup: Supervisor, client: Client, req: dict, c: Container, r: Running | None) -> None:
@@ -170,6 +182,6 @@ def resize(sup: Supervisor, client: Client, req: dict, c: Container, r: Running 
     sup.server.reply(client, {"ok": True}, close=True)
 
 
-ENGINE_OPS = {"ping": ping, "network": network}
+ENGINE_OPS = {"ping": ping, "network": network, "removed": removed}
 CONTAINER_OPS = {"start": start, "attach": attach, "wait": wait, "stop": stop, "kill": kill_, "pause": pause,
                  "unpause": pause, "exec": exec_, "resize": resize}
