@@ -7,7 +7,7 @@ import sys
 
 from tuiker.cli import build, containers
 from tuiker.cli.output import PullPrinter, add_bool_flag, confirm, engine, error, print_list
-from tuiker.engine import TuikerError, familiar_name
+from tuiker.engine import TuikerError, familiar_name, matches_reference
 
 
 def cmd_pull(args) -> int:
@@ -37,7 +37,7 @@ IMAGE_HEADER = {"ID": "IMAGE ID", "Repository": "REPOSITORY", "Tag": "TAG", "Dig
 def cmd_images(args) -> int:
     images = engine().images.list(all=args.all)
     if args.filter_ref:
-        images = [i for i in images if _matches_any(i, args.filter_ref)]
+        images = [i for i in images if matches_reference(i, args.filter_ref)]
     if args.quiet:
         seen = []
         for image in images:
@@ -84,18 +84,6 @@ def _image_contexts(image, need_digest: bool, trunc: bool) -> list[dict]:
         "UniqueSize": "N/A",
     }
     return [{"Repository": repo, "Tag": tag, "Digest": dg, **fields} for repo, tag, dg in names]
-
-
-def _matches_any(image, patterns: list[str]) -> bool:
-    import fnmatch
-
-    names = [familiar_name(t) for t in image.repo_tags]
-    for pattern in patterns:
-        for name in names:
-            repo = name.rsplit(":", 1)[0]
-            if fnmatch.fnmatch(name, pattern) or fnmatch.fnmatch(repo, pattern):
-                return True
-    return False
 
 
 def cmd_rmi(args) -> int:

@@ -28,7 +28,7 @@ from tuiker.base.config import load as load_config
 from tuiker.base.errors import ConflictError, InvalidArgument, NotFoundError, TuikerError, one_line
 from tuiker.engine.builds import Builds
 from tuiker.engine.containers import LIVE_STATES, Containers, ContainerStartError, RunOptions, status_text
-from tuiker.engine.images import Images, PullResult, PushResult, familiar_name
+from tuiker.engine.images import Images, PullResult, PushResult, familiar_name, matches_reference
 from tuiker.engine.networks import Networks, networks_of, ports_text
 from tuiker.engine.volumes import Volumes
 from tuiker.image.store import Image
@@ -47,7 +47,8 @@ __all__ = [
     "ContainerStartError", "Engine", "Image", "InvalidArgument",
     "LogReader", "LogRecord", "Network", "NotFoundError", "ProcessRow", "ProcessTable", "Progress", "PullResult",
     "PushResult", "RunOptions", "Sample", "Session", "Snapshot", "StatsSampler", "TuikerError", "Watcher",
-    "cgroup_version", "check_network_name", "config_file", "familiar_name", "load_config", "networks_of", "one_line",
+    "cgroup_version", "check_network_name", "config_file", "familiar_name", "load_config", "matches_reference",
+    "networks_of", "one_line",
     "parse_go_duration", "parse_size", "ports_text", "status_text",
 ]
 
