@@ -1,0 +1,156 @@
+"""`/build` (the classic builder's stream) through docker-py, and the image commands of Debian's docker CLI
+(/usr/bin/docker, 20.10, with DOCKER_BUILDKIT=0) against the service: build, pull, images, rmi, save | load,
+push; `docker images` shows the rows `tuiker images` shows."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tests.api.conftest import DOCKER_CLI
+
+docker = pytest.importorskip("docker", reason="docker-py is installed by the test extra")
+
+DOCKERFILE = """\
+FROM busybox AS base
+ARG GREETING=hello
+RUN echo "$GREETING from the build" && echo to-stderr >&2
+ENV MODE=base
+FROM base AS final
+LABEL stage=final
+RUN echo final > /final.txt
+"""
+
+
+def _context(tmp_path, dockerfile: str = DOCKERFILE):
+    (tmp_path / "Dockerfile").write_text(dockerfile)
+    (tmp_path / "data.txt").write_text("data\n")
+    return str(tmp_path)
+
+
+def _streams(logs) -> str:
+    return "".join(line.get("stream", "") for line in logs)
+
+
+def test_build_streams_classic_lines(client, tmp_path):
+    path = _context(tmp_path)
+    image, logs = client.images.build(path=path, tag="api/built:1", buildargs={"GREETING": "hi"}, rm=True)
+    logs = list(logs)
+    text = _streams(logs)
+    assert "Step 1/7 : FROM busybox AS base\n" in text
+    assert "Step 3/7 : RUN echo \"$GREETING from the build\" && echo to-stderr >&2\n" in text
+    assert "hi from the build\n" in text and "to-stderr\n" in text
+    running = re.findall(r" ---> Running in ([0-9a-f]{12})\n", text)
+    assert len(running) == 2
+    assert all(f"Removing intermediate container {c}\n" in text for c in running)
+    aux = [line["aux"]["ID"] for line in logs if "aux" in line]
+    assert aux == [image.id]
+    assert text.endswith(f"Successfully built {image.id[7:19]}\nSuccessfully tagged api/built:1\n")
+    steps = re.findall(r"Step (\d+)/7 : ", text)
+    assert steps == [str(n) for n in range(1, 8)]
+    # after every step, the image it made
+    assert len(re.findall(r" ---> [0-9a-f]{12}\n", text)) == 7
+    assert image.labels == {"stage": "final"} and "api/built:1" in image.tags
+
+    again, logs = client.images.build(path=path, tag="api/built:2", buildargs={"GREETING": "hi"})
+    text = _streams(logs)
+    assert again.id == image.id and text.count(" ---> Using cache\n") == 5 and "Running in" not in text
+
+    fresh, logs = client.images.build(path=path, tag="api/built:3", buildargs={"GREETING": "hi"}, nocache=True)
+    assert "Using cache" not in _streams(logs) and fresh.id != image.id
+
+    base, logs = client.images.build(path=path, tag="api/base", target="base")
+    text = _streams(logs)
+    assert "Step 4/4 : ENV MODE=base\n" in text and "hello from the build\n" in text
+    assert "MODE=base" in base.attrs["Config"]["Env"] and "stage" not in (base.labels or {})
+
+    quiet = client.api.build(path=path, quiet=True, decode=True, labels={"extra": "yes"})
+    lines = list(quiet)
+    assert [line["stream"] for line in lines if "stream" in line] == [lines[0]["aux"]["ID"] + "\n"]
+    assert client.images.get(lines[0]["aux"]["ID"]).labels == {"stage": "final", "extra": "yes"}
+
+
+def test_build_errors(client, tmp_path):
+    path = _context(tmp_path, "FROM busybox\nRUN echo before\nRUN exit 3\n")
+    with pytest.raises(docker.errors.BuildError) as failed:
+        client.images.build(path=path, tag="api/broken")
+    assert str(failed.value) == "The command '/bin/sh -c exit 3' returned a non-zero code: 3"
+    text = _streams(failed.value.build_log)
+    assert "Step 3/3 : RUN exit 3\n" in text and "before\n" in text
+    with pytest.raises(docker.errors.ImageNotFound):
+        client.images.get("api/broken")
+
+    with pytest.raises(docker.errors.APIError) as missing:
+        client.images.build(path=path, dockerfile="Nope.dockerfile")
+    assert missing.value.status_code in (400, 500) and "Nope.dockerfile" in str(missing.value)
+    with pytest.raises(docker.errors.APIError) as unsupported:
+        client.images.build(path=path, container_limits={"memory": 10_000_000})
+    assert unsupported.value.status_code == 400 and "memory" in str(unsupported.value)
+    assert client.api.prune_builds()["SpaceReclaimed"] >= 0
+
+
+def _docker(api, *args: str, input: bytes | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([DOCKER_CLI, *args], env=api.env(DOCKER_BUILDKIT="0"), input=input,
+                          capture_output=True, timeout=timeout)
+
+
+@pytest.mark.skipif(not os.path.exists(DOCKER_CLI), reason="Debian's docker.io CLI is installed by the test command")
+def test_docker_cli_image_commands(api, registry, busybox_image, tmp_path):
+    path = _context(tmp_path, "FROM busybox\nRUN echo built-by-cli > /cli.txt\nCMD [\"cat\", \"/cli.txt\"]\n")
+    built = _docker(api, "build", "-t", "cli/app:1", path)
+    assert built.returncode == 0, built.stderr.decode()
+    out = built.stdout.decode()
+    assert "Step 1/3 : FROM busybox" in out and "Successfully tagged cli/app:1" in out
+
+    fmt = "{{.Repository}}:{{.Tag}} {{.ID}} {{.Size}}"
+    docker_rows = sorted(ok(_run(_docker(api, "images", "--format", fmt))).splitlines())
+    tuiker_rows = sorted(ok(_tuiker(api.root, "images", "--format", fmt)).splitlines())
+    assert docker_rows == tuiker_rows and any(r.startswith("cli/app:1 ") for r in docker_rows)
+    table = ok(_run(_docker(api, "images")))
+    assert table.splitlines()[0].split() == ["REPOSITORY", "TAG", "IMAGE", "ID", "CREATED", "SIZE"]
+    assert sorted(table.splitlines()[1:]) == sorted(ok(_tuiker(api.root, "images")).splitlines()[1:])
+
+    target = f"{registry.host}/cli/app:1"
+    assert _docker(api, "tag", "cli/app:1", target).returncode == 0
+    pushed = _run(_docker(api, "push", target))
+    assert pushed.returncode == 0, pushed.stderr
+    assert re.search(r"^1: digest: sha256:[0-9a-f]{64} size: \d+$", pushed.stdout, re.M)
+
+    saved = _docker(api, "save", "cli/app:1")
+    assert saved.returncode == 0 and saved.stdout[:512]
+    removed = _run(_docker(api, "rmi", "cli/app:1", target))
+    assert removed.returncode == 0, removed.stderr
+    assert "Untagged: cli/app:1" in removed.stdout and "Deleted: sha256:" in removed.stdout
+    loaded = _run(_docker(api, "load", input=saved.stdout))
+    assert loaded.returncode == 0 and "Loaded image: cli/app:1" in loaded.stdout, loaded.stderr
+
+    pulled = _run(_docker(api, "pull", target))
+    assert pulled.returncode == 0, pulled.stderr
+    assert "1: Pulling from cli/app" in pulled.stdout and f"Status: Downloaded newer image for {target}" in \
+        pulled.stdout
+    missing = _run(_docker(api, "rmi", "no/such:image"))
+    assert missing.returncode == 1 and "No such image: no/such:image" in missing.stderr
+    inspect = json.loads(ok(_run(_docker(api, "image", "inspect", target))))
+    assert inspect[0]["Config"]["Cmd"] == ["cat", "/cli.txt"]
+
+
+def _tuiker(root, *args: str) -> subprocess.CompletedProcess:
+    # tests/conftest.py's run_tuiker is not importable here: tests/api/conftest.py is `conftest` for this module.
+    return subprocess.run([sys.executable, "-m", "tuiker", *args], env=dict(os.environ, TUIKER_ROOT=str(root)),
+                          capture_output=True, text=True, timeout=60)
+
+
+def ok(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode == 0, (result.args, result.stdout, result.stderr)
+    return result.stdout
+
+
+def _run(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+    """The same result with text output (the docker CLI's stdout may be a tar elsewhere)."""
+    return subprocess.CompletedProcess(result.args, result.returncode, result.stdout.decode(errors="replace"),
+                                       result.stderr.decode(errors="replace"))
