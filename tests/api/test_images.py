@@ -90,6 +90,27 @@ def test_pull_streams_docker_progress(client, busybox_image):
     assert all_tags.value.status_code == 400
 
 
+def test_pull_error_mid_stream_is_an_error_line(client, make_registry, busybox_image):
+    from registry import push
+
+    _, built = busybox_image
+    reg = make_registry()
+    push(reg, "test/broken", "latest", built)
+    layer = max(Path(reg.storage).glob("docker/registry/v2/blobs/sha256/*/*/data"), key=lambda p: p.stat().st_size)
+    layer.write_bytes(b"\0" * layer.stat().st_size)  # same size, other bytes: the digest check fails mid-pull
+    client.images.remove(client.images.get("busybox").id, force=True)  # its layer must be downloaded
+
+    lines = list(client.api.pull(f"{reg.host}/test/broken", "latest", stream=True, decode=True))
+    assert lines[0] == {"status": "Pulling from test/broken", "id": "latest"}
+    error = lines[-1]
+    assert set(error) == {"errorDetail", "error"}, lines
+    assert set(error) == {"errorDetail", "error"} and error["errorDetail"]["message"] == error["error"]
+    assert "digest mismatch" in error["error"]
+    assert not any(line.get("status", "").startswith("Status:") for line in lines)
+    with pytest.raises(docker.errors.ImageNotFound):
+        client.images.get(f"{reg.host}/test/broken:latest")
+
+
 def test_x_registry_auth_reaches_the_registry(client, make_proxy):
     proxy = make_proxy(users={"alice": "s3cret"})
     repo = f"{proxy.host}/test/busybox"
@@ -103,6 +124,14 @@ def test_x_registry_auth_reaches_the_registry(client, make_proxy):
     assert tokens and tokens[-1].auth_kind == "Basic" and tokens[-1].status == 200
     pulls = [s for s in proxy.seen if s.path.startswith("/v2/test/busybox/manifests/")]
     assert pulls[-1].auth_kind == "Bearer" and pulls[-1].status == 200
+
+    client.images.get(f"{repo}:latest").tag(f"{proxy.host}/api/authed", "1")
+    pushed = list(client.images.push(f"{proxy.host}/api/authed", tag="1", stream=True, decode=True,
+                                     auth_config={"username": "alice", "password": "s3cret"}))
+    assert any("aux" in line for line in pushed) and not any("error" in line for line in pushed), pushed
+    assert [s for s in proxy.seen if s.path == "/token" and "push" in (s.scope or "")][-1].auth_kind == "Basic"
+    refused = list(client.images.push(f"{proxy.host}/api/authed", tag="1", stream=True, decode=True))
+    assert "error" in refused[-1] or refused == [], refused
 
     with pytest.raises(docker.errors.APIError) as wrong:
         client.images.pull(repo, tag="latest", auth_config={"username": "alice", "password": "wrong"})

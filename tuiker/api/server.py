@@ -377,6 +377,8 @@ class _Handler(BaseHTTPRequestHandler):
             handler, args = self._route(req.method, path)
             req.args = args
             result = handler(self.api, req)
+            if not self.close_connection:  # a body the handler did not want (docker-py's `{}`) is not a request
+                self._drain(req)
             if req.responded:
                 return
             if isinstance(result, Status):
