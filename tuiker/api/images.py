@@ -155,7 +155,7 @@ class PushProgress:
 
 # -- list, inspect, history -------------------------------------------------------------------------------------------
 def _created(image) -> int:
-    from tuiker.base.times import parse_time
+    from tuiker.engine import parse_time
 
     return int(parse_time(image.created) or 0)
 

@@ -49,7 +49,7 @@ __all__ = [
     "PushResult", "RunOptions", "Sample", "Session", "Snapshot", "StatsSampler", "TuikerError", "Watcher",
     "cgroup_version", "check_network_name", "config_file", "familiar_name", "load_config", "matches_reference",
     "networks_of", "one_line",
-    "parse_go_duration", "parse_size", "ports_text", "status_text",
+    "parse_go_duration", "parse_size", "parse_time", "ports_text", "status_text",
 ]
 
 
@@ -83,7 +83,7 @@ def cgroup_version() -> int:
 # What is imported on first use (PEP 562): `tuiker images` needs none of these, `tuiker ps` only Container.
 _LAZY = {"Container": "tuiker.runtime.containers", "BuildOptions": "tuiker.engine.build.builder",
          "BuildEvent": "tuiker.engine.build.builder", "parse_size": "tuiker.runtime.containers",
-         "parse_go_duration": "tuiker.base.times",
+         "parse_go_duration": "tuiker.base.times", "parse_time": "tuiker.base.times",
          "Progress": "tuiker.image.pull", "LogReader": "tuiker.engine.logs", "LogRecord": "tuiker.engine.logs",
          "StatsSampler": "tuiker.engine.stats", "Sample": "tuiker.engine.stats",
          "ProcessTable": "tuiker.engine.processes", "ProcessRow": "tuiker.engine.processes",
