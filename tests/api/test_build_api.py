@@ -44,7 +44,7 @@ def test_build_streams_classic_lines(client, tmp_path):
     text = _streams(logs)
     assert "Step 1/7 : FROM busybox AS base\n" in text
     assert "Step 3/7 : RUN echo \"$GREETING from the build\" && echo to-stderr >&2\n" in text
-    assert "hi from the build\n" in text and "to-stderr\n" in text
+    assert "hi from the build\n" in text and "\x1b[91mto-stderr\n\x1b[0m" in text  # stderr in red, as dockerd
     running = re.findall(r" ---> Running in ([0-9a-f]{12})\n", text)
     assert len(running) == 2
     assert all(f"Removing intermediate container {c}\n" in text for c in running)
@@ -161,3 +161,46 @@ def _run(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
     """The same result with text output (the docker CLI's stdout may be a tar elsewhere)."""
     return subprocess.CompletedProcess(result.args, result.returncode, result.stdout.decode(errors="replace"),
                                        result.stderr.decode(errors="replace"))
+
+
+def _normalized(lines: list[dict]) -> list[dict]:
+    """A stream with its container and image IDs (12 or 64 hex digits) made equal."""
+    text = json.dumps(lines)
+    return json.loads(re.sub(r"\b[0-9a-f]{64}\b|\b[0-9a-f]{12}\b", "<id>", text))
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/sbin/dockerd"), reason="Debian's docker.io is installed by the test "
+                    "command")
+def test_build_stream_matches_dockerd(client, registry, busybox_image, tmp_path):
+    """The same RUN-only Dockerfile through dockerd 20.10's classic builder and through tuiker: the same lines,
+    but for the IDs. (dockerd also runs a container for ENV/LABEL steps, which tuiker does not make.)"""
+    from dockerd import PrivateDockerd
+
+    ref, _ = busybox_image
+    # stderr a little later: dockerd sends the two streams in the order they arrive
+    path = _context(tmp_path, "FROM busybox\nRUN echo out && sleep 0.2 && echo err >&2\nRUN echo again\n")
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    work = Path(tempfile.mkdtemp(prefix="tuiker-test-dd-", dir="/var/tmp"))  # containerd's socket path is short
+    daemon = PrivateDockerd(work, f"tuiker-api-build-{os.getpid()}", "tuiker-api-build-docker")
+    notes: list[str] = []
+    try:
+        daemon.start()
+        if daemon.unavailable:
+            pytest.skip(daemon.unavailable)
+        theirs = docker.APIClient(base_url=f"unix://{daemon.sock}", version="1.41")
+        assert daemon.cli("pull", ref)[0] == 0 and daemon.cli("tag", ref, "busybox")[0] == 0
+        # the first build and its cached rerun; rm=False (docker-py's default) and rm=True
+        expected = [list(theirs.build(path=path, tag="same:1", network_mode="none", decode=True, rm=rm))
+                    for rm in (False, True)]
+        got = [list(client.api.build(path=path, tag="same:1", network_mode="none", decode=True, rm=rm))
+               for rm in (False, True)]
+        theirs.close()
+        for ours, dockerd_lines in zip(got, expected, strict=True):
+            assert _normalized(ours) == _normalized(dockerd_lines)
+    finally:
+        daemon.stop(notes)
+        shutil.rmtree(work, ignore_errors=True)
+    assert not notes, notes

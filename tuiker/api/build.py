@@ -42,9 +42,10 @@ class ClassicOutput:
     """BuildEvents as the classic builder's lines. Only the Dockerfile's instructions are steps (the engine's
     `[internal]` and export vertices have no instruction and say nothing here)."""
 
-    def __init__(self, out: LazyStream, quiet: bool) -> None:
+    def __init__(self, out: LazyStream, quiet: bool, remove: bool) -> None:
         self.out = out
         self.quiet = quiet
+        self.remove = remove  # rm/forcerm: says `Removing intermediate container` (tuiker removes them anyway)
         self.steps: set[int] = set()
         self.containers: dict[int, str] = {}
         self.failed = False
@@ -61,19 +62,21 @@ class ClassicOutput:
                 self.out.fail(TuikerError(event.text))
         elif kind == "step" and event.instruction and not event.instruction.startswith("ONBUILD "):
             self.steps.add(v)
-            self.say(f"Step {event.number}/{event.total} : {event.instruction}\n")
+            self.say(f"Step {event.number}/{event.total} : {event.instruction}")
+            self.say("\n")  # a line of its own, as dockerd sends it
         elif v not in self.steps:
             return
         elif kind == "container":
             self.containers[v] = event.text
             self.say(f" ---> Running in {_short(event.text)}\n")
         elif kind == "output":
-            self.say(event.text + "\n")
+            # The classic builder paints a RUN's stderr red (ANSI 91), as dockerd 20.10 sends it.
+            self.say(f"\x1b[91m{event.text}\n\x1b[0m" if event.stream == "stderr" else event.text + "\n")
         elif kind == "cached":
             self.say(" ---> Using cache\n")
             self.say(f" ---> {_short(event.image)}\n")
         elif kind == "done":
-            if v in self.containers:
+            if v in self.containers and self.remove:
                 self.say(f"Removing intermediate container {_short(self.containers[v])}\n")
             self.say(f" ---> {_short(event.image)}\n")
 
@@ -93,7 +96,9 @@ def build(api: Api, req: Request) -> None:
                         labels={str(k): str(v) for k, v in labels.items()}, platform=req.query("platform") or None,
                         network=network, stdin=req.body_stream())
     out = LazyStream(req)
-    progress = ClassicOutput(out, quiet)
+    # dockerd: rm is true unless the client says otherwise (docker-py says rm=False by default).
+    remove = req.flag("rm", True) or req.flag("forcerm")
+    progress = ClassicOutput(out, quiet, remove)
     try:
         result = api.engine.builds.build(opts, progress)
     except (TuikerError, OSError) as e:

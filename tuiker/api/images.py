@@ -124,8 +124,9 @@ class PullProgress:
             self.out.send({"status": p.status, "progressDetail": {}, "id": p.id})
 
     def _download_complete(self, layer: str) -> None:
-        if layer not in self._downloaded:
+        if layer not in self._downloaded:  # the engine checks the blob's digest as its last bytes arrive
             self._downloaded.add(layer)
+            self.out.send({"status": "Verifying Checksum", "progressDetail": {}, "id": layer})
             self.out.send({"status": "Download complete", "progressDetail": {}, "id": layer})
 
 
