@@ -266,3 +266,22 @@ def test_search_is_not_served(client):
     with pytest.raises(docker.errors.APIError) as e:
         client.images.search("busybox")
     assert e.value.status_code == 501 and "search is not supported" in str(e.value)
+
+
+SWAGGER = Path("/usr/share/gocode/src/github.com/docker/docker/api/swagger.yaml")  # moby's v1.41, from Debian
+
+
+@pytest.mark.skipif(not SWAGGER.exists(), reason="golang-github-docker-docker-dev is installed by the test command")
+def test_shapes_have_swaggers_required_fields(api):
+    yaml = pytest.importorskip("yaml", reason="PyYAML comes with the test extra")
+    definitions = yaml.safe_load(SWAGGER.read_text())["definitions"]
+    old = docker.APIClient(base_url=api.url, version="1.41")
+    try:
+        row = old.images()[0]
+        doc = old.inspect_image("busybox")
+    finally:
+        old.close()
+    assert set(definitions["ImageSummary"]["required"]) <= set(row)
+    assert set(definitions["Image"]["required"]) <= set(doc)
+    assert set(doc["GraphDriver"]) == set(definitions["GraphDriverData"]["required"])
+    assert set(row) <= set(definitions["ImageSummary"]["properties"])
