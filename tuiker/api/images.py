@@ -181,7 +181,11 @@ def list_images(api: Api, req: Request) -> list[dict]:
 
 
 def inspect_image(api: Api, req: Request) -> dict:
-    doc = api.engine.images.inspect(req.args["name"])
+    images = api.engine.images
+    doc = images.inspect(req.args["name"])
+    # What moby's schema requires beyond the engine's document (the TUI and CLI show that one as it is).
+    doc.update({"Container": "", "DockerVersion": "",  # the classic builder's: no container made the image
+                "GraphDriver": {"Name": "overlay2", "Data": images.layer_dirs(doc["Id"])}})
     if not req.at_least("1.44"):
         doc["VirtualSize"] = doc["Size"]
     return doc

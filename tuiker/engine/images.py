@@ -169,14 +169,13 @@ class Images:
             **({"Variant": cfg["variant"]} if cfg.get("variant") else {}),
             "Os": cfg.get("os", ""),
             "Size": image.size,
-            "Container": "", "DockerVersion": "",  # the classic builder's fields: no container made the image
-            "GraphDriver": {"Name": "overlay2", "Data": self._layer_dirs(image)},
             "RootFS": {"Type": "layers", "Layers": image.layers},
             "Metadata": {"ManifestDigest": image.manifest_digest, "ManifestMediaType": image.manifest_media_type},
         }
 
-    def _layer_dirs(self, image: Image) -> dict[str, str]:
+    def layer_dirs(self, name: str) -> dict[str, str]:
         """docker's GraphDriver.Data of an image: its top layer's directory, and the ones below it, top first."""
+        image = self.get(name)
         dirs = [str(self.store.layer_dir(d) / "diff") for d in reversed(image.layers)]
         return {**({"UpperDir": dirs[0]} if dirs else {}), **({"LowerDir": ":".join(dirs[1:])} if dirs[1:] else {})}
 
