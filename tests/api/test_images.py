@@ -136,9 +136,20 @@ def test_x_registry_auth_reaches_the_registry(client, make_proxy):
     with pytest.raises(docker.errors.APIError) as wrong:
         client.images.pull(repo, tag="latest", auth_config={"username": "alice", "password": "wrong"})
     assert "authentication required or denied" in str(wrong.value)
-    with pytest.raises(docker.errors.APIError) as token:
-        client.images.pull(repo, tag="latest", auth_config={"identitytoken": "abc"})
-    assert token.value.status_code == 400 and "identity" in str(token.value)
+
+
+def test_identity_token_is_traded_at_the_token_server(client, make_proxy):
+    proxy = make_proxy(users={"alice": "s3cret"}, refresh_tokens={"refresh-me"})
+    repo = f"{proxy.host}/test/busybox"
+    image = client.images.pull(repo, tag="latest", auth_config={"identitytoken": "refresh-me"})
+    assert f"{repo}:latest" in image.tags
+    grants = [s for s in proxy.seen if s.path == "/token"]
+    assert grants and all(s.method == "POST" and s.auth_kind == "refresh_token" for s in grants)
+    assert grants[-1].status == 200 and grants[-1].scope == "repository:test/busybox:pull"
+    with pytest.raises(docker.errors.APIError) as refused:
+        client.images.pull(repo, tag="latest", auth_config={"identitytoken": "not-issued"})
+    assert "authentication required or denied" in str(refused.value)
+    assert proxy.seen[-1].path == "/token" and proxy.seen[-1].status == 401
 
 
 def test_tag_push_and_pull_elsewhere(client, registry):

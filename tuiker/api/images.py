@@ -53,8 +53,8 @@ class LazyStream:
 
 
 def registry_login(req: Request) -> tuple[str, str] | None:
-    """The credentials of `X-Registry-Auth` (base64url JSON: username/password), or None: the engine's stored
-    ones (`tuiker login`, ~/.docker/config.json) then apply."""
+    """The credentials of `X-Registry-Auth` (base64url JSON: username/password, or an identitytoken), or None: the
+    engine's stored ones (`tuiker login`, ~/.docker/config.json) then apply."""
     header = req.headers.get("X-Registry-Auth", "").strip()
     if not header:
         return None
@@ -64,9 +64,13 @@ def registry_login(req: Request) -> tuple[str, str] | None:
         raise ApiError(400, "invalid X-Registry-Auth header: not base64url-encoded JSON") from None
     if not isinstance(data, dict):
         raise ApiError(400, "invalid X-Registry-Auth header: not a JSON object")
-    if data.get("identitytoken") or data.get("registrytoken"):
-        raise ApiError(400, "X-Registry-Auth: identity and registry tokens are not supported here; send username"
-                            " and password")
+    if data.get("registrytoken"):
+        raise ApiError(400, "X-Registry-Auth: registry tokens are not supported here; send username and password"
+                            " or an identity token")
+    if data.get("identitytoken"):
+        from tuiker.engine import IDENTITY_TOKEN_USER
+
+        return IDENTITY_TOKEN_USER, str(data["identitytoken"])
     if not data.get("username") and not data.get("password"):
         return None  # `{}`: the client has no credentials for this registry
     return str(data.get("username") or ""), str(data.get("password") or "")

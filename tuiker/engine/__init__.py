@@ -43,7 +43,8 @@ if TYPE_CHECKING:
     from tuiker.engine.watch import Watcher
 
 __all__ = [
-    "BuildEvent", "BuildOptions", "ConflictError", "DEFAULT_NETWORK", "LIVE_STATES", "PSEUDO_NETWORKS", "Container",
+    "BuildEvent", "BuildOptions", "ConflictError", "IDENTITY_TOKEN_USER", "DEFAULT_NETWORK", "LIVE_STATES",
+    "PSEUDO_NETWORKS", "Container",
     "ContainerStartError", "Engine", "Image", "InvalidArgument",
     "LogReader", "LogRecord", "Network", "NotFoundError", "ProcessRow", "ProcessTable", "Progress", "PullResult",
     "PushResult", "RunOptions", "Sample", "Session", "Snapshot", "StatsSampler", "TuikerError", "Watcher",
@@ -84,6 +85,7 @@ def cgroup_version() -> int:
 _LAZY = {"Container": "tuiker.runtime.containers", "BuildOptions": "tuiker.engine.build.builder",
          "BuildEvent": "tuiker.engine.build.builder", "parse_size": "tuiker.runtime.containers",
          "parse_go_duration": "tuiker.base.times", "parse_time": "tuiker.base.times",
+         "IDENTITY_TOKEN_USER": "tuiker.image.credentials",
          "Progress": "tuiker.image.pull", "LogReader": "tuiker.engine.logs", "LogRecord": "tuiker.engine.logs",
          "StatsSampler": "tuiker.engine.stats", "Sample": "tuiker.engine.stats",
          "ProcessTable": "tuiker.engine.processes", "ProcessRow": "tuiker.engine.processes",
