@@ -219,13 +219,9 @@ def test_commit_remove_conflict_and_force(client, engine):
 
 
 def _tar(files: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
+    import imagebuilder
+
+    return imagebuilder.make_tar([imagebuilder.File(name, data) for name, data in files.items()])
 
 
 def test_import_then_prune_dangling(client):
