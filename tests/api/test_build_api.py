@@ -111,6 +111,10 @@ def test_docker_cli_image_commands(api, registry, busybox_image, tmp_path):
     docker_rows = sorted(ok(_run(_docker(api, "images", "--format", fmt))).splitlines())
     tuiker_rows = sorted(ok(_tuiker(api.root, "images", "--format", fmt)).splitlines())
     assert docker_rows == tuiker_rows and any(r.startswith("cli/app:1 ") for r in docker_rows)
+    for pattern in ("busybox", "cli/*"):  # only the matching tags' rows, in both
+        docker_rows = ok(_run(_docker(api, "images", "--format", fmt, pattern))).splitlines()
+        assert docker_rows == ok(_tuiker(api.root, "images", "--format", fmt, pattern)).splitlines()
+        assert len(docker_rows) == 1
     table = ok(_run(_docker(api, "images")))
     assert table.splitlines()[0].split() == ["REPOSITORY", "TAG", "IMAGE", "ID", "CREATED", "SIZE"]
     ours = ok(_tuiker(api.root, "images"))

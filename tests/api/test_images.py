@@ -36,7 +36,8 @@ def test_list_inspect_history(api, client, busybox_image):
     finally:
         old.close()
 
-    assert client.api.images(filters={"reference": "busybox"})[0]["Id"] == row["Id"]
+    matched = client.api.images(filters={"reference": "busybox"})
+    assert [m["Id"] for m in matched] == [row["Id"]] and matched[0]["RepoTags"] == ["busybox:latest"]
     assert client.api.images(filters={"reference": "nothing*"}) == []
     assert client.api.images(filters={"dangling": True}) == []
     assert client.api.images(filters={"label": "no.such.label"}) == []

@@ -13,7 +13,7 @@ import re
 import threading
 
 from tuiker.api.server import Api, ApiError, ChunkedWriter, Request, Status
-from tuiker.engine import TuikerError, familiar_name, one_line
+from tuiker.engine import TuikerError, familiar_name, one_line, tag_matches
 
 CHUNK = 1 << 20
 
@@ -168,10 +168,14 @@ def _created(image) -> int:
 def list_images(api: Api, req: Request) -> list[dict]:
     images = api.engine.images
     old = not req.at_least("1.44")
+    filters = req.filters()
     rows = []
-    for image in images.list(all=req.flag("all"), filters=req.filters()):
+    for image in images.list(all=req.flag("all"), filters=filters):
         tags = [familiar_name(t) for t in image.repo_tags]
         digests = [familiar_name(d) for d in image.repo_digests]
+        if filters.get("reference"):  # docker shows only the names that matched
+            tags = [t for t in tags if tag_matches(t, filters["reference"])]
+            digests = [d for d in digests if tag_matches(d, filters["reference"])]
         row = {"Id": image.id, "ParentId": "",
                # Before 1.44 an untagged image showed docker's placeholders.
                "RepoTags": tags or (["<none>:<none>"] if old else []),

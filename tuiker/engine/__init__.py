@@ -28,7 +28,7 @@ from tuiker.base.config import load as load_config
 from tuiker.base.errors import ConflictError, InvalidArgument, NotFoundError, TuikerError, one_line
 from tuiker.engine.builds import Builds
 from tuiker.engine.containers import LIVE_STATES, Containers, ContainerStartError, RunOptions, status_text
-from tuiker.engine.images import Images, PullResult, PushResult, familiar_name, matches_reference
+from tuiker.engine.images import Images, PullResult, PushResult, familiar_name, matches_reference, tag_matches
 from tuiker.engine.networks import Networks, networks_of, ports_text
 from tuiker.engine.volumes import Volumes
 from tuiker.image.store import Image
@@ -50,7 +50,7 @@ __all__ = [
     "PushResult", "RunOptions", "Sample", "Session", "Snapshot", "StatsSampler", "TuikerError", "Watcher",
     "cgroup_version", "check_network_name", "config_file", "familiar_name", "load_config", "matches_reference",
     "networks_of", "one_line",
-    "parse_go_duration", "parse_size", "parse_time", "ports_text", "status_text",
+    "parse_go_duration", "parse_size", "parse_time", "tag_matches", "ports_text", "status_text",
 ]
 
 

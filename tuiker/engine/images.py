@@ -387,15 +387,16 @@ def familiar_name(name: str, default_tag: bool = False) -> str:
 
 def matches_reference(image: Image, patterns: list[str]) -> bool:
     """docker's reference filter: a familiar name (`busybox:latest`) or its repository matches a glob."""
+    return any(tag_matches(reference.familiar(t), patterns) for t in image.repo_tags)
+
+
+def tag_matches(name: str, patterns: list[str]) -> bool:
+    """One familiar tag (`busybox:latest`) or digest reference (`busybox@sha256:...`) against docker's reference
+    filter: it or its repository matches."""
     import fnmatch
 
-    names = [reference.familiar(t) for t in image.repo_tags]
-    for pattern in patterns:
-        for name in names:
-            repo = name.rsplit(":", 1)[0]
-            if fnmatch.fnmatch(name, pattern) or fnmatch.fnmatch(repo, pattern):
-                return True
-    return False
+    repo = name.split("@", 1)[0] if "@" in name else name.rsplit(":", 1)[0]
+    return any(fnmatch.fnmatch(name, pattern) or fnmatch.fnmatch(repo, pattern) for pattern in patterns)
 
 
 def _check_filters(filters: dict[str, list[str]], known: tuple[str, ...]) -> None:
