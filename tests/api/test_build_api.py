@@ -208,3 +208,26 @@ def test_build_stream_matches_dockerd(client, registry, busybox_image, tmp_path)
         daemon.stop(notes)
         shutil.rmtree(work, ignore_errors=True)
     assert not notes, notes
+
+
+@pytest.mark.skipif(not os.path.exists(DOCKER_CLI), reason="Debian's docker.io CLI is installed by the test command")
+def test_docker_cli_login_then_pull_and_build_from_a_private_registry(api, make_proxy, busybox_image, tmp_path):
+    """docker login checks with the registry through /auth and keeps the credentials in the client's config; the
+    CLI then sends them as X-Registry-Auth (pull) and X-Registry-Config (a classic build's FROM)."""
+    proxy = make_proxy(users={"dora": "pw"})
+    base = f"{proxy.host}/test/busybox:latest"
+    denied = _run(_docker(api, "pull", base))
+    assert denied.returncode == 1 and "authentication required" in denied.stderr
+    bad = _run(_docker(api, "login", "-u", "dora", "--password-stdin", proxy.host, input=b"nope\n"))
+    assert bad.returncode == 1 and "login failed" in bad.stderr
+    login = _run(_docker(api, "login", "-u", "dora", "--password-stdin", proxy.host, input=b"pw\n"))
+    assert login.returncode == 0 and "Login Succeeded" in login.stdout, login.stderr
+    proxy.clear_seen()
+
+    path = _context(tmp_path, f"FROM {base}\nRUN echo private > /p.txt\n")
+    built = _run(_docker(api, "build", "--pull", "-t", "private/app", path))
+    assert built.returncode == 0 and "Successfully tagged private/app:latest" in built.stdout, built.stderr
+    tokens = [s for s in proxy.seen if s.path == "/token"]
+    assert tokens and all(s.auth_kind == "Basic" and s.status == 200 for s in tokens)
+    pulled = _run(_docker(api, "pull", base))
+    assert pulled.returncode == 0 and f"Status: Image is up to date for {base}" in pulled.stdout, pulled.stderr

@@ -139,6 +139,16 @@ def test_x_registry_auth_reaches_the_registry(client, make_proxy):
     assert "authentication required or denied" in str(wrong.value)
 
 
+def test_login_checks_with_the_registry(client, make_proxy):
+    proxy = make_proxy(users={"carol": "pw"})
+    answer = client.login("carol", "pw", registry=proxy.url)
+    assert answer["Status"] == "Login Succeeded"
+    assert [s for s in proxy.seen if s.path == "/token"][-1].auth_kind == "Basic"
+    with pytest.raises(docker.errors.APIError) as refused:
+        client.login("carol", "wrong", registry=proxy.url, reauth=True)
+    assert refused.value.status_code == 401 and "login failed" in str(refused.value)
+
+
 def test_identity_token_is_traded_at_the_token_server(client, make_proxy):
     proxy = make_proxy(users={"alice": "s3cret"}, refresh_tokens={"refresh-me"})
     repo = f"{proxy.host}/test/busybox"

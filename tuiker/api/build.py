@@ -6,7 +6,7 @@ RUN's output, ` ---> Using cache`, ` ---> <image>`, then `Successfully built` / 
 
 from __future__ import annotations
 
-from tuiker.api.images import LazyStream
+from tuiker.api.images import LazyStream, registry_logins
 from tuiker.api.server import Api, ApiError, Request
 from tuiker.engine import TuikerError
 
@@ -94,7 +94,7 @@ def build(api: Api, req: Request) -> None:
                         build_args={k: (None if v is None else str(v)) for k, v in build_args.items()},
                         target=req.query("target") or None, no_cache=req.flag("nocache"), pull=req.flag("pull"),
                         labels={str(k): str(v) for k, v in labels.items()}, platform=req.query("platform") or None,
-                        network=network, stdin=req.body_stream())
+                        network=network, stdin=req.body_stream(), logins=registry_logins(req))
     out = LazyStream(req)
     # dockerd: rm is true unless the client says otherwise (docker-py says rm=False by default).
     remove = req.flag("rm", True) or req.flag("forcerm")

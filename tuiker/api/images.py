@@ -52,18 +52,39 @@ class LazyStream:
             self._out.close()
 
 
-def registry_login(req: Request) -> tuple[str, str] | None:
-    """The credentials of `X-Registry-Auth` (base64url JSON: username/password, or an identitytoken), or None: the
-    engine's stored ones (`tuiker login`, ~/.docker/config.json) then apply."""
-    header = req.headers.get("X-Registry-Auth", "").strip()
+def _header_json(req: Request, name: str) -> dict | None:
+    header = req.headers.get(name, "").strip()
     if not header:
         return None
     try:
         data = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))
     except ValueError:
-        raise ApiError(400, "invalid X-Registry-Auth header: not base64url-encoded JSON") from None
+        raise ApiError(400, f"invalid {name} header: not base64url-encoded JSON") from None
     if not isinstance(data, dict):
-        raise ApiError(400, "invalid X-Registry-Auth header: not a JSON object")
+        raise ApiError(400, f"invalid {name} header: not a JSON object")
+    return data
+
+
+def registry_login(req: Request) -> tuple[str, str] | None:
+    """The credentials of `X-Registry-Auth` (base64url JSON: username/password, or an identitytoken), or None: the
+    engine's stored ones (`tuiker login`, ~/.docker/config.json) then apply."""
+    data = _header_json(req, "X-Registry-Auth")
+    return None if data is None else _login_of(data)
+
+
+def registry_logins(req: Request) -> dict[str, tuple[str, str]]:
+    """`X-Registry-Config` (a build's: base64url JSON, one auth config per registry) as {host: login}."""
+    from tuiker.engine import registry_host
+
+    logins = {}
+    for server, data in (_header_json(req, "X-Registry-Config") or {}).items():
+        login = _login_of(data) if isinstance(data, dict) else None
+        if login:
+            logins[registry_host(data.get("serveraddress") or server)] = login
+    return logins
+
+
+def _login_of(data: dict) -> tuple[str, str] | None:
     if data.get("registrytoken"):
         raise ApiError(400, "X-Registry-Auth: registry tokens are not supported here; send username and password"
                             " or an identity token")
@@ -392,6 +413,19 @@ def commit(api: Api, req: Request) -> Status:
     return Status(201, {"Id": image.id})
 
 
+def auth(api: Api, req: Request) -> dict:
+    """docker login: the credentials are checked with the registry, not kept (the client keeps them)."""
+    body = req.json({})
+    if not isinstance(body, dict) or not body.get("username"):
+        raise ApiError(400, "login: a username and password are required (identity tokens are not checked here)")
+    try:
+        api.engine.images.check_login(body.get("serveraddress") or None, str(body["username"]),
+                                      str(body.get("password") or ""))
+    except TuikerError as e:
+        raise ApiError(401, f"login failed: {one_line(e)}") from None
+    return {"Status": "Login Succeeded", "IdentityToken": ""}
+
+
 def search(api: Api, req: Request) -> None:
     raise ApiError(501, "image search is not supported by tuiker: registries are reached by image name only")
 
@@ -410,4 +444,5 @@ ROUTES = [
     ("POST", "/images/{name:path}/push", push_image),
     ("DELETE", "/images/{name:path}", delete_image),
     ("POST", "/commit", commit),
+    ("POST", "/auth", auth),
 ]

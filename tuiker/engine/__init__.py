@@ -50,7 +50,7 @@ __all__ = [
     "PushResult", "RunOptions", "Sample", "Session", "Snapshot", "StatsSampler", "TuikerError", "Watcher",
     "cgroup_version", "check_network_name", "config_file", "familiar_name", "load_config", "matches_reference",
     "networks_of", "one_line",
-    "parse_go_duration", "parse_size", "parse_time", "tag_matches", "ports_text", "status_text",
+    "parse_go_duration", "parse_size", "parse_time", "registry_host", "tag_matches", "ports_text", "status_text",
 ]
 
 
@@ -85,7 +85,7 @@ def cgroup_version() -> int:
 _LAZY = {"Container": "tuiker.runtime.containers", "BuildOptions": "tuiker.engine.build.builder",
          "BuildEvent": "tuiker.engine.build.builder", "parse_size": "tuiker.runtime.containers",
          "parse_go_duration": "tuiker.base.times", "parse_time": "tuiker.base.times",
-         "IDENTITY_TOKEN_USER": "tuiker.image.credentials",
+         "IDENTITY_TOKEN_USER": "tuiker.image.credentials", "registry_host": "tuiker.engine.images",
          "Progress": "tuiker.image.pull", "LogReader": "tuiker.engine.logs", "LogRecord": "tuiker.engine.logs",
          "StatsSampler": "tuiker.engine.stats", "Sample": "tuiker.engine.stats",
          "ProcessTable": "tuiker.engine.processes", "ProcessRow": "tuiker.engine.processes",

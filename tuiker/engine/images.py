@@ -353,12 +353,18 @@ class Images:
     def login(self, server: str | None, username: str, password: str) -> str:
         """Check the credentials with the registry, then store them; the file they went to."""
         from tuiker.image import credentials
+
+        host = self.check_login(server, username, password)
+        return str(credentials.store(host, username, password))
+
+    def check_login(self, server: str | None, username: str, password: str) -> str:
+        """Check the credentials with the registry (docker's /auth: nothing is stored); the registry's host."""
         from tuiker.image.registry import RegistryClient
 
         host = registry_host(server)
         RegistryClient(reference.DOCKER_HUB_API_HOST if host == "docker.io" else host,
                        login=(username, password)).ping()
-        return str(credentials.store(host, username, password))
+        return host
 
     def logout(self, server: str | None) -> bool:
         """Forget the credentials of `server` (Docker Hub when None); False if there were none."""

@@ -55,7 +55,8 @@ class BuildOptions:
     def __init__(self, context: str, dockerfile: str | None = None, tags: list[str] | None = None,
                  build_args: dict[str, str | None] | None = None, target: str | None = None, no_cache: bool = False,
                  pull: bool = False, labels: dict[str, str] | None = None, platform: str | None = None,
-                 network: str = "bridge", stdin: BinaryIO | None = None) -> None:
+                 network: str = "bridge", stdin: BinaryIO | None = None,
+                 logins: dict[str, tuple[str, str]] | None = None) -> None:
         self.context = context
         self.dockerfile = dockerfile
         self.tags = tags or []
@@ -67,6 +68,9 @@ class BuildOptions:
         self.platform = platform
         self.network = network
         self.stdin = stdin  # what context "-" is read from (default: the process's stdin; the API: the body)
+        # Registry host -> (user, password) for pulling base images, instead of the stored credentials (the API's
+        # X-Registry-Config).
+        self.logins = logins or {}
 
 
 class BuildEvent:
@@ -381,7 +385,8 @@ class Builder:
             if p.id == "" or p.status in ("Pull complete", "Already exists"):
                 self._emit(BuildEvent("info", vertex, f"{p.id + ': ' if p.id else ''}{p.status}"))
 
-        return self.images.pull(name, None, progress).image
+        login = self.opts.logins.get(reference.parse(name).registry)
+        return self.images.pull(name, None, progress, login).image
 
     def _layers_of(self, image) -> list[Layer]:
         from tuiker.image.newimage import stored_layers
