@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+DOCKER_CLI = "/usr/bin/docker"  # Debian's docker.io 20.10 client, whatever else is on the PATH
+
 
 class ApiService:
     """The service over `root` on `sock` (default: <root>/api.sock). `url` is the DOCKER_HOST value."""
@@ -38,6 +40,12 @@ class ApiService:
     def env(self, **extra: str) -> dict[str, str]:
         """The environment for a docker client pointed at this service (its own config dir: no user's)."""
         return dict(os.environ, DOCKER_HOST=self.url, DOCKER_CONFIG=str(self.root / "docker-cli"), **extra)
+
+    def docker(self, *args: str, input: str | None = None, timeout: float = 60, **env: str
+               ) -> subprocess.CompletedProcess:
+        """Debian's docker CLI (DOCKER_CLI) run against this service."""
+        return subprocess.run([DOCKER_CLI, *args], env=self.env(**env), input=input, capture_output=True, text=True,
+                              timeout=timeout)
 
     def stop(self) -> str:
         """Stop the service; what it wrote to stderr (tracebacks of failed requests land there)."""

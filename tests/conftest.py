@@ -288,3 +288,25 @@ def run_tuiker(*args: str, env: dict[str, str | None] | None = None, input: str 
 def tuiker(engine_root):
     """run_tuiker bound to this test's engine_root."""
     return run_tuiker
+
+
+@pytest.fixture
+def api(engine):
+    """`tuiker system service` (the real command, tests/apiserver.py) over this test's engine root, which holds
+    the busybox image as `busybox`. Its stderr must stay free of tracebacks: an endpoint that crashed is a
+    failure even when the client coped."""
+    from tests.apiserver import ApiService
+
+    service = ApiService(engine.root).start()
+    yield service
+    err = service.stop()
+    assert "Traceback" not in err, f"the service crashed while serving:\n{err}"
+
+
+@pytest.fixture
+def client(api):
+    """A docker-py client (pinned in the test extra) on the `api` service."""
+    docker = pytest.importorskip("docker", reason="docker-py is installed by the test extra")
+    c = docker.DockerClient(base_url=api.url, version="1.44", timeout=60)
+    yield c
+    c.close()

@@ -1,7 +1,7 @@
 """The shape of the code: which layer may import which, checked on every module's source (ast), so it cannot
 drift again. The arrows run one way:
 
-    cli, tui ──► engine ──► image, net, runtime ──► base        (fmt, gotemplate: display helpers of cli and tui)
+    cli, tui, api ──► engine ──► image, net, runtime ──► base        (fmt, gotemplate: display helpers of cli and tui)
 
 and the user interfaces reach the engine through its package only. Every import counts, at the top of a module
 or inside a function, except those under `if TYPE_CHECKING:` (annotations only: they never run)."""
@@ -30,12 +30,14 @@ ALLOWED = {
     "tuiker.cli": ["tuiker.engine", "tuiker.compose", "tuiker.cli", "tuiker.fmt", "tuiker.gotemplate",
                    "tuiker.__version__"],
     "tuiker.tui": ["tuiker.engine", "tuiker.tui", "tuiker.fmt", "tuiker.gotemplate", "tuiker.__version__"],
+    "tuiker.api": ["tuiker.engine", "tuiker.api", "tuiker.fmt", "tuiker.__version__"],
     "tuiker.__main__": ["tuiker.cli.main"],
     "tuiker": [],  # tuiker/__init__.py: the version only
 }
-# The one arrow against the grain: `tuiker` with no command opens the TUI, and the console script is the CLI's.
-# Only there, and only that module (imported when the TUI starts, never for a command).
-EXCEPTIONS = {("tuiker.cli.main", "tuiker.tui.app")}
+# The arrows against the grain: `tuiker` with no command opens the TUI, and the console script is the CLI's;
+# `tuiker system service` starts the API server. Only there, and only those modules (imported when the TUI or the
+# service starts, never for another command).
+EXCEPTIONS = {("tuiker.cli.main", "tuiker.tui.app"), ("tuiker.cli.networks", "tuiker.api.server")}
 
 
 def _module_name(path: Path) -> str:

@@ -8,11 +8,11 @@ import json
 import os
 import re
 import subprocess
-import sys
 
 import pytest
+from conftest import ok, run_tuiker
 
-from tests.api.conftest import DOCKER_CLI
+from tests.apiserver import DOCKER_CLI
 
 docker = pytest.importorskip("docker", reason="docker-py is installed by the test extra")
 
@@ -151,14 +151,7 @@ def _without_created(table: str) -> list[list[str]]:
 
 
 def _tuiker(root, *args: str) -> subprocess.CompletedProcess:
-    # tests/conftest.py's run_tuiker is not importable here: tests/api/conftest.py is `conftest` for this module.
-    return subprocess.run([sys.executable, "-m", "tuiker", *args], env=dict(os.environ, TUIKER_ROOT=str(root)),
-                          capture_output=True, text=True, timeout=60)
-
-
-def ok(result: subprocess.CompletedProcess) -> str:
-    assert result.returncode == 0, (result.args, result.stdout, result.stderr)
-    return result.stdout
+    return run_tuiker(*args, env={"TUIKER_ROOT": str(root)})
 
 
 def _run(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:

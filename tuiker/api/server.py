@@ -5,7 +5,7 @@ Endpoint modules (containers.py, exec.py, images.py ...) each export `ROUTES`: (
 A pattern's `{name}` matches one path segment and `{name:path}` several (image names hold slashes). A handler
 is `handler(api, req)`; it returns what to answer (a JSON value: 200; `Status(code, value)`; None: 204) unless it
 answered itself (`req.stream()`, `req.hijack()`). The engine's errors become docker's `{"message": ...}` bodies:
-NotFoundError 404, ConflictError 409, InvalidArgument 400, the rest 500."""
+NotFoundError 404, ConflictError 409, InvalidArgument 400, ForbiddenError 403, the rest 500."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import io
 import json
 import os
 import re
+import select
 import socket
 import socketserver
 import sys
@@ -21,7 +22,7 @@ from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from tuiker import __version__
-from tuiker.engine import ConflictError, Engine, InvalidArgument, NotFoundError, TuikerError, one_line
+from tuiker.engine import ConflictError, Engine, ForbiddenError, InvalidArgument, NotFoundError, TuikerError, one_line
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -196,6 +197,19 @@ class Request:
         h.close_connection = True
         self.responded = True
         return Hijacked(h.connection, h.rfile, h.wfile)
+
+    def client_gone(self) -> bool:
+        """The client closed its end (or the connection failed): for a stream that waits between writes (events,
+        logs -f), which would otherwise learn it only at its next write. A client sends nothing more after its
+        request, so anything readable on the socket is its end."""
+        conn = self._handler.connection
+        try:
+            readable, _, failed = select.select([conn], [], [conn], 0)
+            return bool(failed) or bool(readable) and conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        except BlockingIOError:
+            return False
+        except (OSError, ValueError):
+            return True
 
     def at_least(self, version: str) -> bool:
         """The client speaks API `version` or newer (a few shapes changed over the versions)."""
@@ -441,6 +455,8 @@ def _error_status(e: Exception) -> tuple[int, str]:
         return 409, one_line(e)
     if isinstance(e, InvalidArgument):
         return 400, one_line(e)
+    if isinstance(e, ForbiddenError):
+        return 403, one_line(e)
     if isinstance(e, (TuikerError, OSError)):
         return 500, one_line(e)
     import traceback

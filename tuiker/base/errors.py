@@ -44,3 +44,20 @@ class ConflictError(TuikerError):
 
 class InvalidArgument(TuikerError):
     """A value the engine refuses (a bad flag value, an unknown option): docker's 400."""
+
+
+class ForbiddenError(TuikerError):
+    """A request the state forbids for good (removing a pre-defined network, one with active endpoints): docker's
+    403."""
+
+
+def error_kind(e: TuikerError) -> str:
+    """The class name of an engine error, for the monitor's replies (the client raises the same class again)."""
+    return type(e).__name__ if type(e).__name__ in _KINDS else "TuikerError"
+
+
+def from_kind(kind: str | None, message: str) -> TuikerError:
+    return _KINDS.get(kind or "", TuikerError)(message)
+
+
+_KINDS = {cls.__name__: cls for cls in (TuikerError, NotFoundError, ConflictError, InvalidArgument, ForbiddenError)}

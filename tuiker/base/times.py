@@ -124,3 +124,23 @@ def _decimal(value: int, scale: int) -> str:
         return str(whole)
     digits = str(frac).rjust(len(str(scale)) - 1, "0").rstrip("0")
     return f"{whole}.{digits}"
+
+
+def docker_timestamp(text: str, now: float | None = None) -> float:
+    """docker's --since/--until values (its GetTimestamp) as epoch seconds: a Go duration counts back from `now`
+    (`10m`, `1h30m`), else unix seconds (`1700000000.5`), else an RFC 3339 time or date (without a zone: local
+    time). ValueError with docker's message otherwise."""
+    text = text.strip()
+    if text != "0":
+        try:
+            return (time.time() if now is None else now) - parse_go_duration(text) / 1e9
+        except ValueError:
+            pass
+    if "-" not in text:
+        if not text.replace(".", "", 1).isdigit():  # float() would also take `inf`, `1e9` and `١`
+            raise ValueError(f'failed to parse value as time or duration: "{text}"')
+        return float(text)
+    stamp = parse_time(text)
+    if stamp is None:
+        raise ValueError(f'failed to parse value as time or duration: "{text}"')
+    return stamp

@@ -10,7 +10,7 @@ import os
 import sys
 
 from tuiker import __version__
-from tuiker.cli import build, compose, containers, images, networks, volumes
+from tuiker.cli import build, compose, containers, events, images, networks, volumes
 from tuiker.cli.output import UsageError, error
 from tuiker.engine import TuikerError
 
@@ -98,6 +98,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     containers.add_container_group(sub)
     networks.add_parsers(sub)  # network ..., system prune, system df
     volumes.add_parsers(sub)
+    events.add_parsers(sub)
     p = sub.add_parser("inspect", help="Return low-level information on containers or images")
     p.add_argument("names", nargs="+", metavar="NAME")
     p.add_argument("-f", "--format", help="Format output using a Go template, or 'json'")

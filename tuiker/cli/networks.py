@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from tuiker.cli.output import InspectPrinter, confirm, each, engine, inspect_each, print_list, table
-from tuiker.engine import TuikerError
 
 
 def cmd_network_create(args) -> int:
@@ -18,17 +17,11 @@ NETWORK_HEADER = {"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope
 
 
 def cmd_network_ls(args) -> int:
-    found = engine().networks.list()
+    filters: dict[str, list[str]] = {}
     for f in args.filter or []:
         key, _, value = f.partition("=")
-        if key == "name":
-            found = [n for n in found if value in n["Name"]]
-        elif key == "id":
-            found = [n for n in found if n["Id"].startswith(value)]
-        elif key == "driver":
-            found = [n for n in found if n["Driver"] == value]
-        else:
-            raise TuikerError(f"invalid filter {f!r}: use name=, id= or driver=")
+        filters.setdefault(key, []).append(value)
+    found = engine().networks.list(filters)
     if args.quiet:
         for n in found:
             print(n["Id"] if args.no_trunc else n["Id"][:12])
@@ -117,30 +110,11 @@ def cmd_system_df(args) -> int:
     """docker's `system df`: images, containers and local volumes, with what pruning them would free."""
     from tuiker.fmt import human_size
 
-    e = engine()
-    containers = e.containers.list(all=True)
-    images = e.images.list()
-    used_images = {c.config.get("ImageID") for c in containers}
-    image_size = sum(i.size for i in images)
-    image_free = sum(i.size for i in images if i.id not in used_images)
-    written = {c.id: e.containers.size(c)[0] for c in containers}
-    running = [c for c in containers if c.status in ("running", "paused", "restarting")]
-    container_size = sum(written.values())
-    container_free = container_size - sum(written[c.id] for c in running)
-    volumes = e.volumes.usage()
-    volume_size = sum(size for _, _, size in volumes)
-    volume_free = sum(size for _, links, size in volumes if not links)
-
     def reclaimable(free: int, total: int) -> str:
-        return f"{human_size(free)} ({free * 100 // total}%)" if total else human_size(free)
+        return f"{human_size(free, 4)} ({free * 100 // total}%)" if total else human_size(free, 4)
 
-    rows = [["Images", str(len(images)), str(len(used_images & {i.id for i in images})), human_size(image_size),
-             reclaimable(image_free, image_size)],
-            ["Containers", str(len(containers)), str(len(running)), human_size(container_size),
-             reclaimable(container_free, container_size)],
-            ["Local Volumes", str(len(volumes)), str(sum(1 for _, links, _ in volumes if links)),
-             human_size(volume_size), reclaimable(volume_free, volume_size)],
-            ["Build Cache", "0", "0", "0B", "0B"]]
+    rows = [[kind, str(total), str(active), human_size(size, 4), reclaimable(free, size)]
+            for kind, total, active, size, free in engine().disk_usage().rows()]
     table(["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"], rows)
     return 0
 

@@ -7,6 +7,7 @@
     engine.networks.create("app")          # networks.py: create, list, inspect, connect, prune ...
     engine.volumes.create("data")          # volumes.py: create, list, inspect, remove, prune
     engine.builds.build(BuildOptions("."))  # builds.py (build/): a Dockerfile into an image; the cache's prune
+    for event in engine.events(since="10m"):  # docker's events, from every process (runtime/events.py)
 
 Each service stands alone and is given what it needs (the root, the image and network services, the monitor
 client). This package also exports what a user interface needs to show and check things without reaching
@@ -20,12 +21,13 @@ first named (`__getattr__` below)."""
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from tuiker.base import config
 from tuiker.base.config import config_file
 from tuiker.base.config import load as load_config
-from tuiker.base.errors import ConflictError, InvalidArgument, NotFoundError, TuikerError, one_line
+from tuiker.base.errors import ConflictError, ForbiddenError, InvalidArgument, NotFoundError, TuikerError, one_line
 from tuiker.engine.builds import Builds
 from tuiker.engine.containers import LIVE_STATES, Containers, ContainerStartError, RunOptions, status_text
 from tuiker.engine.images import Images, PullResult, PushResult, familiar_name, matches_reference, tag_matches
@@ -40,17 +42,19 @@ from tuiker.runtime.monitor_client import MonitorClient
 
 TYPE_CHECKING = False  # not typing's: importing typing costs ~7 ms on every command
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from tuiker.engine.usage import DiskUsage
     from tuiker.engine.watch import Watcher
 
 __all__ = [
-    "BuildEvent", "BuildOptions", "ConflictError", "IDENTITY_TOKEN_USER", "DEFAULT_NETWORK", "LIVE_STATES",
-    "PSEUDO_NETWORKS", "Container",
-    "ContainerStartError", "Engine", "Image", "InvalidArgument",
+    "BuildEvent", "BuildOptions", "ConflictError", "DEFAULT_NETWORK", "IDENTITY_TOKEN_USER", "LIVE_STATES",
+    "PSEUDO_NETWORKS", "Container", "ContainerStartError", "Engine", "ForbiddenError", "Image", "InvalidArgument",
     "LogReader", "LogRecord", "Network", "NotFoundError", "ProcessRow", "ProcessTable", "Progress", "PullResult",
     "PushResult", "RunOptions", "Sample", "Session", "Snapshot", "StatsSampler", "TuikerError", "Watcher",
     "cgroup_version", "check_network_name", "config_file", "familiar_name", "load_config", "matches_reference",
-    "networks_of", "one_line",
-    "parse_go_duration", "parse_size", "parse_time", "registry_host", "tag_matches", "ports_text", "status_text",
+    "networks_of", "one_line", "parse_go_duration", "parse_size", "parse_time", "ports_text", "registry_host",
+    "status_text", "tag_matches",
 ]
 
 
@@ -67,11 +71,45 @@ class Engine:
         self.containers = Containers(self.root, self.images, self.networks, self.monitor, self.volumes)
         self.builds = Builds(self.root, self.images, self.containers)
 
+    def events(self, since: float | str | None = None, until: float | str | None = None,
+               filters: dict[str, list[str]] | None = None, follow: bool = True,
+               alive: Callable[[], bool] | None = None) -> Iterator[dict]:
+        """docker's events (runtime/events.py: the journal every tuiker process of this root appends to), from
+        `since` to `until`: epoch seconds, or docker's text (`10m`, `1700000000.5`, an RFC 3339 time). Without
+        `since`, from now on (from the journal's start with an `until`, or without `follow`). With `follow`, new
+        ones as they come, until `until` passes or `alive()` turns false. `filters` as docker's (type, event,
+        container, image, network, volume, label, scope): InvalidArgument for a bad one, as for bad times."""
+        from tuiker.runtime import events
+
+        now = time.time()
+        start, end = (_timestamp(v, now, name) for v, name in ((since, "since"), (until, "until")))
+        if start is not None and end is not None and start > end:
+            raise InvalidArgument(f"`since` time ({since}) cannot be after `until` time ({until})")
+        events.check_filters(filters or {})
+        return events.stream(self.root, start, end, filters, follow, alive)
+
     def watch(self) -> Watcher:
         """A watcher whose `poll()` gives a Snapshot of containers, images and networks when any changed."""
         from tuiker.engine.watch import Watcher
 
         return Watcher(self)
+
+    def disk_usage(self, kinds: tuple[str, ...] | None = None) -> DiskUsage:
+        """`system df`'s figures (engine/usage.py): of `kinds` (image, container, volume, build-cache), else all."""
+        from tuiker.engine.usage import KINDS, disk_usage
+
+        return disk_usage(self, kinds or KINDS)
+
+
+def _timestamp(value: float | str | None, now: float, name: str) -> float | None:
+    if value is None or isinstance(value, (int, float)):
+        return value
+    from tuiker.base.times import docker_timestamp
+
+    try:
+        return docker_timestamp(value, now)
+    except ValueError as e:
+        raise InvalidArgument(f"invalid value for {name}: {e}") from None
 
 
 def cgroup_version() -> int:

@@ -28,8 +28,13 @@ class Builds:
     def build(self, opts: BuildOptions, progress: Callable[[BuildEvent], None] | None = None) -> BuildResult:
         """docker build: the image made (and tagged), each step reported to `progress` as it goes."""
         from tuiker.engine.build.builder import Builder
+        from tuiker.image import reference
+        from tuiker.runtime.events import emit
 
-        return Builder(self.images, self.containers, progress).build(opts)
+        result = Builder(self.images, self.containers, progress).build(opts)
+        for tag in result.tags:  # docker's classic builder tells of each tag it gave
+            emit(self.root, "image", "tag", result.image_id, {"name": reference.familiar(tag)})
+        return result
 
     def prune(self) -> tuple[int, list[str], int]:
         """docker builder prune: drop the build cache, then the images of build steps nothing else holds (no tag,

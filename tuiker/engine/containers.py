@@ -16,6 +16,7 @@ from tuiker.base.times import human_duration, parse_time
 from tuiker.engine import networks as netinfo
 from tuiker.engine.stores import open_store
 from tuiker.image import reference
+from tuiker.runtime.events import container_event
 
 TYPE_CHECKING = False  # not typing's: importing typing costs ~7 ms on every command
 if TYPE_CHECKING:
@@ -166,7 +167,9 @@ class Containers:
             # Its volumes and -v host directories are made only now that it is known to be valid, and removed
             # again if writing it fails.
             with self.volumes.provision(config["mounts"]):
-                return self.store.create(config, opts.name)
+                c = self.store.create(config, opts.name)
+        container_event(c, "create")
+        return c
 
     def _config(self, opts: RunOptions, image: Image) -> dict:
         """The container's config.json: the options checked, merged with the image's config by docker's rules."""
@@ -340,8 +343,10 @@ class Containers:
 
     def stop(self, ref: str, timeout: float | None = None) -> None:
         """Its stop signal, then SIGKILL after `timeout` seconds (10); nothing if it does not run."""
-        if self.get(ref).status in LIVE_STATES:
-            self._request("stop", ref, timeout=10 if timeout is None else timeout)
+        c = self.get(ref)
+        if c.status in LIVE_STATES:
+            self._request("stop", c.id, timeout=10 if timeout is None else timeout)
+            container_event(c, "stop")
 
     def kill(self, ref: str, signal: str = "SIGKILL") -> None:
         self._request("kill", ref, signal=signal)
@@ -359,6 +364,7 @@ class Containers:
     def restart(self, ref: str, timeout: float | None = None) -> None:
         self.stop(ref, timeout)
         self.start(ref)
+        container_event(self.get(ref), "restart")
 
     def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
         """Remove it (`force`: kill it first if it runs), with its cgroup, address lease and files; with `volumes`,
@@ -381,6 +387,7 @@ class Containers:
         cg.remove()
         ipam.release(self.root, c.id)  # the monitor released it at the exit; this covers a monitor that died first
         self.store.delete_files(c)
+        container_event(c, "destroy")
         if volumes:
             from tuiker.runtime.volumes import remove_anonymous
 
@@ -391,30 +398,42 @@ class Containers:
         """`cp CONTAINER:SRC DST` (docker's rules, engine/copy.py); `dst` `-` writes a tar to `stdout`."""
         from tuiker.engine.copy import copy_out
 
-        copy_out(self.root, self.get(ref), _container_path(src), dst, archive, follow, stdout)
+        c = self.get(ref)
+        copy_out(self.root, c, _container_path(src), dst, archive, follow, stdout)
+        container_event(c, "archive-path")  # docker's event for a copy out
 
     def copy_to(self, ref: str, src: str, dst: str, archive: bool = False, follow: bool = False,
                 stdin=None) -> None:
         """`cp SRC CONTAINER:DST`; `src` `-` reads a tar from `stdin`."""
         from tuiker.engine.copy import copy_in
 
-        copy_in(self.root, self.get(ref), src, _container_path(dst), archive, follow, stdin)
+        c = self.get(ref)
+        copy_in(self.root, c, src, _container_path(dst), archive, follow, stdin)
+        container_event(c, "extract-to-dir")  # docker's event for a copy in
 
     def commit(self, ref: str, repository: str | None = None, author: str = "", comment: str = "",
                changes: list[str] | None = None, pause: bool = True) -> Image:
         """docker commit: its changes as a new image (engine/snapshot.py), paused meanwhile if it runs."""
         from tuiker.engine.snapshot import commit
 
-        return commit(self, ref, repository, author, comment, changes, pause)
+        image = commit(self, ref, repository, author, comment, changes, pause)
+        container_event(self.get(ref), "commit", comment=comment, imageID=image.id,
+                        **({"imageRef": repository} if repository else {}))
+        return image
 
     def export(self, ref: str, out) -> None:
         """docker export: its root file system as a tar on the binary stream `out`."""
         from tuiker.engine.snapshot import export
 
-        export(self.root, self.get(ref), out)
+        c = self.get(ref)
+        export(self.root, c, out)
+        container_event(c, "export")
 
     def rename(self, ref: str, new_name: str) -> None:
-        self.store.rename(self.get(ref), new_name)
+        c = self.get(ref)
+        old_name = c.name
+        self.store.rename(c, new_name)
+        container_event(c, "rename", oldName="/" + old_name)  # docker's old name keeps its slash
 
     def prune(self) -> list[str]:
         """Remove every container that does not run; their IDs."""

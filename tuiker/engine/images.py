@@ -14,6 +14,7 @@ from tuiker.engine.containers import LIVE_STATES
 from tuiker.engine.stores import open_store
 from tuiker.image import reference
 from tuiker.image.store import Image, Store
+from tuiker.runtime.events import emit
 
 TYPE_CHECKING = False  # not typing's: importing typing costs ~7 ms on every command
 if TYPE_CHECKING:
@@ -74,6 +75,7 @@ class Images:
 
         ref = reference.parse(name)
         image, repo_digest, downloaded = Puller(self.store, progress, login).pull(name, platform)
+        emit(self.root, "image", "pull", reference.familiar(str(ref)), {"name": reference.familiar(ref.name)})
         warning = None if platform else host_arch_warning(self.config(image))
         return PullResult(image, repo_digest, str(ref), downloaded, warning)
 
@@ -89,7 +91,11 @@ class Images:
             ref = reference.parse(name)
             if progress:
                 progress(Progress("", f"Using default tag: {ref.tag}"))
-        return PushResult(str(ref), Pusher(self.store, progress, login).push(str(ref), all_tags))
+        result = PushResult(str(ref), Pusher(self.store, progress, login).push(str(ref), all_tags))
+        for pushed in result.pushed:
+            emit(self.root, "image", "push", reference.familiar(pushed.tag),
+                 {"name": reference.familiar(reference.parse(pushed.tag).name)})
+        return result
 
     def list(self, all: bool = False, filters: dict[str, list[str]] | None = None) -> list[Image]:
         """Newest first; with `all`, the intermediate images of builds too (untagged steps: docker's `images -a`).
@@ -190,7 +196,9 @@ class Images:
         """docker import: a tar file, `-` (`stdin`) or an http://127.0.0.1 URL as a one-layer image."""
         from tuiker.engine.snapshot import import_image
 
-        return import_image(self, source, repository, changes, message, platform, stdin)
+        image = import_image(self, source, repository, changes, message, platform, stdin)
+        emit(self.root, "image", "import", image.id, {"name": image.id})
+        return image
 
     def tag(self, source: str, target: str) -> None:
         image = self.get(source)
@@ -201,8 +209,24 @@ class Images:
         if ref.digest:
             raise InvalidArgument(f"refusing to create a tag with a digest reference: {target}")
         self.store.tag(image.id, f"{ref.name}:{ref.tag}")
+        emit(self.root, "image", "tag", image.id, {"name": reference.familiar(f"{ref.name}:{ref.tag}")})
 
     def remove(self, name: str, force: bool = False) -> list[tuple[str, str]]:
+        """docker rmi (see _remove), with docker's untag and delete events."""
+        image_id = self.get(name).id
+        done = self._remove(name, force)
+        self._removal_events(image_id, done)
+        return done
+
+    def _removal_events(self, image_id: str, done: list[tuple[str, str]]) -> None:
+        """docker names the image's ID in both: an untag per name gone, a delete if the image went."""
+        for what, _ in done:
+            if what == "Untagged":
+                emit(self.root, "image", "untag", image_id, {"name": image_id})
+        if ("Deleted", image_id) in done:
+            emit(self.root, "image", "delete", image_id, {"name": image_id})
+
+    def _remove(self, name: str, force: bool = False) -> list[tuple[str, str]]:
         """docker rmi, with docker's conflicts (daemon/images/image_delete.go). A name that is not the image's
         last is only untagged. The last name of an image a container uses is refused without -f; with -f it is
         untagged, and the image stays (dangling) while a running container uses it. By ID: refused while a
@@ -292,10 +316,12 @@ class Images:
                     image, filters.get("label", []), filters.get("label!", [])):
                 continue
             before = self.layer_bytes()
+            gone = [("Untagged", reference.familiar(tag)) for tag in image.repo_tags]
             for tag in image.repo_tags:
                 self.store.untag(tag)
-                done.append(("Untagged", reference.familiar(tag)))
-            done += self._delete(image)
+            gone += self._delete(image)
+            self._removal_events(image.id, gone)
+            done += gone
             reclaimed += before - self.layer_bytes()
         done += [("Deleted", image_id) for image_id in self.store.remove_damaged_records()]
         before = self.layer_bytes()
@@ -328,12 +354,21 @@ class Images:
             # docker saves the tag that was named, or all of the image's tags when named by ID.
             images.append((image, [tag] if tag else image.repo_tags))
         archive.save(self.store, images, path)
+        for image, _ in images:
+            emit(self.root, "image", "save", image.id, {"name": image.id})
 
     def load(self, path: str) -> list[str]:
         """docker load (docker save, podman save, skopeo archives); the names loaded, or IDs of untagged images."""
         from tuiker.image import archive
 
-        return archive.load(self.store, path)
+        loaded = archive.load(self.store, path)
+        for name in loaded:
+            try:
+                image_id = self.get(name).id
+            except TuikerError:
+                continue
+            emit(self.root, "image", "load", image_id, {"name": image_id})
+        return loaded
 
     def load_stream(self, stream) -> list[str]:
         """load from a binary stream (an API request's body): spooled to a file under the store's tmp/ first

@@ -12,10 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from tuiker.base import names
-from tuiker.base.errors import TuikerError
+from tuiker.base.errors import ConflictError, ForbiddenError, InvalidArgument, TuikerError, from_kind
 from tuiker.engine.stores import open_store
 from tuiker.net import ports as portspec
 from tuiker.net.network import DEFAULT, PSEUDO, Network, NetworkStore, check_name
+from tuiker.runtime.events import emit
 
 TYPE_CHECKING = False  # not typing's: importing typing costs ~7 ms on every command
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ class Networks:
     def _request(self, action: str, **fields) -> dict:
         reply, _ = self.monitor.request({"op": "network", "action": action, **fields})
         if not reply.get("ok"):
-            raise TuikerError(reply.get("error", f"network {action} failed"))
+            raise from_kind(reply.get("kind"), reply.get("error", f"network {action} failed"))
         return reply
 
     def default(self) -> Network:
@@ -65,12 +66,24 @@ class Networks:
 
     # -- the network commands ---------------------------------------------------------------------
 
-    def list(self) -> list[dict]:
-        """Every network as `network inspect` shows it, the default bridge first, then host and none."""
+    def list(self, filters: dict[str, list[str]] | None = None) -> list[dict]:
+        """Every network as `network inspect` shows it, the default bridge first, then host and none; `filters`
+        as docker's (each key's values are alternatives, the keys all apply): name (a part of it), id (a prefix),
+        driver, label (K or K=V), type (custom|builtin), dangling (true|false: no running container on it)."""
         self.default()
         running = self._running_endpoints()
         found = [self._describe(n, running) for n in self.store.list()]
-        return found[:1] + [self._pseudo(name) for name in PSEUDO] + found[1:]
+        found = found[:1] + [self._pseudo(name) for name in PSEUDO] + found[1:]
+        for key, values in (filters or {}).items():
+            if not values:
+                continue
+            test = _NETWORK_FILTERS.get(key)
+            if test is None:
+                raise InvalidArgument(f"invalid filter '{key}'")
+            for value in values:
+                _check_filter(key, value)
+            found = [n for n in found if any(test(n, value) for value in values)]
+        return found
 
     def inspect(self, ref: str) -> dict:
         if ref in PSEUDO:
@@ -83,32 +96,48 @@ class Networks:
         """The new network's ID."""
         check_name(name)
         if self.store.find(name) is not None:
-            raise TuikerError(f"network with name {name} already exists")
-        return self._request("create", name=name, subnet=subnet, gateway=gateway, internal=internal,
-                             labels=labels or {})["id"]
+            raise ConflictError(f"network with name {name} already exists")
+        net_id = self._request("create", name=name, subnet=subnet, gateway=gateway, internal=internal,
+                               labels=labels or {})["id"]
+        emit(self.root, "network", "create", net_id, {**(labels or {}), "name": name, "type": "bridge"})
+        return net_id
 
     def remove(self, ref: str) -> str:
-        if ref in PSEUDO:
-            raise TuikerError(f"{ref} is a pre-defined network and cannot be removed")
-        return self._request("remove", network=self.store.get(ref).id)["id"]
+        if ref in (DEFAULT, *PSEUDO):
+            raise ForbiddenError(f"{ref} is a pre-defined network and cannot be removed")
+        net = self.store.get(ref)
+        net_id = self._request("remove", network=net.id)["id"]
+        emit(self.root, "network", "destroy", net_id, {"name": net.name, "type": "bridge"})
+        return net_id
 
     def connect(self, network: str, container: str, aliases: list[str] | None = None) -> None:
         for alias in aliases or []:
             names.check_alias(alias)
         c = self._records.get(container)
         self._request("connect", network=network, container=c.id, aliases=aliases or [])
+        self._container_event("connect", network, c.id)
 
     def disconnect(self, network: str, container: str) -> None:
-        self._request("disconnect", network=network, container=self._records.get(container).id)
+        cid = self._records.get(container).id
+        self._request("disconnect", network=network, container=cid)
+        self._container_event("disconnect", network, cid)
 
-    def prune(self) -> list[str]:
-        """Remove every user network that no container (running or not) refers to; their names."""
+    def _container_event(self, action: str, ref: str, cid: str) -> None:
+        """docker's network connect/disconnect event: the network as the actor, the container an attribute."""
+        net = self.default() if ref in (DEFAULT, "default") else self.store.find(ref)
+        net_id, name = (net.id, net.name) if net is not None else (ref, ref)
+        emit(self.root, "network", action, net_id, {"container": cid, "name": name, "type": "bridge"})
+
+    def prune(self, labels: list[str] | None = None) -> list[str]:
+        """Remove every user network that no container (running or not) refers to (of those with all of `labels`,
+        K or K=V, if given); their names."""
         used = set()
         for c in self._records.list():
             used.update(networks_of(c))
         gone = []
         for net in self.store.list():
-            if not net.is_default and net.name not in used:
+            if not net.is_default and net.name not in used and all(_has_label(net.data, want)
+                                                                   for want in labels or []):
                 self.remove(net.id)
                 gone.append(net.name)
         return gone
@@ -146,8 +175,12 @@ class Networks:
         import hashlib
 
         nid = hashlib.sha256(f"{self.root}:{name}".encode()).hexdigest()
-        return {"Name": name, "Id": nid, "Created": "", "Scope": "local", "Driver": "host" if name == "host"
-                else "null", "EnableIPv6": False, "IPAM": {"Driver": "default", "Options": {}, "Config": []},
+        # made with the root, as docker's are with the daemon: the default bridge's time (clients parse it)
+        default = self.store.find(DEFAULT)
+        created = default.data.get("Created") if default else None
+        return {"Name": name, "Id": nid, "Created": created or "0001-01-01T00:00:00Z", "Scope": "local",
+                "Driver": "host" if name == "host" else "null", "EnableIPv6": False,
+                "IPAM": {"Driver": "default", "Options": {}, "Config": []},
                 "Internal": False, "Attachable": False, "Ingress": False, "ConfigFrom": {"Network": ""},
                 "ConfigOnly": False, "Containers": {}, "Options": {}, "Labels": {}}
 
@@ -189,6 +222,30 @@ class Networks:
             bindings = {}  # docker: published ports are discarded with --network host (and mean nothing with none)
         return {"NetworkMode": mode, "PortBindings": bindings, "PublishAllPorts": bool(publish_all) and mode not in
                 PSEUDO, "ExposedPorts": exposed, "EndpointsConfig": endpoints}
+
+
+def _has_label(network: dict, want: str) -> bool:
+    key, sep, value = want.partition("=")
+    labels = network.get("Labels") or {}
+    return key in labels and (not sep or labels[key] == value)
+
+
+def _check_filter(key: str, value: str) -> None:
+    if key == "type" and value not in ("custom", "builtin"):
+        raise InvalidArgument(f"invalid filter: 'type'='{value}'")
+    if key == "dangling" and value not in ("true", "false", "1", "0"):
+        raise InvalidArgument(f"invalid filter 'dangling={value}'")
+
+
+_NETWORK_FILTERS = {
+    "name": lambda n, v: v in n["Name"],
+    "id": lambda n, v: n["Id"].startswith(v),
+    "driver": lambda n, v: n["Driver"] == v,
+    "label": _has_label,
+    "type": lambda n, v: (n["Name"] in (DEFAULT, *PSEUDO)) == (v == "builtin"),
+    # docker: dangling networks are user networks without an endpoint (a running container on them).
+    "dangling": lambda n, v: (n["Name"] not in (DEFAULT, *PSEUDO) and not n["Containers"]) == (v in ("true", "1")),
+}
 
 
 # -- a container's network, for inspect, ps, port and stats ------------------------------------------

@@ -7,7 +7,7 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
-from tuiker.base.errors import NotFoundError, TuikerError
+from tuiker.base.errors import ConflictError, InvalidArgument, NotFoundError
 from tuiker.engine.stores import open_store
 
 TYPE_CHECKING = False
@@ -40,13 +40,17 @@ class Volumes:
 
     def create(self, name: str | None = None, labels: dict[str, str] | None = None,
                driver: str = "local", options: dict[str, str] | None = None) -> Volume:
-        """A new volume (anonymous without `name`); an existing one of that name as it is, as docker's create."""
+        """A new volume (anonymous without `name`: docker labels it so, and `volume prune` without -a takes it); an
+        existing one of that name as it is, as docker's create."""
         if driver != "local":
-            raise TuikerError(f"error looking up volume plugin {driver}: plugin {driver!r} not found")
+            # docker's answer (404) for a driver no plugin provides
+            raise NotFoundError(f'{f"create {name}: " if name else ""}error looking up volume plugin {driver}:'
+                                f' plugin "{driver}" not found')
         if options:
-            raise TuikerError("volume options (-o) are not supported: local volumes here are plain directories")
+            raise InvalidArgument("volume options (-o) are not supported: local volumes here are plain directories")
         with self.store.lock():
-            return self.store.create(name, labels if labels is not None else {}, {} if name else None)[0]
+            return self.store.create(name, labels if labels is not None else {}, {} if name else None,
+                                     anonymous=not name)[0]
 
     def get(self, name: str) -> Volume:
         return self.store.get(name)
@@ -62,7 +66,7 @@ class Volumes:
             key, _, value = f.partition("=")
             if key == "dangling":
                 if value not in ("true", "false", "1", "0"):
-                    raise TuikerError(f"invalid filter 'dangling={value}'")
+                    raise InvalidArgument(f"invalid filter 'dangling={value}'")
                 used = used if used is not None else self._used()
                 want = value in ("true", "1")
                 found = [v for v in found if (v["Name"] not in used) == want]
@@ -74,7 +78,7 @@ class Volumes:
             elif key == "driver":
                 found = [v for v in found if v["Driver"] == value]
             else:
-                raise TuikerError(f"invalid filter '{key}'")
+                raise InvalidArgument(f"invalid filter '{key}'")
         return found
 
     def _used(self) -> set[str]:
@@ -101,7 +105,7 @@ class Volumes:
                 raise
             using = users(self._containers(), name)
             if using:
-                raise TuikerError(f"remove {name}: volume is in use - [{', '.join(using)}]")
+                raise ConflictError(f"remove {name}: volume is in use - [{', '.join(using)}]")
             self.store.delete(name)
 
     def prune(self, all_volumes: bool = False, only: set[str] | None = None) -> tuple[list[str], int]:

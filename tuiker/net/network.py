@@ -29,7 +29,7 @@ import os
 from pathlib import Path
 
 from tuiker.base import config, names
-from tuiker.base.errors import NotFoundError, TuikerError
+from tuiker.base.errors import ConflictError, ForbiddenError, InvalidArgument, NotFoundError, TuikerError
 from tuiker.base.fsutil import atomic_write, flocked, private_dir
 from tuiker.base.times import now_iso
 
@@ -147,7 +147,7 @@ class NetworkStore:
         self._dirs()
         with flocked(self.lock_path):
             if any(n.name == name for n in self.list()) or name in PSEUDO:
-                raise TuikerError(f"network with name {name} already exists")
+                raise ConflictError(f"network with name {name} already exists")
             nid = network_id or os.urandom(32).hex()
             data = {"Id": nid, "Name": name, "Driver": "bridge", "Scope": "local", "Subnet": subnet or "",
                     "Gateway": gateway or "", "Bridge": bridge_name(self.root, nid, name == DEFAULT),
@@ -170,7 +170,7 @@ class NetworkStore:
 def check_name(name: str) -> None:
     """A name `network create` may give: docker's rule (names.py), and none of the pre-defined ones."""
     if name in (DEFAULT, "default", *PSEUDO):
-        raise TuikerError(f"{name} is a pre-defined network and cannot be created")
+        raise ForbiddenError(f"{name} is a pre-defined network and cannot be created")
     names.check_network_name(name)
 
 
@@ -275,17 +275,17 @@ def parse_subnet(subnet: str, gateway: str | None) -> tuple[str, str]:
     try:
         net = ipaddress.ip_network(subnet, strict=True)
     except ValueError as e:
-        raise TuikerError(f"invalid subnet {subnet!r}: {e}") from None
+        raise InvalidArgument(f"invalid subnet {subnet!r}: {e}") from None
     if net.version != 4:
-        raise TuikerError(f"invalid subnet {subnet!r}: only IPv4 subnets are supported")
+        raise InvalidArgument(f"invalid subnet {subnet!r}: only IPv4 subnets are supported")
     if net.prefixlen > 30:
-        raise TuikerError(f"invalid subnet {subnet!r}: it must hold at least a gateway and one container (/30)")
+        raise InvalidArgument(f"invalid subnet {subnet!r}: it must hold at least a gateway and one container (/30)")
     if gateway:
         try:
             gw = ipaddress.ip_address(gateway)
         except ValueError as e:
-            raise TuikerError(f"invalid gateway {gateway!r}: {e}") from None
+            raise InvalidArgument(f"invalid gateway {gateway!r}: {e}") from None
         if gw not in net or gw in (net.network_address, net.broadcast_address):
-            raise TuikerError(f"gateway {gateway} is not a host address of subnet {subnet}")
+            raise InvalidArgument(f"gateway {gateway} is not a host address of subnet {subnet}")
         return str(net), str(gw)
     return str(net), str(net.network_address + 1)

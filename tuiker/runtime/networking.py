@@ -33,7 +33,7 @@ import os
 import sys
 from pathlib import Path
 
-from tuiker.base.errors import NotFoundError, TuikerError
+from tuiker.base.errors import ForbiddenError, InvalidArgument, NotFoundError, TuikerError, error_kind
 from tuiker.base.fsutil import atomic_write, flocked
 from tuiker.net import firewall, hostsfile, ipam, netlink
 from tuiker.net.network import (
@@ -451,7 +451,7 @@ class Networking:
             if action == "gateway":  # --add-host NAME:host-gateway: the default bridge's gateway, made if need be
                 return {"ok": True, "gateway": self.ensure(self.default_network()).gateway}
         except TuikerError as e:
-            return {"ok": False, "error": str(e)}
+            return {"ok": False, "error": str(e), "kind": error_kind(e)}
         return {"ok": False, "error": f"unknown network action {action!r}"}
 
     def create(self, req: dict) -> dict:
@@ -459,13 +459,14 @@ class Networking:
         if req.get("subnet"):
             subnet, gateway = parse_subnet(req["subnet"], req.get("gateway"))
         elif req.get("gateway"):
-            raise TuikerError("--gateway needs --subnet")
+            raise InvalidArgument("--gateway needs --subnet")
         with flocked(HOST_LOCK):  # the check, the definition and the bridge: one step (see _ensure_locked)
             if subnet:
                 taken = [n.subnet for n in self.networks.list() if n.subnet]
                 clash = overlap(subnet, taken + [r for r, _dev in host_routes()])
                 if clash:
-                    raise TuikerError(f"Pool overlaps with other one on this address space: {subnet} overlaps {clash}")
+                    raise ForbiddenError(f"Pool overlaps with other one on this address space: {subnet} overlaps"
+                                         f" {clash}")
             net = self.networks.create(req["name"], subnet, gateway, bool(req.get("internal")), req.get("labels"))
             try:
                 net = self._ensure_locked(net)
@@ -477,12 +478,12 @@ class Networking:
     def remove(self, ref: str) -> dict:
         net = self.networks.get(ref)
         if net.is_default:
-            raise TuikerError(f"{net.name} is a pre-defined network and cannot be removed")
+            raise ForbiddenError(f"{net.name} is a pre-defined network and cannot be removed")
         users = [e["name"] for e in self.active.values()
                  if any(n["NetworkID"] == net.id for n in e["settings"]["Networks"].values())]
         if users:
-            raise TuikerError(f"error while removing network: network {net.name} id {net.id} has active endpoints"
-                              f" ({', '.join(sorted(users))})")
+            # docker's text and status (403); the containers are in `network inspect`.
+            raise ForbiddenError(f"error while removing network: network {net.name} id {net.id} has active endpoints")
         self.ready.discard(net.bridge)
         if netlink.link_exists(net.bridge):
             self.nl.delete_link(net.bridge)
@@ -495,13 +496,13 @@ class Networking:
         c = self.store.get(container_ref)
         mode = c.config["HostConfig"].get("NetworkMode", "none")
         if mode in NO_NETWORK:
-            raise TuikerError(f"container {c.name} uses --network {mode}: it cannot join other networks")
+            raise InvalidArgument(f"container {c.name} uses --network {mode}: it cannot join other networks")
         net = self.resolve(ref)
         current = endpoints(c)
         if net.name in current or (net.is_default and "default" in current):
-            raise TuikerError(f"endpoint with name {c.name} already exists in network {net.name}")
+            raise ForbiddenError(f"endpoint with name {c.name} already exists in network {net.name}")
         if aliases and net.is_default:
-            raise TuikerError("network-scoped alias is supported only for containers in user defined networks")
+            raise InvalidArgument("network-scoped alias is supported only for containers in user defined networks")
         pid = running.get(c.id)
         entry = self.active.get(c.id)
         if pid and entry is not None:
@@ -536,7 +537,8 @@ class Networking:
         endpoints_config = c.config.setdefault("NetworkingConfig", {}).setdefault("EndpointsConfig", {})
         mode = c.config["HostConfig"].get("NetworkMode", "none")
         if net.name not in endpoints(c):
-            raise TuikerError(f"container {c.name} is not connected to network {net.name}")
+            # docker's text, and its class: a plain error (docker 20.10-25 answer 500)
+            raise TuikerError(f"container {c.id} is not connected to network {net.name}")
         entry = self.active.get(c.id)
         if running.get(c.id) and entry is not None and net.name in entry["settings"]["Networks"]:
             n = entry["settings"]["Networks"].pop(net.name)

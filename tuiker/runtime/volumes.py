@@ -18,8 +18,9 @@ import re
 import time
 from pathlib import Path
 
-from tuiker.base.errors import NotFoundError, TuikerError
+from tuiker.base.errors import InvalidArgument, NotFoundError, TuikerError
 from tuiker.base.fsutil import flocked, private_dir, read_json, write_new
+from tuiker.runtime.events import emit
 
 ANONYMOUS_LABEL = "com.docker.volume.anonymous"
 _NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")
@@ -27,9 +28,9 @@ _NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")
 
 def check_name(name: str) -> str:
     if not _NAME.fullmatch(name):
-        raise TuikerError(f'create {name}: "{name}" includes invalid characters for a local volume name, only'
-                          ' "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory,'
-                          " use absolute path")
+        raise InvalidArgument(f'create {name}: "{name}" includes invalid characters for a local volume name,'
+                              ' only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host'
+                              " directory, use absolute path")
     return name
 
 
@@ -77,6 +78,7 @@ class VolumeStore:
         except BaseException:
             _remove_tree(staging)
             raise
+        emit(self.root.parent, "volume", "create", name, {"driver": "local"})
         return self.get(name), True
 
     def get(self, name: str) -> dict:
@@ -109,6 +111,7 @@ class VolumeStore:
         except FileNotFoundError:
             raise NotFoundError(f"get {name}: no such volume") from None
         _remove_tree(doomed)
+        emit(self.root.parent, "volume", "destroy", name, {"driver": "local"})
 
     def size(self, name: str) -> int:
         """Bytes of the volume's content (docker's `system df -v` SIZE): regular files, hard links once."""

@@ -11,6 +11,7 @@ import os
 
 from tuiker.base.signals import parse_signal
 from tuiker.runtime.containers import Container
+from tuiker.runtime.events import container_event
 from tuiker.runtime.monitor.exec import exec_in
 from tuiker.runtime.monitor.running import Running
 from tuiker.runtime.monitor.server import Client
@@ -50,6 +51,8 @@ def network(sup: Supervisor, client: Client, req: dict) -> None:
 # -- a container's ---------------------------------------------------------------------------------
 
 def start(sup: Supervisor, client: Client, req: dict, c: Container, r: Running | None) -> None:
+    if req.get("attach"):
+        container_event(c, "attach")  # docker's `run` attaches, then starts
     if r is None:
         sup.request_start(c, req.get("size"), (client, req))
         return
@@ -64,6 +67,7 @@ def attach(sup: Supervisor, client: Client, req: dict, c: Container, r: Running 
                                   " start it first"}, close=True)
         return
     sup.server.reply(client, {"ok": True})
+    container_event(c, "attach")
     sup.attach(client, r, req)
 
 
@@ -81,7 +85,7 @@ def stop(sup: Supervisor, client: Client, req: dict, c: Container, r: Running | 
         _not_running(sup, client, req["op"], c)
         return
     _signal(r, c, req.get("signal") or _stop_signal(c))
-    sup.server.after(float(req.get("timeout", 10)), lambda: r.exited or kill(r.pid))
+    sup.server.after(float(req.get("timeout", 10)), lambda: r.exited or _kill_after_timeout(r, c))
     r.waiters.append(client)
 
 
@@ -129,6 +133,12 @@ def _signal(r: Running, c: Container, sig: str | int) -> None:
     if r.cgroup is not None and c.status == "paused":
         r.cgroup.thaw()  # a frozen process cannot act on its signal
     os.kill(r.pid, number)
+    container_event(c, "kill", signal=number)
+
+
+def _kill_after_timeout(r: Running, c: Container) -> None:
+    kill(r.pid)
+    container_event(c, "kill", signal=9)
 
 
 def pause(sup: Supervisor, client: Client, req: dict, c: Container, r: Running | None) -> None:
@@ -145,6 +155,7 @@ def pause(sup: Supervisor, client: Client, req: dict, c: Container, r: Running |
         c.state.update(Status="running", Paused=False)
         sup.health.begin(c, fresh=False)
         c.write_state()
+    container_event(c, req["op"])
     sup.server.reply(client, {"ok": True}, close=True)
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from tuiker.base.errors import TuikerError
 from tuiker.runtime import spawn
 from tuiker.runtime.containers import Container
+from tuiker.runtime.events import container_event
 from tuiker.runtime.monitor.running import Running
 from tuiker.runtime.monitor.server import Client
 from tuiker.runtime.monitor.setup import Setup
@@ -29,7 +30,14 @@ Started = Callable[["Running | None", "tuple[int, str] | None"], None]
 def exec_in(sup: Supervisor, client: Client, c: Container, target: Running, req: dict) -> None:
     """Run req["cmd"] in `c`, whose first process is `target`; `client` hears of it, and is attached unless the
     request says detach."""
+    exec_id = req.get("exec_id") or os.urandom(32).hex()
+    command = " ".join(req["cmd"])
+    container_event(c, f"exec_create: {command}", execID=exec_id)
+
     def started(r: Running | None, error: tuple[int, str] | None) -> None:
+        if r is not None:
+            container_event(c, f"exec_start: {command}", execID=exec_id)
+            r.on_exit = lambda code: container_event(c, "exec_die", execID=exec_id, exitCode=code)
         if r is None:
             sup.server.reply(client, {"ok": False, "code": error[0], "error": error[1]}, close=True)
         elif req.get("detach"):

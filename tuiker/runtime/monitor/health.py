@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from tuiker.base.times import go_duration, now_iso, parse_time
 from tuiker.runtime.containers import Container
+from tuiker.runtime.events import container_event
 from tuiker.runtime.monitor.exec import launch
 from tuiker.runtime.monitor.running import Running
 from tuiker.runtime.monitor.setup import Setup, kill
@@ -167,6 +168,7 @@ class Health:
             return
         health = c.state.get("Health") if isinstance(c.state.get("Health"), dict) else None
         health = dict(health or {"Status": "starting", "FailingStreak": 0})
+        before = health.get("Status")
         log = list(health.get("Log") or [])[-(MAX_LOG - 1):]
         health["Log"] = [*log, {"Start": started_at, "End": now_iso(), "ExitCode": code, "Output": output}]
         if code == 0:
@@ -181,3 +183,5 @@ class Health:
                 if health["FailingStreak"] >= check.retries:
                     health["Status"] = "unhealthy"
         c.write_state(Health=health)
+        if health["Status"] != before:  # docker tells only of a change
+            container_event(c, f"health_status: {health['Status']}")

@@ -26,6 +26,7 @@ from tuiker.base.errors import TuikerError
 from tuiker.base.times import now_iso
 from tuiker.runtime import cgroups, networking, spawn
 from tuiker.runtime.containers import Container
+from tuiker.runtime.events import container_event, emit, network_events
 from tuiker.runtime.monitor.logs import LogWriter
 from tuiker.runtime.monitor.running import Running, start_time
 from tuiker.runtime.monitor.setup import kill
@@ -137,6 +138,13 @@ def start(sup: Supervisor, c: Container, size: list[int] | None = None) -> None:
                       FinishedAt=c.state.get("FinishedAt", ""), RestartCount=c.state.get("RestartCount", 0))
         trace.mark("watched, state written")
         trace.report()
+        for m in c.config.get("mounts") or []:
+            if m.get("Type") == "volume":  # docker says so for each of its volumes, just before the start
+                emit(sup.root, "volume", "mount", m["Name"], {
+                    "container": c.id, "destination": m["Destination"], "driver": m.get("Driver") or "local",
+                    "propagation": m.get("Propagation", ""), "read/write": str(bool(m.get("RW", True))).lower()})
+        network_events(c, "connect", c.state.get("NetworkSettings"))
+        container_event(c, "start")
         sup.start_finished(c, None)
 
     join = cg.join_self if cg.quick_self_join else None

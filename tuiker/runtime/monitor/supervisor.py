@@ -19,6 +19,7 @@ from tuiker.base import linux
 from tuiker.base.times import now_iso, parse_time
 from tuiker.runtime import cgroups, networking, volumes
 from tuiker.runtime.containers import Container, ContainerStore
+from tuiker.runtime.events import container_event, emit, network_events
 from tuiker.runtime.monitor import start
 from tuiker.runtime.monitor.health import Health
 from tuiker.runtime.monitor.logs import LogWriter
@@ -80,6 +81,7 @@ class Supervisor:
             _remove_cgroup(c)
             c.write_state(Status="exited", ExitCode=255, Pid=0, FinishedAt=now_iso(), NetworkSettings=None,
                           Error="the container's monitor or the host stopped while it ran")
+            container_event(c, "die", exitCode=255)  # found dead: nobody told of it yet
         # Adopt the live containers' networking; drop leases, veths and rules the dead ones left.
         self.net.reconcile([r.container for r in self.running.values() if r.container is not None])
 
@@ -251,6 +253,7 @@ class Supervisor:
             return
         self.running.pop(c.id, None)
         # Its veths, address lease, held ports, DNAT rules and peers' /etc/hosts entries go now (networking.py).
+        network_events(c, "disconnect", c.state.get("NetworkSettings"))
         try:
             self.net.stopped(c)
         except Exception as e:  # noqa: BLE001 - the exit must still be recorded
@@ -263,11 +266,20 @@ class Supervisor:
         self.health.stop(c)
         c.write_state(Status="exited", ExitCode=code, OOMKilled=oom, Pid=0, FinishedAt=now_iso(),
                       Paused=False, Error="" if known else "exit code unknown: the monitor was restarted")
+        if oom:
+            container_event(c, "oom")
+        container_event(c, "die", exitCode=code, **({"execDuration": str(int(time.time() - ran_from))}
+                                                     if (ran_from := parse_time(started)) else {}))
+        for m in c.config.get("mounts") or []:
+            if m.get("Type") == "volume":
+                emit(self.root, "volume", "unmount", m["Name"], {"container": c.id, "driver": m.get("Driver") or
+                                                                 "local"})
         host = c.config["HostConfig"]
         if host.get("AutoRemove"):
             # Gone before anyone hears of the exit: `run --rm` then returns with nothing left to wait for. Its
             # anonymous volumes go with it, as docker's --rm takes them.
             self.store.delete_files(c)
+            container_event(c, "destroy")
             try:
                 volumes.remove_anonymous(self.root, c, self.store.list())
             except OSError as e:
