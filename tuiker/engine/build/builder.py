@@ -187,6 +187,10 @@ class Builder:
             except BaseException:
                 for removal in self._removals:  # a failed build leaves nothing behind when it returns
                     removal.wait()
+                if self._monitor_start is not None:
+                    # The monitor it began starting is up (its pid file written) before the build returns: one
+                    # that came up later, after its root was cleaned away, would run on alone.
+                    self._monitor_start.join()
                 raise
             finally:
                 import shutil
