@@ -10,6 +10,8 @@ plays the auth part and forwards authorised requests, unchanged, to a real `Regi
   grant=("pull",) only those actions of what was asked (the intersection a token server grants a user who
   may read a repository but not write it).
 - mode="basic": /v2/... wants Basic credentials of one of `users` directly (`WWW-Authenticate: Basic`).
+- refresh_tokens={...}: POST /token also takes OAuth2's refresh-token grant (grant_type=refresh_token with one
+  of these tokens, as docker sends an identity token); without them a POST is refused (405), as before.
 
 Every request is recorded in `seen` so tests can assert the auth flow a client went through.
 """
@@ -69,7 +71,8 @@ def _covers(granted: set[str], needed: str | None) -> bool:
 
 class TokenProxy:
     def __init__(self, registry: Registry, users: dict[str, str] | None = None, mode: str = "bearer",
-                 service: str = SERVICE, expires_in: int = 300, grant: tuple[str, ...] | None = None):
+                 service: str = SERVICE, expires_in: int = 300, grant: tuple[str, ...] | None = None,
+                 refresh_tokens: set[str] | None = None):
         if mode not in ("bearer", "basic"):
             raise ValueError(f"mode must be 'bearer' or 'basic', not {mode!r}")
         if mode == "basic" and not users:
@@ -80,6 +83,7 @@ class TokenProxy:
         self.service = service
         self.expires_in = expires_in
         self.grant = grant
+        self.refresh_tokens = set(refresh_tokens or ())
         self.tokens: dict[str, set[str]] = {}  # token -> scopes granted
         self.seen: list[Seen] = []
         self._lock = threading.Lock()
@@ -196,6 +200,9 @@ class _Handler(BaseHTTPRequestHandler):
         scope_text = " ".join(sorted(scopes)) or None
         auth = self.headers.get("Authorization")
         seen = Seen(self.command, "/token", auth is not None, self._auth_kind(), scope_text, 200)
+        if self.command == "POST" and p.refresh_tokens:
+            self._refresh_grant(seen)
+            return
         if self.command != "GET":
             # Clients that try the OAuth2 POST first fall back to GET on 404/405.
             self._send(405, b"", {"Allow": "GET"}, replace(seen, status=405))
@@ -218,6 +225,24 @@ class _Handler(BaseHTTPRequestHandler):
         body = json.dumps({"token": token, "access_token": token, "expires_in": p.expires_in,
                            "issued_at": "2026-01-01T00:00:00Z"}).encode()
         self._send(200, body, {"Content-Type": "application/json"}, seen)
+
+    def _refresh_grant(self, seen: Seen) -> None:
+        """OAuth2's refresh-token grant (a form body): an access token for the scopes asked for."""
+        p = self.proxy
+        length = int(self.headers.get("Content-Length") or 0)
+        form = parse_qs(self.rfile.read(length).decode()) if length else {}
+        self._body_read = True
+        scopes = {s for joined in form.get("scope", []) for s in joined.split()}
+        seen = replace(seen, auth_kind="refresh_token", scope=" ".join(sorted(scopes)) or None)
+        if form.get("grant_type") != ["refresh_token"] or form.get("refresh_token", [""])[0] not in p.refresh_tokens:
+            self._send(401, b'{"error":"invalid_grant"}\n', {"Content-Type": "application/json"},
+                       replace(seen, status=401))
+            return
+        token = secrets.token_urlsafe(24)
+        with p._lock:
+            p.tokens[token] = scopes
+        body = json.dumps({"access_token": token, "expires_in": p.expires_in, "scope": " ".join(sorted(scopes))})
+        self._send(200, body.encode(), {"Content-Type": "application/json"}, seen)
 
     def _authorised(self, scope: str | None) -> bool:
         p = self.proxy

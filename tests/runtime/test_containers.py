@@ -514,3 +514,77 @@ def test_removing_a_running_container_kills_every_process_in_it(engine, image):
         wait_for(lambda pid=pid: not pid_alive(pid), 5, f"pid {pid} to die")
     assert_nothing_left(engine, c.id)
     assert re.fullmatch(r"[0-9a-f]{64}", c.id)
+
+
+def test_attach_before_start_gets_the_first_byte_and_early_input(engine, image):
+    """attach(next_start=True) on a container that does not run waits for its next start (docker's API attach,
+    which `docker run` sends before the start): nothing it writes first is lost, input sent before it runs is
+    read, and a client that left before the start is simply not there."""
+    c = engine.containers.create(RunOptions(image=image, command=["sh", "-c", "echo first; echo err >&2; exit 4"]))
+    gone_early = engine.containers.attach(c.id, next_start=True)
+    gone_early.close()
+    session = engine.containers.attach(c.id, next_start=True)
+    engine.containers.start(c.id)
+    assert read_stream(session) == (4, "first\n", "err\n")
+    # Attached again while exited: the next start (a restart) streams to it too.
+    session = engine.containers.attach(c.id, next_start=True)
+    engine.containers.start(c.id)
+    assert read_stream(session) == (4, "first\n", "err\n")
+    engine.containers.remove(c.id)
+
+    c = engine.containers.create(RunOptions(image=image, command=["cat"], interactive=True))
+    session = engine.containers.attach(c.id, next_start=True)
+    session.send(b"typed before the start\n")
+    session.close_stdin()
+    engine.containers.start(c.id)
+    assert read_stream(session) == (0, "typed before the start\n", "")
+    engine.containers.remove(c.id)
+
+    # Removed before any start: the attach's stream ends, a wait hears the last exit code.
+    import threading
+
+    c = engine.containers.create(RunOptions(image=image, command=["true"]))
+    session = engine.containers.attach(c.id, next_start=True)
+    codes = []
+    waiter = threading.Thread(target=lambda: codes.append(engine.containers.wait(c.id, next_exit=True)))
+    waiter.start()
+    time.sleep(0.3)  # the wait is with the monitor before the removal
+    engine.containers.remove(c.id)
+    waiter.join(10)
+    assert codes == [0]
+    while not session.done:
+        session.read()
+    assert session.exit_code is None
+    session.close()
+    with pytest.raises(TuikerError, match="cannot attach to a stopped container"):
+        c = engine.containers.create(RunOptions(image=image, command=["true"]))
+        try:
+            engine.containers.attach(c.id)
+        finally:
+            engine.containers.remove(c.id)
+
+
+def test_wait_next_exit_before_start_hears_a_removed_containers_code(engine, image):
+    """wait(next_exit=True) sent before the start (as `docker run --rm` does) gets the exit code of the run that
+    follows, though --rm removes the container at that exit; a start that fails is its exit."""
+    import threading
+
+    c = engine.containers.create(RunOptions(image=image, command=["sh", "-c", "exit 3"], auto_remove=True))
+    codes = []
+    waiter = threading.Thread(target=lambda: codes.append(engine.containers.wait(c.id, next_exit=True)))
+    waiter.start()
+    time.sleep(0.3)  # the wait is with the monitor before the start (it has no reply to show it until the exit)
+    engine.containers.start(c.id)
+    waiter.join(20)
+    assert codes == [3]
+    wait_for(lambda: c.id not in [x.id for x in engine.containers.list(all=True)], 10, "the --rm container to go")
+
+    c = engine.containers.create(RunOptions(image=image, command=["/no/such/program"]))
+    waiter = threading.Thread(target=lambda: codes.append(engine.containers.wait(c.id, next_exit=True)))
+    waiter.start()
+    time.sleep(0.3)
+    with pytest.raises(ContainerStartError):
+        engine.containers.start(c.id)
+    waiter.join(20)
+    assert codes == [3, 127]
+    engine.containers.remove(c.id)

@@ -9,6 +9,7 @@ NotFoundError 404, ConflictError 409, InvalidArgument 400, ForbiddenError 403, t
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -74,6 +75,7 @@ class Request:
         self.headers = handler.headers
         self.responded = False
         self._body: bytes | None = None
+        self._reader: BodyReader | None = None
 
     # -- the query -------------------------------------------------------------------------------------------------
     def query(self, name: str, default: str | None = None) -> str | None:
@@ -126,8 +128,11 @@ class Request:
 
     # -- the body --------------------------------------------------------------------------------------------------
     def body_stream(self) -> BodyReader:
-        """The body as a file-like reader (Content-Length or chunked): for uploads read as they arrive."""
-        return BodyReader(self._handler.rfile, self.headers)
+        """The body as a file-like reader (Content-Length or chunked): for uploads read as they arrive. One
+        reader per request: what a handler left unread is what the server drains after an error."""
+        if self._reader is None:
+            self._reader = BodyReader(self._handler.rfile, self.headers)
+        return self._reader
 
     def body(self) -> bytes:
         if self._body is None:
@@ -211,11 +216,12 @@ class Request:
         return _version_tuple(self.version) >= _version_tuple(version)
 
 
-class BodyReader:
+class BodyReader(io.RawIOBase):
     """A request body, read as it arrives: `Content-Length` bytes, or chunked transfer encoding (the docker CLI
-    sends build contexts and image loads chunked)."""
+    sends build contexts and image loads chunked). A raw stream: io.BufferedReader can wrap it."""
 
     def __init__(self, rfile, headers) -> None:
+        super().__init__()
         self._rfile = rfile
         self._chunked = "chunked" in headers.get("Transfer-Encoding", "").lower()
         self._left = int(headers.get("Content-Length") or 0) if not self._chunked else 0
@@ -385,6 +391,8 @@ class _Handler(BaseHTTPRequestHandler):
             handler, args = self._route(req.method, path)
             req.args = args
             result = handler(self.api, req)
+            if not self.close_connection:  # a body the handler did not want (docker-py's `{}`) is not a request
+                self._drain(req)
             if req.responded:
                 return
             if isinstance(result, Status):
@@ -410,7 +418,7 @@ class _Handler(BaseHTTPRequestHandler):
         # An unread body would be parsed as the next request on this kept-alive connection.
         try:
             if req._body is None and (self.headers.get("Content-Length") or self.headers.get("Transfer-Encoding")):
-                req.body_stream().read()
+                req.body_stream().read()  # the rest of it, if a handler read part
         except Exception:
             self.close_connection = True
 

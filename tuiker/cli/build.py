@@ -19,6 +19,8 @@ class PlainPrinter:
 
     def __call__(self, event) -> None:
         v = event.vertex
+        if event.kind == "container":
+            return  # BuildKit's plain output does not name a step's container
         if event.kind == "step":
             line = ("\n" if self.started else "") + f"#{v} {event.text}"
             self.started = True

@@ -7,7 +7,7 @@ import sys
 
 from tuiker.cli import build, containers
 from tuiker.cli.output import PullPrinter, add_bool_flag, confirm, engine, error, print_list
-from tuiker.engine import TuikerError, familiar_name
+from tuiker.engine import TuikerError, familiar_name, matches_reference, tag_matches
 
 
 def cmd_pull(args) -> int:
@@ -37,7 +37,7 @@ IMAGE_HEADER = {"ID": "IMAGE ID", "Repository": "REPOSITORY", "Tag": "TAG", "Dig
 def cmd_images(args) -> int:
     images = engine().images.list(all=args.all)
     if args.filter_ref:
-        images = [i for i in images if _matches_any(i, args.filter_ref)]
+        images = [i for i in images if matches_reference(i, args.filter_ref)]
     if args.quiet:
         seen = []
         for image in images:
@@ -51,18 +51,20 @@ def cmd_images(args) -> int:
         fmt += "\t{{.Digest}}"  # as docker's NewImageFormat
     need_digest = args.digests or "{{.Digest}}" in (fmt or "")
     columns = ["Repository", "Tag"] + (["Digest"] if args.digests else []) + ["ID", "CreatedSince", "Size"]
-    rows = [row for image in images for row in _image_contexts(image, need_digest, not args.no_trunc)]
+    rows = [row for image in images for row in _image_contexts(image, need_digest, not args.no_trunc, args.filter_ref)]
     return print_list(fmt, columns, IMAGE_HEADER, "*formatter.imageContext", rows)
 
 
-def _image_contexts(image, need_digest: bool, trunc: bool) -> list[dict]:
+def _image_contexts(image, need_digest: bool, trunc: bool, patterns: list[str] | None = None) -> list[dict]:
     """docker's imageContext rows of one image: one per tag (and per digest when digests are shown), a
-    `<none>` one for an untagged image."""
+    `<none>` one for an untagged image; with `patterns` (`images REPOSITORY`), only the tags that match."""
     from tuiker.fmt import ago, go_time, human_size, parse_time
 
     created = parse_time(image.created)
     tags: dict[str, list[str]] = {}
     for t in image.repo_tags:
+        if patterns and not tag_matches(familiar_name(t), patterns):
+            continue
         repo, _, tag = familiar_name(t).rpartition(":")
         tags.setdefault(repo, []).append(tag)
     digests: dict[str, list[str]] = {}
@@ -84,18 +86,6 @@ def _image_contexts(image, need_digest: bool, trunc: bool) -> list[dict]:
         "UniqueSize": "N/A",
     }
     return [{"Repository": repo, "Tag": tag, "Digest": dg, **fields} for repo, tag, dg in names]
-
-
-def _matches_any(image, patterns: list[str]) -> bool:
-    import fnmatch
-
-    names = [familiar_name(t) for t in image.repo_tags]
-    for pattern in patterns:
-        for name in names:
-            repo = name.rsplit(":", 1)[0]
-            if fnmatch.fnmatch(name, pattern) or fnmatch.fnmatch(repo, pattern):
-                return True
-    return False
 
 
 def cmd_rmi(args) -> int:

@@ -30,7 +30,7 @@ from tuiker.base.config import load as load_config
 from tuiker.base.errors import ConflictError, ForbiddenError, InvalidArgument, NotFoundError, TuikerError, one_line
 from tuiker.engine.builds import Builds
 from tuiker.engine.containers import LIVE_STATES, Containers, ContainerStartError, RunOptions, status_text
-from tuiker.engine.images import Images, PullResult, PushResult, familiar_name
+from tuiker.engine.images import Images, PullResult, PushResult, familiar_name, matches_reference, tag_matches
 from tuiker.engine.networks import Networks, networks_of, ports_text
 from tuiker.engine.volumes import Volumes
 from tuiker.image.store import Image
@@ -48,12 +48,13 @@ if TYPE_CHECKING:
     from tuiker.engine.watch import Watcher
 
 __all__ = [
-    "BuildEvent", "BuildOptions", "ConflictError", "DEFAULT_NETWORK", "LIVE_STATES", "PSEUDO_NETWORKS", "Container",
-    "ContainerStartError", "Engine", "ForbiddenError", "Image", "InvalidArgument",
+    "BuildEvent", "BuildOptions", "ConflictError", "DEFAULT_NETWORK", "IDENTITY_TOKEN_USER", "LIVE_STATES",
+    "PSEUDO_NETWORKS", "Container", "ContainerStartError", "Engine", "ForbiddenError", "Image", "InvalidArgument",
     "LogReader", "LogRecord", "Network", "NotFoundError", "ProcessRow", "ProcessTable", "Progress", "PullResult",
     "PushResult", "RunOptions", "Sample", "Session", "Snapshot", "StatsSampler", "TuikerError", "Watcher",
-    "cgroup_version", "check_network_name", "config_file", "familiar_name", "load_config", "networks_of", "one_line",
-    "parse_go_duration", "parse_size", "parse_time", "ports_text", "status_text",
+    "cgroup_version", "check_network_name", "config_file", "familiar_name", "load_config", "matches_reference",
+    "networks_of", "one_line", "parse_go_duration", "parse_size", "parse_time", "ports_text", "registry_host",
+    "status_text", "tag_matches",
 ]
 
 
@@ -134,6 +135,7 @@ def cgroup_version() -> int:
 _LAZY = {"Container": "tuiker.runtime.containers", "BuildOptions": "tuiker.engine.build.builder",
          "BuildEvent": "tuiker.engine.build.builder", "parse_size": "tuiker.runtime.containers",
          "parse_go_duration": "tuiker.base.times", "parse_time": "tuiker.base.times",
+         "IDENTITY_TOKEN_USER": "tuiker.image.credentials", "registry_host": "tuiker.engine.images",
          "Progress": "tuiker.image.pull", "LogReader": "tuiker.engine.logs", "LogRecord": "tuiker.engine.logs",
          "StatsSampler": "tuiker.engine.stats", "Sample": "tuiker.engine.stats",
          "ProcessTable": "tuiker.engine.processes", "ProcessRow": "tuiker.engine.processes",

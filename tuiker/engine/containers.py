@@ -309,7 +309,8 @@ class Containers:
     def _session(self, request: dict, exit_status: int | None) -> Session:
         from tuiker.engine.session import Session
 
-        return Session(self._ask(request, exit_status, keep=True)[1])
+        reply, sock = self._ask(request, exit_status, keep=True)
+        return Session(sock, reply.get("pid"))
 
     def start(self, ref: str) -> None:
         self._ask({"op": "start", "id": self.get(ref).id, "attach": False, "size": None}, 125)
@@ -320,9 +321,12 @@ class Containers:
         return self._session({"op": "start", "id": self.get(ref).id, "attach": True,
                               "size": list(size) if size else None}, 125)
 
-    def attach(self, ref: str, size: tuple[int, int] | None = None) -> Session:
-        """Its console (output from now on, and input if it keeps stdin open); it must be running."""
-        return self._session({"op": "attach", "id": self.get(ref).id, "size": list(size) if size else None}, None)
+    def attach(self, ref: str, size: tuple[int, int] | None = None, next_start: bool = False) -> Session:
+        """Its console (output from now on, and input if it keeps stdin open); it must be running, unless
+        `next_start`: then a container not running is attached from the first byte of its next start, by
+        whoever starts it (the API's attach before start, as `docker run` does it: no early output lost)."""
+        return self._session({"op": "attach", "id": self.get(ref).id, "size": list(size) if size else None,
+                              "next_start": next_start}, None)
 
     def exec(self, ref: str, cmd: list[str], tty: bool = False, interactive: bool = False, detach: bool = False,
              env: list[str] | None = None, workdir: str | None = None, user: str | None = None,
@@ -357,9 +361,11 @@ class Containers:
     def unpause(self, ref: str) -> None:
         self._request("unpause", ref)
 
-    def wait(self, ref: str) -> int:
-        """Its exit code, once it has stopped."""
-        return int(self._request("wait", ref).get("exit", 0))
+    def wait(self, ref: str, next_exit: bool = False) -> int:
+        """Its exit code, once it has stopped. With `next_exit`, one that does not run is waited for through its
+        next start to the exit after it (docker's wait?condition=next-exit, sent before the start: the code is
+        heard even when --rm removes it at once)."""
+        return int(self._request("wait", ref, next_exit=next_exit).get("exit", 0))
 
     def restart(self, ref: str, timeout: float | None = None) -> None:
         self.stop(ref, timeout)
@@ -388,6 +394,11 @@ class Containers:
         ipam.release(self.root, c.id)  # the monitor released it at the exit; this covers a monitor that died first
         self.store.delete_files(c)
         container_event(c, "destroy")
+        if self.monitor.alive():  # attaches and waits for its next start end (none runs: nothing to tell)
+            try:
+                self._ask({"op": "removed", "id": c.id, "exit": c.state.get("ExitCode", 0)})
+            except (TuikerError, OSError):
+                pass  # a monitor older than this op, or one that just went: no one is waiting on it then
         if volumes:
             from tuiker.runtime.volumes import remove_anonymous
 

@@ -6,9 +6,10 @@ Heavy modules (requests, the pull and archive code) are imported inside the meth
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
-from tuiker.base.errors import TuikerError
+from tuiker.base.errors import ConflictError, InvalidArgument, TuikerError
 from tuiker.engine.containers import LIVE_STATES
 from tuiker.engine.stores import open_store
 from tuiker.image import reference
@@ -66,19 +67,22 @@ class Images:
             self._containers = open_store(ContainerStore, self.root)
         return self._containers
 
-    def pull(self, name: str, platform: str | None = None, progress=None) -> PullResult:
-        """Pull `name`; `progress` is called with each Progress (a layer's, or the image's with id "")."""
+    def pull(self, name: str, platform: str | None = None, progress=None,
+             login: tuple[str, str] | None = None) -> PullResult:
+        """Pull `name`; `progress` is called with each Progress (a layer's, or the image's with id "").
+        `login`: (user, password) for the registry, instead of the stored ones (an API client's X-Registry-Auth)."""
         from tuiker.image.pull import Puller, host_arch_warning
 
         ref = reference.parse(name)
-        image, repo_digest, downloaded = Puller(self.store, progress).pull(name, platform)
+        image, repo_digest, downloaded = Puller(self.store, progress, login).pull(name, platform)
         emit(self.root, "image", "pull", reference.familiar(str(ref)), {"name": reference.familiar(ref.name)})
         warning = None if platform else host_arch_warning(self.config(image))
         return PullResult(image, repo_digest, str(ref), downloaded, warning)
 
-    def push(self, name: str, all_tags: bool = False, progress=None) -> PushResult:
+    def push(self, name: str, all_tags: bool = False, progress=None,
+             login: tuple[str, str] | None = None) -> PushResult:
         """docker push: the tag `name` names (`latest` when it names none: said through `progress`, as
-        docker's CLI says it), or with `all_tags` every tag of its repository."""
+        docker's CLI says it), or with `all_tags` every tag of its repository; `login` as for pull."""
         from tuiker.image.pull import Progress
         from tuiker.image.push import Pusher
 
@@ -87,19 +91,57 @@ class Images:
             ref = reference.parse(name)
             if progress:
                 progress(Progress("", f"Using default tag: {ref.tag}"))
-        result = PushResult(str(ref), Pusher(self.store, progress).push(str(ref), all_tags))
+        result = PushResult(str(ref), Pusher(self.store, progress, login).push(str(ref), all_tags))
         for pushed in result.pushed:
             emit(self.root, "image", "push", reference.familiar(pushed.tag),
                  {"name": reference.familiar(reference.parse(pushed.tag).name)})
         return result
 
-    def list(self, all: bool = False) -> list[Image]:
-        """Newest first; with `all`, the intermediate images of builds too (untagged steps: docker's `images -a`)."""
+    def list(self, all: bool = False, filters: dict[str, list[str]] | None = None) -> list[Image]:
+        """Newest first; with `all`, the intermediate images of builds too (untagged steps: docker's `images -a`).
+        `filters` as docker's: dangling=true|false, label=K or K=V (all must match), reference=PATTERN (any),
+        before=IMAGE, since=IMAGE."""
         images = self.store.list_images()
         if not all:
             hidden = self.build_intermediates()
             images = [i for i in images if i.repo_tags or i.id not in hidden]
+        if filters:
+            images = self._filtered(images, filters)
         return sorted(images, key=lambda i: i.created, reverse=True)
+
+    def _filtered(self, images: list[Image], filters: dict[str, list[str]]) -> list[Image]:
+        from tuiker.base.times import parse_time
+
+        _check_filters(filters, ("dangling", "label", "reference", "before", "since"))
+        dangling = _dangling(filters)
+        if dangling is not None:
+            images = [i for i in images if bool(i.repo_tags) != dangling]
+        if filters.get("reference"):
+            images = [i for i in images if matches_reference(i, filters["reference"])]
+        if filters.get("label"):
+            images = [i for i in images if self._has_labels(i, filters["label"])]
+        for key, newer in (("before", False), ("since", True)):
+            for name in filters.get(key, []):
+                edge = parse_time(self.get(name).created) or 0
+                images = [i for i in images if ((parse_time(i.created) or 0) > edge) == newer
+                          and (parse_time(i.created) or 0) != edge]
+        return images
+
+    def labels(self, image: Image) -> dict[str, str]:
+        """The image's labels (its config's Config.Labels)."""
+        try:
+            return self.config(image).get("config", {}).get("Labels") or {}
+        except (OSError, ValueError, TuikerError):
+            return {}
+
+    def _has_labels(self, image: Image, wanted: list[str], negated: list[str] = ()) -> bool:
+        labels = self.labels(image)
+
+        def has(item: str) -> bool:
+            key, sep, value = item.partition("=")
+            return key in labels and (not sep or labels[key] == value)
+
+        return all(has(w) for w in wanted) and not any(has(n) for n in negated)
 
     def build_intermediates(self) -> set[str]:
         """The images of build steps that the build cache holds (engine/build/cache.py)."""
@@ -137,6 +179,12 @@ class Images:
             "Metadata": {"ManifestDigest": image.manifest_digest, "ManifestMediaType": image.manifest_media_type},
         }
 
+    def layer_dirs(self, name: str) -> dict[str, str]:
+        """docker's GraphDriver.Data of an image: its top layer's directory, and the ones below it, top first."""
+        image = self.get(name)
+        dirs = [str(self.store.layer_dir(d) / "diff") for d in reversed(image.layers)]
+        return {**({"UpperDir": dirs[0]} if dirs else {}), **({"LowerDir": ":".join(dirs[1:])} if dirs[1:] else {})}
+
     def history(self, name: str) -> list[dict]:
         """docker history's rows, newest first (engine/snapshot.py)."""
         from tuiker.engine.snapshot import history
@@ -154,9 +202,12 @@ class Images:
 
     def tag(self, source: str, target: str) -> None:
         image = self.get(source)
-        ref = reference.parse(target)
+        try:
+            ref = reference.parse(target)
+        except TuikerError as e:
+            raise InvalidArgument(str(e)) from None
         if ref.digest:
-            raise TuikerError(f"refusing to create a tag with a digest reference: {target}")
+            raise InvalidArgument(f"refusing to create a tag with a digest reference: {target}")
         self.store.tag(image.id, f"{ref.name}:{ref.tag}")
         emit(self.root, "image", "tag", image.id, {"name": reference.familiar(f"{ref.name}:{ref.tag}")})
 
@@ -187,8 +238,8 @@ class Images:
         if image_id is None:
             image = store.resolve(name)
             if not force and not _one_repository(image):
-                raise TuikerError(f"conflict: unable to delete {image.short_id} (must be forced) - image is"
-                                  " referenced in multiple repositories")
+                raise ConflictError(f"conflict: unable to delete {image.short_id} (must be forced) - image is"
+                                    " referenced in multiple repositories")
             self._refuse_delete(image, force)
             done = []
             for tag in image.repo_tags:
@@ -199,8 +250,8 @@ class Images:
         if not force and _one_repository(image):
             using = self._containers_using(image.id)
             if using:
-                raise TuikerError(f'conflict: unable to remove repository reference "{name}" (must force) -'
-                                  f" container {using[0].short_id} is using its referenced image {image.short_id}")
+                raise ConflictError(f'conflict: unable to remove repository reference "{name}" (must force) -'
+                                    f" container {using[0].short_id} is using its referenced image {image.short_id}")
         ref = reference.parse(name)
         if ref.digest:
             store.forget_repo_digest(image.id, f"{ref.name}@{ref.digest}")
@@ -227,27 +278,42 @@ class Images:
         """docker's delete conflicts: a running container's image cannot go, a stopped one's only with -f."""
         using = self._containers_using(image.id)
         if using and using[0].status in LIVE_STATES:
-            raise TuikerError(f"conflict: unable to delete {image.short_id} (cannot be forced) - image is being"
-                              f" used by running container {using[0].short_id}")
+            raise ConflictError(f"conflict: unable to delete {image.short_id} (cannot be forced) - image is"
+                                f" being used by running container {using[0].short_id}")
         if using and not force:
-            raise TuikerError(f"conflict: unable to delete {image.short_id} (must be forced) - image is being"
-                              f" used by stopped container {using[0].short_id}")
+            raise ConflictError(f"conflict: unable to delete {image.short_id} (must be forced) - image is"
+                                f" being used by stopped container {using[0].short_id}")
 
     def _delete(self, image: Image) -> list[tuple[str, str]]:
         done = [("Untagged", reference.familiar(d)) for d in image.repo_digests]
         layers = self.store.delete_image(image.id)
         return done + [("Deleted", image.id)] + [("Deleted", d) for d in layers]
 
-    def prune(self, all_images: bool = False) -> tuple[list[tuple[str, str]], int]:
+    def prune(self, all_images: bool = False, filters: dict[str, list[str]] | None = None
+              ) -> tuple[list[tuple[str, str]], int]:
         """Remove dangling images (no tag), or with `all_images` every image no container uses; images no
         container uses only, in both cases, as docker (and damaged image records, which nothing can use).
+        `filters` as docker's image prune: dangling=false (as `all_images`), until=TIME (created before: unix
+        seconds, RFC 3339 or a Go duration ago), label=K[=V] / label!=K[=V].
         Returns what went ("Untagged"|"Deleted", what) and the bytes reclaimed."""
+        from tuiker.base.times import parse_time
+
+        filters = filters or {}
+        _check_filters(filters, ("dangling", "until", "label", "label!"))
+        if _dangling(filters) is False:
+            all_images = True
+        until = min((_timestamp(v) for v in filters.get("until", [])), default=None)
         done: list[tuple[str, str]] = []
         reclaimed = 0
         used = {c.config.get("ImageID") for c in self._records.list()}
         used |= self.build_intermediates()  # the build cache's steps: `builder prune` removes them
         for image in self.store.list_images():
             if (image.repo_tags and not all_images) or image.id in used:
+                continue
+            if until is not None and (parse_time(image.created) or 0) >= until:
+                continue
+            if (filters.get("label") or filters.get("label!")) and not self._has_labels(
+                    image, filters.get("label", []), filters.get("label!", [])):
                 continue
             before = self.layer_bytes()
             gone = [("Untagged", reference.familiar(tag)) for tag in image.repo_tags]
@@ -304,17 +370,36 @@ class Images:
             emit(self.root, "image", "load", image_id, {"name": image_id})
         return loaded
 
+    def load_stream(self, stream) -> list[str]:
+        """load from a binary stream (an API request's body): spooled to a file under the store's tmp/ first
+        (the archive is read out of order), which goes when the load ends, or with the store's next sweep."""
+        import shutil
+
+        path = self.store.tmp_path("-load")
+        try:
+            with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600), "wb") as f:
+                shutil.copyfileobj(stream, f, 1 << 20)
+            return self.load(str(path))
+        finally:
+            path.unlink(missing_ok=True)
+
     # -- registries --------------------------------------------------------------------------------
 
     def login(self, server: str | None, username: str, password: str) -> str:
         """Check the credentials with the registry, then store them; the file they went to."""
         from tuiker.image import credentials
+
+        host = self.check_login(server, username, password)
+        return str(credentials.store(host, username, password))
+
+    def check_login(self, server: str | None, username: str, password: str) -> str:
+        """Check the credentials with the registry (docker's /auth: nothing is stored); the registry's host."""
         from tuiker.image.registry import RegistryClient
 
         host = registry_host(server)
         RegistryClient(reference.DOCKER_HUB_API_HOST if host == "docker.io" else host,
                        login=(username, password)).ping()
-        return str(credentials.store(host, username, password))
+        return host
 
     def logout(self, server: str | None) -> bool:
         """Forget the credentials of `server` (Docker Hub when None); False if there were none."""
@@ -339,6 +424,54 @@ def familiar_name(name: str, default_tag: bool = False) -> str:
         return reference.familiar(str(reference.parse(name)) if default_tag else name)
     except TuikerError:
         return name
+
+
+def matches_reference(image: Image, patterns: list[str]) -> bool:
+    """docker's reference filter: a familiar name (`busybox:latest`) or its repository matches a glob."""
+    return any(tag_matches(reference.familiar(t), patterns) for t in image.repo_tags)
+
+
+def tag_matches(name: str, patterns: list[str]) -> bool:
+    """One familiar tag (`busybox:latest`) or digest reference (`busybox@sha256:...`) against docker's reference
+    filter: it or its repository matches."""
+    import fnmatch
+
+    repo = name.split("@", 1)[0] if "@" in name else name.rsplit(":", 1)[0]
+    return any(fnmatch.fnmatch(name, pattern) or fnmatch.fnmatch(repo, pattern) for pattern in patterns)
+
+
+def _check_filters(filters: dict[str, list[str]], known: tuple[str, ...]) -> None:
+    for key in filters:
+        if key not in known:
+            raise InvalidArgument(f"invalid filter '{key}'")
+
+
+def _dangling(filters: dict[str, list[str]]) -> bool | None:
+    values = {v.lower() for v in filters.get("dangling", [])}
+    if not values:
+        return None
+    if not values <= {"true", "1", "false", "0"} or len({v in ("true", "1") for v in values}) > 1:
+        raise InvalidArgument(f"invalid filter 'dangling={','.join(sorted(values))}'")
+    return values.pop() in ("true", "1")
+
+
+def _timestamp(value: str) -> float:
+    """docker's filter times: unix seconds (with a fraction), RFC 3339, or a Go duration before now."""
+    import time
+
+    from tuiker.base.times import parse_go_duration, parse_time
+
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    when = parse_time(value)
+    if when is not None:
+        return when
+    try:
+        return time.time() - parse_go_duration(value) / 1e9
+    except ValueError:
+        raise InvalidArgument(f"invalid filter 'until={value}': not a timestamp or a duration") from None
 
 
 def _one_repository(image: Image) -> bool:

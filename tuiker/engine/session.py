@@ -5,6 +5,7 @@ monitor's frames on its socket (runtime/monitor_client.py): one kind byte, a len
 from __future__ import annotations
 
 import json
+import threading
 
 from tuiker.runtime.monitor_client import CLOSE_STDIN, EXIT, RESIZE, STDERR, STDIN, STDOUT, frame, split_frames
 
@@ -18,8 +19,10 @@ class Session:
     sends (a socket is safe for one reader and one writer). `done` once the process exited (`exit_code`) or
     the monitor went away (`exit_code` None). `fileno()` lets a selector wait on it."""
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, pid: int | None = None) -> None:
         self._sock = sock
+        self._send_lock = threading.Lock()  # input and resizes may come from two threads: frames whole
+        self.pid = pid  # the process's (host) pid when the monitor said which
         self._buffer = bytearray()
         self.done = False
         self.exit_code: int | None = None
@@ -40,13 +43,15 @@ class Session:
         # The monitor hangs up once the process has ended and its exit is sent: input that comes later (the end
         # of a /dev/null stdin, a paste) has no one to read it, and the exit code is still on the stream to read.
         try:
-            self._sock.sendall(data)
+            with self._send_lock:
+                self._sock.sendall(data)
         except BrokenPipeError:
             pass
 
     def resize(self, rows: int, columns: int) -> None:
         """The terminal's new size (its pty gets it, and the process a SIGWINCH)."""
-        self._sock.sendall(frame(RESIZE, json.dumps([rows, columns]).encode()))
+        with self._send_lock:
+            self._sock.sendall(frame(RESIZE, json.dumps([rows, columns]).encode()))
 
     def read(self) -> list[tuple[str, bytes]]:
         """Waits for output: ("stdout" | "stderr", bytes) chunks, in order; [] once done."""

@@ -84,6 +84,7 @@ def commit(containers: Containers, ref: str, repository: str | None = None, auth
                  **({"comment": comment} if comment else {}), **({"empty_layer": True} if empty else {})}
         doc = {
             "architecture": base_doc.get("architecture", ""), **({"author": author} if author else {}),
+            **({"comment": comment} if comment else {}),  # docker's image Comment: the commit message
             "config": config, "created": created, "history": [*(base_doc.get("history") or []), entry],
             "os": base_doc.get("os", "linux"), "rootfs": None,
             **({"variant": base_doc["variant"]} if base_doc.get("variant") else {}),

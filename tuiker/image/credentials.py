@@ -19,6 +19,9 @@ from tuiker.base.fsutil import atomic_write
 
 # Docker Hub's credentials live under this legacy key, not under docker.io.
 DOCKER_HUB_KEY = "https://index.docker.io/v1/"
+# docker's convention: credentials with this user name hold an identity token (an OAuth2 refresh token), not a
+# password; the registry client trades it at the token server (registry.py).
+IDENTITY_TOKEN_USER = "<token>"
 
 
 def config_path() -> Path:

@@ -230,15 +230,17 @@ def _registry_chunks(client: RegistryClient, repository: str, digest: str) -> Ca
 
 
 class Puller:
-    def __init__(self, store: Store, progress: ProgressFn | None = None) -> None:
+    def __init__(self, store: Store, progress: ProgressFn | None = None,
+                 login: tuple[str, str] | None = None) -> None:
         self.store = store
         self.progress = progress or (lambda p: None)
+        self.login = login  # (user, password) the caller was given; None: the stored credentials
 
     def pull(self, name: str, platform: str | None = None) -> tuple[Image, str, bool]:
         """Pull `name`; returns (image, repo digest, whether anything new was stored)."""
         ref = refs.parse(name)
         want = manifest.parse_platform(platform) if platform else manifest.host_platform()
-        client = RegistryClient(ref.api_host)
+        client = RegistryClient(ref.api_host, login=self.login)
         fetched = client.get_manifest(ref.repository, ref.pull_reference)
         repo_digest = fetched.digest
         document = manifest.load_json(fetched.body, "manifest")

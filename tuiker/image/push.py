@@ -48,9 +48,11 @@ class _Plan:
 
 
 class Pusher:
-    def __init__(self, store: Store, progress: ProgressFn | None = None) -> None:
+    def __init__(self, store: Store, progress: ProgressFn | None = None,
+                 login: tuple[str, str] | None = None) -> None:
         self.store = store
         self.progress = progress or (lambda p: None)
+        self.login = login  # (user, password) the caller was given; None: the stored credentials
 
     def push(self, name: str, all_tags: bool = False) -> list[Pushed]:
         """Push the tag `name` names (`latest` when it names none), or with `all_tags` every tag of its
@@ -73,7 +75,7 @@ class Pusher:
         # The lease keeps garbage collection (an `rmi` meanwhile) from taking blobs while they are sent.
         with self.store.lease():
             plans = [(tag, self._plan(tag, tags[tag])) for tag in wanted]
-            client = RegistryClient(ref.api_host)
+            client = RegistryClient(ref.api_host, login=self.login)
             self.progress(Progress("", f"The push refers to repository [{ref.name}]"))
             return [self._push_tag(client, ref, tag, plan) for tag, plan in plans]
 

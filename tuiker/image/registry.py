@@ -141,7 +141,14 @@ class RegistryClient:
             query["scope"] = scope.split()
         auth = self.login if self.login else None
         try:
-            resp = self.session.get(realm, params=query, auth=auth, timeout=TIMEOUT, stream=True)
+            if auth and auth[0] == credentials.IDENTITY_TOKEN_USER:
+                # An identity token: OAuth2's refresh-token grant, as docker sends it (distribution's token spec).
+                form = {"grant_type": "refresh_token", "refresh_token": auth[1], "client_id": "docker",
+                        **({"service": params["service"]} if params.get("service") else {}),
+                        **({"scope": scope} if scope else {})}
+                resp = self.session.post(realm, data=form, timeout=TIMEOUT, stream=True)
+            else:
+                resp = self.session.get(realm, params=query, auth=auth, timeout=TIMEOUT, stream=True)
         except requests.RequestException as e:
             raise RegistryError(f"{self.host}: cannot reach token server {realm}: {_reason(e)}") from e
         if resp.status_code != 200:

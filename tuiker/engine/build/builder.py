@@ -33,6 +33,8 @@ from tuiker.engine.build.cache import BuildCache
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import BinaryIO
+
     from tuiker.engine.build.context import BuildContext
     from tuiker.engine.build.dockerfile import Dockerfile, Instruction, Stage
     from tuiker.engine.containers import Containers
@@ -53,7 +55,8 @@ class BuildOptions:
     def __init__(self, context: str, dockerfile: str | None = None, tags: list[str] | None = None,
                  build_args: dict[str, str | None] | None = None, target: str | None = None, no_cache: bool = False,
                  pull: bool = False, labels: dict[str, str] | None = None, platform: str | None = None,
-                 network: str = "bridge") -> None:
+                 network: str = "bridge", stdin: BinaryIO | None = None,
+                 logins: dict[str, tuple[str, str]] | None = None) -> None:
         self.context = context
         self.dockerfile = dockerfile
         self.tags = tags or []
@@ -64,6 +67,10 @@ class BuildOptions:
         self.labels = labels or {}
         self.platform = platform
         self.network = network
+        self.stdin = stdin  # what context "-" is read from (default: the process's stdin; the API: the body)
+        # Registry host -> (user, password) for pulling base images, instead of the stored credentials (the API's
+        # X-Registry-Config).
+        self.logins = logins or {}
 
 
 class BuildEvent:
@@ -71,10 +78,11 @@ class BuildEvent:
       step    a vertex starts: `text` is its title (`[2/5] RUN make`), `instruction` the Dockerfile's text,
               `number`/`total` its place among the instructions of the stages built (the classic `Step 2/9`)
       output  a line the step printed (`stream` stdout|stderr), `seconds` since the step started
-      cached  the step's result came from the cache
-      done    the step ended, after `seconds`
+      cached  the step's result came from the cache (`image`: that image)
+      done    the step ended, after `seconds` (`image`: the stage's image after it, "" for none yet)
       error   the step failed: `text` says why
       info    a line about the step (`writing image sha256:...`)
+      container  a RUN step's container was made: `text` is its ID (the classic builder's `Running in`)
     `vertex` numbers the steps as `--progress=plain` prints them (#1, #2 ...)."""
 
     __slots__ = ("kind", "vertex", "text", "instruction", "number", "total", "stream", "seconds", "image")
@@ -164,7 +172,7 @@ class Builder:
             try:
                 vertex = self._start("[internal] load build definition from " + (opts.dockerfile or "Dockerfile"))
                 try:
-                    ctx = open_context(opts.context, opts.dockerfile, work)
+                    ctx = open_context(opts.context, opts.dockerfile, work, opts.stdin)
                     dockerfile = self._parse(ctx)
                 except TuikerError as e:
                     self._emit(BuildEvent("error", vertex, str(e)))
@@ -179,6 +187,10 @@ class Builder:
             except BaseException:
                 for removal in self._removals:  # a failed build leaves nothing behind when it returns
                     removal.wait()
+                if self._monitor_start is not None:
+                    # The monitor it began starting is up (its pid file written) before the build returns: one
+                    # that came up later, after its root was cleaned away, would run on alone.
+                    self._monitor_start.join()
                 raise
             finally:
                 import shutil
@@ -314,7 +326,7 @@ class Builder:
         title = f"[{label + ' ' if multi else ''}1/{count}] FROM {base}"
         vertex = self._start(title, stage.from_instruction.original)
         triggers = self._from(st, base, built, df, vertex)
-        self._done(vertex)
+        self._done(vertex, st.image_id)
         steps = [(f"ONBUILD {t.original}", t) for t in triggers]
         steps += [(inst.original, inst) for inst in stage.instructions]
         for position, (text, inst) in enumerate(steps, start=2):
@@ -377,7 +389,8 @@ class Builder:
             if p.id == "" or p.status in ("Pull complete", "Already exists"):
                 self._emit(BuildEvent("info", vertex, f"{p.id + ': ' if p.id else ''}{p.status}"))
 
-        return self.images.pull(name, None, progress).image
+        login = self.opts.logins.get(reference.parse(name).registry)
+        return self.images.pull(name, None, progress, login).image
 
     def _layers_of(self, image) -> list[Layer]:
         from tuiker.image.newimage import stored_layers
@@ -403,11 +416,11 @@ class Builder:
         self._emit(BuildEvent("step", self._vertex, title, instruction, self._number, self._total))
         return self._vertex
 
-    def _done(self, vertex: int) -> None:
+    def _done(self, vertex: int, image: str | None = None) -> None:
         if self._cached:
-            self._emit(BuildEvent("cached", vertex))
+            self._emit(BuildEvent("cached", vertex, image=image or ""))
         else:
-            self._emit(BuildEvent("done", vertex, seconds=time.monotonic() - self._step_started))
+            self._emit(BuildEvent("done", vertex, seconds=time.monotonic() - self._step_started, image=image or ""))
 
     def _step(self, st: _StageState, inst: Instruction, title: str, text: str) -> None:
         vertex = self._start(title, text)
@@ -422,7 +435,7 @@ class Builder:
         except BaseException:
             self._emit(BuildEvent("error", vertex, "cancelled"))
             raise
-        self._done(vertex)
+        self._done(vertex, st.image_id)
 
     def _commit(self, st: _StageState, key: str, cfg: dict, created_by: str | None,
                 make_layer: Callable[[], Layer | None] | None = None, author: str | None = None) -> None:
@@ -881,6 +894,7 @@ class Builder:
                           labels={BUILD_LABEL: str(os.getpid())}, no_healthcheck=True, image_volumes=False)
         c = self.containers.create(opts)
         try:
+            self._emit(BuildEvent("container", self._vertex, c.id))
             code = self._stream(c)
             if code != 0:
                 raise TuikerError(f"The command '{' '.join(argv)}' returned a non-zero code: {code}")

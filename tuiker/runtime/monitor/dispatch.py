@@ -48,6 +48,18 @@ def network(sup: Supervisor, client: Client, req: dict) -> None:
     sup.server.reply(client, sup.net.handle(req, running), close=True)
 
 
+def removed(sup: Supervisor, client: Client, req: dict) -> None:
+    """The engine removed a container that did not run: whoever waited for its next start hears it never comes
+    (an attach's stream ends, a wait gets the last exit code)."""
+    for waiting, wait_req in sup.next_start.pop(req.get("id"), []):
+        if wait_req.get("op") == "wait":
+            sup.server.reply(waiting, {"ok": True, "exit": int(req.get("exit") or 0)}, close=True)
+        else:
+            waiting.close_after_flush = True
+            sup.server.flush(waiting)
+    sup.server.reply(client, {"ok": True}, close=True)
+
+
 # -- a container's ---------------------------------------------------------------------------------
 
 def start(sup: Supervisor, client: Client, req: dict, c: Container, r: Running | None) -> None:
@@ -62,6 +74,10 @@ def start(sup: Supervisor, client: Client, req: dict, c: Container, r: Running |
 
 
 def attach(sup: Supervisor, client: Client, req: dict, c: Container, r: Running | None) -> None:
+    if r is None and req.get("next_start"):
+        sup.server.reply(client, {"ok": True, "pending": True})
+        sup.next_start.setdefault(c.id, []).append((client, req))
+        return
     if r is None:
         sup.server.reply(client, {"ok": False, "code": 1, "error": "You cannot attach to a stopped container,"
                                   " start it first"}, close=True)
@@ -72,6 +88,9 @@ def attach(sup: Supervisor, client: Client, req: dict, c: Container, r: Running 
 
 
 def wait(sup: Supervisor, client: Client, req: dict, c: Container, r: Running | None) -> None:
+    if r is None and req.get("next_exit"):
+        sup.next_start.setdefault(c.id, []).append((client, req))  # answered at the exit after its next start
+        return
     if r is None:
         sup.server.reply(client, {"ok": True, "exit": c.state.get("ExitCode", 0)}, close=True)
     else:
@@ -174,6 +193,6 @@ def resize(sup: Supervisor, client: Client, req: dict, c: Container, r: Running 
     sup.server.reply(client, {"ok": True}, close=True)
 
 
-ENGINE_OPS = {"ping": ping, "network": network}
+ENGINE_OPS = {"ping": ping, "network": network, "removed": removed}
 CONTAINER_OPS = {"start": start, "attach": attach, "wait": wait, "stop": stop, "kill": kill_, "pause": pause,
                  "unpause": pause, "exec": exec_, "resize": resize}

@@ -27,7 +27,7 @@ from tuiker.runtime.monitor.running import Running, same_process
 from tuiker.runtime.monitor.server import Client, Server
 from tuiker.runtime.monitor.setup import Setup, Setups
 from tuiker.runtime.monitor.stdio import set_winsize
-from tuiker.runtime.monitor_client import CLOSE_STDIN, EXIT, RESIZE, STDERR, STDIN, STDOUT, frame
+from tuiker.runtime.monitor_client import CLOSE_STDIN, EXIT, RESIZE, STDERR, STDIN, STDOUT, frame, split_frames
 
 
 class Supervisor:
@@ -44,6 +44,9 @@ class Supervisor:
         # and the setup of each (a stop cancels it).
         self.starting: dict[str, list[tuple[Client, dict]]] = {}
         self.start_setups: dict[str, Setup] = {}
+        # Containers not running -> the clients attached to, or waiting for the exit after, their next start
+        # (docker's attach and wait before the start: `docker run` sends both before it starts the container).
+        self.next_start: dict[str, list[tuple[Client, dict]]] = {}
         self.health = Health(self)  # the running containers' health checks
 
     # -- when the monitor starts -------------------------------------------------------------------
@@ -139,6 +142,9 @@ class Supervisor:
                 set_winsize(r.pty, rows, cols)
 
         client.on_frame = on_frame
+        # Input sent while it waited (an attach before the start, a start with attach) came before any handler.
+        for kind, payload in split_frames(client.inbuf):
+            on_frame(kind, payload)
 
     def forget(self, client: Client) -> None:
         """A client went away: nothing more is sent to it."""
@@ -147,6 +153,10 @@ class Supervisor:
                 r.clients.remove(client)
             if client in r.waiters:
                 r.waiters.remove(client)
+        for cid, pending in list(self.next_start.items()):
+            self.next_start[cid] = [p for p in pending if p[0] is not client]
+            if not self.next_start[cid]:
+                del self.next_start[cid]
 
     def output_ready(self, r: Running, fd: int) -> bool:
         """Log what `r` wrote on `fd` and send it to its clients; False once there is nothing more to read now."""
@@ -202,6 +212,17 @@ class Supervisor:
 
     def start_finished(self, c: Container, error: tuple[int, str] | None) -> None:
         self.start_setups.pop(c.id, None)
+        for client, req in self.next_start.pop(c.id, []):
+            if req.get("op") == "wait":
+                if error:  # it could not run: that is its exit, with docker's status for the failure
+                    self.server.reply(client, {"ok": True, "exit": error[0]}, close=True)
+                else:
+                    self.running[c.id].waiters.append(client)
+            elif error:  # nothing ran: the attached client's stream ends without an exit
+                client.close_after_flush = True
+                self.server.flush(client)
+            else:
+                self.attach(client, self.running[c.id], req)
         for client, req in self.starting.pop(c.id, []):
             if error:
                 self.server.reply(client, {"ok": False, "code": error[0], "error": error[1]}, close=True)
