@@ -87,9 +87,6 @@ def compose(api, tmp_path):
     run("down", "-v", "--remove-orphans", "-t", "1", check=False)
 
 
-@pytest.mark.xfail(strict=True, reason="two bugs stop `up` (helper netvol): POST /networks/create refuses "
-                   "Attachable=true (compose sends it), and POST /networks/N/connect after disconnecting a created "
-                   "container from its only network fails 400 'uses --network none: it cannot join other networks'")
 def test_stack_up_use_down(compose, tuiker):
     out = compose("up", "-d")
     assert re.search(rf"Creating {PROJECT}_web_1 \.\.\. done", out), out

@@ -38,7 +38,9 @@ def create(api: Api, req: Request) -> Status:
         if driver in _DOCKER_DRIVERS:
             raise ApiError(400, f"network driver {driver} is not supported: tuiker makes bridge networks only")
         raise ApiError(400, f'plugin "{driver}" not found: tuiker makes bridge networks only')
-    for key in ("EnableIPv6", "Attachable", "Ingress", "ConfigOnly"):
+    # Attachable only matters to swarm's overlay networks: docker accepts it on a local bridge (compose 1.29
+    # always sends it), and so does tuiker.
+    for key in ("EnableIPv6", "Ingress", "ConfigOnly"):
         if body.get(key):
             raise ApiError(400, f"{key} is not supported: tuiker makes local IPv4 bridge networks")
     if (body.get("ConfigFrom") or {}).get("Network"):

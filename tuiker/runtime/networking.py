@@ -495,7 +495,7 @@ class Networking:
     def connect(self, ref: str, container_ref: str, aliases: list[str], running: dict) -> dict:
         c = self.store.get(container_ref)
         mode = c.config["HostConfig"].get("NetworkMode", "none")
-        if mode in NO_NETWORK:
+        if mode in NO_NETWORK and not c.config.get("NetworksDisconnected"):
             raise InvalidArgument(f"container {c.name} uses --network {mode}: it cannot join other networks")
         net = self.resolve(ref)
         current = endpoints(c)
@@ -525,7 +525,9 @@ class Networking:
             self.refresh_hosts({net.id}, skip=None)
             self.write_hosts(c.id, c.dir, entry["hostname"], entry["settings"]["Networks"], entry.get("extra"))
         endpoints_config = c.config.setdefault("NetworkingConfig", {}).setdefault("EndpointsConfig", {})
-        if mode not in endpoints_config:
+        if c.config.pop("NetworksDisconnected", False):
+            c.config["HostConfig"]["NetworkMode"] = net.name  # back on a network: it is the primary one
+        elif mode not in endpoints_config:
             endpoints_config[mode] = {"NetworkID": "", "Aliases": []}
         endpoints_config[net.name] = {"NetworkID": net.id, "Aliases": list(aliases)}
         save_config(self.store, c)
@@ -554,8 +556,11 @@ class Networking:
                 self._try_sync()
         endpoints_config.pop(net.name, None)
         if mode == net.name:
-            # The primary network is gone: the next one becomes primary, or none is left.
+            # The primary network is gone: the next one becomes primary, or none is left. Then, as docker, the
+            # container may still be connected again (compose disconnects and reconnects with its aliases).
             c.config["HostConfig"]["NetworkMode"] = next(iter(endpoints_config), "none")
+            if not endpoints_config:
+                c.config["NetworksDisconnected"] = True
         save_config(self.store, c)
         return {"ok": True}
 
