@@ -226,6 +226,17 @@ class MainScreen(Screen):
         self.details.show(self.containers.selected_container)
         self._update_keys()
 
+    def on_resource_list_vanished(self, message: ResourceList.Vanished) -> None:
+        """The selected item went away: say which is selected now, before a key acts on it."""
+        panel = message.resource_list
+        gone = panel.label(message.gone)
+        if message.moved_to is None:
+            text = f"{gone} is gone"
+        else:
+            row = next(r for r in panel.rows if r.key == message.moved_to)
+            text = f"{gone} is gone: {panel.label(row)} is selected now"
+        self.app.notify(text, title=panel.TITLE, markup=False)
+
     @on(ResourceList.Selected, "#services")
     def _service_selected(self) -> None:
         if self._main_pane == "service-details":

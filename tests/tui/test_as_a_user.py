@@ -1,0 +1,56 @@
+"""issue 15's correctness list: what a lazydocker user found broken, each driven with keys (Pilot) against the
+real engine and real busybox containers."""
+
+from __future__ import annotations
+
+import asyncio
+
+from test_actions import SIZE, select
+from tuihelpers import new_app, notifications, row_states, run, selected_name, until
+
+
+async def test_selection_stays_on_the_container_when_others_come_and_go(engine):
+    """Another container added or removed (here by the engine, as another `tuiker` would) moves rows around:
+    the cursor stays on the container the user chose, by ID, and `s` stops that one and no other."""
+    for name in ("b-web", "d-db", "f-cache"):
+        run(engine, name)
+    async with new_app(engine).run_test(size=SIZE) as pilot:
+        app = pilot.app
+        await select(pilot, "d-db")
+        # A container that sorts before it: every row below moves down by one.
+        await asyncio.to_thread(run, engine, "a-new")
+        await until(pilot, lambda: "a-new" in row_states(app), what="a-new in the list")
+        await pilot.pause(0.3)
+        assert selected_name(app) == "d-db"
+        # One that sorted before it goes.
+        await asyncio.to_thread(engine.containers.remove, "b-web", force=True)
+        await until(pilot, lambda: "b-web" not in row_states(app), what="b-web to go")
+        await pilot.pause(0.3)
+        assert selected_name(app) == "d-db"
+        await asyncio.to_thread(run, engine, "c-new")
+        await until(pilot, lambda: "c-new" in row_states(app), what="c-new in the list")
+        await pilot.pause(0.3)
+        assert selected_name(app) == "d-db"
+        await pilot.press("s")
+        await until(pilot, lambda: engine.containers.get("d-db").status == "exited", what="d-db to stop")
+        assert {c.name: c.status for c in engine.containers.list(all=True)} == {
+            "a-new": "running", "c-new": "running", "d-db": "exited", "f-cache": "running"}
+
+
+async def test_selected_container_removed_moves_to_a_neighbour_and_says_so(engine):
+    for name in ("a-web", "b-db", "c-cache"):
+        run(engine, name)
+    async with new_app(engine).run_test(size=SIZE) as pilot:
+        app = pilot.app
+        await select(pilot, "b-db")
+        await asyncio.to_thread(engine.containers.remove, "b-db", force=True)
+        await until(pilot, lambda: "b-db" not in row_states(app), what="b-db to go")
+        await pilot.pause(0.3)
+        assert selected_name(app) in ("a-web", "c-cache")
+        moved_to = selected_name(app)
+        assert any("b-db" in m and moved_to in m for m in notifications(app)), notifications(app)
+        # The selection stays there as more containers come.
+        await asyncio.to_thread(run, engine, "0-first")
+        await until(pilot, lambda: "0-first" in row_states(app), what="0-first in the list")
+        await pilot.pause(0.3)
+        assert selected_name(app) == moved_to
