@@ -80,6 +80,33 @@ def freeze_startup_objects() -> None:
     gc.set_threshold(700, 10, 100)  # the default third threshold is 10
 
 
+def run_in_foreground(argv: list[str], env: dict[str, str]) -> int:
+    """Run `argv` as the terminal's foreground job, as a shell runs a command: in a process group of its own
+    that the terminal's signal keys (Ctrl-C, Ctrl-\\, Ctrl-Z) reach, and the app's group does not, so they
+    never end the app. The app's group is made the foreground again once it exits."""
+    import signal
+
+    fd = sys.__stdin__.fileno() if sys.__stdin__ is not None else -1
+    try:
+        terminal = os.isatty(fd) and os.tcgetpgrp(fd) == os.getpgrp()
+    except OSError:
+        terminal = False
+    if not terminal:
+        return subprocess.run(argv, env=env).returncode
+    child = subprocess.Popen(argv, env=env, process_group=0)
+    previous = signal.signal(signal.SIGTTOU, signal.SIG_IGN)  # a background group may not set the foreground
+    try:
+        try:
+            os.tcsetpgrp(fd, child.pid)
+            os.killpg(child.pid, signal.SIGCONT)  # had it read the terminal before that, it stopped (SIGTTIN)
+        except OSError:
+            pass  # it has exited already
+        return child.wait()
+    finally:
+        os.tcsetpgrp(fd, os.getpgrp())
+        signal.signal(signal.SIGTTOU, previous)
+
+
 def bindings_of(cls: type[DOMNode]) -> list[Binding]:
     """The bindings a class declares itself and inherits, that have an ID (so can be remapped)."""
     found = []
@@ -477,7 +504,7 @@ class MainScreen(Screen):
         env = dict(os.environ, TUIKER_ROOT=str(self.engine.root))
         try:
             with self.app.suspend():
-                subprocess.run([sys.executable, "-m", "tuiker", *args], env=env)
+                run_in_foreground([sys.executable, "-m", "tuiker", *args], env)
         except SuspendNotSupported:
             self.app.notify("this terminal cannot be handed over: use e or a instead", severity="warning")
         self.refresh_now()

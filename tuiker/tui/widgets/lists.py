@@ -254,7 +254,7 @@ class ContainerList(ResourceList):
         Binding("E", "screen.exec_full", "Exec (full screen)", show=False, id="container.exec_full",
                 tooltip="Open a shell in the container in the whole terminal (suspends the app)"),
         Binding("A", "screen.attach_full", "Attach (full screen)", show=False, id="container.attach_full",
-                tooltip="Attach in the whole terminal (suspends the app)"),
+                tooltip="Attach in the whole terminal (suspends the app; ctrl+p ctrl+q comes back)"),
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
