@@ -54,3 +54,21 @@ async def test_selected_container_removed_moves_to_a_neighbour_and_says_so(engin
         await until(pilot, lambda: "0-first" in row_states(app), what="0-first in the list")
         await pilot.pause(0.3)
         assert selected_name(app) == moved_to
+
+
+async def test_attach_without_a_tty_has_no_staircase(engine):
+    """A container without a TTY writes bare LFs to a pipe: the attach tab starts each line at column 0, as a
+    terminal's output processing (ONLCR) would, not a staircase."""
+    from tuiker.tui.widgets.terminal import Terminal
+
+    run(engine, "piper", ["sh", "-c", "while :; do echo first-line; echo second-line; sleep 0.3; done"])
+    async with new_app(engine).run_test(size=SIZE) as pilot:
+        app = pilot.app
+        await select(pilot, "piper")
+        await pilot.press("a")
+        terminal = await until(pilot, lambda: app.screen.query(Terminal).first() if app.screen.query(Terminal)
+                               else None, what="a terminal")
+        await until(pilot, lambda: sum("second-line" in line for line in terminal.display_lines) >= 2,
+                    what="its output")
+        lines = [line.rstrip() for line in terminal.display_lines if line.strip()]
+        assert lines[:4] == ["first-line", "second-line", "first-line", "second-line"], lines

@@ -452,11 +452,12 @@ class MainScreen(Screen):
         c = self.containers.selected_container
         if c is not None:
             containers, cid = self.engine.containers, c.id
-            await self._open_terminal(f"attach {c.name}", lambda size: containers.attach(cid, size=size))
+            await self._open_terminal(f"attach {c.name}", lambda size: containers.attach(cid, size=size),
+                                      pipes=not c.tty)
 
-    async def _open_terminal(self, title: str, connect) -> None:
+    async def _open_terminal(self, title: str, connect, pipes: bool = False) -> None:
         self.query_one("#main", ContentSwitcher).current = "container-details"
-        await self.details.open_terminal(title, connect)
+        await self.details.open_terminal(title, connect, pipes)
         self._update_keys()
 
     async def on_terminal_exited(self, message: Terminal.Exited) -> None:

@@ -244,8 +244,10 @@ class Terminal(Widget, can_focus=True):
         def control(self) -> Terminal:
             return self.terminal
 
-    def __init__(self, connect: Callable[[tuple[int, int]], Session], *, title: str = "",
+    def __init__(self, connect: Callable[[tuple[int, int]], Session], *, title: str = "", pipes: bool = False,
                  name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
+        """`pipes`: the process writes to pipes, not a TTY, so its newlines are bare LFs: each also returns the
+        cursor to the line's start (pyte's LNM), as a TTY's output processing (ONLCR) would, or lines stair."""
         super().__init__(name=name, id=id, classes=classes)
         self._connect = connect
         self.title = title
@@ -253,6 +255,8 @@ class Terminal(Widget, can_focus=True):
         self.exited = False
         self._lock = threading.Lock()  # guards the pyte screen, which the reader feeds and the UI reads
         self._screen = _Screen(80, 24, self._send)
+        if pipes:
+            self._screen.set_mode(pyte.modes.LNM)
         self._stream = pyte.ByteStream(self._screen)
         # What the writer sends, in order: ("stdin", bytes) or ("resize", (rows, cols)); None ends it.
         self._outbox: queue.SimpleQueue[tuple[str, Any] | None] = queue.SimpleQueue()
