@@ -72,3 +72,4 @@ async def test_attach_without_a_tty_has_no_staircase(engine):
                     what="its output")
         lines = [line.rstrip() for line in terminal.display_lines if line.strip()]
         assert lines[:4] == ["first-line", "second-line", "first-line", "second-line"], lines
+

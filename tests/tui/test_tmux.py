@@ -106,3 +106,20 @@ def test_full_screen_attach_keys_return_to_the_app(engine, tty):
         assert "TUIKER-EXITED 0" in screen
     finally:
         term.close()
+
+
+def test_follow_shows_the_end_of_a_burst(engine):
+    """200,000 lines as fast as busybox prints them: the Logs tab, following, shows the last one at the bottom,
+    and the lines above it in order (the Log widget lost its repaint when a write pruned more lines than it
+    keeps: the screen stayed on an old batch, marked following)."""
+    from tuihelpers import run
+
+    run(engine, "burst", ["sh", "-c", "sleep 2; seq 1 200000; sleep 1000"])
+    term = start_app(engine)
+    try:
+        screen = term.wait_for(lambda s: re.search(r"│200000\s+│", s), 25, "the last line on screen")
+        shown = [int(n) for n in re.findall(r"│(\d+)\s+│", screen)]
+        assert shown == list(range(200001 - len(shown), 200001)) and len(shown) > 20, shown
+        assert "following" in screen
+    finally:
+        term.close()

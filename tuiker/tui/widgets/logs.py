@@ -97,8 +97,19 @@ class LogView(Vertical):
     def on_log_view_appended(self, message: Appended) -> None:
         if message.reader is not self._reader:
             return  # read for a container that is no longer shown
-        self.records.extend(message.records)
-        self.log_widget.write_lines([self._format(r) for r in message.records if self._matches(r)])
+        records = message.records[-self.MAX_LINES:]  # a burst: only its end is kept anyway
+        self.records.extend(records)
+        self._write([self._format(r) for r in records if self._matches(r)])
+
+    def _write(self, lines: list[str]) -> None:
+        """Append to the Log widget. Its write_lines repaints the new lines by their index before it pruned to
+        max_lines: when it pruned, those indexes are past the end, and a view already at the bottom stays on
+        the old lines (a burst of 200,000 lines ended on screen at line ~140,000, marked following)."""
+        log = self.log_widget
+        pruned = len(log.lines) + len(lines) > self.MAX_LINES
+        log.write_lines(lines)
+        if pruned:
+            log.refresh()
 
     def _format(self, record: LogRecord) -> str:
         text = ANSI_SEQUENCE.sub("", record.text).rstrip("\n").rstrip("\r")
