@@ -73,3 +73,40 @@ async def test_attach_without_a_tty_has_no_staircase(engine):
         lines = [line.rstrip() for line in terminal.display_lines if line.strip()]
         assert lines[:4] == ["first-line", "second-line", "first-line", "second-line"], lines
 
+
+
+async def test_log_search_line_is_visible_and_n_N_step_through_matches(engine):
+    """`/` in the Logs tab opens a search line the user can see (it was under the status line), and `n` / `N`
+    go to the next / previous match, scrolling it into view, with the status line saying which."""
+    from textual.widgets import Input
+
+    from tuiker.tui.widgets.logs import LogView
+
+    run(engine, "talker", ["sh", "-c", "for i in $(seq 1 300); do echo line-$i; [ $((i % 100)) = 0 ] && "
+                                       "echo hit-$i; done; sleep 1000"])
+    async with new_app(engine).run_test(size=SIZE) as pilot:
+        app = pilot.app
+        await select(pilot, "talker")
+        logs = app.screen.query_one(LogView)
+        log = logs.log_widget
+        await until(pilot, lambda: log.lines[-1:] == ["hit-300"], what="the log")
+        await pilot.press("enter", "slash", *"hit")
+        field = logs.query_one(Input)
+        status = logs.query_one(".log-status")
+        assert field.region.height == 1 and not field.region.overlaps(status.region)
+        x, y = field.region.offset
+        assert app.screen.get_widget_at(x + 2, y)[0] is field  # on top: what is typed shows
+        assert "hit" in field.render_line(0).text
+        await pilot.press("escape")  # cleared
+        await pilot.press("slash", *"hit-", "enter")  # search kept, keys back to the log
+        assert log.lines == ["hit-100", "hit-200", "hit-300"]
+
+        await pilot.press("n")
+        assert log.current == 0 and "match 1/3" in str(status.render())
+        await pilot.press("n", "n")
+        assert log.current == 2 and "match 3/3" in str(status.render())
+        await pilot.press("n")  # wraps
+        assert log.current == 0
+        await pilot.press("N")  # and back
+        assert log.current == 2 and "match 3/3" in str(status.render())
+        assert not log.auto_scroll  # a match stays in view while more lines come

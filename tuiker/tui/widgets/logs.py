@@ -7,12 +7,14 @@ from collections import deque
 from typing import ClassVar
 
 from rich.highlighter import Highlighter
+from rich.style import Style
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
+from textual.strip import Strip
 from textual.widgets import Input, Label, Log
 
 from tuiker.engine import Container, LogReader, LogRecord
@@ -32,6 +34,29 @@ class SearchHighlighter(Highlighter):
             text.highlight_words([self.term], "reverse bold", case_sensitive=False)
 
 
+class LogLines(Log):
+    """Textual's Log, with one line marked: the search match `n` / `N` went to."""
+
+    CURRENT = Style(reverse=True)
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.current: int | None = None
+
+    def render_line(self, y: int) -> Strip:
+        strip = super().render_line(y)
+        if self.current is not None and self.scroll_offset.y + y == self.current:
+            strip = strip.apply_style(self.CURRENT)
+        return strip
+
+    def mark(self, index: int | None) -> None:
+        self.current = index
+        if index is not None:
+            self.auto_scroll = False  # the match stays in view while lines come
+            self.scroll_to(y=max(0, index - self.size.height // 2), animate=False)
+        self.refresh()
+
+
 class LogView(Vertical):
     """The newest `INITIAL` lines, then everything appended; at most `MAX_LINES` held (bounded memory).
     Search shows only the lines that contain the text, highlighted."""
@@ -42,6 +67,10 @@ class LogView(Vertical):
         Binding("slash", "search", "Search", id="logs.search", tooltip="Show only the log lines holding a text"),
         Binding("t", "toggle_timestamps", "Timestamps", id="logs.timestamps", tooltip="Show or hide timestamps"),
         Binding("f", "toggle_follow", "Follow", id="logs.follow", tooltip="Follow new lines, or stay put"),
+        Binding("n", "next_match", "Next match", id="logs.next_match",
+                tooltip="Go to the next line the search matches (after /)"),
+        Binding("N", "previous_match", "Previous match", id="logs.previous_match",
+                tooltip="Go to the previous line the search matches"),
     ]
 
     class Appended(Message):
@@ -60,7 +89,7 @@ class LogView(Vertical):
         self._poller = Poller(self, self._read, 0.25)
 
     def compose(self) -> ComposeResult:
-        log = Log(max_lines=self.MAX_LINES, highlight=True, auto_scroll=True)
+        log = LogLines(max_lines=self.MAX_LINES, highlight=True, auto_scroll=True)
         log.highlighter = self.highlighter
         yield log
         yield FilterInput(placeholder="search the logs", classes="filter")
@@ -74,8 +103,8 @@ class LogView(Vertical):
         self._poller.stop()
 
     @property
-    def log_widget(self) -> Log:
-        return self.query_one(Log)
+    def log_widget(self) -> LogLines:
+        return self.query_one(LogLines)
 
     def show(self, container: Container | None) -> None:
         """Follow `container`'s log (None: follow nothing, e.g. while another tab is shown)."""
@@ -121,6 +150,7 @@ class LogView(Vertical):
     def _rewrite(self) -> None:
         log = self.log_widget
         log.clear()
+        log.current = None
         log.write_lines([self._format(r) for r in self.records if self._matches(r)])
         self._describe()
 
@@ -129,6 +159,9 @@ class LogView(Vertical):
                  "timestamps" if self.timestamps else ""]
         if self.highlighter.term:
             parts.append(f"search: {self.highlighter.term}")
+            current = self.log_widget.current
+            if current is not None:
+                parts.append(f"match {current + 1}/{len(self.log_widget.lines)}")
         self.query_one(".log-status", Label).update(" · ".join(p for p in parts if p))
 
     def action_toggle_timestamps(self) -> None:
@@ -140,6 +173,29 @@ class LogView(Vertical):
         log.auto_scroll = not log.auto_scroll
         if log.auto_scroll:
             log.scroll_end(animate=False)
+        self._describe()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("next_match", "previous_match"):
+            return bool(self.highlighter.term)  # else n and N are the screen's (new container ...)
+        return True
+
+    def action_next_match(self) -> None:
+        self._step_match(+1)
+
+    def action_previous_match(self) -> None:
+        self._step_match(-1)
+
+    def _step_match(self, step: int) -> None:
+        """The search shows only the matching lines: step from one to the next, round at the ends."""
+        log = self.log_widget
+        if not log.lines:
+            return
+        if log.current is None:
+            index = 0 if step > 0 else len(log.lines) - 1
+        else:
+            index = (log.current + step) % len(log.lines)
+        log.mark(index)
         self._describe()
 
     def action_search(self) -> None:
