@@ -110,3 +110,38 @@ async def test_log_search_line_is_visible_and_n_N_step_through_matches(engine):
         await pilot.press("N")  # and back
         assert log.current == 2 and "match 3/3" in str(status.render())
         assert not log.auto_scroll  # a match stays in view while more lines come
+
+
+def shells(engine, name: str) -> list[str]:
+    """The commands of the shells running in container `name` (as `tuiker top` lists them)."""
+    return [p.command for p in engine.containers.top(name).rows() if "sh" in p.command.split()[0]]
+
+
+async def test_closing_an_exec_tab_or_quitting_ends_its_shell(engine):
+    """`x` on an exec tab ends the shell it runs (as closing a terminal window: SIGHUP), and so does quitting
+    the app with one open; an attach tab closed only detaches (the container goes on)."""
+    from tuiker.tui.widgets.terminal import Terminal
+
+    run(engine, "box", ["sleep", "1000"])
+    async with new_app(engine).run_test(size=SIZE) as pilot:
+        app = pilot.app
+        await select(pilot, "box")
+        await pilot.press("e")
+        terminal = await until(pilot, lambda: app.screen.query(Terminal).first() if app.screen.query(Terminal)
+                               else None, what="a terminal")
+        await until(pilot, lambda: any("#" in line for line in terminal.display_lines), what="the prompt")
+        assert len(await asyncio.to_thread(shells, engine, "box")) == 1
+        await pilot.press("ctrl+right_square_bracket", "x")
+        await until(pilot, lambda: not app.screen.query(Terminal), what="the tab to close")
+        await until(pilot, lambda: not shells(engine, "box"), timeout=5, what="the shell to end")
+
+        await pilot.press("e")
+        terminal = await until(pilot, lambda: app.screen.query(Terminal).first() if app.screen.query(Terminal)
+                               else None, what="a second terminal")
+        await until(pilot, lambda: any("#" in line for line in terminal.display_lines), what="its prompt")
+        await pilot.press("ctrl+right_square_bracket", "q")
+    deadline = asyncio.get_running_loop().time() + 5
+    while shells(engine, "box") and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.1)
+    assert not shells(engine, "box"), "the shell outlived the app"
+    assert engine.containers.get("box").status == "running"

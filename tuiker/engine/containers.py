@@ -306,7 +306,9 @@ class Containers:
     def _session(self, request: dict, exit_status: int | None) -> Session:
         from tuiker.engine.session import Session
 
-        return Session(self._ask(request, exit_status, keep=True)[1])
+        reply, sock = self._ask(request, exit_status, keep=True)
+        # An exec's own process may be hung up by its session; an attach's is the container's, never.
+        return Session(sock, reply.get("pid") if request["op"] == "exec" else None)
 
     def start(self, ref: str) -> None:
         self._ask({"op": "start", "id": self.get(ref).id, "attach": False, "size": None}, 125)

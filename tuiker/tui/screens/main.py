@@ -446,7 +446,8 @@ class MainScreen(Screen):
         if c is not None:
             containers, cid = self.engine.containers, c.id
             await self._open_terminal(f"exec {c.name}", lambda size: containers.exec(cid, SHELL, tty=True,
-                                                                                      interactive=True, size=size))
+                                                                                      interactive=True, size=size),
+                                      hangup=True)
 
     async def action_attach(self) -> None:
         c = self.containers.selected_container
@@ -455,9 +456,9 @@ class MainScreen(Screen):
             await self._open_terminal(f"attach {c.name}", lambda size: containers.attach(cid, size=size),
                                       pipes=not c.tty)
 
-    async def _open_terminal(self, title: str, connect, pipes: bool = False) -> None:
+    async def _open_terminal(self, title: str, connect, pipes: bool = False, hangup: bool = False) -> None:
         self.query_one("#main", ContentSwitcher).current = "container-details"
-        await self.details.open_terminal(title, connect, pipes)
+        await self.details.open_terminal(title, connect, pipes, hangup)
         self._update_keys()
 
     async def on_terminal_exited(self, message: Terminal.Exited) -> None:

@@ -219,9 +219,10 @@ class ContainerDetails(Vertical):
         self.show(self.container)
 
     async def open_terminal(self, title: str, connect: Callable[[tuple[int, int]], Session],
-                            pipes: bool = False) -> Terminal:
-        """A new tab running `connect`'s process in a terminal (`pipes`: it has no TTY), shown and focused."""
-        terminal = Terminal(connect, title=title, pipes=pipes)
+                            pipes: bool = False, hangup: bool = False) -> Terminal:
+        """A new tab running `connect`'s process in a terminal, shown and focused (`pipes`, `hangup`: see
+        Terminal)."""
+        terminal = Terminal(connect, title=title, pipes=pipes, hangup=hangup)
         pane = TabPane(title, terminal, id=f"tab-terminal-{next(self._terminal_ids)}")
         await self.tabs.add_pane(pane)
         self.tabs.active = pane.id

@@ -245,11 +245,15 @@ class Terminal(Widget, can_focus=True):
             return self.terminal
 
     def __init__(self, connect: Callable[[tuple[int, int]], Session], *, title: str = "", pipes: bool = False,
-                 name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
+                 hangup: bool = False, name: str | None = None, id: str | None = None,
+                 classes: str | None = None) -> None:
         """`pipes`: the process writes to pipes, not a TTY, so its newlines are bare LFs: each also returns the
-        cursor to the line's start (pyte's LNM), as a TTY's output processing (ONLCR) would, or lines stair."""
+        cursor to the line's start (pyte's LNM), as a TTY's output processing (ONLCR) would, or lines stair.
+        `hangup`: closing the terminal (or the app) ends the process, as closing a terminal window does (an
+        exec's shell); else it only detaches (an attach)."""
         super().__init__(name=name, id=id, classes=classes)
         self._connect = connect
+        self._hangup = hangup
         self.title = title
         self.exit_code: int | None = None
         self.exited = False
@@ -304,6 +308,8 @@ class Terminal(Widget, can_focus=True):
         with self._lock:
             session = self._session
         if session is not None:
+            if self._hangup:
+                session.hangup()
             session.shutdown()  # wakes the reader; it closes the session
 
     # -- the session (worker threads) ------------------------------------------------------------------------
@@ -318,6 +324,8 @@ class Terminal(Widget, can_focus=True):
         with self._lock:
             closed, self._session = self._closed, session
         if closed:
+            if self._hangup:
+                session.hangup()
             session.close()
             return
         threading.Thread(target=self._write, args=(session,), name="terminal-writer", daemon=True).start()
