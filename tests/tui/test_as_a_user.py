@@ -145,3 +145,31 @@ async def test_closing_an_exec_tab_or_quitting_ends_its_shell(engine):
         await asyncio.sleep(0.1)
     assert not shells(engine, "box"), "the shell outlived the app"
     assert engine.containers.get("box").status == "running"
+
+
+async def test_pull_of_an_image_already_present_says_already_exists(engine_root, busybox_image):
+    """`P` on an image whose layers are all here: each layer's row says "Already exists" (as `tuiker pull`
+    prints), with no progress bar left waiting ("--%") for a download that never comes."""
+    from textual.widgets import Input, ProgressBar
+
+    from tuiker.engine import Engine
+    from tuiker.tui.screens.pull import LayerProgress, PullScreen
+
+    engine = Engine(engine_root)
+    ref, built = busybox_image
+    engine.images.pull(ref)
+    async with new_app(engine).run_test(size=SIZE) as pilot:
+        app = pilot.app
+        await pilot.press("P")
+        await until(pilot, lambda: isinstance(app.screen, PullScreen), what="the pull dialog")
+        app.screen.query_one("#reference", Input).value = ref
+        await pilot.press("enter")
+        status = app.screen.query_one("#pull-status")
+        await until(pilot, lambda: "Image is up to date" in str(status.render()), timeout=10, what="the pull")
+        await pilot.pause(0.2)
+        rows = list(app.screen.query(LayerProgress))
+        assert len(rows) == len(built.layer_digests)
+        for row in rows:
+            assert str(row.status.render()) == "Already exists", (row.latest, row.is_mounted)
+            assert not row.bar.display or row.bar.percentage is not None
+        assert not any(bar.display and bar.percentage is None for bar in app.screen.query(ProgressBar))
