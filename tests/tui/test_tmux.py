@@ -123,3 +123,23 @@ def test_follow_shows_the_end_of_a_burst(engine):
         assert "following" in screen
     finally:
         term.close()
+
+
+def test_form_keeps_text_around_a_tab(engine):
+    """Keys that arrive in one read, as a fast typist's or a paste without bracketed paste: `abc` Tab `def`
+    fills two fields (Tab moved the focus before `def` was handed out: it went to the first field as `abcdef`).
+    A bracketed paste keeps its Tab as text, in the field it is pasted into, as Textual's Input takes it."""
+    term = start_app(engine)
+    try:
+        term.keys("n")
+        term.wait_for(lambda s: "New container" in s, 10, "the form")
+        term.keys("abc", "Tab", "def")  # one send-keys: one write to the terminal
+        screen = term.wait_for(lambda s: "def" in s, 5, "the text")
+        assert re.search(r"Image\s+abc\s", screen) and re.search(r"Name\s+def\s", screen), screen
+        term.keys("Tab")
+        term.tmux("set-buffer", "echo x\ty")
+        term.tmux("paste-buffer", "-p")  # bracketed, as the app asked for
+        term.wait_for(lambda s: re.search(r"Command\s+echo x\s+y", s), 5, "the paste in the Command field")
+        term.keys("Escape")
+    finally:
+        term.close()
