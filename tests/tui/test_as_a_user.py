@@ -173,3 +173,52 @@ async def test_pull_of_an_image_already_present_says_already_exists(engine_root,
             assert str(row.status.render()) == "Already exists", (row.latest, row.is_mounted)
             assert not row.bar.display or row.bar.percentage is not None
         assert not any(bar.display and bar.percentage is None for bar in app.screen.query(ProgressBar))
+
+
+async def test_log_keys_work_from_the_list_help_scrolls_with_j_k_logs_with_g_G(engine):
+    """`t` and `f` act on the Logs tab from the containers list (they were ignored until enter), `/` searches the
+    logs from anywhere in the main pane (on a list it filters that list, as lazydocker's); `j` / `k` scroll the
+    help; `g` / `G` go to the top / bottom of the logs."""
+    from textual.containers import VerticalScroll
+    from textual.widgets import Input, Tabs
+
+    from tuiker.tui.screens.help import HelpScreen
+    from tuiker.tui.widgets.logs import LogView
+
+    run(engine, "talker", ["sh", "-c", "seq 1 300; sleep 1000"])
+    async with new_app(engine).run_test(size=SIZE) as pilot:
+        app = pilot.app
+        await select(pilot, "talker")
+        logs = app.screen.query_one(LogView)
+        log = logs.log_widget
+        await until(pilot, lambda: log.lines[-1:] == ["300"], what="the log")
+        assert app.focused is app.screen.containers.table
+        await pilot.press("t")
+        assert logs.timestamps and log.lines[-1].endswith(" 300")
+        await pilot.press("t", "f")
+        assert not logs.timestamps and not log.auto_scroll
+        await pilot.press("f")
+        assert log.auto_scroll
+
+        app.screen.details.tabs.query_one(Tabs).focus()  # the tab bar: in the main pane, not in the log
+        await pilot.press("slash")
+        assert app.focused is logs.query_one(Input)
+        await pilot.press("escape")
+
+        await pilot.press("g")
+        await pilot.pause()
+        assert log.scroll_offset.y == 0
+        await pilot.press("G")
+        await pilot.pause()
+        assert log.scroll_offset.y == log.max_scroll_y > 0
+
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen), what="the help")
+        scroll = app.screen.query_one(VerticalScroll)
+        assert scroll.max_scroll_y > 3
+        await pilot.press("j", "j", "j")
+        await pilot.pause()
+        assert scroll.scroll_offset.y == 3
+        await pilot.press("k")
+        await pilot.pause()
+        assert scroll.scroll_offset.y == 2

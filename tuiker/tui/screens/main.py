@@ -23,7 +23,7 @@ from textual.containers import Horizontal, Vertical
 from textual.dom import DOMNode
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Footer, Tabs
+from textual.widgets import ContentSwitcher, Footer, TabbedContent, Tabs
 
 from tuiker.engine import LIVE_STATES, Container, Snapshot, familiar_name
 from tuiker.tui.screens.build import BuildFormScreen, BuildScreen
@@ -55,7 +55,10 @@ ACTION_STATES: dict[str, tuple[str, ...] | None] = {
 
 # The actions whose availability check_action decides, and so what the footer shows.
 CHECKED_ACTIONS = (*ACTION_STATES, "remove_image", "remove_network", "remove_volume", "close_terminal",
-                   "leave_terminal")
+                   "leave_terminal", "toggle_timestamps")
+
+# The screen's actions for the Logs tab (they apply while it is on screen).
+LOG_ACTIONS = ("toggle_timestamps", "toggle_follow", "search_logs")
 
 # The main pane's content for each side panel.
 DETAILS_OF_PANEL = {"services": "service-details", "containers": "container-details", "images": "image-details",
@@ -135,6 +138,11 @@ class MainScreen(Screen):
         # A priority binding: it acts before the terminal, which would send the key to the process.
         Binding("ctrl+right_square_bracket", "leave_terminal", "Leave terminal", id="terminal.leave", priority=True,
                 tooltip="Give the keys back to the app (the terminal stays open in its tab)"),
+        # The Logs tab's keys, from the containers list and the whole main pane (in the log itself too: it has
+        # its own `/`). On other lists, `/` filters the list.
+        *LogView.SCREEN_BINDINGS,
+        Binding("slash", "search_logs", "Search", show=False, id="logs.search",
+                tooltip="Show only the log lines holding a text"),
     ]
 
     class Refreshed(Message):
@@ -381,6 +389,8 @@ class MainScreen(Screen):
             return self._terminal_on_screen() is not None
         if action == "leave_terminal":
             return isinstance(self.focused, Terminal)
+        if action in LOG_ACTIONS:
+            return self._main_pane == "container-details" and self.details.tabs.active == "tab-logs"
         return True
 
     # -- container actions ------------------------------------------------------------------------------
@@ -653,6 +663,19 @@ class MainScreen(Screen):
         if target is not None:
             target.focus()
 
+    def action_toggle_timestamps(self) -> None:
+        self.query_one(LogView).action_toggle_timestamps()
+
+    def action_toggle_follow(self) -> None:
+        self.query_one(LogView).action_toggle_follow()
+
+    def action_search_logs(self) -> None:
+        self.query_one(LogView).action_search()
+
+    @on(TabbedContent.TabActivated)
+    def _tab_changed(self) -> None:
+        self._update_keys()  # the Logs tab's keys apply only while it shows
+
     def action_focus_list(self) -> None:
         (self._last_list or self.containers).table.focus()
 
@@ -670,8 +693,8 @@ class MainScreen(Screen):
             ("Images", self.images, bindings_of(ImageList)),
             ("Networks", self.networks, bindings_of(NetworkList)),
             ("Volumes", self.volumes, bindings_of(VolumeList)),
-            ("Logs", self.query_one(LogView), bindings_of(LogView)),
-            ("Everywhere", self, bindings_of(MainScreen)),
+            ("Logs", self.query_one(LogView), LogView.SCREEN_BINDINGS + bindings_of(LogView)),
+            ("Everywhere", self, [b for b in bindings_of(MainScreen) if not (b.id or "").startswith("logs.")]),
             ("App", self.app, bindings_of(type(self.app))),
         ]
 

@@ -214,9 +214,8 @@ class ContainerDetails(Vertical):
                 view.hide()
 
     @on(TabbedContent.TabActivated)
-    def _tab_changed(self, event: TabbedContent.TabActivated) -> None:
-        event.stop()
-        self.show(self.container)
+    def _tab_changed(self) -> None:
+        self.show(self.container)  # and on to the screen, whose keys depend on the tab
 
     async def open_terminal(self, title: str, connect: Callable[[tuple[int, int]], Session],
                             pipes: bool = False, hangup: bool = False) -> Terminal:

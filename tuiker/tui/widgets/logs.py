@@ -65,12 +65,21 @@ class LogView(Vertical):
     INITIAL = 1000
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "search", "Search", id="logs.search", tooltip="Show only the log lines holding a text"),
-        Binding("t", "toggle_timestamps", "Timestamps", id="logs.timestamps", tooltip="Show or hide timestamps"),
-        Binding("f", "toggle_follow", "Follow", id="logs.follow", tooltip="Follow new lines, or stay put"),
+        # t and f are the screen's (LOG_KEYS in screens/main.py), so they work from the list too.
         Binding("n", "next_match", "Next match", id="logs.next_match",
                 tooltip="Go to the next line the search matches (after /)"),
         Binding("N", "previous_match", "Previous match", id="logs.previous_match",
                 tooltip="Go to the previous line the search matches"),
+        Binding("g", "top", "Top", show=False, id="logs.top", tooltip="Go to the first line"),
+        Binding("G", "bottom", "Bottom", show=False, id="logs.bottom", tooltip="Go to the last line"),
+        Binding("j", "down", "Down", show=False),
+        Binding("k", "up", "Up", show=False),
+    ]
+
+    # The keys the screen binds for this view (they apply from the containers list too), for the help.
+    SCREEN_BINDINGS: ClassVar[list[Binding]] = [
+        Binding("t", "toggle_timestamps", "Timestamps", id="logs.timestamps", tooltip="Show or hide timestamps"),
+        Binding("f", "toggle_follow", "Follow", id="logs.follow", tooltip="Follow new lines, or stay put"),
     ]
 
     class Appended(Message):
@@ -197,6 +206,18 @@ class LogView(Vertical):
             index = (log.current + step) % len(log.lines)
         log.mark(index)
         self._describe()
+
+    def action_top(self) -> None:
+        self.log_widget.scroll_home(animate=False)
+
+    def action_bottom(self) -> None:
+        self.log_widget.scroll_end(animate=False)
+
+    def action_down(self) -> None:
+        self.log_widget.scroll_relative(y=1, animate=False)
+
+    def action_up(self) -> None:
+        self.log_widget.scroll_relative(y=-1, animate=False)
 
     def action_search(self) -> None:
         field = self.query_one(FilterInput)
