@@ -7,12 +7,12 @@ import asyncio
 import json
 
 from textual.widgets import Input
-from tuihelpers import new_app, notifications, row_states, run, selected_name, until
+from tuihelpers import new_app, notifications, pull_with_P, row_states, run, selected_name, until
 
 from tuiker.base.errors import NotFoundError
 from tuiker.tui.screens.confirm import ConfirmScreen
 from tuiker.tui.screens.new_container import NewContainerScreen
-from tuiker.tui.screens.pull import LayerProgress, PullScreen
+from tuiker.tui.screens.pull import LayerProgress
 from tuiker.tui.widgets.logs import LogView
 from tuiker.tui.widgets.terminal import Terminal
 
@@ -172,12 +172,7 @@ async def test_pull_shows_each_layer(engine_root, busybox_image):
     ref, built = busybox_image
     async with new_app(engine).run_test(size=SIZE) as pilot:
         app = pilot.app
-        await pilot.press("P")
-        await until(pilot, lambda: isinstance(app.screen, PullScreen), what="the pull dialog")
-        app.screen.query_one("#reference", Input).value = ref
-        await pilot.press("enter")
-        status = app.screen.query_one("#pull-status")
-        await until(pilot, lambda: "Downloaded newer image" in str(status.render()), timeout=10, what="the pull")
+        status = await pull_with_P(pilot, ref, "Downloaded newer image")
         layers = app.screen.query(LayerProgress)
         assert [row.layer_id for row in layers] == [d.removeprefix("sha256:")[:12] for d in built.layer_digests]
         assert all(row.latest.status == "Pull complete" for row in layers)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from test_actions import SIZE, select
-from tuihelpers import new_app, notifications, row_states, run, selected_name, until
+from tuihelpers import new_app, notifications, open_terminal, pull_with_P, row_states, run, selected_name, until
 
 
 async def test_selection_stays_on_the_container_when_others_come_and_go(engine):
@@ -59,15 +59,11 @@ async def test_selected_container_removed_moves_to_a_neighbour_and_says_so(engin
 async def test_attach_without_a_tty_has_no_staircase(engine):
     """A container without a TTY writes bare LFs to a pipe: the attach tab starts each line at column 0, as a
     terminal's output processing (ONLCR) would, not a staircase."""
-    from tuiker.tui.widgets.terminal import Terminal
 
     run(engine, "piper", ["sh", "-c", "while :; do echo first-line; echo second-line; sleep 0.3; done"])
     async with new_app(engine).run_test(size=SIZE) as pilot:
-        app = pilot.app
         await select(pilot, "piper")
-        await pilot.press("a")
-        terminal = await until(pilot, lambda: app.screen.query(Terminal).first() if app.screen.query(Terminal)
-                               else None, what="a terminal")
+        terminal = await open_terminal(pilot, "a")
         await until(pilot, lambda: sum("second-line" in line for line in terminal.display_lines) >= 2,
                     what="its output")
         lines = [line.rstrip() for line in terminal.display_lines if line.strip()]
@@ -75,21 +71,27 @@ async def test_attach_without_a_tty_has_no_staircase(engine):
 
 
 
+async def logs_of(pilot, name: str, last: str):
+    """Select container `name` and wait for `last` at the end of its Logs tab; the LogView."""
+    from tuiker.tui.widgets.logs import LogView
+
+    await select(pilot, name)
+    logs = pilot.app.screen.query_one(LogView)
+    await until(pilot, lambda: logs.log_widget.lines[-1:] == [last], what="the log")
+    return logs
+
+
 async def test_log_search_line_is_visible_and_n_N_step_through_matches(engine):
     """`/` in the Logs tab opens a search line the user can see (it was under the status line), and `n` / `N`
     go to the next / previous match, scrolling it into view, with the status line saying which."""
     from textual.widgets import Input
 
-    from tuiker.tui.widgets.logs import LogView
-
     run(engine, "talker", ["sh", "-c", "for i in $(seq 1 300); do echo line-$i; [ $((i % 100)) = 0 ] && "
                                        "echo hit-$i; done; sleep 1000"])
     async with new_app(engine).run_test(size=SIZE) as pilot:
         app = pilot.app
-        await select(pilot, "talker")
-        logs = app.screen.query_one(LogView)
+        logs = await logs_of(pilot, "talker", "hit-300")
         log = logs.log_widget
-        await until(pilot, lambda: log.lines[-1:] == ["hit-300"], what="the log")
         await pilot.press("enter", "slash", *"hit")
         field = logs.query_one(Input)
         status = logs.query_one(".log-status")
@@ -119,25 +121,21 @@ def shells(engine, name: str) -> list[str]:
 
 async def test_closing_an_exec_tab_or_quitting_ends_its_shell(engine):
     """`x` on an exec tab ends the shell it runs (as closing a terminal window: SIGHUP), and so does quitting
-    the app with one open; an attach tab closed only detaches (the container goes on)."""
+    the app with one open; the container goes on."""
     from tuiker.tui.widgets.terminal import Terminal
 
     run(engine, "box", ["sleep", "1000"])
     async with new_app(engine).run_test(size=SIZE) as pilot:
         app = pilot.app
         await select(pilot, "box")
-        await pilot.press("e")
-        terminal = await until(pilot, lambda: app.screen.query(Terminal).first() if app.screen.query(Terminal)
-                               else None, what="a terminal")
+        terminal = await open_terminal(pilot, "e")
         await until(pilot, lambda: any("#" in line for line in terminal.display_lines), what="the prompt")
         assert len(await asyncio.to_thread(shells, engine, "box")) == 1
         await pilot.press("ctrl+right_square_bracket", "x")
         await until(pilot, lambda: not app.screen.query(Terminal), what="the tab to close")
         await until(pilot, lambda: not shells(engine, "box"), timeout=5, what="the shell to end")
 
-        await pilot.press("e")
-        terminal = await until(pilot, lambda: app.screen.query(Terminal).first() if app.screen.query(Terminal)
-                               else None, what="a second terminal")
+        terminal = await open_terminal(pilot, "e")
         await until(pilot, lambda: any("#" in line for line in terminal.display_lines), what="its prompt")
         await pilot.press("ctrl+right_square_bracket", "q")
     deadline = asyncio.get_running_loop().time() + 5
@@ -150,27 +148,22 @@ async def test_closing_an_exec_tab_or_quitting_ends_its_shell(engine):
 async def test_pull_of_an_image_already_present_says_already_exists(engine_root, busybox_image):
     """`P` on an image whose layers are all here: each layer's row says "Already exists" (as `tuiker pull`
     prints), with no progress bar left waiting ("--%") for a download that never comes."""
-    from textual.widgets import Input, ProgressBar
+    from textual.widgets import ProgressBar
 
     from tuiker.engine import Engine
-    from tuiker.tui.screens.pull import LayerProgress, PullScreen
+    from tuiker.tui.screens.pull import LayerProgress
 
     engine = Engine(engine_root)
     ref, built = busybox_image
     engine.images.pull(ref)
     async with new_app(engine).run_test(size=SIZE) as pilot:
         app = pilot.app
-        await pilot.press("P")
-        await until(pilot, lambda: isinstance(app.screen, PullScreen), what="the pull dialog")
-        app.screen.query_one("#reference", Input).value = ref
-        await pilot.press("enter")
-        status = app.screen.query_one("#pull-status")
-        await until(pilot, lambda: "Image is up to date" in str(status.render()), timeout=10, what="the pull")
+        await pull_with_P(pilot, ref, "Image is up to date")
         await pilot.pause(0.2)
         rows = list(app.screen.query(LayerProgress))
         assert len(rows) == len(built.layer_digests)
         for row in rows:
-            assert str(row.status.render()) == "Already exists", (row.latest, row.is_mounted)
+            assert str(row.status.render()) == "Already exists", row.latest
             assert not row.bar.display or row.bar.percentage is not None
         assert not any(bar.display and bar.percentage is None for bar in app.screen.query(ProgressBar))
 
@@ -183,15 +176,11 @@ async def test_log_keys_work_from_the_list_help_scrolls_with_j_k_logs_with_g_G(e
     from textual.widgets import Input, Tabs
 
     from tuiker.tui.screens.help import HelpScreen
-    from tuiker.tui.widgets.logs import LogView
-
     run(engine, "talker", ["sh", "-c", "seq 1 300; sleep 1000"])
     async with new_app(engine).run_test(size=SIZE) as pilot:
         app = pilot.app
-        await select(pilot, "talker")
-        logs = app.screen.query_one(LogView)
+        logs = await logs_of(pilot, "talker", "300")
         log = logs.log_widget
-        await until(pilot, lambda: log.lines[-1:] == ["300"], what="the log")
         assert app.focused is app.screen.containers.table
         await pilot.press("t")
         assert logs.timestamps and log.lines[-1].endswith(" 300")

@@ -59,3 +59,29 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("0.0.0.0", 0))
         return s.getsockname()[1]
+
+
+async def open_terminal(pilot, key: str):
+    """Press `key` (e: exec, a: attach) on the selected container and return the terminal tab's widget."""
+    from tuiker.tui.widgets.terminal import Terminal
+
+    app = pilot.app
+    await pilot.press(key)
+    return await until(pilot, lambda: app.screen.query(Terminal).first() if app.screen.query(Terminal) else None,
+                       what="a terminal")
+
+
+async def pull_with_P(pilot, ref: str, outcome: str):
+    """`P`, `ref` in the dialog, enter; wait for `outcome` in its status line, and return that line."""
+    from textual.widgets import Input
+
+    from tuiker.tui.screens.pull import PullScreen
+
+    app = pilot.app
+    await pilot.press("P")
+    await until(pilot, lambda: isinstance(app.screen, PullScreen), what="the pull dialog")
+    app.screen.query_one("#reference", Input).value = ref
+    await pilot.press("enter")
+    status = app.screen.query_one("#pull-status")
+    await until(pilot, lambda: outcome in str(status.render()), timeout=10, what=f"the pull: {outcome}")
+    return status
