@@ -49,11 +49,12 @@ class Detached(Exception):
     pass
 
 
-def pump(session: Session, interactive: bool, tty: bool) -> int:
+def pump(session: Session, interactive: bool, tty: bool, detach_keys: bool = False) -> int:
     """Relay until the process exits (its exit code; 125 if the monitor went away) or the user detaches
-    (raises Detached)."""
+    (raises Detached). With a TTY Ctrl-P Ctrl-Q always detaches; without one only with `detach_keys` (an
+    attach: `run -i` and `exec -i` keep the terminal's line editing, as docker's)."""
     stdin_fd = sys.stdin.fileno()
-    keyboard = interactive and os.isatty(stdin_fd)
+    keyboard = interactive and os.isatty(stdin_fd) and (tty or detach_keys)
     raw = tty and keyboard
     if tty or keyboard:  # only a terminal needs these (~3 ms of imports a plain `run` does without)
         import signal
