@@ -10,7 +10,7 @@ import sys
 from tests.dockerd import DOCKER
 from tests.remote.test_remote_engine import run
 from tests.tmux import Tmux
-from tests.tui.tuihelpers import new_app, notifications, pull_in_dialog, row_states, selected_name, until
+from tests.tui.tuihelpers import new_app, notifications, pull_with_P, row_states, selected_name, until
 from tuiker.tui.widgets.details import TopView
 from tuiker.tui.widgets.header import EngineHeader
 from tuiker.tui.widgets.logs import LogView
@@ -140,7 +140,7 @@ async def test_pull_and_new_container_forms(remote, dockerd, busybox_image):
     try:
         async with new_app(remote).run_test(size=SIZE) as pilot:
             app = pilot.app
-            await pull_in_dialog(pilot, ref, timeout=20)
+            await pull_with_P(pilot, ref, timeout=20)
             layers = app.screen.query(LayerProgress)
             assert [row.layer_id for row in layers] == [d.removeprefix("sha256:")[:12] for d in built.layer_digests]
             assert all(row.latest.status == "Pull complete" for row in layers)

@@ -7,7 +7,7 @@ import asyncio
 import json
 
 from textual.widgets import Input
-from tuihelpers import new_app, notifications, pull_in_dialog, row_states, run, selected_name, until
+from tuihelpers import new_app, notifications, pull_with_P, row_states, run, selected_name, until
 
 from tuiker.base.errors import NotFoundError
 from tuiker.tui.screens.confirm import ConfirmScreen
@@ -172,7 +172,7 @@ async def test_pull_shows_each_layer(engine_root, busybox_image):
     ref, built = busybox_image
     async with new_app(engine).run_test(size=SIZE) as pilot:
         app = pilot.app
-        status = await pull_in_dialog(pilot, ref)
+        status = await pull_with_P(pilot, ref, "Downloaded newer image")
         layers = app.screen.query(LayerProgress)
         assert [row.layer_id for row in layers] == [d.removeprefix("sha256:")[:12] for d in built.layer_digests]
         assert all(row.latest.status == "Pull complete" for row in layers)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable
 
@@ -39,8 +38,18 @@ async def until(pilot, check: Callable[[], object], timeout: float = 5, what: st
     return value
 
 
-async def pull_in_dialog(pilot, ref: str, timeout: float = 10):
-    """P, the reference, enter: the dialog's status line, once it says the image was downloaded."""
+async def open_terminal(pilot, key: str):
+    """Press `key` (e: exec, a: attach) on the selected container and return the terminal tab's widget."""
+    from tuiker.tui.widgets.terminal import Terminal
+
+    app = pilot.app
+    await pilot.press(key)
+    return await until(pilot, lambda: app.screen.query(Terminal).first() if app.screen.query(Terminal) else None,
+                       what="a terminal")
+
+
+async def pull_with_P(pilot, ref: str, outcome: str = "Downloaded newer image", timeout: float = 10):
+    """`P`, `ref` in the dialog, enter; wait for `outcome` in its status line, and return that line."""
     from textual.widgets import Input
 
     from tuiker.tui.screens.pull import PullScreen
@@ -51,27 +60,5 @@ async def pull_in_dialog(pilot, ref: str, timeout: float = 10):
     app.screen.query_one("#reference", Input).value = ref
     await pilot.press("enter")
     status = app.screen.query_one("#pull-status")
-    await until(pilot, lambda: "Downloaded newer image" in str(status.render()), timeout=timeout, what="the pull")
+    await until(pilot, lambda: outcome in str(status.render()), timeout=timeout, what=f"the pull: {outcome}")
     return status
-
-
-def row_states(app: TuikerApp) -> dict[str, str]:
-    """Container name -> its STATE column, as on screen."""
-    table = app.screen.containers.table
-    return {str(table.get_row_at(i)[1]): str(table.get_row_at(i)[0]) for i in range(table.row_count)}
-
-
-def selected_name(app: TuikerApp) -> str | None:
-    c = app.screen.containers.selected_container
-    return c.name if c else None
-
-
-def notifications(app: TuikerApp) -> list[str]:
-    return [n.message for n in app._notifications]
-
-
-def free_port() -> int:
-    """A host port nothing listens on now (the kernel's pick), for a published port."""
-    with socket.socket() as s:
-        s.bind(("0.0.0.0", 0))
-        return s.getsockname()[1]

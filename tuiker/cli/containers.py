@@ -370,7 +370,7 @@ def cmd_attach(args) -> int:
     c = containers.get(args.container)
     session = containers.attach(args.container, size=terminal_size() if c.tty else None)
     try:
-        return pump(session, not args.no_stdin, c.tty)
+        return pump(session, not args.no_stdin, c.tty, detach_keys=True)
     except Detached:
         return 0
 

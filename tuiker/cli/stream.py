@@ -49,16 +49,18 @@ class Detached(Exception):
     pass
 
 
-def pump(session: Session, interactive: bool, tty: bool) -> int:
+def pump(session: Session, interactive: bool, tty: bool, detach_keys: bool = False) -> int:
     """Relay until the process exits (its exit code; 125 if the monitor went away) or the user detaches
-    (raises Detached)."""
+    (raises Detached). With a TTY Ctrl-P Ctrl-Q always detaches; without one only with `detach_keys` (an
+    attach: `run -i` and `exec -i` keep the terminal's line editing, as docker's)."""
     stdin_fd = sys.stdin.fileno()
-    raw = tty and interactive and os.isatty(stdin_fd)
-    if tty:  # only a terminal needs these (~3 ms of imports a plain `run` does without)
+    keyboard = interactive and os.isatty(stdin_fd) and (tty or detach_keys)
+    raw = tty and keyboard
+    if tty or keyboard:  # only a terminal needs these (~3 ms of imports a plain `run` does without)
         import signal
         import termios
         import tty as ttymod
-    saved = termios.tcgetattr(stdin_fd) if raw else None
+    saved = termios.tcgetattr(stdin_fd) if keyboard else None
     sel = selectors.DefaultSelector()
     sel.register(session, selectors.EVENT_READ, "session")
     if interactive:
@@ -79,6 +81,14 @@ def pump(session: Session, interactive: bool, tty: bool) -> int:
     try:
         if raw:
             ttymod.setraw(stdin_fd)
+        elif keyboard:
+            # Pipes, not a TTY: the terminal stays as it is (echo, Ctrl-C ends the attach as with docker's
+            # --sig-proxy=false, newlines shown as such) but hands over each key at once, Ctrl-Q included
+            # (not taken for flow control), so Ctrl-P Ctrl-Q detaches here too.
+            mode = termios.tcgetattr(stdin_fd)
+            mode[0] &= ~termios.IXON
+            mode[3] &= ~termios.ICANON
+            termios.tcsetattr(stdin_fd, termios.TCSANOW, mode)
         while True:
             for key, _ in sel.select():
                 if key.data == "session":
@@ -94,7 +104,7 @@ def pump(session: Session, interactive: bool, tty: bool) -> int:
                         sel.unregister(stdin_fd)
                         session.close_stdin()
                         continue
-                    if tty:
+                    if tty or keyboard:
                         data = pending_detach + data
                         pending_detach = b""
                         if DETACH_KEYS in data:

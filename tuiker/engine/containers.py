@@ -310,7 +310,8 @@ class Containers:
         from tuiker.engine.session import Session
 
         reply, sock = self._ask(request, exit_status, keep=True)
-        return Session(sock, reply.get("pid"))
+        # An exec's own process may be hung up by its session; an attach's is the container's, never.
+        return Session(sock, reply.get("pid"), hangup=request["op"] == "exec")
 
     def start(self, ref: str) -> None:
         self._ask({"op": "start", "id": self.get(ref).id, "attach": False, "size": None}, 125)

@@ -19,13 +19,23 @@ class Session:
     sends (a socket is safe for one reader and one writer). `done` once the process exited (`exit_code`) or
     the monitor went away (`exit_code` None). `fileno()` lets a selector wait on it."""
 
-    def __init__(self, sock: socket.socket, pid: int | None = None) -> None:
+    def __init__(self, sock: socket.socket, pid: int | None = None, hangup: bool = False) -> None:
         self._sock = sock
         self._send_lock = threading.Lock()  # input and resizes may come from two threads: frames whole
         self.pid = pid  # the process's (host) pid when the monitor said which
         self._buffer = bytearray()
         self.done = False
         self.exit_code: int | None = None
+        # An exec'd process, held by a pidfd while it runs (so `hangup` never signals a process that got its
+        # pid after it): None for an attach, whose process is the container's own.
+        self._pidfd: int | None = None
+        if pid and hangup:
+            import os
+
+            try:
+                self._pidfd = os.pidfd_open(pid)
+            except OSError:
+                pass  # already gone
 
     def fileno(self) -> int:
         return self._sock.fileno()
@@ -85,7 +95,23 @@ class Session:
         except OSError:
             pass  # already shut, or the monitor closed it first
 
+    def hangup(self) -> None:
+        """End an exec'd process as closing its terminal window does: SIGHUP (a shell exits, and the kernel
+        hangs up its foreground job). Nothing for an attach (the container goes on), or once it has exited."""
+        import signal
+
+        if self._pidfd is not None and not self.done:
+            try:
+                signal.pidfd_send_signal(self._pidfd, signal.SIGHUP)
+            except OSError:
+                pass  # it exited meanwhile
+
     def close(self) -> None:
         """Shut down and release the socket; by the thread that reads, once it is done reading."""
         self.shutdown()
         self._sock.close()
+        if self._pidfd is not None:
+            import os
+
+            os.close(self._pidfd)
+            self._pidfd = None

@@ -34,6 +34,11 @@ class FormScreen(ModalScreen[Result | None], Generic[Result]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "dismiss(None)", "Cancel"),
         Binding("ctrl+s", "create", "Create"),
+        # Priority: the focus moves when Tab is read, not once the field has it, so the keys read with it (a
+        # fast typist's, a paste the terminal did not bracket) go to the next field: `abc` Tab `def` became
+        # `abcdef` in the first. A bracketed paste is the field's: its Tabs stay text, as Textual's Input keeps.
+        Binding("tab", "app.focus_next", "Next field", show=False, priority=True),
+        Binding("shift+tab", "app.focus_previous", "Previous field", show=False, priority=True),
     ]
 
     def compose(self) -> ComposeResult:

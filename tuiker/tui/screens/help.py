@@ -18,7 +18,13 @@ KeyRow = tuple[str, str, str]  # keys, what they do, binding ID ("" when it cann
 
 
 class HelpScreen(ModalScreen[None]):
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "dismiss", "Close")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,question_mark", "dismiss", "Close"),
+        Binding("j,down", "scroll(1)", "Down", show=False),
+        Binding("k,up", "scroll(-1)", "Up", show=False),
+        Binding("g,home", "scroll(-1000000)", "Top", show=False),
+        Binding("G,end", "scroll(1000000)", "Bottom", show=False),
+    ]
 
     def __init__(self, groups: list[tuple[str, list[KeyRow]]]) -> None:
         super().__init__()
@@ -41,3 +47,6 @@ class HelpScreen(ModalScreen[None]):
             yield Label(f'Remap keys in {config_file()}: {{"keys": {{"container.stop": "x", "quit": "q,ctrl+q"}}}}',
                         classes="hint", markup=False)
         yield Footer()
+
+    def action_scroll(self, lines: int) -> None:
+        self.query_one(VerticalScroll).scroll_relative(y=lines, animate=False)

@@ -9,7 +9,9 @@ of its own, so the screen never waits for the engine."""
 from __future__ import annotations
 
 import gc
+import os
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -21,7 +23,7 @@ from textual.containers import Horizontal, Vertical
 from textual.dom import DOMNode
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Footer, Tabs
+from textual.widgets import ContentSwitcher, Footer, TabbedContent, Tabs
 
 from tuiker.engine import LIVE_STATES, Container, Snapshot, TuikerError, familiar_name
 from tuiker.tui.screens.build import BuildFormScreen, BuildScreen
@@ -53,7 +55,10 @@ ACTION_STATES: dict[str, tuple[str, ...] | None] = {
 
 # The actions whose availability check_action decides, and so what the footer shows.
 CHECKED_ACTIONS = (*ACTION_STATES, "remove_image", "remove_network", "remove_volume", "close_terminal",
-                   "leave_terminal")
+                   "leave_terminal", "toggle_timestamps")
+
+# The screen's actions for the Logs tab (they apply while it is on screen).
+LOG_ACTIONS = ("toggle_timestamps", "toggle_follow", "search_logs")
 
 # The main pane's content for each side panel.
 DETAILS_OF_PANEL = {"services": "service-details", "containers": "container-details", "images": "image-details",
@@ -76,6 +81,33 @@ def freeze_startup_objects() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(700, 10, 100)  # the default third threshold is 10
+
+
+def run_in_foreground(argv: list[str], env: dict[str, str]) -> int:
+    """Run `argv` as the terminal's foreground job, as a shell runs a command: in a process group of its own
+    that the terminal's signal keys (Ctrl-C, Ctrl-\\, Ctrl-Z) reach, and the app's group does not, so they
+    never end the app. The app's group is made the foreground again once it exits."""
+    import signal
+
+    fd = sys.__stdin__.fileno() if sys.__stdin__ is not None else -1
+    try:
+        terminal = os.isatty(fd) and os.tcgetpgrp(fd) == os.getpgrp()
+    except OSError:
+        terminal = False
+    if not terminal:
+        return subprocess.run(argv, env=env).returncode
+    child = subprocess.Popen(argv, env=env, process_group=0)
+    previous = signal.signal(signal.SIGTTOU, signal.SIG_IGN)  # a background group may not set the foreground
+    try:
+        try:
+            os.tcsetpgrp(fd, child.pid)
+            os.killpg(child.pid, signal.SIGCONT)  # had it read the terminal before that, it stopped (SIGTTIN)
+        except OSError:
+            pass  # it has exited already
+        return child.wait()
+    finally:
+        os.tcsetpgrp(fd, os.getpgrp())
+        signal.signal(signal.SIGTTOU, previous)
 
 
 def bindings_of(cls: type[DOMNode]) -> list[Binding]:
@@ -106,6 +138,11 @@ class MainScreen(Screen):
         # A priority binding: it acts before the terminal, which would send the key to the process.
         Binding("ctrl+right_square_bracket", "leave_terminal", "Leave terminal", id="terminal.leave", priority=True,
                 tooltip="Give the keys back to the app (the terminal stays open in its tab)"),
+        # The Logs tab's keys, from the containers list and the whole main pane (in the log itself too: it has
+        # its own `/`). On other lists, `/` filters the list.
+        *LogView.SCREEN_BINDINGS,
+        Binding("slash", "search_logs", "Search", show=False, id="logs.search",
+                tooltip="Show only the log lines holding a text"),
     ]
 
     class Refreshed(Message):
@@ -224,6 +261,17 @@ class MainScreen(Screen):
         self.details.show(self.containers.selected_container)
         self._update_keys()
 
+    def on_resource_list_vanished(self, message: ResourceList.Vanished) -> None:
+        """The selected item went away: say which is selected now, before a key acts on it."""
+        panel = message.resource_list
+        gone = panel.label(message.gone)
+        if message.moved_to is None:
+            text = f"{gone} is gone"
+        else:
+            row = next(r for r in panel.rows if r.key == message.moved_to)
+            text = f"{gone} is gone: {panel.label(row)} is selected now"
+        self.app.notify(text, title=panel.TITLE, markup=False)
+
     @on(ResourceList.Selected, "#services")
     def _service_selected(self) -> None:
         if self._main_pane == "service-details":
@@ -341,6 +389,8 @@ class MainScreen(Screen):
             return self._terminal_on_screen() is not None
         if action == "leave_terminal":
             return isinstance(self.focused, Terminal)
+        if action in LOG_ACTIONS:
+            return self._main_pane == "container-details" and self.details.tabs.active == "tab-logs"
         return True
 
     # -- container actions ------------------------------------------------------------------------------
@@ -406,17 +456,19 @@ class MainScreen(Screen):
         if c is not None:
             containers, cid = self.engine.containers, c.id
             await self._open_terminal(f"exec {c.name}", lambda size: containers.exec(cid, SHELL, tty=True,
-                                                                                      interactive=True, size=size))
+                                                                                      interactive=True, size=size),
+                                      hangup=True)
 
     async def action_attach(self) -> None:
         c = self.containers.selected_container
         if c is not None:
             containers, cid = self.engine.containers, c.id
-            await self._open_terminal(f"attach {c.name}", lambda size: containers.attach(cid, size=size))
+            await self._open_terminal(f"attach {c.name}", lambda size: containers.attach(cid, size=size),
+                                      pipes=not c.tty)
 
-    async def _open_terminal(self, title: str, connect) -> None:
+    async def _open_terminal(self, title: str, connect, pipes: bool = False, hangup: bool = False) -> None:
         self.query_one("#main", ContentSwitcher).current = "container-details"
-        await self.details.open_terminal(title, connect)
+        await self.details.open_terminal(title, connect, pipes, hangup)
         self._update_keys()
 
     async def on_terminal_exited(self, message: Terminal.Exited) -> None:
@@ -469,7 +521,7 @@ class MainScreen(Screen):
             return
         try:
             with self.app.suspend():
-                subprocess.run(argv, env=env)
+                run_in_foreground(argv, env)
         except SuspendNotSupported:
             self.app.notify("this terminal cannot be handed over: use e or a instead", severity="warning")
         self.refresh_now()
@@ -616,6 +668,19 @@ class MainScreen(Screen):
         if target is not None:
             target.focus()
 
+    def action_toggle_timestamps(self) -> None:
+        self.query_one(LogView).action_toggle_timestamps()
+
+    def action_toggle_follow(self) -> None:
+        self.query_one(LogView).action_toggle_follow()
+
+    def action_search_logs(self) -> None:
+        self.query_one(LogView).action_search()
+
+    @on(TabbedContent.TabActivated)
+    def _tab_changed(self) -> None:
+        self._update_keys()  # the Logs tab's keys apply only while it shows
+
     def action_focus_list(self) -> None:
         (self._last_list or self.containers).table.focus()
 
@@ -633,8 +698,8 @@ class MainScreen(Screen):
             ("Images", self.images, bindings_of(ImageList)),
             ("Networks", self.networks, bindings_of(NetworkList)),
             ("Volumes", self.volumes, bindings_of(VolumeList)),
-            ("Logs", self.query_one(LogView), bindings_of(LogView)),
-            ("Everywhere", self, bindings_of(MainScreen)),
+            ("Logs", self.query_one(LogView), LogView.SCREEN_BINDINGS + bindings_of(LogView)),
+            ("Everywhere", self, [b for b in bindings_of(MainScreen) if not (b.id or "").startswith("logs.")]),
             ("App", self.app, bindings_of(type(self.app))),
         ]
 

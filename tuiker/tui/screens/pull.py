@@ -18,8 +18,8 @@ from tuiker.tui.widgets.poller import one_line
 
 
 class LayerProgress(Horizontal):
-    """One layer: its short digest, a bar while it downloads or extracts, and its status. Progress that
-    arrives before the row is mounted is kept and shown on mount."""
+    """One layer: its short digest, a bar while it downloads or extracts, and its status. A layer already here
+    has no bar ("Already exists", as `tuiker pull` prints), one pulled ends full."""
 
     def __init__(self, layer: str) -> None:
         self.bar = ProgressBar(show_eta=False, show_percentage=True)
@@ -28,16 +28,13 @@ class LayerProgress(Horizontal):
         self.layer_id = layer
         self.latest: Progress | None = None
 
-    def on_mount(self) -> None:
-        if self.latest is not None:
-            self.show(self.latest)
-
     def show(self, progress: Progress) -> None:
         self.latest = progress
-        if not self.is_mounted:
-            return
         if progress.total:
             self.bar.update(total=progress.total, progress=progress.current)
+        elif progress.status == "Pull complete":
+            self.bar.update(total=1, progress=1)
+        self.bar.display = progress.status != "Already exists"  # else an empty bar waits forever ("--%")
         status = progress.status
         if progress.status == "Downloading" and progress.total:
             status += f" {human_size(progress.current)}/{human_size(progress.total)}"
@@ -97,7 +94,7 @@ class PullScreen(ModalScreen[None]):
         app.notify(text, title="pull", markup=False)
         self.post_message(self.Finished(f"Digest: {result.repo_digest}\nStatus: {text}", failed=False))
 
-    def on_pull_screen_progressed(self, message: Progressed) -> None:
+    async def on_pull_screen_progressed(self, message: Progressed) -> None:
         progress = message.progress
         if not progress.id:
             self.query_one("#pull-status", Label).update(progress.status)
@@ -106,7 +103,7 @@ class PullScreen(ModalScreen[None]):
         row = next((r for r in rows.query(LayerProgress) if r.layer_id == progress.id), None)
         if row is None:
             row = LayerProgress(progress.id)
-            rows.mount(row)
+            await rows.mount(row)  # its label shows an update made before it is mounted as nothing
         row.show(progress)
 
     def on_pull_screen_finished(self, message: Finished) -> None:

@@ -214,13 +214,14 @@ class ContainerDetails(Vertical):
                 view.hide()
 
     @on(TabbedContent.TabActivated)
-    def _tab_changed(self, event: TabbedContent.TabActivated) -> None:
-        event.stop()
-        self.show(self.container)
+    def _tab_changed(self) -> None:
+        self.show(self.container)  # and on to the screen, whose keys depend on the tab
 
-    async def open_terminal(self, title: str, connect: Callable[[tuple[int, int]], Session]) -> Terminal:
-        """A new tab running `connect`'s process in a terminal, shown and focused."""
-        terminal = Terminal(connect, title=title)
+    async def open_terminal(self, title: str, connect: Callable[[tuple[int, int]], Session],
+                            pipes: bool = False, hangup: bool = False) -> Terminal:
+        """A new tab running `connect`'s process in a terminal, shown and focused (`pipes`, `hangup`: see
+        Terminal)."""
+        terminal = Terminal(connect, title=title, pipes=pipes, hangup=hangup)
         pane = TabPane(title, terminal, id=f"tab-terminal-{next(self._terminal_ids)}")
         await self.tabs.add_pane(pane)
         self.tabs.active = pane.id

@@ -15,7 +15,6 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Input
-from textual.widgets.data_table import RowDoesNotExist
 
 from tuiker.engine import (
     DEFAULT_NETWORK,
@@ -95,13 +94,27 @@ class ResourceList(Vertical):
         def control(self) -> ResourceList:
             return self.resource_list
 
+    class Vanished(Message):
+        """The selected row's item went away (removed by the app or by another command): the cursor moved
+        to `moved_to`, its neighbour (None when the list became empty)."""
+
+        def __init__(self, resource_list: ResourceList, gone: Row, moved_to: str | None) -> None:
+            super().__init__()
+            self.resource_list = resource_list
+            self.gone = gone
+            self.moved_to = moved_to
+
+        @property
+        def control(self) -> ResourceList:
+            return self.resource_list
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, classes="panel")
         self.rows: list[Row] = []
         self.filter_text = ""
         self._shown: list[Row] = []
         self._selected: str | None = None
-        self._wanted: str | None = None  # a key to put the cursor on once it appears
+        self._wanted: str | None = None  # a key to put the cursor on once it appears (a container just made)
 
     def compose(self) -> ComposeResult:
         yield ListTable()
@@ -123,6 +136,7 @@ class ResourceList(Vertical):
         """Put the cursor on `key` now, or as soon as a refresh brings it."""
         self._wanted = key
         self._place_cursor()
+        self._announce()
 
     def set_rows(self, rows: list[Row]) -> None:
         self.rows = rows
@@ -137,27 +151,48 @@ class ResourceList(Vertical):
                 for column, (before, after) in enumerate(zip(old.cells, new.cells, strict=True)):
                     if before != after:
                         table.update_cell_at((table.get_row_index(new.key), column), after)
+            self._shown = shown
         else:
-            keep = self._selected
+            # Rows came, went or moved: the cursor stays on the selected item, by key, whatever its new index.
+            before, keep = self._shown, self._selected
             table.clear()
             for row in shown:
                 table.add_row(*row.cells, key=row.key)
-            if keep is not None and self._wanted is None:
-                self._wanted = keep
-        self._shown = shown
+            self._shown = shown
+            if keep is not None and keep in (r.key for r in shown):
+                self._move_to(keep)
+            elif keep is not None:
+                self._to_neighbour(before, keep)
         self._place_cursor()
         self._update_title()
         self._announce()
 
+    def _to_neighbour(self, before: list[Row], key: str) -> None:
+        """The selected row is no longer shown: put the cursor on the nearest row that was beside it (the one
+        below first, as lazydocker), and say so if its item is gone (not merely filtered out)."""
+        index = next((i for i, r in enumerate(before) if r.key == key), 0)
+        shown = {r.key for r in self._shown}
+        neighbour = next((r.key for r in [*before[index + 1:], *reversed(before[:index])] if r.key in shown),
+                         self._shown[0].key if self._shown else None)
+        if neighbour is not None:
+            self._move_to(neighbour)
+        if key not in (r.key for r in self.rows):
+            self.post_message(self.Vanished(self, before[index], neighbour))
+
+    def label(self, row: Row) -> str:
+        """How a notification names the item of `row`."""
+        return row.key
+
+    def _move_to(self, key: str) -> None:
+        self.table.move_cursor(row=self.table.get_row_index(key), animate=False, scroll=True)
+
     def _place_cursor(self) -> None:
-        if self._wanted is None:
+        """Honour `select`: once its key is listed (shown or filtered out), it is no longer waited for."""
+        if self._wanted is None or self._wanted not in (r.key for r in self.rows):
             return
-        try:
-            index = self.table.get_row_index(self._wanted)
-        except RowDoesNotExist:
-            return  # not there yet, or filtered out
-        self._wanted = None
-        self.table.move_cursor(row=index, animate=False, scroll=True)
+        wanted, self._wanted = self._wanted, None
+        if wanted in (r.key for r in self._shown):
+            self._move_to(wanted)
 
     def _announce(self) -> None:
         """Post Selected when the row under the cursor is not the one announced last."""
@@ -219,7 +254,7 @@ class ContainerList(ResourceList):
         Binding("E", "screen.exec_full", "Exec (full screen)", show=False, id="container.exec_full",
                 tooltip="Open a shell in the container in the whole terminal (suspends the app)"),
         Binding("A", "screen.attach_full", "Attach (full screen)", show=False, id="container.attach_full",
-                tooltip="Attach in the whole terminal (suspends the app)"),
+                tooltip="Attach in the whole terminal (suspends the app; ctrl+p ctrl+q comes back)"),
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -248,6 +283,9 @@ class ContainerList(ResourceList):
             state = f"{state} ({health})"
         cells = (cell, c.name, image, published)
         return Row(c.id, cells, f"{state} {c.name} {image} {c.id[:12]} {published}".lower())
+
+    def label(self, row: Row) -> str:
+        return f"container {row.cells[1]}"
 
     @property
     def selected_container(self) -> Container | None:

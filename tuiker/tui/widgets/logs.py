@@ -7,12 +7,14 @@ from collections import deque
 from typing import ClassVar
 
 from rich.highlighter import Highlighter
+from rich.style import Style
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
+from textual.strip import Strip
 from textual.widgets import Input, Label, Log
 
 from tuiker.engine import Container, LogReader, LogRecord
@@ -32,6 +34,29 @@ class SearchHighlighter(Highlighter):
             text.highlight_words([self.term], "reverse bold", case_sensitive=False)
 
 
+class LogLines(Log):
+    """Textual's Log, with one line marked: the search match `n` / `N` went to."""
+
+    CURRENT = Style(reverse=True)
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.current: int | None = None
+
+    def render_line(self, y: int) -> Strip:
+        strip = super().render_line(y)
+        if self.current is not None and self.scroll_offset.y + y == self.current:
+            strip = strip.apply_style(self.CURRENT)
+        return strip
+
+    def mark(self, index: int | None) -> None:
+        self.current = index
+        if index is not None:
+            self.auto_scroll = False  # the match stays in view while lines come
+            self.scroll_to(y=max(0, index - self.size.height // 2), animate=False)
+        self.refresh()
+
+
 class LogView(Vertical):
     """The newest `INITIAL` lines, then everything appended; at most `MAX_LINES` held (bounded memory).
     Search shows only the lines that contain the text, highlighted."""
@@ -40,6 +65,19 @@ class LogView(Vertical):
     INITIAL = 1000
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "search", "Search", id="logs.search", tooltip="Show only the log lines holding a text"),
+        # t and f are the screen's (LOG_KEYS in screens/main.py), so they work from the list too.
+        Binding("n", "next_match", "Next match", id="logs.next_match",
+                tooltip="Go to the next line the search matches (after /)"),
+        Binding("N", "previous_match", "Previous match", id="logs.previous_match",
+                tooltip="Go to the previous line the search matches"),
+        Binding("g", "top", "Top", show=False, id="logs.top", tooltip="Go to the first line"),
+        Binding("G", "bottom", "Bottom", show=False, id="logs.bottom", tooltip="Go to the last line"),
+        Binding("j", "down", "Down", show=False),
+        Binding("k", "up", "Up", show=False),
+    ]
+
+    # The keys the screen binds for this view (they apply from the containers list too), for the help.
+    SCREEN_BINDINGS: ClassVar[list[Binding]] = [
         Binding("t", "toggle_timestamps", "Timestamps", id="logs.timestamps", tooltip="Show or hide timestamps"),
         Binding("f", "toggle_follow", "Follow", id="logs.follow", tooltip="Follow new lines, or stay put"),
     ]
@@ -60,7 +98,7 @@ class LogView(Vertical):
         self._poller = Poller(self, self._read, 0.25)
 
     def compose(self) -> ComposeResult:
-        log = Log(max_lines=self.MAX_LINES, highlight=True, auto_scroll=True)
+        log = LogLines(max_lines=self.MAX_LINES, highlight=True, auto_scroll=True)
         log.highlighter = self.highlighter
         yield log
         yield FilterInput(placeholder="search the logs", classes="filter")
@@ -74,8 +112,8 @@ class LogView(Vertical):
         self._poller.stop()
 
     @property
-    def log_widget(self) -> Log:
-        return self.query_one(Log)
+    def log_widget(self) -> LogLines:
+        return self.query_one(LogLines)
 
     def show(self, container: Container | None) -> None:
         """Follow `container`'s log (None: follow nothing, e.g. while another tab is shown)."""
@@ -97,8 +135,19 @@ class LogView(Vertical):
     def on_log_view_appended(self, message: Appended) -> None:
         if message.reader is not self._reader:
             return  # read for a container that is no longer shown
-        self.records.extend(message.records)
-        self.log_widget.write_lines([self._format(r) for r in message.records if self._matches(r)])
+        records = message.records[-self.MAX_LINES:]  # a burst: only its end is kept anyway
+        self.records.extend(records)
+        self._write([self._format(r) for r in records if self._matches(r)])
+
+    def _write(self, lines: list[str]) -> None:
+        """Append to the Log widget. Its write_lines repaints the new lines by their index before it pruned to
+        max_lines: when it pruned, those indexes are past the end, and a view already at the bottom stays on
+        the old lines (a burst of 200,000 lines ended on screen at line ~140,000, marked following)."""
+        log = self.log_widget
+        pruned = len(log.lines) + len(lines) > self.MAX_LINES
+        log.write_lines(lines)
+        if pruned:
+            log.refresh()
 
     def _format(self, record: LogRecord) -> str:
         text = ANSI_SEQUENCE.sub("", record.text).rstrip("\n").rstrip("\r")
@@ -110,6 +159,7 @@ class LogView(Vertical):
     def _rewrite(self) -> None:
         log = self.log_widget
         log.clear()
+        log.current = None
         log.write_lines([self._format(r) for r in self.records if self._matches(r)])
         self._describe()
 
@@ -118,6 +168,9 @@ class LogView(Vertical):
                  "timestamps" if self.timestamps else ""]
         if self.highlighter.term:
             parts.append(f"search: {self.highlighter.term}")
+            current = self.log_widget.current
+            if current is not None:
+                parts.append(f"match {current + 1}/{len(self.log_widget.lines)}")
         self.query_one(".log-status", Label).update(" · ".join(p for p in parts if p))
 
     def action_toggle_timestamps(self) -> None:
@@ -130,6 +183,41 @@ class LogView(Vertical):
         if log.auto_scroll:
             log.scroll_end(animate=False)
         self._describe()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("next_match", "previous_match"):
+            return bool(self.highlighter.term)  # else n and N are the screen's (new container ...)
+        return True
+
+    def action_next_match(self) -> None:
+        self._step_match(+1)
+
+    def action_previous_match(self) -> None:
+        self._step_match(-1)
+
+    def _step_match(self, step: int) -> None:
+        """The search shows only the matching lines: step from one to the next, round at the ends."""
+        log = self.log_widget
+        if not log.lines:
+            return
+        if log.current is None:
+            index = 0 if step > 0 else len(log.lines) - 1
+        else:
+            index = (log.current + step) % len(log.lines)
+        log.mark(index)
+        self._describe()
+
+    def action_top(self) -> None:
+        self.log_widget.scroll_home(animate=False)
+
+    def action_bottom(self) -> None:
+        self.log_widget.scroll_end(animate=False)
+
+    def action_down(self) -> None:
+        self.log_widget.scroll_relative(y=1, animate=False)
+
+    def action_up(self) -> None:
+        self.log_widget.scroll_relative(y=-1, animate=False)
 
     def action_search(self) -> None:
         field = self.query_one(FilterInput)

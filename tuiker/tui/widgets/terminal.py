@@ -244,15 +244,23 @@ class Terminal(Widget, can_focus=True):
         def control(self) -> Terminal:
             return self.terminal
 
-    def __init__(self, connect: Callable[[tuple[int, int]], Session], *, title: str = "",
-                 name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
+    def __init__(self, connect: Callable[[tuple[int, int]], Session], *, title: str = "", pipes: bool = False,
+                 hangup: bool = False, name: str | None = None, id: str | None = None,
+                 classes: str | None = None) -> None:
+        """`pipes`: the process writes to pipes, not a TTY, so its newlines are bare LFs: each also returns the
+        cursor to the line's start (pyte's LNM), as a TTY's output processing (ONLCR) would, or lines stair.
+        `hangup`: closing the terminal (or the app) ends the process, as closing a terminal window does (an
+        exec's shell); else it only detaches (an attach)."""
         super().__init__(name=name, id=id, classes=classes)
         self._connect = connect
+        self._hangup = hangup
         self.title = title
         self.exit_code: int | None = None
         self.exited = False
         self._lock = threading.Lock()  # guards the pyte screen, which the reader feeds and the UI reads
         self._screen = _Screen(80, 24, self._send)
+        if pipes:
+            self._screen.set_mode(pyte.modes.LNM)
         self._stream = pyte.ByteStream(self._screen)
         # What the writer sends, in order: ("stdin", bytes) or ("resize", (rows, cols)); None ends it.
         self._outbox: queue.SimpleQueue[tuple[str, Any] | None] = queue.SimpleQueue()
@@ -300,6 +308,8 @@ class Terminal(Widget, can_focus=True):
         with self._lock:
             session = self._session
         if session is not None:
+            if self._hangup:
+                session.hangup()
             session.shutdown()  # wakes the reader; it closes the session
 
     # -- the session (worker threads) ------------------------------------------------------------------------
@@ -314,6 +324,8 @@ class Terminal(Widget, can_focus=True):
         with self._lock:
             closed, self._session = self._closed, session
         if closed:
+            if self._hangup:
+                session.hangup()
             session.close()
             return
         threading.Thread(target=self._write, args=(session,), name="terminal-writer", daemon=True).start()
