@@ -5,6 +5,6 @@ A peer of the CLI and the TUI: it reaches the engine only through `tuiker.engine
 each endpoint module below turns docker's requests into engine calls and the engine's records into docker's
 JSON shapes."""
 
-from tuiker.api import build, events, exec, images, networks, system, volumes
+from tuiker.api import build, containers, events, exec, images, networks, system, volumes
 
-ENDPOINT_MODULES = [system, networks, volumes, events, exec, images, build]
+ENDPOINT_MODULES = [system, containers, networks, volumes, events, exec, images, build]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 
-from tuiker.base.errors import TuikerError
+from tuiker.base.errors import InvalidArgument
 
 TYPE_CHECKING = False  # not typing's: importing typing costs ~7 ms on every command
 if TYPE_CHECKING:
@@ -57,30 +57,30 @@ def is_container_name(name: object) -> bool:
 
 
 def check_container_name(name: str) -> str:
-    """A name `--name` may give, with docker's one leading `/` dropped (`/web` is `web`); else TuikerError."""
+    """A name `--name` may give, with docker's one leading `/` dropped (`/web` is `web`); else InvalidArgument."""
     bare = name.removeprefix("/") if isinstance(name, str) else name
     if not _valid(_NAME, bare, MAX_NAME):
-        raise TuikerError(f"Invalid container name ({_shown(name)}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+        raise InvalidArgument(f"Invalid container name ({_shown(name)}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
                           f" (at most {MAX_NAME} characters)")
     return bare
 
 
 def check_network_name(name: str) -> None:
     if not _valid(_NAME, name, MAX_NAME):
-        raise TuikerError(f"invalid network name {_shown(name)}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+        raise InvalidArgument(f"invalid network name {_shown(name)}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
                           f" (at most {MAX_NAME} characters)")
 
 
 def check_alias(alias: str) -> None:
     if not is_host_token(alias):
-        raise TuikerError(f"invalid network alias {_shown(alias)}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+        raise InvalidArgument(f"invalid network alias {_shown(alias)}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
                           f" (at most {MAX_NAME} characters)")
 
 
 def check_hostname(hostname: str) -> None:
     """RFC 1123, at most 63 characters (docker's rule; the kernel takes 64 bytes)."""
     if not _valid(_HOSTNAME, hostname, MAX_HOSTNAME):
-        raise TuikerError(f"invalid hostname format: {_shown(hostname)}")
+        raise InvalidArgument(f"invalid hostname format: {_shown(hostname)}")
 
 
 ADJECTIVES = (

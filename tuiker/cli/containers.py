@@ -222,25 +222,11 @@ PS_HEADER = {"ID": "CONTAINER ID", "Names": "NAMES", "Image": "IMAGE", "Command"
 
 def cmd_ps(args) -> int:
     e = engine()
-    found = e.containers.list(all=args.all or bool(args.filter))
+    filters: dict[str, list[str]] = {}
     for f in args.filter or []:
         key, _, value = f.partition("=")
-        if key == "status":
-            found = [c for c in found if c.status == value]
-        elif key == "name":
-            found = [c for c in found if value in c.name]
-        elif key == "ancestor":
-            found = [c for c in found if _is_ancestor(e, c, value)]
-        elif key == "id":
-            found = [c for c in found if c.id.startswith(value)]
-        elif key == "health":
-            if value not in ("starting", "healthy", "unhealthy", "none"):
-                raise TuikerError(f"Unrecognised filter value for health: {value}")
-            found = [c for c in found if (c.health or "none") == value]
-        elif key == "label":
-            found = [c for c in found if _has_label(c, value)]
-        else:
-            raise TuikerError(f"invalid filter {f!r}: use status=, name=, ancestor=, id=, label= or health=")
+        filters.setdefault(key, []).append(value)
+    found = e.containers.list(all=args.all or bool(args.filter), filters=filters)
     if args.last:
         found = found[:args.last]
     if args.quiet:
@@ -250,13 +236,6 @@ def cmd_ps(args) -> int:
     rows = [_ps_context(e, c, trunc=not args.no_trunc) for c in found]
     return print_list(args.format, ["ID", "Image", "Command", "RunningFor", "Status", "Ports", "Names"], PS_HEADER,
                       "*formatter.ContainerContext", rows)
-
-
-def _has_label(c, spec: str) -> bool:
-    """docker's `label=KEY` (the label is set, to anything) or `label=KEY=VALUE`."""
-    key, sep, value = spec.partition("=")
-    labels = c.config["Config"].get("Labels") or {}
-    return key in labels and (not sep or labels[key] == value)
 
 
 def _ps_context(e, c, trunc: bool) -> dict:
@@ -303,13 +282,6 @@ def _size_text(e, c) -> str:
 
     written, virtual = e.containers.size(c)
     return f"{human_size(written)} (virtual {human_size(virtual)})"
-
-
-def _is_ancestor(e, c, value: str) -> bool:
-    try:
-        return e.images.get(value).id == c.config["ImageID"]
-    except TuikerError:
-        return False
 
 
 def cmd_inspect(args) -> int:

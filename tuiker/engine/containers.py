@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from tuiker.base import names
-from tuiker.base.errors import NotFoundError, TuikerError
+from tuiker.base.errors import ConflictError, InvalidArgument, NotFoundError, TuikerError
 from tuiker.base.times import human_duration, parse_time
 from tuiker.engine import networks as netinfo
 from tuiker.engine.stores import open_store
@@ -183,19 +183,19 @@ class Containers:
         for item in security:
             if item not in ("no-new-privileges", "no-new-privileges:true", "no-new-privileges=true",
                             "no-new-privileges:false", "seccomp=unconfined", "seccomp:unconfined"):
-                raise TuikerError(f"unsupported --security-opt {item!r}")
+                raise InvalidArgument(f"unsupported --security-opt {item!r}")
         net = self.networks.container_config(opts.network, opts.ports, opts.publish_all, opts.network_aliases,
                                              opts.expose, (image_cfg.get("config") or {}).get("ExposedPorts"))
         if opts.memory is not None and opts.memory < 6 * 1024 * 1024:
-            raise TuikerError("Minimum memory limit allowed is 6MB")
+            raise InvalidArgument("Minimum memory limit allowed is 6MB")
         if opts.cpus is not None and not 0 < opts.cpus <= (os.cpu_count() or 1):
-            raise TuikerError(f"range of CPUs is from 0.01 to {os.cpu_count()}.00, as there are only "
+            raise InvalidArgument(f"range of CPUs is from 0.01 to {os.cpu_count()}.00, as there are only "
                               f"{os.cpu_count()} CPUs available")
         pids_limit = None if opts.pids_limit == 0 else opts.pids_limit  # docker: 0 means unlimited
         try:
             caps = capabilities.resolve(opts.cap_add or [], opts.cap_drop or [], opts.privileged)
         except ValueError as e:
-            raise TuikerError(str(e)) from e
+            raise InvalidArgument(str(e)) from e
         cfg.update(Hostname=opts.hostname or "", Tty=opts.tty, OpenStdin=opts.interactive, Image=opts.image)
         health = healthcheck_config(opts.healthcheck, opts.no_healthcheck, image_cfg.get("config") or {})
         if health is not None:
@@ -211,7 +211,7 @@ class Containers:
         swap = opts.memory_swap
         restart = _restart_policy(opts.restart)
         if opts.auto_remove and restart["Name"] != "no":
-            raise TuikerError("conflicting options: cannot specify both --restart and --rm")
+            raise InvalidArgument("conflicting options: cannot specify both --restart and --rm")
         mounts = self._mounts(opts, (image_cfg.get("config") or {}).get("Volumes"))
         # docker's Config.Volumes: the image's VOLUMEs and -v's anonymous ones (the rest are HostConfig.Binds).
         anonymous = {m["Destination"]: {} for m in mounts if m["Type"] == "volume" and m.get("Anonymous")}
@@ -268,22 +268,23 @@ class Containers:
             if not sep:
                 name, sep, address = spec.partition(":")  # the first colon only: an IPv6 address holds more
             if not sep or not name or ":" in name:
-                raise TuikerError(f'invalid argument "{spec}" for "--add-host" flag: bad format for add-host: "{spec}"')
+                raise InvalidArgument(f'invalid argument "{spec}" for "--add-host" flag: bad format for add-host:'
+                                      f' "{spec}"')
             if not names.is_host_token(name):
                 # Written into /etc/hosts: a name with a space or a newline would add names or lines of its own.
-                raise TuikerError(f'invalid argument "{spec}" for "--add-host" flag: invalid host name: "{name}"')
+                raise InvalidArgument(f'invalid argument "{spec}" for "--add-host" flag: invalid host name: "{name}"')
             if len(address) > 2 and address[0] == "[" and address[-1] == "]":
                 address = address[1:-1]
             line_address = address
             if address == "host-gateway":
                 line_address = self.networks.host_gateway()
                 if not line_address:
-                    raise TuikerError("unable to derive the IP value for host-gateway")
+                    raise InvalidArgument("unable to derive the IP value for host-gateway")
             else:
                 try:
                     check_ip(address, "--add-host")
                 except TuikerError:
-                    raise TuikerError(f'invalid argument "{spec}" for "--add-host" flag: invalid IP address in'
+                    raise InvalidArgument(f'invalid argument "{spec}" for "--add-host" flag: invalid IP address in'
                                       f' add-host: "{address}"') from None
             kept.append(f"{name}:{address}")
             entries.append([line_address, name])
@@ -294,12 +295,12 @@ class Containers:
     def _ask(self, request: dict, exit_status: int | None = None, keep: bool = False) -> tuple[dict, socket | None]:
         """The monitor's reply to `request` (and with `keep`, the socket the process's stream follows on). A refusal
         is a ContainerStartError carrying docker's exit status (`exit_status`, unless the monitor says which) for
-        what starts a process, else a TuikerError."""
+        what starts a process, else a ConflictError."""
         reply, sock = self.monitor.request(request, keep=keep)
         if not reply.get("ok"):
             message = reply.get("error", f"{request['op']} failed")
-            if exit_status is None:
-                raise TuikerError(message)
+            if exit_status is None:  # the monitor refuses what the container's state does not allow: docker's 409
+                raise ConflictError(message)
             raise ContainerStartError(message, reply.get("code", exit_status))
         return reply, sock
 
@@ -346,21 +347,40 @@ class Containers:
             return None
         return self._session(request, 126)
 
-    def stop(self, ref: str, timeout: float | None = None) -> None:
-        """Its stop signal, then SIGKILL after `timeout` seconds (10); nothing if it does not run."""
+    def stop(self, ref: str, timeout: float | None = None, signal: str | None = None) -> None:
+        """Its stop signal (or `signal`), then SIGKILL after `timeout` seconds (10); nothing if it does not run."""
+        if signal is not None:
+            check_signal(signal)
         c = self.get(ref)
         if c.status in LIVE_STATES:
-            self._request("stop", c.id, timeout=10 if timeout is None else timeout)
+            self._request("stop", c.id, timeout=10 if timeout is None else timeout,
+                          **({"signal": signal} if signal else {}))
             container_event(c, "stop")
 
+    def resize(self, ref: str, rows: int, columns: int) -> None:
+        """Its terminal's size (a container started with a tty); it must be running."""
+        c = self.get(ref)
+        if c.status not in ("running", "paused"):
+            raise ConflictError(f"Container {c.id} is not running")
+        self._request("resize", c.id, rows=rows, cols=columns)
+
     def kill(self, ref: str, signal: str = "SIGKILL") -> None:
-        self._request("kill", ref, signal=signal)
+        c = self.get(ref)
+        if c.status not in LIVE_STATES:
+            raise ConflictError(f"Cannot kill container: {ref}: Container {c.id} is not running")
+        self._request("kill", c.id, signal=signal)
 
     def pause(self, ref: str) -> None:
-        self._request("pause", ref)
+        c = self.get(ref)
+        if c.status == "paused":
+            raise ConflictError(f"Container {c.id} is already paused")
+        self._request("pause", c.id)
 
     def unpause(self, ref: str) -> None:
-        self._request("unpause", ref)
+        c = self.get(ref)
+        if c.status != "paused":
+            raise ConflictError(f"Container {c.id} is not paused")
+        self._request("unpause", c.id)
 
     def wait(self, ref: str, next_exit: bool = False) -> int:
         """Its exit code, once it has stopped. With `next_exit`, one that does not run is waited for through its
@@ -368,8 +388,8 @@ class Containers:
         heard even when --rm removes it at once)."""
         return int(self._request("wait", ref, next_exit=next_exit).get("exit", 0))
 
-    def restart(self, ref: str, timeout: float | None = None) -> None:
-        self.stop(ref, timeout)
+    def restart(self, ref: str, timeout: float | None = None, signal: str | None = None) -> None:
+        self.stop(ref, timeout, signal)
         self.start(ref)
         container_event(self.get(ref), "restart")
 
@@ -378,9 +398,10 @@ class Containers:
         its anonymous volumes too, unless another container uses them (docker's `rm -v`)."""
         c = self.get(ref)
         if c.status in LIVE_STATES:
-            if not force:
-                raise TuikerError(f"cannot remove container {c.short_id}: container is {c.status}: stop the"
-                                  " container before removing or force remove")
+            if not force:  # docker's words
+                raise ConflictError(f"You cannot remove a {c.status} container {c.id}. "
+                                    + ("Unpause and then stop" if c.status == "paused" else "Stop")
+                                    + " the container before attempting removal or force remove")
             try:
                 self._request("kill", c.id, signal="SIGKILL")
             except TuikerError:
@@ -423,6 +444,13 @@ class Containers:
         copy_in(self.root, c, src, _container_path(dst), archive, follow, stdin)
         container_event(c, "extract-to-dir")  # docker's event for a copy in
 
+    def stat_path(self, ref: str, path: str) -> dict:
+        """docker's stat of a path in it (name, size, mode as Go's FileMode, mtime, linkTarget); NotFoundError if
+        it is not there."""
+        from tuiker.engine.copy import stat_path
+
+        return stat_path(self.root, self.get(ref), _container_path(path))
+
     def commit(self, ref: str, repository: str | None = None, author: str = "", comment: str = "",
                changes: list[str] | None = None, pause: bool = True) -> Image:
         """docker commit: its changes as a new image (engine/snapshot.py), paused meanwhile if it runs."""
@@ -462,14 +490,74 @@ class Containers:
         """By name, full ID or unique ID prefix (docker's order: exact ID, exact name, ID prefix)."""
         return self.store.get(ref)
 
-    def list(self, all: bool = False) -> list[Container]:
-        """Running ones (with `all`, every one), newest first. State files that call a container running while
-        no monitor runs are stale (the monitor died, the host rebooted): a new monitor reconciles them first."""
+    def list(self, all: bool = False, filters: dict[str, list[str]] | None = None) -> list[Container]:
+        """Running ones (with `all`, every one), newest first, kept by docker's ps `filters` ({"status":
+        ["exited"], "label": ["a=b"]}: the keys all hold, each by any of its values; a `status` filter implies
+        `all`, as in docker). State files that call a container running while no monitor runs are stale (the
+        monitor died, the host rebooted): a new monitor reconciles them first."""
+        filters = {k: v for k, v in (filters or {}).items() if v}
+        test = self._filter(filters) if filters else None
         found = self.store.list()
         if any(c.status in LIVE_STATES for c in found) and not self.monitor.alive():
             self.monitor.connect().close()
             found = self.store.list()
-        return found if all else [c for c in found if c.status in LIVE_STATES]
+        if not all and "status" not in filters:
+            found = [c for c in found if c.status in LIVE_STATES]
+        return [c for c in found if test(c)] if test else found
+
+    def _filter(self, filters: dict[str, list[str]]):
+        """A predicate for docker's ps filters, every value checked before any container is looked at."""
+        import re
+
+        unknown = sorted(set(filters) - set(PS_FILTERS))
+        if unknown:
+            raise InvalidArgument(f"invalid filter '{unknown[0]}'")
+        for value in filters.get("status", []):
+            if value not in ("created", "restarting", "running", "removing", "paused", "exited", "dead"):
+                raise InvalidArgument(f"invalid filter 'status={value}'")
+        for value in filters.get("health", []):
+            if value not in ("starting", "healthy", "unhealthy", "none"):
+                raise InvalidArgument(f"Unrecognised filter value for health: {value}")
+        exited = []
+        for value in filters.get("exited", []):
+            try:
+                exited.append(int(value))
+            except ValueError:
+                raise InvalidArgument(f"invalid filter 'exited={value}'") from None
+        names = []
+        for value in filters.get("name", []):
+            try:
+                names.append(re.compile(value))
+            except re.error:
+                names.append(re.compile(re.escape(value)))
+        ancestors = set()
+        for value in filters.get("ancestor", []):
+            try:
+                ancestors.add(self.images.get(value).id)
+            except NotFoundError:
+                pass  # docker: an image that is not here is the ancestor of none
+        # before/since: created before (after) the named container, which must exist.
+        before = [self.get(v).config.get("Created", "") for v in filters.get("before", [])]
+        since = [self.get(v).config.get("Created", "") for v in filters.get("since", [])]
+
+        def any_of(key: str, check) -> bool:
+            return key not in filters or any(check(v) for v in filters[key])
+
+        def test(c: Container) -> bool:
+            created = c.config.get("Created", "")
+            volumes = [(m.get("Name"), m.get("Destination")) for m in c.config.get("mounts") or []]
+            return (any_of("id", c.id.startswith)
+                    and (not names or any(p.search(c.name) or p.search("/" + c.name) for p in names))
+                    and all(_has_label(c, spec) for spec in filters.get("label", []))  # docker: labels AND
+                    and any_of("status", lambda v: c.status == v)
+                    and ("ancestor" not in filters or c.config.get("ImageID") in ancestors)
+                    and all(created < b for b in before) and all(created > s for s in since)
+                    and (not exited or (c.status == "exited" and c.state.get("ExitCode", 0) in exited))
+                    and any_of("health", lambda v: (c.health or "none") == v)
+                    and any_of("network", lambda v: v in netinfo.networks_of(c))
+                    and any_of("volume", lambda v: any(v in pair for pair in volumes)))
+
+        return test
 
     def inspect(self, ref: str) -> dict:
         """docker inspect's document."""
@@ -488,7 +576,8 @@ class Containers:
                       "FinishedAt": s.get("FinishedAt", "0001-01-01T00:00:00Z"),
                       **({"Health": s["Health"]} if s.get("Health") else {})},
             "Image": c.config["ImageID"], "Name": "/" + c.name, "RestartCount": s.get("RestartCount", 0),
-            "LogPath": str(c.dir / "log.json"), "HostConfig": c.config["HostConfig"],
+            "LogPath": str(c.dir / "log.json"),
+            "HostConfig": {"LogConfig": {"Type": "json-file", "Config": {}}, **c.config["HostConfig"]},
             "Config": c.config["Config"], "GraphDriver": {"Name": "overlay", "Data": {
                 "UpperDir": str(c.dir / "upper"), "WorkDir": str(c.dir / "work"),
                 "LowerDir": ":".join(str(self.root / "layers" / d / "diff") for d in reversed(c.config["Layers"]))}},
@@ -523,7 +612,7 @@ class Containers:
 
         c = self._record(container)
         if c.status not in ("running", "paused"):
-            raise TuikerError(f"container {c.short_id} is not running")
+            raise ConflictError(f"Container {c.id} is not running")
         return ProcessTable(c)
 
     def diff(self, container: Container | str) -> list[tuple[str, str]]:
@@ -555,6 +644,17 @@ class Containers:
     def net_io(self, container: Container | str) -> tuple[int, int] | None:
         """(bytes received, sent) while it runs with a network of its own, else None."""
         return netinfo.net_io(self._record(container))
+
+
+PS_FILTERS = ("id", "name", "label", "status", "ancestor", "before", "since", "exited", "health", "network",
+              "volume")
+
+
+def _has_label(c: Container, spec: str) -> bool:
+    """docker's `label=KEY` (the label is set, to anything) or `label=KEY=VALUE`."""
+    key, sep, value = spec.partition("=")
+    labels = c.config["Config"].get("Labels") or {}
+    return key in labels and (not sep or labels[key] == value)
 
 
 def status_text(c: Container, now: float | None = None) -> str:
@@ -603,11 +703,11 @@ def healthcheck_config(user: dict | None, disabled: bool, image: dict) -> dict |
     checks it (durations of at least 1ms, or 0 for the default; retries not negative)."""
     if disabled:
         if user and any(user.get(k) for k in ("Test", "Interval", "Timeout", "StartPeriod", "Retries")):
-            raise TuikerError("--no-healthcheck conflicts with --health-* options")
+            raise InvalidArgument("--no-healthcheck conflicts with --health-* options")
         return {"Test": ["NONE"]}
     image_health = image.get("Healthcheck")
     if image_health is not None and not isinstance(image_health, dict):
-        raise TuikerError("image config: Healthcheck is not an object")
+        raise InvalidArgument("image config: Healthcheck is not an object")
     image_health = _checked_healthcheck(image_health or {}, "image config: Healthcheck")
     if not user:
         return dict(image_health) if image_health else None
@@ -617,9 +717,9 @@ def healthcheck_config(user: dict | None, disabled: bool, image: dict) -> dict |
     for key, what in (("Interval", "Interval"), ("Timeout", "Timeout"), ("StartPeriod", "StartPeriod")):
         value = merged.get(key, 0)
         if value and value < MIN_HEALTH_DURATION:
-            raise TuikerError(f"{what} in Healthcheck cannot be less than 1ms")
+            raise InvalidArgument(f"{what} in Healthcheck cannot be less than 1ms")
     if merged.get("Retries", 0) < 0:
-        raise TuikerError("Retries in Healthcheck cannot be negative")
+        raise InvalidArgument("Retries in Healthcheck cannot be negative")
     return merged
 
 
@@ -628,11 +728,11 @@ def _checked_healthcheck(health: dict, what: str) -> dict:
     belongs would run `C` `M` `D` as a command."""
     test = health.get("Test")
     if test is not None and not (isinstance(test, list) and all(isinstance(t, str) for t in test)):
-        raise TuikerError(f"{what}: Test is not a list of strings")
+        raise InvalidArgument(f"{what}: Test is not a list of strings")
     for key in ("Interval", "Timeout", "StartPeriod", "Retries"):
         value = health.get(key)
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
-            raise TuikerError(f"{what}: {key} is not a non-negative integer")
+            raise InvalidArgument(f"{what}: {key} is not a non-negative integer")
     return {k: health[k] for k in ("Test", "Interval", "Timeout", "StartPeriod", "Retries") if health.get(k)}
 
 
@@ -643,7 +743,7 @@ def check_signal(text: str) -> str:
     try:
         parse_signal(text)
     except ValueError as e:
-        raise TuikerError(str(e)) from None
+        raise InvalidArgument(str(e)) from None
     return text
 
 
@@ -654,7 +754,7 @@ def check_ip(text: str, flag: str) -> str:
     try:
         return str(ipaddress.ip_address(text.strip()))
     except ValueError:
-        raise TuikerError(f'invalid argument "{text}" for "{flag}" flag: IP address is not correctly formatted:'
+        raise InvalidArgument(f'invalid argument "{text}" for "{flag}" flag: IP address is not correctly formatted:'
                           f" {text}") from None
 
 
@@ -662,7 +762,7 @@ def _restart_policy(text: str) -> dict:
     """docker's RestartPolicy from `--restart no|on-failure[:N]|always|unless-stopped`."""
     name, _, count = (text or "no").partition(":")
     if name not in ("no", "on-failure", "always", "unless-stopped"):
-        raise TuikerError(f"invalid restart policy {text!r}: use no, on-failure[:N], always or unless-stopped")
+        raise InvalidArgument(f"invalid restart policy {text!r}: use no, on-failure[:N], always or unless-stopped")
     if count and (name != "on-failure" or not count.isdigit()):
-        raise TuikerError(f"invalid restart policy {text!r}: only on-failure takes a maximum retry count")
+        raise InvalidArgument(f"invalid restart policy {text!r}: only on-failure takes a maximum retry count")
     return {"Name": name, "MaximumRetryCount": int(count or 0)}

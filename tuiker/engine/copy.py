@@ -16,7 +16,7 @@ import posixpath
 import tarfile
 from typing import BinaryIO
 
-from tuiker.base.errors import TuikerError
+from tuiker.base.errors import NotFoundError, TuikerError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -175,6 +175,64 @@ def copy_in(root: Path, c: Container, src: str, dst: str, archive: bool = False,
     except BrokenPipeError:
         pass  # the helper stopped reading: its error says why
     wait()
+
+
+def stat_path(root: Path, c: Container, path: str) -> dict:
+    """What docker's archive endpoints tell of a path in the container (its X-Docker-Container-Path-Stat): name,
+    size, mode (Go's os.FileMode bits), mtime (RFC 3339) and linkTarget; looked up inside the container."""
+    import json
+
+    from tuiker.runtime.copy import in_container
+
+    r, w = os.pipe2(os.O_CLOEXEC)
+
+    def look() -> None:
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            raise TuikerError(f"Could not find the file {path} in container {c.name}") from None
+        link = os.readlink(path) if os.path.islink(path) else ""
+        with os.fdopen(w, "wb") as out:
+            out.write(json.dumps({"size": st.st_size, "mode": st.st_mode, "mtime": st.st_mtime,
+                                  "linkTarget": link}).encode())
+
+    wait = in_container(root, c, look, keep=(w,))
+    os.close(w)
+    with os.fdopen(r, "rb") as stream:
+        data = stream.read()
+    try:
+        wait()
+    except TuikerError as e:
+        if "Could not find the file" in str(e):
+            raise NotFoundError(str(e)) from None
+        raise
+    found = json.loads(data)
+    from datetime import UTC, datetime
+
+    return {"name": posixpath.basename(posixpath.normpath(path)) or "/", "size": found["size"],
+            "mode": _go_file_mode(found["mode"]),
+            "mtime": datetime.fromtimestamp(found["mtime"], UTC).isoformat().replace("+00:00", "Z"),
+            "linkTarget": found["linkTarget"]}
+
+
+def _go_file_mode(mode: int) -> int:
+    """A stat mode as Go's os.FileMode: the permission bits, with the type and the set-id bits moved up top."""
+    import stat
+
+    bits = stat.S_IMODE(mode) & 0o777
+    kinds = ((stat.S_ISDIR, 1 << 31), (stat.S_ISLNK, 1 << 27), (stat.S_ISBLK, 1 << 26),
+             (stat.S_ISCHR, 1 << 26 | 1 << 21), (stat.S_ISFIFO, 1 << 25), (stat.S_ISSOCK, 1 << 24))
+    for test, flag in kinds:
+        if test(mode):
+            bits |= flag
+            break
+    if mode & stat.S_ISUID:
+        bits |= 1 << 23
+    if mode & stat.S_ISGID:
+        bits |= 1 << 22
+    if mode & stat.S_ISVTX:
+        bits |= 1 << 20
+    return bits
 
 
 def _contents_only(src: str) -> bool:

@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 
 from tuiker.base import names
-from tuiker.base.errors import NotFoundError, TuikerError
+from tuiker.base.errors import ConflictError, NotFoundError, TuikerError
 from tuiker.base.fsutil import DamagedFileError, atomic_write, flocked, open_root, private_dir, read_json, write_new
 from tuiker.base.times import now_iso
 
@@ -365,7 +365,7 @@ class ContainerStore:
                 self._rebuild_index()
                 continue
             if other is not None:
-                raise TuikerError(f'Conflict. The container name "/{name}" is already in use by container'
+                raise ConflictError(f'Conflict. The container name "/{name}" is already in use by container'
                                   f' "{other.id}". You have to remove (or rename) that container to be able'
                                   " to reuse that name.")
             os.unlink(link)  # stale: its container is gone, or no longer carries this name
