@@ -312,7 +312,7 @@ def test_restart_rename_and_wait(tuiker, image, engine_root):
 def test_rm_refuses_a_running_container_without_force_and_prune_removes_stopped(tuiker, image, engine_root):
     running = run_detached(tuiker, "--name", "busy", image, "sleep", "1000")
     refused = tuiker("rm", "busy")
-    assert refused.returncode == 1 and "You cannot remove a running container" in one_line_error(refused)  # docker's words
+    assert refused.returncode == 1 and "You cannot remove a running container" in one_line_error(refused)
     assert state(engine_root, running)["Status"] == "running"
 
     stopped = [run_detached(tuiker, image, "true") for _ in range(2)]
