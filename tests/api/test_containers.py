@@ -321,3 +321,38 @@ def test_resize_reaches_the_tty(client):
         assert c.logs().strip() == b"33 101"
     finally:
         c.remove(force=True)
+
+
+def test_update_changes_limits_live_and_refuses_the_rest(client):
+    c = client.containers.run("busybox", ["sleep", "300"], detach=True, mem_limit="64m")
+    try:
+        assert client.api.update_container(c.id, mem_limit="96m", cpu_shares=512,
+                                           restart_policy={"Name": "on-failure", "MaximumRetryCount": 3}) \
+            == {"Warnings": []}
+        url = client.api._url("/containers/{0}/update", c.id)  # docker-py has no pids_limit for update
+        assert client.api._post_json(url, data={"PidsLimit": 40}).status_code == 200
+        assert c.stats(stream=False)["memory_stats"]["limit"] == 96 * 1024 * 1024  # the cgroup's, read back
+        assert c.stats(stream=False)["pids_stats"]["limit"] == 40
+        hc = client.api.inspect_container(c.id)["HostConfig"]
+        assert hc["Memory"] == 96 * 1024 * 1024 and hc["PidsLimit"] == 40 and hc["CpuShares"] == 512
+        assert hc["RestartPolicy"] == {"Name": "on-failure", "MaximumRetryCount": 3}
+        with pytest.raises(docker.errors.APIError) as refused:
+            client.api.update_container(c.id, blkio_weight=300)
+        assert refused.value.status_code == 400 and "BlkioWeight" in str(refused.value)
+        with pytest.raises(docker.errors.APIError) as small:
+            client.api.update_container(c.id, mem_limit="1m")
+        assert small.value.status_code == 400 and "Minimum memory limit allowed is 6MB" in str(small.value)
+    finally:
+        c.remove(force=True)
+
+
+def test_an_updated_restart_policy_applies_at_the_next_exit(client):
+    c = client.containers.run("busybox", ["sh", "-c", "sleep 1; exit 1"], detach=True)
+    try:
+        c.update(restart_policy={"Name": "on-failure", "MaximumRetryCount": 1})
+        deadline = time.monotonic() + 30
+        while client.api.inspect_container(c.id)["RestartCount"] < 1:
+            assert time.monotonic() < deadline, "the new policy did not restart it"
+            time.sleep(0.1)
+    finally:
+        c.remove(force=True)

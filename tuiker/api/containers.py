@@ -403,6 +403,29 @@ def resize(api: Api, req: Request) -> None:
     api.engine.containers.resize(req.args["id"], rows, columns)
 
 
+_UPDATABLE = {"Memory": "memory", "MemorySwap": "memory_swap", "NanoCpus": "cpus", "CpuShares": "cpu_shares",
+              "PidsLimit": "pids_limit", "RestartPolicy": "restart"}
+
+
+def update(api: Api, req: Request) -> dict:
+    """What the engine changes on a live container: memory, swap, CPUs, CPU shares, pids, the restart policy."""
+    body = req.json({})
+    if not isinstance(body, dict):
+        raise ApiError(400, "the update body must be a JSON object")
+    for key, value in body.items():
+        if key not in _UPDATABLE and not _is_zero(value):
+            raise ApiError(400, f"updating {key} is not supported by tuiker")
+    changes = {option: body[key] for key, option in _UPDATABLE.items() if not _is_zero(body.get(key))}
+    if "cpus" in changes:
+        changes["cpus"] = int(changes["cpus"]) / 1e9
+    if "restart" in changes:
+        policy = changes["restart"]
+        count = policy.get("MaximumRetryCount") or 0
+        changes["restart"] = f"{policy.get('Name')}:{count}" if count else policy.get("Name") or "no"
+    api.engine.containers.update(req.args["id"], **changes)
+    return {"Warnings": []}
+
+
 # -- logs -----------------------------------------------------------------------------------------------------------
 def logs(api: Api, req: Request) -> None:
     stdout, stderr = req.flag("stdout"), req.flag("stderr")
@@ -618,4 +641,5 @@ ROUTES = [
     ("PUT", "/containers/{id}/archive", archive_put),
     ("GET", "/containers/{id}/export", export),
     ("POST", "/containers/{id}/resize", resize),
+    ("POST", "/containers/{id}/update", update),
 ]

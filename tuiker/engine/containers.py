@@ -426,6 +426,44 @@ class Containers:
 
             remove_anonymous(self.root, c, self.store.list())
 
+    def update(self, ref: str, memory: int | None = None, memory_swap: int | None = None, cpus: float | None = None,
+               cpu_shares: int | None = None, pids_limit: int | None = None, restart: str | None = None) -> None:
+        """docker update: new limits, on its cgroup at once if it runs, and a new restart policy (the monitor reads
+        it at the next exit). What is not given stays."""
+        c = self.get(ref)
+        host, limits = dict(c.config["HostConfig"]), dict(c.config["Limits"])
+        if memory is not None:
+            if memory < 6 * 1024 * 1024:
+                raise InvalidArgument("Minimum memory limit allowed is 6MB")
+            host["Memory"] = limits["memory_bytes"] = memory
+        if memory_swap is not None:
+            if not host.get("Memory"):
+                raise InvalidArgument("You should always set the Memory limit when using Memoryswap limit")
+            host["MemorySwap"] = limits["memory_swap_bytes"] = memory_swap
+        if cpus is not None:
+            if not 0 < cpus <= (os.cpu_count() or 1):
+                raise InvalidArgument(f"range of CPUs is from 0.01 to {os.cpu_count()}.00, as there are only "
+                                      f"{os.cpu_count()} CPUs available")
+            host["NanoCpus"], limits["cpu_quota_us"] = int(cpus * 1e9), int(cpus * 100_000)
+        if cpu_shares is not None:
+            host["CpuShares"] = limits["cpu_shares"] = cpu_shares
+        if pids_limit is not None:
+            if pids_limit <= 0:  # the kernel's "max" is not written back by the drivers
+                raise InvalidArgument("lifting a pids limit is not supported: give a positive limit")
+            host["PidsLimit"] = limits["pids_max"] = pids_limit
+        if restart is not None:
+            policy = _restart_policy(restart)
+            if host.get("AutoRemove") and policy["Name"] != "no":
+                raise InvalidArgument("Restart policy cannot be updated because AutoRemove is enabled for the"
+                                      " container")
+            host["RestartPolicy"] = policy
+        if c.status in ("running", "paused") and limits != c.config["Limits"]:
+            from tuiker.runtime import cgroups
+
+            cgroups.for_container(c.id).update(cgroups.Limits(**limits))
+        c.config["HostConfig"], c.config["Limits"] = host, limits
+        self.store.save_config(c)
+
     def copy_from(self, ref: str, src: str, dst: str, archive: bool = False, follow: bool = False,
                   stdout=None) -> None:
         """`cp CONTAINER:SRC DST` (docker's rules, engine/copy.py); `dst` `-` writes a tar to `stdout`."""

@@ -288,6 +288,11 @@ class ContainerStore:
             # Killed before this line, the old name's link is stale (the config no longer carries that name).
             self._unlink_name(old_name, container.id)
 
+    def save_config(self, container: Container) -> None:
+        """Write its config.json again (docker update's limits and restart policy), whole or not at all."""
+        with flocked(self.lock_path):
+            atomic_write(container.dir / "config.json", json.dumps(container.config, indent=1).encode())
+
     def delete_files(self, container: Container) -> None:
         """Rename first so no reader ever sees half a container, then remove. The name goes last: killed in
         between, its link is stale, and the name free for the next create all the same."""

@@ -177,8 +177,8 @@ class Cgroup(ABC):
         """(hierarchy root, container dir) pairs, each dir once (v1 combined mounts share one)."""
 
     @abstractmethod
-    def _apply(self, limits: Limits, memsw: int | None) -> None:
-        """Write the limits into dirs that now exist."""
+    def _apply(self, limits: Limits, memsw: int | None, devices: bool = True) -> None:
+        """Write the limits into dirs that now exist (with `devices`, the device allow-list too)."""
 
     @abstractmethod
     def _request_freeze(self, frozen: bool) -> None: ...
@@ -217,6 +217,11 @@ class Cgroup(ABC):
                 except OSError:
                     pass  # best effort: the original error is the one to report
             raise
+
+    def update(self, limits: Limits) -> None:
+        """New limits on a live cgroup (docker update). The device list stays: rewriting it denies every device
+        for a moment, which a running container would notice."""
+        self._apply(limits, memsw_total(limits), devices=False)
 
     # Whether join_self() is quick: see V1Cgroup. Where it is not, the monitor's add() of a starting container
     # overlaps the wait with the container's own setup instead.

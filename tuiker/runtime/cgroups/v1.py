@@ -59,7 +59,7 @@ class V1Cgroup(Cgroup):
         if controller not in self.paths:
             raise CgroupError(f"cannot set {what}: the cgroup v1 {controller} controller is not mounted")
 
-    def _apply(self, limits: Limits, memsw: int | None) -> None:
+    def _apply(self, limits: Limits, memsw: int | None, devices: bool = True) -> None:
         if limits.cpu_quota_us is not None:
             self._need("cpu", "cpu quota")
             # Period first: the quota is validated against it.
@@ -74,6 +74,8 @@ class V1Cgroup(Cgroup):
         if limits.pids_max is not None:
             self._need("pids", "pids limit")
             write(self._file("pids", "pids.max"), str(limits.pids_max), "pids limit")
+        if not devices:
+            return
         # Always, and refused when missing: without it a container opens any host device it can mknod.
         self._need("devices", "the device allow-list")
         from .devices import v1_lines  # not for `tuiker stats`, which imports this module too

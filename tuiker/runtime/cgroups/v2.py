@@ -57,7 +57,7 @@ class V2Cgroup(Cgroup):
                 except CgroupError:
                     pass
 
-    def _apply(self, limits: Limits, memsw: int | None) -> None:
+    def _apply(self, limits: Limits, memsw: int | None, devices: bool = True) -> None:
         self._enable_controllers()
         needed = {
             "cpu": limits.cpu_quota_us is not None or limits.cpu_shares is not None,
@@ -83,7 +83,7 @@ class V2Cgroup(Cgroup):
                 write(self._file("memory.swap.max"), swap, "swap limit")
         if limits.pids_max is not None:
             write(self._file("pids.max"), str(limits.pids_max), "pids limit")
-        if not limits.all_devices:
+        if devices and not limits.all_devices:
             # Lazily: ctypes and the program builder are not for `tuiker stats`, which imports this module too.
             # --privileged attaches nothing: this dir (the container's own) never held another list.
             from .devices import attach_allow_list

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from tuiker.base import linux
+from tuiker.base.fsutil import read_json
 from tuiker.base.times import now_iso, parse_time
 from tuiker.runtime import cgroups, networking, volumes
 from tuiker.runtime.containers import Container, ContainerStore
@@ -296,6 +297,10 @@ class Supervisor:
                 emit(self.root, "volume", "unmount", m["Name"], {"container": c.id, "driver": m.get("Driver") or
                                                                  "local"})
         host = c.config["HostConfig"]
+        try:  # `update` may have changed its restart policy since it started
+            host = read_json(c.dir / "config.json").get("HostConfig") or host
+        except (OSError, ValueError):
+            pass
         if host.get("AutoRemove"):
             # Gone before anyone hears of the exit: `run --rm` then returns with nothing left to wait for. Its
             # anonymous volumes go with it, as docker's --rm takes them.
