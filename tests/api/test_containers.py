@@ -100,6 +100,14 @@ def test_create_maps_dockers_config(client):
         assert any(m["Destination"] == "/host-tmp" and m["RW"] is False for m in doc["Mounts"])
     finally:
         api.remove_container(made["Id"], force=True)
+    # docker-py's volumes= names a bind's target in Config.Volumes too; a target alone is an anonymous volume
+    made = api.create_container("busybox", ["true"], volumes=["/host-tmp", "/anon"],
+                                host_config=api.create_host_config(binds={"/tmp": {"bind": "/host-tmp"}}))
+    try:
+        mounts = {m["Destination"]: m["Type"] for m in api.inspect_container(made["Id"])["Mounts"]}
+        assert mounts == {"/host-tmp": "bind", "/anon": "volume"}
+    finally:
+        api.remove_container(made["Id"], force=True, v=True)
 
 
 def test_lifecycle_status_codes(client):

@@ -129,7 +129,11 @@ def run_options(body: dict, name: str | None, platform: str | None) -> RunOption
         else:
             opts["healthcheck"] = {k: health[k] for k in ("Test", "Interval", "Timeout", "StartPeriod", "Retries")
                                    if health.get(k)}
-    volumes = list(host.get("Binds") or []) + [dst for dst in body.get("Volumes") or {}]
+    # Config.Volumes: anonymous volumes, and (from docker-py) the targets of Binds again: each target once
+    binds = list(host.get("Binds") or [])
+    given = {b.split(":")[1] if ":" in b else b for b in binds} | set(host.get("Tmpfs") or {}) \
+        | {m.get("Target") for m in host.get("Mounts") or []}
+    volumes = binds + [dst for dst in body.get("Volumes") or {} if dst not in given]
     if volumes:
         opts["volumes"] = volumes
     if host.get("Mounts"):
