@@ -128,8 +128,9 @@ def test_top_lists_the_containers_processes_and_refuses_a_stopped_one(engine_roo
     engine = Engine(engine_root)
     c = _run(engine, image, "sh", "-c", "sleep 61 & exec sleep 62")
     table = engine.containers.top(c)
-    rows = wait_for(lambda: table.rows() if len(table.rows()) == 2 else None, 10, "two processes")
-    assert sorted(r.command for r in rows) == ["sleep 61", "sleep 62"]
+    # until the shell has exec'd: before that its two processes are `sh -c ...` and `sleep 61`
+    rows = wait_for(lambda: (lambda rows: rows if sorted(r.command for r in rows) == ["sleep 61", "sleep 62"]
+                             else None)(table.rows()), 10, "the two sleeps")
     assert all(r.user == "root" and r.memory > 0 and r.started > 0 for r in rows)
     engine.containers.stop(c.id, timeout=1)
     assert table.rows() == []
