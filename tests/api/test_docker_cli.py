@@ -148,3 +148,46 @@ def test_cp_both_ways_and_export(docker, tmp_path):
         assert {"data/a", "data/up.txt", "data/renamed.txt", "bin/busybox"} <= names
     finally:
         ok(docker("rm", "-f", "files"))
+
+
+def test_the_other_container_commands(docker):
+    ok(docker("run", "-d", "--name", "one", "--label", "tier=web", "-m", "64m", "busybox", "sleep", "300"))
+    ok(docker("create", "--name", "two", "busybox", "sh", "-c", "touch /made; exit 3"))
+    try:
+        assert ok(docker("ps", "-a", "--filter", "label=tier=web", "--format", "{{.Names}}")) == "one\n"
+        assert ok(docker("ps", "-a", "--filter", "status=created", "--format", "{{.Names}}")) == "two\n"
+        assert ok(docker("ps", "-a", "--filter", "status=created", "--format", "{{.Names}}")) == \
+            ok(run_tuiker("ps", "-a", "--filter", "status=created", "--format", "{{.Names}}"))
+        ok(docker("start", "two"))
+        assert ok(docker("wait", "two")) == "3\n"
+        assert "A /made" in ok(docker("diff", "two")).splitlines()
+        assert ok(docker("pause", "one")) == "one\n"
+        assert ok(docker("inspect", "-f", "{{.State.Status}}", "one")) == "paused\n"
+        assert ok(docker("unpause", "one")) == "one\n"
+        top = ok(docker("top", "one")).splitlines()
+        assert top[0].split()[:3] == ["UID", "PID", "PPID"] and top[1].endswith("sleep 300")
+        ok(docker("update", "--memory", "96m", "--memory-swap", "192m", "one"))
+        assert ok(docker("inspect", "-f", "{{.HostConfig.Memory}}", "one")) == f"{96 << 20}\n"
+        refused = docker("update", "--blkio-weight", "300", "one")
+        assert refused.returncode == 1 and "updating BlkioWeight is not supported by tuiker" in refused.stderr
+        ok(docker("rename", "one", "uno"))
+        assert ok(docker("restart", "-t", "1", "uno")) == "uno\n"
+        assert ok(docker("kill", "uno")) == "uno\n"
+        assert ok(docker("inspect", "-f", "{{.State.ExitCode}}", "uno")) == "137\n"
+        pruned = ok(docker("container", "prune", "-f"))
+        assert "Deleted Containers:" in pruned and ok(docker("ps", "-aq")) == ""
+    finally:
+        for name in ("one", "uno", "two"):
+            docker("rm", "-f", name)
+
+
+def test_published_ports_show_as_tuiker_shows_them(docker):
+    ok(docker("run", "-d", "--name", "web", "-p", "127.0.0.1::80", "-p", "127.0.0.1:0:81/udp", "busybox", "sleep",
+              "300"))
+    try:
+        theirs = ok(docker("ps", "--format", "{{.Ports}}"))
+        assert theirs == ok(run_tuiker("ps", "--format", "{{.Ports}}"))
+        assert "127.0.0.1:" in theirs and "->80/tcp" in theirs and "->81/udp" in theirs
+        assert ok(docker("port", "web", "80")) == ok(run_tuiker("port", "web", "80"))
+    finally:
+        ok(docker("rm", "-f", "web"))

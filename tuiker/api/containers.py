@@ -146,6 +146,7 @@ def run_options(body: dict, name: str | None, platform: str | None) -> RunOption
     for port, bindings in (host.get("PortBindings") or {}).items():
         for b in bindings or [{}]:
             ip, host_port = (b or {}).get("HostIp") or "", (b or {}).get("HostPort") or ""
+            host_port = "" if host_port == "0" else host_port  # docker: 0 is any free port, as none
             ports.append(f"{ip}:{host_port}:{port}" if ip else f"{host_port}:{port}" if host_port else port)
     if ports:
         opts["ports"] = ports
