@@ -8,9 +8,9 @@ import tarfile
 import time
 
 import pytest
+from conftest import ok, run_tuiker
 
 from tests.api.conftest import DOCKER_CLI
-from tests.conftest import ok, run_tuiker  # tests/api/conftest.py holds the name `conftest` in this directory
 
 pytestmark = pytest.mark.skipif(not __import__("os").path.exists(DOCKER_CLI),
                                 reason="Debian's docker.io CLI is installed by the test command")
