@@ -364,3 +364,22 @@ def test_an_updated_restart_policy_applies_at_the_next_exit(client):
             time.sleep(0.1)
     finally:
         c.remove(force=True)
+
+
+def test_stop_timeout_and_platform(client, engine):
+    api = client.api
+    cid = api.create_container("busybox", ["sleep", "300"], stop_timeout=1)["Id"]  # pid 1 ignores SIGTERM
+    try:
+        assert api.inspect_container(cid)["Config"]["StopTimeout"] == 1
+        api.start(cid)
+        started = time.monotonic()
+        api.stop(cid)  # no t: the container's own StopTimeout, not 10 s
+        assert time.monotonic() - started < 6 and api.inspect_container(cid)["State"]["ExitCode"] == 137
+    finally:
+        api.remove_container(cid, force=True)
+    image = engine.images.inspect("busybox")  # the image endpoints are another module's
+    native = f"{image['Os']}/{image['Architecture']}"
+    api.remove_container(api.create_container("busybox", ["true"], platform=native)["Id"])
+    with pytest.raises(docker.errors.NotFound, match="does not match the specified platform"):
+        api.create_container("busybox", ["true"], platform="linux/s390x")
+    assert api.containers(all=True) == []

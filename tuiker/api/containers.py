@@ -66,7 +66,7 @@ def _summary(api: Api, c, size: bool) -> dict:
 # Config and HostConfig fields that docker's clients send: each is read into RunOptions below, or accepted
 # because it only concerns attaching (done by the attach endpoint), or refused when set to anything but its zero.
 _CONFIG_READ = {"Image", "Cmd", "Entrypoint", "Env", "WorkingDir", "User", "Hostname", "Tty", "OpenStdin", "Labels",
-                "ExposedPorts", "StopSignal", "Healthcheck", "Volumes", "HostConfig", "NetworkingConfig"}
+                "ExposedPorts", "StopSignal", "StopTimeout", "Healthcheck", "Volumes", "HostConfig", "NetworkingConfig"}
 _CONFIG_ATTACH = {"AttachStdin", "AttachStdout", "AttachStderr", "StdinOnce"}
 _HOST_READ = {"Binds", "Mounts", "Tmpfs", "PortBindings", "PublishAllPorts", "NetworkMode", "RestartPolicy",
               "AutoRemove", "Privileged", "ReadonlyRootfs", "CapAdd", "CapDrop", "SecurityOpt", "Memory",
@@ -119,7 +119,8 @@ def run_options(body: dict, name: str | None, platform: str | None) -> RunOption
                   "env": body.get("Env") or None, "workdir": body.get("WorkingDir") or None,
                   "user": body.get("User") or None, "hostname": body.get("Hostname") or None,
                   "tty": bool(body.get("Tty")), "interactive": bool(body.get("OpenStdin")),
-                  "labels": body.get("Labels") or None, "stop_signal": body.get("StopSignal") or None}
+                  "labels": body.get("Labels") or None, "stop_signal": body.get("StopSignal") or None,
+                  "stop_timeout": body.get("StopTimeout")}
     if body.get("ExposedPorts"):
         opts["expose"] = list(body["ExposedPorts"])
     health = body.get("Healthcheck")
@@ -211,12 +212,25 @@ def _mount_spec(m: dict) -> str:
 def create(api: Api, req: Request) -> Status:
     opts = run_options(req.json(), (req.query("name") or "").removeprefix("/"), req.query("platform"))
     try:
-        api.engine.images.get(opts.image)
+        image = api.engine.images.inspect(opts.image)
     except NotFoundError:
         # docker's clients pull on this 404 and create again: the engine must not pull here itself
         raise ApiError(404, f"No such image: {familiar_name(opts.image, default_tag=True)}") from None
+    if opts.platform:
+        have = "/".join(filter(None, (image.get("Os"), image.get("Architecture"), image.get("Variant"))))
+        if not _platform_matches(opts.platform, have):
+            raise ApiError(404, f"image with reference {opts.image} was found but does not match the specified"
+                                f" platform: wanted {opts.platform}, actual: {have}")
     c = api.engine.containers.create(opts)
     return Status(201, {"Id": c.id, "Warnings": []})
+
+
+def _platform_matches(wanted: str, have: str) -> bool:
+    """`linux/amd64` against an image's os/arch[/variant] (a wanted variant must match; none matches any)."""
+    aliases = {"x86_64": "amd64", "aarch64": "arm64"}
+    want = [aliases.get(p, p) for p in wanted.lower().split("/")]
+    got = have.lower().split("/")
+    return all(w == g for w, g in zip(want, got, strict=False)) and len(want) <= max(len(got), 2)
 
 
 # -- one container --------------------------------------------------------------------------------------------------

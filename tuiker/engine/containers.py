@@ -89,6 +89,7 @@ class RunOptions:
     add_hosts: list[str] | None = None  # --add-host NAME:IP (IP may be `host-gateway`)
     dns: list[str] | None = None
     stop_signal: str | None = None
+    stop_timeout: int | None = None  # seconds `stop` waits when not told (docker's Config.StopTimeout); else 10
     # compose
     labels: dict[str, str] | None = None  # --label/--label-file, merged over the image's labels
     # build
@@ -202,6 +203,8 @@ class Containers:
             cfg["Healthcheck"] = health
         if opts.stop_signal is not None:
             cfg["StopSignal"] = check_signal(opts.stop_signal)
+        if opts.stop_timeout is not None:
+            cfg["StopTimeout"] = opts.stop_timeout
         add_hosts, extra_hosts = self._extra_hosts(opts.add_hosts or [])
         dns = [check_ip(server, "--dns") for server in opts.dns or []]
         if opts.labels:
@@ -348,10 +351,13 @@ class Containers:
         return self._session(request, 126)
 
     def stop(self, ref: str, timeout: float | None = None, signal: str | None = None) -> None:
-        """Its stop signal (or `signal`), then SIGKILL after `timeout` seconds (10); nothing if it does not run."""
+        """Its stop signal (or `signal`), then SIGKILL after `timeout` seconds (its StopTimeout, else 10); nothing
+        if it does not run."""
         if signal is not None:
             check_signal(signal)
         c = self.get(ref)
+        if timeout is None:
+            timeout = c.config["Config"].get("StopTimeout")
         if c.status in LIVE_STATES:
             self._request("stop", c.id, timeout=10 if timeout is None else timeout,
                           **({"signal": signal} if signal else {}))
