@@ -71,6 +71,15 @@ def test_create_errors_in_dockers_words(client):
     with pytest.raises(docker.errors.APIError) as bad:
         api.create_container("busybox", ["true"], name="bad name")
     assert bad.value.status_code == 400 and "Invalid container name" in str(bad.value)
+    for body, said in (({"Image": "busybox", "Env": "A=1"}, "invalid Env: expected an array of strings"),
+                       ({"Image": "busybox", "Labels": {"a": 1}}, "invalid Labels: expected an object of strings"),
+                       ({"Image": "busybox", "HostConfig": {"Memory": "64m"}},
+                        "invalid HostConfig.Memory: expected an integer"),
+                       ({"Image": "busybox", "Cmd": [1]}, "Cmd must be a string or a list of strings"),
+                       ({"Cmd": ["true"]}, "Config.Image is required"),
+                       ({"Image": "busybox", "Entrypoint": [], "Cmd": []}, "no command specified")):
+        reply = api._post_json(api._url("/containers/create"), data=body)
+        assert (reply.status_code, reply.json()["message"]) == (400, said)
     assert [c["Names"] for c in api.containers(all=True)] == [["/taken"]]  # nothing else was made
     api.remove_container("taken")
 

@@ -83,6 +83,26 @@ def _is_zero(value: object) -> bool:
     return value in (None, 0, False, "", -1)
 
 
+def _check_types(doc: dict, kinds: dict[str, type], prefix: str) -> None:
+    """Each field present is of its JSON type (arrays but Mounts, and Labels and Tmpfs, hold strings): a body from
+    any client must not reach the engine with a number where a name belongs."""
+    for key, kind in kinds.items():
+        value = doc.get(key)
+        if value is None:
+            continue
+        ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+        if ok and kind is list and key != "Mounts":
+            ok = all(isinstance(v, str) for v in value)
+        if ok and key in ("Labels", "Tmpfs"):
+            ok = all(isinstance(v, str) for v in value.values())
+        if not ok:
+            strings = " of strings" if key in ("Labels", "Tmpfs") or kind is list and key != "Mounts" else ""
+            raise ApiError(400, f"invalid {prefix}{key}: expected {_JSON_NAMES[kind]}{strings}")
+
+
+_JSON_NAMES = {list: "an array", dict: "an object", str: "a string", int: "an integer"}
+
+
 def _strings(value: object, field: str) -> list[str] | None:
     """A StrSlice field (Cmd, Entrypoint): a list of strings, or one string."""
     if value is None:
@@ -110,13 +130,23 @@ def run_options(body: dict, name: str | None, platform: str | None) -> RunOption
     image = body.get("Image")
     if not image or not isinstance(image, str):
         raise ApiError(400, "Config.Image is required")
+    _check_types(body, {"Env": list, "Labels": dict, "ExposedPorts": dict, "Volumes": dict, "Healthcheck": dict,
+                        "WorkingDir": str, "User": str, "Hostname": str, "StopSignal": str, "StopTimeout": int,
+                        "NetworkingConfig": dict}, "")
+    _check_types(host, {"Binds": list, "Mounts": list, "Tmpfs": dict, "PortBindings": dict, "NetworkMode": str,
+                        "RestartPolicy": dict, "CapAdd": list, "CapDrop": list, "SecurityOpt": list, "Memory": int,
+                        "MemorySwap": int, "NanoCpus": int, "CpuShares": int, "PidsLimit": int, "ExtraHosts": list,
+                        "Dns": list, "VolumesFrom": list, "LogConfig": dict}, "HostConfig.")
     log_type = (host.get("LogConfig") or {}).get("Type")
     if log_type not in (None, "", "json-file"):
         raise ApiError(400, f"the log driver {log_type!r} is not supported by tuiker: only json-file")
     opts: dict = {"name": name or None, "platform": platform or None,
                   "command": _strings(body.get("Cmd"), "Cmd"), "entrypoint": _strings(body.get("Entrypoint"),
                                                                                       "Entrypoint"),
-                  "env": body.get("Env") or None, "workdir": body.get("WorkingDir") or None,
+                  # NAME without a value takes the caller's own value in the engine: here that would be the
+                  # service's environment, not the client's to read; it stays unset, as docker leaves it
+                  "env": [e for e in body.get("Env") or [] if "=" in e] or None,
+                  "workdir": body.get("WorkingDir") or None,
                   "user": body.get("User") or None, "hostname": body.get("Hostname") or None,
                   "tty": bool(body.get("Tty")), "interactive": bool(body.get("OpenStdin")),
                   "labels": body.get("Labels") or None, "stop_signal": body.get("StopSignal") or None,

@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 
 from tuiker.base import names
-from tuiker.base.errors import ConflictError, NotFoundError, TuikerError
+from tuiker.base.errors import ConflictError, InvalidArgument, NotFoundError, TuikerError
 from tuiker.base.fsutil import DamagedFileError, atomic_write, flocked, open_root, private_dir, read_json, write_new
 from tuiker.base.times import now_iso
 
@@ -112,7 +112,7 @@ def merge_image_config(image_config: dict, cmd: list[str] | None, entrypoint: li
     if "PATH" not in merged:
         merged["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
     if not final_entry and not final_cmd:
-        raise TuikerError("no command specified")
+        raise InvalidArgument("no command specified")
     return {
         "Entrypoint": final_entry, "Cmd": final_cmd, "Env": [f"{k}={v}" for k, v in merged.items()],
         "WorkingDir": workdir or _image_field(cfg, "WorkingDir", str) or "/",
