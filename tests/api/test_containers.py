@@ -235,6 +235,8 @@ def test_stats_in_dockers_shape(client):
         cpu, pre = one["cpu_stats"], one["precpu_stats"]
         assert cpu["online_cpus"] >= 1 and cpu["system_cpu_usage"] > pre["system_cpu_usage"]
         assert cpu["cpu_usage"]["total_usage"] >= pre["cpu_usage"]["total_usage"]
+        usage = cpu["cpu_usage"]
+        assert usage["usage_in_usermode"] + usage["usage_in_kernelmode"] <= usage["total_usage"] * 1.1 + 20_000_000
         assert one["pids_stats"]["current"] >= 1 and "eth0" in one["networks"]
         assert {e["op"] for e in one["blkio_stats"]["io_service_bytes_recursive"]} == {"read", "write"}
         stream = c.stats(stream=True, decode=True)

@@ -560,12 +560,15 @@ def _stats_doc(sampler, previous: dict | None) -> tuple[dict, dict | None]:
     now = time.time()
     online = os.cpu_count() or 1
     system = _system_cpu_usage()
-    cpu = {"cpu_usage": {"total_usage": s.cpu_usage_ns}, "system_cpu_usage": system, "online_cpus": online,
-           "throttling_data": {}}
+    # percpu_usage is left out, as docker leaves it out on cgroup v2
+    cpu = {"cpu_usage": {"total_usage": s.cpu_usage_ns, "usage_in_usermode": s.cpu_user_ns,
+                         "usage_in_kernelmode": s.cpu_system_ns},
+           "system_cpu_usage": system, "online_cpus": online, "throttling_data": {}}
     if previous is None:
         started = _epoch(c.state.get("StartedAt", "")) or now
         lifetime_ns = int(max(now - started, 1e-3) * 1e9)
-        precpu = {"cpu_usage": {"total_usage": 0}, "system_cpu_usage": max(system - lifetime_ns * online, 0),
+        precpu = {"cpu_usage": {"total_usage": 0, "usage_in_usermode": 0, "usage_in_kernelmode": 0},
+                  "system_cpu_usage": max(system - lifetime_ns * online, 0),
                   "online_cpus": online, "throttling_data": {}}
         preread = datetime.fromtimestamp(started, UTC)
     else:

@@ -18,8 +18,9 @@ if TYPE_CHECKING:
 class Sample:
     """One reading. Totals since the container started, and rates (per second) since the previous reading."""
 
-    __slots__ = ("cpu_percent", "cpu_usage_ns", "memory", "memory_limit", "pids", "pids_limit", "net_rx", "net_tx",
-                 "io_read", "io_write", "oom_kills", "net_rx_rate", "net_tx_rate", "io_read_rate", "io_write_rate")
+    __slots__ = ("cpu_percent", "cpu_usage_ns", "cpu_user_ns", "cpu_system_ns", "memory", "memory_limit", "pids",
+                 "pids_limit", "net_rx", "net_tx", "io_read", "io_write", "oom_kills", "net_rx_rate", "net_tx_rate",
+                 "io_read_rate", "io_write_rate")
 
     def __init__(self, **fields: float) -> None:
         for name in self.__slots__:
@@ -27,6 +28,8 @@ class Sample:
 
     cpu_percent: float  # of one core, as docker stats: 200 % is two cores busy
     cpu_usage_ns: int  # the CPU time it used since it started (the API's cpu_stats.cpu_usage.total_usage)
+    cpu_user_ns: int  # of that, in user mode
+    cpu_system_ns: int  # and in kernel mode
     memory: int  # without the inactive page cache, as docker stats
     memory_limit: int  # the host's memory when the container has no limit of its own
     pids: int
@@ -77,8 +80,8 @@ class StatsSampler:
             elapsed = max(now - self._previous[0], 1e-3)
             rates = [max(0, new - old) / elapsed for new, old in zip(counters[1:], self._previous[1:], strict=True)]
         self._previous = counters
-        return Sample(cpu_percent=rates[0] / 1e9 * 100, cpu_usage_ns=st.cpu_usage_ns, memory=st.memory_usage,
-                      memory_limit=st.memory_limit,
+        return Sample(cpu_percent=rates[0] / 1e9 * 100, cpu_usage_ns=st.cpu_usage_ns, cpu_user_ns=st.cpu_user_ns,
+                      cpu_system_ns=st.cpu_system_ns, memory=st.memory_usage, memory_limit=st.memory_limit,
                       pids=st.pids_current, pids_limit=st.pids_limit, net_rx=rx, net_tx=tx, io_read=st.io_read_bytes,
                       io_write=st.io_write_bytes, oom_kills=st.oom_kills, net_rx_rate=rates[1], net_tx_rate=rates[2],
                       io_read_rate=rates[3], io_write_rate=rates[4])

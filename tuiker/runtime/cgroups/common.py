@@ -44,7 +44,7 @@ class Limits(namedtuple("Limits", "cpu_quota_us cpu_period_us cpu_shares memory_
 
 
 class Stats(namedtuple("Stats", "cpu_usage_ns memory_usage memory_limit pids_current pids_limit io_read_bytes "
-                                "io_write_bytes oom_kills")):
+                                "io_write_bytes oom_kills cpu_user_ns cpu_system_ns", defaults=(0, 0))):
     cpu_usage_ns: int
     memory_usage: int  # without inactive page cache, as docker stats shows it
     memory_limit: int  # host RAM when the cgroup has no (smaller) limit
@@ -53,6 +53,8 @@ class Stats(namedtuple("Stats", "cpu_usage_ns memory_usage memory_limit pids_cur
     io_read_bytes: int
     io_write_bytes: int
     oom_kills: int
+    cpu_user_ns: int  # of cpu_usage_ns, the time in user and in kernel mode (docker's usage_in_usermode ...)
+    cpu_system_ns: int
     __slots__ = ()
 
 

@@ -116,7 +116,7 @@ class V1Cgroup(Cgroup):
         return read_optional(self._file(controller, name)) if controller in self.paths else ""
 
     def stats(self) -> Stats:
-        """7 file reads: cpuacct.usage, memory.usage_in_bytes, memory.stat (inactive file cache, and in
+        """8 file reads: cpuacct.usage and .stat, memory.usage_in_bytes, memory.stat (inactive file cache, and in
         hierarchical_memory_limit the tightest limit of this cgroup and its ancestors, the one that bites, so no
         read of memory.limit_in_bytes), pids.current, pids.max,
         blkio.throttle.io_service_bytes_recursive, memory.oom_control."""
@@ -130,8 +130,11 @@ class V1Cgroup(Cgroup):
                 read_bytes += int(fields[2])
             elif len(fields) == 3 and fields[1] == "Write":
                 write_bytes += int(fields[2])
+        ticks = keyed(self._optional("cpuacct", "cpuacct.stat"))  # user and system, in USER_HZ
+        tick_ns = 1_000_000_000 // os.sysconf("SC_CLK_TCK")
         return Stats(
             cpu_usage_ns=int_or_zero(self._optional("cpuacct", "cpuacct.usage")),
+            cpu_user_ns=ticks.get("user", 0) * tick_ns, cpu_system_ns=ticks.get("system", 0) * tick_ns,
             memory_usage=max(0, usage - memory_stat.get("total_inactive_file", 0)),
             memory_limit=memory_limit(memory_stat.get("hierarchical_memory_limit")),
             pids_current=int_or_zero(self._optional("pids", "pids.current")),

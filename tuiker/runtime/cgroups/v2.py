@@ -118,8 +118,10 @@ class V2Cgroup(Cgroup):
             fields = dict(f.split("=", 1) for f in line.split()[1:] if "=" in f)
             read_bytes += int(fields.get("rbytes", 0))
             write_bytes += int(fields.get("wbytes", 0))
+        cpu = keyed(read_optional(self._file("cpu.stat")))
         return Stats(
-            cpu_usage_ns=keyed(read_optional(self._file("cpu.stat"))).get("usage_usec", 0) * 1000,
+            cpu_usage_ns=cpu.get("usage_usec", 0) * 1000,
+            cpu_user_ns=cpu.get("user_usec", 0) * 1000, cpu_system_ns=cpu.get("system_usec", 0) * 1000,
             memory_usage=max(0, usage - inactive),
             memory_limit=memory_limit(limit),
             pids_current=int_or_zero(read_optional(self._file("pids.current"))),
