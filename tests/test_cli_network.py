@@ -67,7 +67,7 @@ def test_published_port_ps_port_inspect_and_stats(tuiker, image):
     assert "via-cli" in wait_for(lambda: http_get(port), 10, "the published port")
     ps = ok(tuiker("ps")).splitlines()
     assert "PORTS" in ps[0]
-    assert f"127.0.0.1:{port}->80/tcp, 9000/udp" in ps[1]
+    assert f"9000/udp, 127.0.0.1:{port}->80/tcp" in ps[1]  # docker's order: exposed ones first
     assert ok(tuiker("port", "web")) == f"80/tcp -> 127.0.0.1:{port}\n"
     assert ok(tuiker("port", "web", "80/tcp")) == f"127.0.0.1:{port}\n"
     assert "No public port '81/tcp'" in one_line_error(tuiker("port", "web", "81"))

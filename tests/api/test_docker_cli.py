@@ -182,12 +182,12 @@ def test_the_other_container_commands(docker):
 
 
 def test_published_ports_show_as_tuiker_shows_them(docker):
-    ok(docker("run", "-d", "--name", "web", "-p", "127.0.0.1::80", "-p", "127.0.0.1:0:81/udp", "busybox", "sleep",
-              "300"))
+    ok(docker("run", "-d", "--name", "web", "-p", "127.0.0.1::80", "-p", "127.0.0.1:0:81/udp", "--expose", "90",
+              "busybox", "sleep", "300"))
     try:
         theirs = ok(docker("ps", "--format", "{{.Ports}}"))
         assert theirs == ok(run_tuiker("ps", "--format", "{{.Ports}}"))
-        assert "127.0.0.1:" in theirs and "->80/tcp" in theirs and "->81/udp" in theirs
+        assert "127.0.0.1:" in theirs and "->80/tcp" in theirs and "->81/udp" in theirs and "90/tcp" in theirs
         assert ok(docker("port", "web", "80")) == ok(run_tuiker("port", "web", "80"))
     finally:
         ok(docker("rm", "-f", "web"))

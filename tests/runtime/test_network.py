@@ -35,7 +35,7 @@ from tuiker.base.errors import TuikerError
 from tuiker.engine import ContainerStartError, Engine, RunOptions
 from tuiker.net import firewall, ipam
 from tuiker.net.network import host_mtu, host_routes, overlap, table_name
-from tuiker.net.ports import parse_publish
+from tuiker.net.ports import describe, parse_publish
 from tuiker.runtime import networking
 
 HTTP_GET = "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3"
@@ -195,6 +195,16 @@ def test_publish_specs_parse_like_dockers():
     for bad in ("80/sctp", "1.2.3:80:80", "70000:80", "a:b", "9000-9002:80-81", "1:2:3:4"):
         with pytest.raises(TuikerError):
             parse_publish(bad)
+
+
+def test_ports_column_as_dockers_displayable_ports():
+    bind = lambda port, host, ip="127.0.0.1", proto="tcp": {  # noqa: E731
+        "ContainerPort": port, "HostIp": ip, "HostPort": host, "Proto": proto}
+    assert describe([bind(80, 3000), bind(81, 81)], ["8000/tcp", "8001/tcp", "8002/tcp", "8004/tcp", "9000/udp",
+                                                     "80/tcp"]) \
+        == "8000-8002/tcp, 127.0.0.1:81->81/tcp, 8004/tcp, 9000/udp, 127.0.0.1:3000->80/tcp"
+    assert describe([bind(53, 5353, "::", "udp")], []) == "[::]:5353->53/udp"
+    assert describe([], ["53/udp"]) == "53/udp" and describe([], []) == ""
 
 
 def _allocate_many(args) -> list[str]:

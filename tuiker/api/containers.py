@@ -46,6 +46,12 @@ def _summary(api: Api, c, size: bool) -> dict:
         doc = {"NetworkSettings": {}, "Mounts": [], "HostConfig": c.config.get("HostConfig") or {}}
     ports = [{"IP": p.get("HostIp") or "0.0.0.0", "PrivatePort": int(str(p["ContainerPort"]).split("/")[0]),
               "PublicPort": int(p["HostPort"]), "Type": p.get("Proto", "tcp")} for p in containers.ports(c)]
+    if c.status in ("running", "paused"):  # exposed and not published: the port alone, as docker lists it
+        published = {(p["PrivatePort"], p["Type"]) for p in ports}
+        for key in c.config["Config"].get("ExposedPorts") or {}:
+            number, _, proto = key.partition("/")
+            if number.isdigit() and (int(number), proto or "tcp") not in published:
+                ports.append({"PrivatePort": int(number), "Type": proto or "tcp"})
     created = datetime.fromisoformat(c.config["Created"].replace("Z", "+00:00")).timestamp() \
         if c.config.get("Created") else 0
     row = {

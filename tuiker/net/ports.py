@@ -97,8 +97,34 @@ def to_docker(bindings: list[dict]) -> dict:
 
 
 def describe(bindings: list[dict], exposed: list[str] | None = None) -> str:
-    """The PORTS column of `ps`: `0.0.0.0:8080->80/tcp, 53/udp` (published first, then only exposed)."""
-    shown = [f"{b['HostIp'] or '0.0.0.0'}:{b['HostPort']}->{key(b)}" for b in bindings]
+    """The PORTS column of `ps` as docker's DisplayablePorts: `53/udp, 8000-8002/tcp, 0.0.0.0:8080->80/tcp`. The
+    ports in order; runs of only exposed ports (or ports published on the same number) grouped into ranges first,
+    then each port published on another number."""
     published = {key(b) for b in bindings}
-    shown += [k for k in exposed or [] if k not in published]
-    return ", ".join(shown)
+    rows = sorted([(int(b["ContainerPort"]), b["HostIp"] or "0.0.0.0", int(b["HostPort"]), b["Proto"])
+                   for b in bindings]
+                  + [(*split_key(k)[:1], "", 0, split_key(k)[1]) for k in exposed or [] if k not in published])
+    groups: dict[str, list[int]] = {}
+    done, mappings = [], []
+    for private, ip, public, proto in rows:
+        group = proto
+        if ip:
+            if public != private:
+                host = f"[{ip}]" if ":" in ip else ip
+                mappings.append(f"{host}:{public}->{private}/{proto}")
+                continue
+            group = f"{ip}/{proto}"
+        span = groups.get(group)
+        if span is not None and private == span[1] + 1:
+            span[1] = private
+            continue
+        if span is not None:
+            done.append(_group_text(group, *span))
+        groups[group] = [private, private]  # a new run keeps the group's place in the order, as in docker
+    return ", ".join(done + [_group_text(g, *span) for g, span in groups.items()] + mappings)
+
+
+def _group_text(group: str, first: int, last: int) -> str:
+    ip, _, proto = group.rpartition("/")
+    ports = str(first) if first == last else f"{first}-{last}"
+    return f"{ip}:{ports}->{ports}/{proto}" if ip else f"{ports}/{proto}"
