@@ -139,6 +139,9 @@ def test_lifecycle_status_codes(client):
         assert top["Titles"][:3] == ["UID", "PID", "PPID"] and any("sleep 300" in p[-1] for p in top["Processes"])
         api.rename(cid, "renamed")
         assert api.inspect_container(cid)["Name"] == "/renamed"
+        with pytest.raises(docker.errors.APIError) as bad_signal:
+            api.kill(cid, signal="SIGNOPE")
+        assert bad_signal.value.status_code == 400
         api.kill(cid, signal="SIGTERM")
         assert api.wait(cid, timeout=30) == {"StatusCode": 5, "Error": None}
         assert _status(client, "post", f"/containers/{cid}/stop") == 304

@@ -371,6 +371,7 @@ class Containers:
         self._request("resize", c.id, rows=rows, cols=columns)
 
     def kill(self, ref: str, signal: str = "SIGKILL") -> None:
+        check_signal(signal)  # before the monitor is asked: a bad name is the caller's error (docker's 400)
         c = self.get(ref)
         if c.status not in LIVE_STATES:
             raise ConflictError(f"Cannot kill container: {ref}: Container {c.id} is not running")
