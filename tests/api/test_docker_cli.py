@@ -3,26 +3,23 @@ what they show next to tuiker's own CLI on the same engine root."""
 
 from __future__ import annotations
 
-import subprocess
+import os
 import tarfile
 import time
 
 import pytest
 from conftest import ok, run_tuiker
 
-from tests.api.conftest import DOCKER_CLI
+from tests.apiserver import DOCKER_CLI
 
-pytestmark = pytest.mark.skipif(not __import__("os").path.exists(DOCKER_CLI),
+pytestmark = pytest.mark.skipif(not os.path.exists(DOCKER_CLI),
                                 reason="Debian's docker.io CLI is installed by the test command")
 
 
 @pytest.fixture
 def docker(api):
-    def run(*args: str, timeout: float = 60, input: str | None = None) -> subprocess.CompletedProcess:
-        return subprocess.run([DOCKER_CLI, *args], env=api.env(), capture_output=True, text=True, timeout=timeout,
-                              input=input)
-
-    return run
+    """Debian's docker CLI on the service (ApiService.docker)."""
+    return api.docker
 
 
 def _same_twice(first, second, tries: int = 3) -> tuple[str, str]:

@@ -13,6 +13,7 @@ import time
 from datetime import UTC, datetime
 
 from tuiker.api.server import STDERR_FRAME, STDOUT_FRAME, Api, ApiError, ChunkedWriter, Request, Status, frame
+from tuiker.api.shapes import container_summary
 from tuiker.engine import (
     LIVE_STATES,
     ContainerStartError,
@@ -20,7 +21,7 @@ from tuiker.engine import (
     RunOptions,
     familiar_name,
     parse_go_duration,
-    status_text,
+    parse_time,
 )
 
 RAW_STREAM = "application/vnd.docker.raw-stream"
@@ -34,38 +35,13 @@ def list_containers(api: Api, req: Request) -> list[dict]:
     if limit > 0:
         found = found[:limit]
     size = req.flag("size")
-    return [_summary(api, c, size) for c in found]
-
-
-def _summary(api: Api, c, size: bool) -> dict:
-    """One row of docker's container list (types.Container)."""
-    containers = api.engine.containers
-    try:
-        doc = containers.inspect(c.id)
-    except NotFoundError:  # removed since it was listed
-        doc = {"NetworkSettings": {}, "Mounts": [], "HostConfig": c.config.get("HostConfig") or {}}
-    ports = [{"IP": p.get("HostIp") or "0.0.0.0", "PrivatePort": int(str(p["ContainerPort"]).split("/")[0]),
-              "PublicPort": int(p["HostPort"]), "Type": p.get("Proto", "tcp")} for p in containers.ports(c)]
-    if c.status in ("running", "paused"):  # exposed and not published: the port alone, as docker lists it
-        published = {(p["PrivatePort"], p["Type"]) for p in ports}
-        for key in c.config["Config"].get("ExposedPorts") or {}:
-            number, _, proto = key.partition("/")
-            if number.isdigit() and (int(number), proto or "tcp") not in published:
-                ports.append({"PrivatePort": int(number), "Type": proto or "tcp"})
-    created = datetime.fromisoformat(c.config["Created"].replace("Z", "+00:00")).timestamp() \
-        if c.config.get("Created") else 0
-    row = {
-        "Id": c.id, "Names": ["/" + c.name], "Image": c.config["Image"], "ImageID": c.config["ImageID"],
-        "Command": " ".join(c.command), "Created": int(created), "Ports": ports,
-        "Labels": c.config["Config"].get("Labels") or {}, "State": c.status, "Status": status_text(c),
-        "HostConfig": {"NetworkMode": (doc.get("HostConfig") or {}).get("NetworkMode", "default")},
-        "NetworkSettings": {"Networks": (doc.get("NetworkSettings") or {}).get("Networks") or {}},
-        "Mounts": doc.get("Mounts") or [],
-    }
-    if size:
-        written, virtual = containers.size(c)
-        row.update(SizeRw=written, SizeRootFs=virtual)
-    return row
+    rows = []
+    for c in found:
+        try:
+            rows.append(container_summary(api.engine, c, size))
+        except NotFoundError:
+            pass  # removed since it was listed
+    return rows
 
 
 # -- create ---------------------------------------------------------------------------------------------------------
@@ -382,7 +358,7 @@ def prune(api: Api, req: Request) -> dict:
         for c in containers.list(all=True, filters={"label": filters.get("label", [])}):
             if c.status not in ("exited", "created", "dead"):
                 continue
-            created = _epoch(c.config.get("Created", ""))
+            created = parse_time(c.config.get("Created", "")) or 0
             if any(created >= u for u in until):
                 continue
             labels = c.config["Config"].get("Labels") or {}
@@ -403,13 +379,6 @@ def _label_matches(labels: dict, spec: str) -> bool:
     return key in labels and (not sep or labels[key] == value)
 
 
-def _epoch(text: str) -> float:
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return 0.0
-
-
 def _until(text: str) -> float:
     """docker's `until`: a Unix time, an RFC 3339 time, or a Go duration back from now (`10m`)."""
     try:
@@ -420,7 +389,7 @@ def _until(text: str) -> float:
         return time.time() - parse_go_duration(text) / 1e9
     except Exception:  # noqa: BLE001 - not a duration: a time stamp, or the 400 below
         pass
-    stamp = _epoch(text)
+    stamp = parse_time(text)
     if not stamp:
         raise ApiError(400, f"invalid filter 'until={text}'")
     return stamp
@@ -503,7 +472,7 @@ def logs(api: Api, req: Request) -> None:
     records = containers.logs(c, tail=tail, since=since or None, follow=req.flag("follow"))
     out = req.stream(RAW_STREAM if c.tty else MULTIPLEXED_STREAM)
     for record in records:
-        if until and _epoch(record.time) > until:
+        if until and (parse_time(record.time) or 0) > until:
             break
         if record.stream == "stderr" and not stderr or record.stream != "stderr" and not stdout:
             continue
@@ -571,7 +540,7 @@ def _stats_doc(sampler, previous: dict | None) -> tuple[dict, dict | None]:
                          "usage_in_kernelmode": s.cpu_system_ns},
            "system_cpu_usage": system, "online_cpus": online, "throttling_data": {}}
     if previous is None:
-        started = _epoch(c.state.get("StartedAt", "")) or now
+        started = parse_time(c.state.get("StartedAt", "")) or now
         lifetime_ns = int(max(now - started, 1e-3) * 1e9)
         precpu = {"cpu_usage": {"total_usage": 0, "usage_in_usermode": 0, "usage_in_kernelmode": 0},
                   "system_cpu_usage": max(system - lifetime_ns * online, 0),
