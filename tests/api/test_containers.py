@@ -126,6 +126,8 @@ def test_lifecycle_status_codes(client):
     try:
         assert _status(client, "post", f"/containers/{cid}/start") == 204
         assert _status(client, "post", f"/containers/{cid}/start") == 304
+        with_body = client.api._post_json(client.api._url(f"/containers/{cid}/start"), data={"Binds": ["/:/x"]})
+        assert with_body.status_code == 400  # old clients' HostConfig at start: not taken since API 1.24
         api.pause(cid)
         assert api.inspect_container(cid)["State"]["Paused"] is True
         assert _status(client, "post", f"/containers/{cid}/pause") == 409

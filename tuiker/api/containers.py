@@ -256,6 +256,9 @@ def inspect(api: Api, req: Request) -> dict:
 
 
 def start(api: Api, req: Request) -> Status | None:
+    if req.json(None) not in (None, {}):  # docker-py sends "{}"
+        raise ApiError(400, "starting container with non-empty request body was deprecated since API v1.22 and"
+                            " removed in v1.24")
     containers = api.engine.containers
     c = containers.get(req.args["id"])
     if c.status == "running":
