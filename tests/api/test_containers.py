@@ -4,11 +4,14 @@ low-level ones (client.api.*), against the real service over a real engine root.
 from __future__ import annotations
 
 import io
+import os
+import socket
 import tarfile
 import threading
 import time
 
 import pytest
+from conftest import wait_for
 
 docker = pytest.importorskip("docker", reason="docker-py is installed by the test extra")
 
@@ -399,3 +402,19 @@ def test_stop_timeout_and_platform(client, engine):
     with pytest.raises(docker.errors.NotFound, match="does not match the specified platform"):
         api.create_container("busybox", ["true"], platform="linux/s390x")
     assert api.containers(all=True) == []
+
+
+def test_a_wait_its_client_gave_up_on_ends(api, client):
+    cid = client.api.create_container("busybox", ["true"])["Id"]
+    try:
+        threads = lambda: len(os.listdir(f"/proc/{api.proc.pid}/task"))  # noqa: E731
+        before = threads()
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(str(api.sock))
+        s.sendall(f"POST /v1.44/containers/{cid}/wait?condition=next-exit HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        assert s.recv(4096).startswith(b"HTTP/1.1 200")  # the headers at once; the status when it exits
+        assert threads() == before + 1
+        s.close()
+        wait_for(lambda: threads() == before, 10, "the abandoned wait's thread to end")
+    finally:
+        client.api.remove_container(cid)

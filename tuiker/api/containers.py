@@ -312,12 +312,27 @@ def wait(api: Api, req: Request) -> None:
     containers = api.engine.containers
     c = containers.get(req.args["id"])
     out = req.stream()
-    code = _wait_for(containers, c, condition)
-    out.write_json({"StatusCode": code, "Error": None})
+    code = _wait_for(containers, c, condition, lambda: _client_gone(req))
+    if code is not None:
+        out.write_json({"StatusCode": code, "Error": None})
     out.close()
 
 
-def _wait_for(containers, c, condition: str) -> int:
+def _client_gone(req: Request) -> bool:
+    """The client closed its side (a wait it gave up on must not poll on for ever)."""
+    import select
+    import socket
+
+    sock = req._handler.connection  # noqa: SLF001 - the Request offers no liveness check
+    try:
+        if select.select([sock], [], [], 0)[0]:
+            return sock.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
+    return False
+
+
+def _wait_for(containers, c, condition: str, gone) -> int | None:
     first = (c.state.get("StartedAt"), c.state.get("FinishedAt"))
     code = c.state.get("ExitCode", 0)
     exited = condition == "not-running" and c.status not in LIVE_STATES
@@ -340,6 +355,8 @@ def _wait_for(containers, c, condition: str) -> int:
             continue
         if exited and condition == "not-running":
             return code
+        if gone():
+            return None
         time.sleep(0.05)
 
 
