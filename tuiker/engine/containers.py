@@ -470,6 +470,7 @@ class Containers:
             cgroups.for_container(c.id).update(cgroups.Limits(**limits))
         c.config["HostConfig"], c.config["Limits"] = host, limits
         self.store.save_config(c)
+        container_event(c, "update")
 
     def copy_from(self, ref: str, src: str, dst: str, archive: bool = False, follow: bool = False,
                   stdout=None) -> None:
