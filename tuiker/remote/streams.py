@@ -198,7 +198,10 @@ class StatsSampler:
             elapsed = max(now - self._previous[0], 1e-3)
             rates = [max(0, new - old) / elapsed for new, old in zip(counters[1:], self._previous[1:], strict=True)]
         self._previous = counters
-        return Sample(cpu_percent=rates[0] / 1e9 * 100, memory=figures["memory"], memory_limit=figures["limit"],
+        usage = doc["cpu_stats"].get("cpu_usage") or {}
+        return Sample(cpu_percent=rates[0] / 1e9 * 100, cpu_usage_ns=figures["cpu_ns"],
+                      cpu_user_ns=usage.get("usage_in_usermode", 0), cpu_system_ns=usage.get("usage_in_kernelmode", 0),
+                      memory=figures["memory"], memory_limit=figures["limit"],
                       pids=figures["pids"], pids_limit=figures["pids_limit"], net_rx=figures["net_rx"],
                       net_tx=figures["net_tx"], io_read=figures["io_read"], io_write=figures["io_write"],
                       oom_kills=figures["oom_kills"], net_rx_rate=rates[1], net_tx_rate=rates[2],
