@@ -188,3 +188,13 @@ def test_published_ports_show_as_tuiker_shows_them(docker):
         assert ok(docker("port", "web", "80")) == ok(run_tuiker("port", "web", "80"))
     finally:
         ok(docker("rm", "-f", "web"))
+
+
+def test_stats_no_stream_of_every_running_container(docker):
+    ok(docker("run", "-d", "--name", "one", "busybox", "sleep", "300"))
+    ok(docker("create", "--name", "idle", "busybox", "true"))
+    try:
+        theirs = ok(docker("stats", "--no-stream", "--format", "{{.Name}}"))
+        assert theirs == ok(run_tuiker("stats", "--no-stream", "--format", "{{.Name}}")) == "one\n"
+    finally:
+        ok(docker("rm", "-f", "one", "idle"))
