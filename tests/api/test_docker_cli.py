@@ -51,7 +51,6 @@ def test_run_detached_ps_inspect_stop_rm(docker):
     assert ok(docker("ps", "-aq")) == ""
 
 
-@pytest.mark.xfail(strict=False, reason="attach lands with the exec helper")
 def test_run_rm_shows_the_output(docker):
     result = docker("run", "--rm", "busybox", "echo", "hi")
     assert result.returncode == 0, result.stderr

@@ -309,17 +309,17 @@ def wait(api: Api, req: Request) -> None:
     condition = req.query("condition") or "not-running"
     if condition not in ("not-running", "next-exit", "removed"):
         raise ApiError(400, f'invalid condition: "{condition}"')
-    containers = api.engine.containers
-    c = containers.get(req.args["id"])
+    since = time.time()  # before the look and the headers: an exit or a start after either is seen
+    c = api.engine.containers.get(req.args["id"])
     out = req.stream()
-    code = _wait_for(containers, c, condition, lambda: _client_gone(req))
+    code = _wait_for(api, c, condition, since, lambda: _client_gone(req))
     if code is not None:
         out.write_json({"StatusCode": code, "Error": None})
     out.close()
 
 
 def _client_gone(req: Request) -> bool:
-    """The client closed its side (a wait it gave up on must not poll on for ever)."""
+    """The client closed its side (a wait it gave up on must not follow the journal for ever)."""
     import select
     import socket
 
@@ -332,32 +332,22 @@ def _client_gone(req: Request) -> bool:
     return False
 
 
-def _wait_for(containers, c, condition: str, gone) -> int | None:
-    first = (c.state.get("StartedAt"), c.state.get("FinishedAt"))
-    code = c.state.get("ExitCode", 0)
-    exited = condition == "not-running" and c.status not in LIVE_STATES
-    while True:
-        if exited and condition != "removed":
-            return code
-        try:
-            c = c.reload()
-        except NotFoundError:
-            return code  # removed: what it exited with last (with --rm, the monitor removes it at its exit)
-        if c.status in LIVE_STATES:
-            try:
-                code = containers.wait(c.id)
-            except NotFoundError:
+def _wait_for(api: Api, c, condition: str, since: float, gone) -> int | None:
+    """The exit status once `condition` holds; None if the client left first. next-exit and removed follow the
+    container's die and destroy events from `since`, as dockerd's waits do: a container that runs for a moment
+    (and with --rm is removed at once) is not missed between two looks at its state."""
+    if condition == "not-running" and c.status not in LIVE_STATES:
+        return c.state.get("ExitCode", 0)
+    code = None
+    for event in api.engine.events(since=since, filters={"type": ["container"], "container": [c.id]},
+                                   alive=lambda: not gone()):
+        if event.get("Action") == "die":
+            code = int(event["Actor"]["Attributes"].get("exitCode") or 0)
+            if condition != "removed":
                 return code
-            exited = True
-            continue
-        if (c.state.get("StartedAt"), c.state.get("FinishedAt")) != first:  # it ran and exited between looks
-            code, exited = c.state.get("ExitCode", 0), True
-            continue
-        if exited and condition == "not-running":
-            return code
-        if gone():
-            return None
-        time.sleep(0.05)
+        elif event.get("Action") == "destroy":
+            return code if code is not None else c.state.get("ExitCode", 0)
+    return None
 
 
 def remove(api: Api, req: Request) -> None:
