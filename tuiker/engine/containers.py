@@ -623,7 +623,7 @@ class Containers:
                       **({"Health": s["Health"]} if s.get("Health") else {})},
             "Image": c.config["ImageID"], "Name": "/" + c.name, "RestartCount": s.get("RestartCount", 0),
             "LogPath": str(c.dir / "log.json"),
-            "HostConfig": {"LogConfig": {"Type": "json-file", "Config": {}}, **c.config["HostConfig"]},
+            "HostConfig": _inspect_host_config(c.config["HostConfig"]),
             "Config": c.config["Config"], "GraphDriver": {"Name": "overlay", "Data": {
                 "UpperDir": str(c.dir / "upper"), "WorkDir": str(c.dir / "work"),
                 "LowerDir": ":".join(str(self.root / "layers" / d / "diff") for d in reversed(c.config["Layers"]))}},
@@ -732,6 +732,15 @@ def _binds(specs: list[str]) -> list[str]:
     from tuiker.engine.mountspec import parse_volume
 
     return [spec for spec in specs if parse_volume(spec).get("Name") or parse_volume(spec)["Type"] == "bind"]
+
+
+def _inspect_host_config(host: dict) -> dict:
+    """HostConfig as docker's inspect shows it: the log driver the monitor writes with, and no Tmpfs unless set
+    (docker omits it; null is no object)."""
+    shown = {"LogConfig": {"Type": "json-file", "Config": {}}, **host}
+    if shown.get("Tmpfs") is None:
+        shown.pop("Tmpfs", None)
+    return shown
 
 
 def _inspect_mounts(c: Container) -> list[dict]:
