@@ -40,3 +40,24 @@ def test_version_prefixes_and_unknown_paths(api):
     reply = _request(api.sock, b"GET /v1.44/nothing/here HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert reply.startswith(b"HTTP/1.1 404")
     assert json.loads(reply.split(b"\r\n\r\n", 1)[1]) == {"message": "page not found"}
+
+
+def test_readme_lists_every_route():
+    """The README's endpoint table is the routing table: each route served has its row."""
+    from pathlib import Path
+
+    from tuiker.api import ENDPOINT_MODULES
+    from tuiker.api.system import not_a_swarm_manager
+
+    readme = (Path(__file__).parent.parent.parent / "README.md").read_text()
+    missing = [f"{method} {pattern}" for module in ENDPOINT_MODULES for method, pattern, handler in module.ROUTES
+               if handler is not not_a_swarm_manager and f"| `{method} {pattern}` |" not in readme]
+    assert not missing, f"routes missing from the README's table: {missing}"
+
+
+def test_outside_a_swarm(api):
+    reply = _request(api.sock, b"GET /v1.44/nodes HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert reply.startswith(b"HTTP/1.1 503")
+    assert b"This node is not a swarm manager" in reply
+    result = api.docker("node", "ls")
+    assert result.returncode == 1 and "This node is not a swarm manager" in result.stderr

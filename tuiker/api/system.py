@@ -174,6 +174,16 @@ def system_df(api: Api, req: Request) -> dict:
     return out
 
 
+def not_a_swarm_manager(api: Api, req: Request) -> None:
+    # docker's answer on a node outside a swarm, which tuiker always is: the docker CLI prints it as is.
+    raise ApiError(503, 'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect '
+                        "this node to swarm and try again.")
+
+
+def plugins(api: Api, req: Request) -> list:
+    return []  # tuiker has no plugins (only the local volume driver and the bridge network driver, built in)
+
+
 def _arch() -> str:
     machine = platform.machine()
     return {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine)
@@ -184,4 +194,8 @@ ROUTES = [
     ("GET", "/version", version),
     ("GET", "/info", info),
     ("GET", "/system/df", system_df),
+    ("GET", "/plugins", plugins),
+    *((method, f"/{area}{rest}", not_a_swarm_manager) for area in ("swarm", "nodes", "services", "tasks",
+                                                                      "secrets", "configs")
+      for method in ("GET", "POST", "DELETE") for rest in ("", "/{path:path}")),
 ]
