@@ -282,3 +282,11 @@ def test_the_suite_has_one_conftest():
     `from conftest import ...` collected after it fails: fixtures of a directory are registered in tests/conftest.py."""
     tests = Path(__file__).parent
     assert [p.relative_to(tests) for p in tests.rglob("conftest.py")] == [Path("conftest.py")]
+
+
+def test_test_modules_have_unique_names():
+    """pytest imports test modules by their basename (rootdir-relative imports, no packages): two test files of
+    the same name in different directories fail the collection of the second ('import file mismatch')."""
+    tests = Path(__file__).parent
+    names = [p.name for p in tests.rglob("test_*.py")]
+    assert sorted({n for n in names if names.count(n) > 1}) == []
