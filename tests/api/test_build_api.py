@@ -168,39 +168,25 @@ def _normalized(lines: list[dict]) -> list[dict]:
 
 @pytest.mark.skipif(not os.path.exists("/usr/sbin/dockerd"), reason="Debian's docker.io is installed by the test "
                     "command")
-def test_build_stream_matches_dockerd(client, registry, busybox_image, tmp_path):
+def test_build_stream_matches_dockerd(client, dockerd, tmp_path):
     """The same RUN-only Dockerfile through dockerd 20.10's classic builder and through tuiker: the same lines,
     but for the IDs. (dockerd also runs a container for ENV/LABEL steps, which tuiker does not make.)"""
-    from dockerd import PrivateDockerd
-
-    ref, _ = busybox_image
     # stderr a little later: dockerd sends the two streams in the order they arrive
     path = _context(tmp_path, "FROM busybox\nRUN echo out && sleep 0.2 && echo err >&2\nRUN echo again\n")
-    import shutil
-    import tempfile
-    from pathlib import Path
-
-    work = Path(tempfile.mkdtemp(prefix="tuiker-test-dd-", dir="/var/tmp"))  # containerd's socket path is short
-    daemon = PrivateDockerd(work, f"tuiker-api-build-{os.getpid()}", "tuiker-api-build-docker")
-    notes: list[str] = []
+    theirs = docker.APIClient(base_url=f"unix://{dockerd.sock}", version="1.41")
     try:
-        daemon.start()
-        if daemon.unavailable:
-            pytest.skip(daemon.unavailable)
-        theirs = docker.APIClient(base_url=f"unix://{daemon.sock}", version="1.41")
-        assert daemon.cli("pull", ref)[0] == 0 and daemon.cli("tag", ref, "busybox")[0] == 0
         # the first build and its cached rerun; rm=False (docker-py's default) and rm=True
         expected = [list(theirs.build(path=path, tag="same:1", network_mode="none", decode=True, rm=rm))
                     for rm in (False, True)]
         got = [list(client.api.build(path=path, tag="same:1", network_mode="none", decode=True, rm=rm))
                for rm in (False, True)]
-        theirs.close()
         for ours, dockerd_lines in zip(got, expected, strict=True):
             assert _normalized(ours) == _normalized(dockerd_lines)
-    finally:
-        daemon.stop(notes)
-        shutil.rmtree(work, ignore_errors=True)
-    assert not notes, notes
+    finally:  # the suite's dockerd is shared: the build's image and the containers rm=False kept go
+        theirs.prune_containers()
+        theirs.remove_image("same:1", force=True)
+        theirs.prune_images({"dangling": True})
+        theirs.close()
 
 
 @pytest.mark.skipif(not os.path.exists(DOCKER_CLI), reason="Debian's docker.io CLI is installed by the test command")

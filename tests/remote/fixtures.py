@@ -1,7 +1,8 @@
-"""The remote engine's tests' fixtures (registered by tests/conftest.py: a conftest.py here would shadow that one
-as module `conftest`): one private dockerd (Debian's docker.io 20.10, tests/dockerd.py) for the session, with its
-data under /var/tmp and its own socket, holding the session's busybox (pulled from the session registry on
-127.0.0.1) also tagged `busybox`. Each test gets a RemoteEngine on it and removes the containers it made."""
+"""Fixtures of a real Docker engine, registered by tests/conftest.py (a conftest.py here would shadow that one as
+module `conftest`): `dockerd`, one private dockerd (Debian's docker.io 20.10, tests/dockerd.py) for the session,
+shared by the remote engine's tests, the API's swagger check and its build comparison, with its data under /var/tmp
+and its own socket, holding the session's busybox (pulled from the session registry on 127.0.0.1) also tagged
+`busybox`; each test removes what it made there. `remote`: a RemoteEngine on it."""
 
 from __future__ import annotations
 

@@ -66,8 +66,8 @@ def info(api: Api, req: Request) -> dict:
         "NEventsListener": 0, "KernelVersion": uname.release, "OperatingSystem": _os_release(),
         "OSVersion": _os_release("VERSION_ID"), "OSType": "linux", "Architecture": uname.machine,
         "IndexServerAddress": "https://index.docker.io/v1/",
-        "RegistryConfig": {"AllowNondistributableArtifactsCIDRs": None, "AllowNondistributableArtifactsHostnames":
-                           None, "InsecureRegistryCIDRs": ["127.0.0.0/8"], "IndexConfigs": {}, "Mirrors": None},
+        "RegistryConfig": {"AllowNondistributableArtifactsCIDRs": [], "AllowNondistributableArtifactsHostnames":
+                           [], "InsecureRegistryCIDRs": ["127.0.0.0/8"], "IndexConfigs": {}, "Mirrors": []},
         "NCPU": os.cpu_count() or 1, "MemTotal": _mem_total(), "GenericResources": None, "DockerRootDir": root,
         "HttpProxy": os.environ.get("HTTP_PROXY", ""), "HttpsProxy": os.environ.get("HTTPS_PROXY", ""),
         "NoProxy": os.environ.get("NO_PROXY", ""), "Name": socket.gethostname(), "Labels": [],
@@ -79,7 +79,7 @@ def info(api: Api, req: Request) -> dict:
         "Isolation": "", "InitBinary": "", "ContainerdCommit": {"ID": "", "Expected": ""},
         "RuncCommit": {"ID": "", "Expected": ""}, "InitCommit": {"ID": "", "Expected": ""},
         "SecurityOptions": ["name=seccomp,profile=builtin"] + (["name=cgroupns"] if cgroups == 2 else []),
-        "DefaultAddressPools": None, "Warnings": [] if memory else ["WARNING: No memory limit support"],
+        "Warnings": [] if memory else ["WARNING: No memory limit support"],
     }
 
 
