@@ -46,3 +46,55 @@ async def test_w_without_an_opener_shows_the_url(engine, tmp_path, monkeypatch):
         await pilot.press("w")
         text = f"no browser opener ($BROWSER, xdg-open): http://localhost:{port}"
         await until(pilot, lambda: text in notifications(app), what="the URL shown")
+
+
+async def choose(pilot, screen_type, label: str) -> None:
+    """In the menu on screen, move down with j to `label` and press enter, as a user would."""
+    from textual.widgets import OptionList
+
+    app = pilot.app
+    await until(pilot, lambda: isinstance(app.screen, screen_type), what="the menu")
+    options = app.screen.query_one(OptionList)
+    labels = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+    await pilot.press(*["j"] * labels.index(label), "enter")
+
+
+async def test_bulk_menu_on_containers_and_the_prune_menu(engine):
+    from tuiker.tui.screens.confirm import ConfirmScreen
+    from tuiker.tui.screens.menu import MenuScreen
+
+    run(engine, "web")
+    run(engine, "done", ["true"])
+    run(engine, "made", start=False)
+    engine.networks.create("spare")
+    engine.volumes.create("keep")
+    async with new_app(engine).run_test(size=SIZE) as pilot:
+        app = pilot.app
+        await until(pilot, lambda: app.screen.containers.table.row_count == 3, what="three rows")
+        await pilot.press("b")
+        await choose(pilot, MenuScreen, "Remove all stopped containers")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
+        await pilot.press("y")
+        await until(pilot, lambda: [c.name for c in engine.containers.list(all=True)] == ["web"], what="the prune")
+        await until(pilot, lambda: "removed 2 stopped containers" in notifications(app), what="the notice")
+
+        await pilot.press("b")
+        await choose(pilot, MenuScreen, "Stop all containers")
+        await pilot.press("n")  # the confirmation cancelled: nothing stops
+        await pilot.pause(0.3)
+        assert engine.containers.get("web").status == "running"
+        await pilot.press("b")
+        await choose(pilot, MenuScreen, "Stop all containers")
+        await pilot.press("y")
+        await until(pilot, lambda: engine.containers.get("web").status == "exited", what="web stopped")
+
+        await pilot.press("B")  # the prune menu, here from the containers list
+        await choose(pilot, MenuScreen, "Remove unused networks")
+        await pilot.press("y")
+        await until(pilot, lambda: "spare" not in [n["Name"] for n in engine.networks.list()], what="spare gone")
+        await pilot.press("B")
+        await choose(pilot, MenuScreen, "Remove all unused volumes")
+        await pilot.press("y")
+        await until(pilot, lambda: engine.volumes.list() == [], what="the volume gone")
+        await until(pilot, lambda: any(n.startswith("removed 1 volumes") for n in notifications(app)),
+                    what="the volume notice")

@@ -29,6 +29,7 @@ from tuiker.engine import LIVE_STATES, Container, Snapshot, TuikerError, familia
 from tuiker.tui.screens.build import BuildFormScreen, BuildScreen
 from tuiker.tui.screens.confirm import ConfirmScreen
 from tuiker.tui.screens.help import KeyRow
+from tuiker.tui.screens.menu import MenuScreen
 from tuiker.tui.screens.new_container import NewContainer, NewContainerScreen
 from tuiker.tui.screens.new_network import NewNetwork, NewNetworkScreen
 from tuiker.tui.screens.pull import PullScreen
@@ -141,6 +142,8 @@ class MainScreen(Screen):
         # The Logs tab's keys, from the containers list and the whole main pane (in the log itself too: it has
         # its own `/`). On other lists, `/` filters the list.
         *LogView.SCREEN_BINDINGS,
+        Binding("B", "bulk('prune')", "Prune", show=False, id="prune.menu",
+                tooltip="Prune: stopped containers, unused images, networks or volumes (asks first)"),
         Binding("slash", "search_logs", "Search", show=False, id="logs.search",
                 tooltip="Show only the log lines holding a text"),
     ]
@@ -556,6 +559,22 @@ class MainScreen(Screen):
             self.app.notify(f"{opener[0]}: {e.strerror}: {url}", title=title, severity="error", markup=False)
             return
         self.app.notify(f"opened {url}", title=title, markup=False)
+
+    def action_bulk(self, menu: str) -> None:
+        """A panel's bulk menu (or the prune menu), then a confirmation, then the action in a worker."""
+        from tuiker.tui.bulk import ACTIONS, BULK_MENUS
+
+        def confirmed(name: str, answer: str | None) -> None:
+            if answer:
+                self._engine_call(ACTIONS[name].label, partial(ACTIONS[name].run, self.engine))
+
+        def chosen(name: str | None) -> None:
+            if name is not None:
+                self.app.push_screen(ConfirmScreen(ACTIONS[name].question, [("y", "Yes", "yes")]),
+                                     partial(confirmed, name))
+
+        title = "Prune" if menu == "prune" else f"Bulk actions on {menu}"
+        self.app.push_screen(MenuScreen(title, [(ACTIONS[n].label, n) for n in BULK_MENUS[menu]]), chosen)
 
     # -- new containers, images and networks ---------------------------------------------------------
 

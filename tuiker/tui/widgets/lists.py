@@ -257,6 +257,8 @@ class ContainerList(ResourceList):
                 tooltip="Attach in the whole terminal (suspends the app; ctrl+p ctrl+q comes back)"),
         Binding("w", "screen.open_browser", "Open in browser", show=False, id="container.browser",
                 tooltip="Open its first published port in the browser ($BROWSER or xdg-open), else show the URL"),
+        Binding("b", "screen.bulk('containers')", "Bulk", id="container.bulk",
+                tooltip="Bulk actions: stop all, remove all stopped, remove all"),
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -394,6 +396,8 @@ class NetworkList(ResourceList):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("d", "screen.remove_network", "Remove network", id="network.remove",
                 tooltip="Remove the network (asks first; the engine refuses one in use, and bridge, host, none)"),
+        Binding("b", "screen.bulk('networks')", "Bulk", show=False, id="network.bulk",
+                tooltip="Bulk actions: remove unused networks"),
         Binding("N", "screen.new_network", "New network", id="network.new",
                 tooltip="Create a network (a form: name, optional subnet)"),
     ]
@@ -423,6 +427,8 @@ class VolumeList(ResourceList):
     TITLE = "Volumes"
     COLUMNS = ("DRIVER", "NAME", "CONTAINERS")
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("b", "screen.bulk('volumes')", "Bulk", show=False, id="volume.bulk",
+                tooltip="Bulk actions: remove unused volumes"),
         Binding("d", "screen.remove_volume", "Remove volume", id="volume.remove",
                 tooltip="Remove the volume (asks first; the engine refuses one a container uses)"),
     ]
