@@ -98,3 +98,82 @@ async def test_bulk_menu_on_containers_and_the_prune_menu(engine):
         await until(pilot, lambda: engine.volumes.list() == [], what="the volume gone")
         await until(pilot, lambda: any(n.startswith("removed 1 volumes") for n in notifications(app)),
                     what="the volume notice")
+
+
+def write_config(tmp_path, monkeypatch, data: dict) -> None:
+    import json
+
+    from tuiker.base import config
+
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(data))
+    monkeypatch.setenv("TUIKER_CONFIG", str(path))
+    config.load.cache_clear()
+
+
+async def test_c_runs_a_custom_command_from_the_config(engine, tmp_path, monkeypatch):
+    """A tuiker command gets the selected container's name as one word; a shell command gets the fields quoted
+    (here a value with spaces, quotes and $(...), as an image name could not hold but the code must not trust)."""
+    from tuiker.tui.screens.menu import MenuScreen
+
+    out = tmp_path / "out"
+    write_config(tmp_path, monkeypatch, {"customCommands": {
+        "containers": [{"name": "rename", "command": "rename {{ .Container.Name }} renamed"},
+                       {"name": "note", "shell": True,
+                        "command": f"printf '%s|%s\\n' {{{{ .Container.Name }}}} {{{{ .Container.Image }}}} > {out}"}],
+        "images": [{"name": "tag", "command": "tag {{ .Image.ID }} copy:1"}]}})
+    run(engine, "web")
+    try:
+        async with new_app(engine).run_test(size=SIZE) as pilot:
+            app = pilot.app
+            await until(pilot, lambda: app.screen.containers.selected_container is not None, what="a row")
+            await pilot.press("c")
+            await choose(pilot, MenuScreen, "note: " + f"printf '%s|%s\\n' {{{{ .Container.Name }}}} "
+                         f"{{{{ .Container.Image }}}} > {out}")
+            await until(pilot, lambda: out.exists() and out.read_text() == "web|busybox\n", what="the shell one")
+
+            await pilot.press("c")
+            await choose(pilot, MenuScreen, "rename: rename {{ .Container.Name }} renamed")
+            await until(pilot, lambda: [c.name for c in engine.containers.list(all=True)] == ["renamed"],
+                        what="the rename", timeout=10)
+            await until(pilot, lambda: "exit code 0" in notifications(app), what="its exit status")
+
+            await pilot.press("tab")  # the Images panel
+            await until(pilot, lambda: app.screen.images.selected is not None, what="an image selected")
+            await pilot.press("c")
+            await choose(pilot, MenuScreen, "tag: tag {{ .Image.ID }} copy:1")
+            await until(pilot, lambda: any("copy:1" in t for i in engine.images.list() for t in i.repo_tags),
+                        what="the tag")
+    finally:
+        from tuiker.base import config
+        config.load.cache_clear()
+
+
+def test_custom_command_values_are_one_word_or_quoted():
+    from tuiker.tui.custom import CustomCommand
+
+    hostile = "x'; touch /tmp/pwned; echo '$(id)"
+    values = {"ID": "abc", "Name": hostile, "Image": "busybox"}
+    plain = CustomCommand("n", "logs {{ .Container.Name }}")
+    assert plain.argv("Container", values, ["tuiker"]) == ["tuiker", "logs", hostile]
+    shell = CustomCommand("n", "echo {{.Container.Name}}", shell=True)
+    import subprocess
+
+    argv = shell.argv("Container", values, ["tuiker"])
+    assert subprocess.run(argv, capture_output=True, text=True).stdout == hostile + "\n"
+
+
+async def test_c_with_a_bad_config_says_why(engine, tmp_path, monkeypatch):
+    write_config(tmp_path, monkeypatch, {"customCommands": {"containers": [{"name": "x",
+                                                                            "command": "logs {{ .Container.Nme }}"}]}})
+    run(engine, "web")
+    try:
+        async with new_app(engine).run_test(size=SIZE) as pilot:
+            app = pilot.app
+            await until(pilot, lambda: app.screen.containers.selected_container is not None, what="a row")
+            await pilot.press("c")
+            await until(pilot, lambda: any("unknown field {{ .Container.Nme }}" in n for n in notifications(app)),
+                        what="the error")
+    finally:
+        from tuiker.base import config
+        config.load.cache_clear()

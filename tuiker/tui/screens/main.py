@@ -25,7 +25,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, TabbedContent, Tabs
 
-from tuiker.engine import LIVE_STATES, Container, Snapshot, TuikerError, familiar_name
+from tuiker.engine import LIVE_STATES, Container, Snapshot, TuikerError, config_file, familiar_name
 from tuiker.tui.screens.build import BuildFormScreen, BuildScreen
 from tuiker.tui.screens.confirm import ConfirmScreen
 from tuiker.tui.screens.help import KeyRow
@@ -522,11 +522,14 @@ class MainScreen(Screen):
         except TuikerError as e:
             self.app.notify(one_line(e), severity="warning", markup=False)
             return
+        self._run_foreground(argv, env, "use e or a instead")
+
+    def _run_foreground(self, argv: list[str], env: dict[str, str], otherwise: str) -> None:
         try:
             with self.app.suspend():
                 run_in_foreground(argv, env)
         except SuspendNotSupported:
-            self.app.notify("this terminal cannot be handed over: use e or a instead", severity="warning")
+            self.app.notify(f"this terminal cannot be handed over: {otherwise}", severity="warning")
         self.refresh_now()
 
     def action_open_browser(self) -> None:
@@ -575,6 +578,60 @@ class MainScreen(Screen):
 
         title = "Prune" if menu == "prune" else f"Bulk actions on {menu}"
         self.app.push_screen(MenuScreen(title, [(ACTIONS[n].label, n) for n in BULK_MENUS[menu]]), chosen)
+
+    def action_custom(self, panel: str) -> None:
+        """The panel's custom commands (config file) in a menu; the chosen one runs on the selected item."""
+        from tuiker.tui.custom import custom_commands
+
+        values = self._custom_values(panel)
+        if values is None:
+            return
+        try:
+            commands = custom_commands(panel)
+        except TuikerError as e:
+            self.app.notify(one_line(e), title="custom commands", severity="warning", markup=False)
+            return
+        if not commands:
+            self.app.notify(f'none in {config_file()}: {{"customCommands": {{"{panel}": [{{"name": ..., '
+                            '"command": ...}]}}', title="custom commands", markup=False)
+            return
+
+        def chosen(index: str | None) -> None:
+            if index is None:
+                return
+            command = commands[int(index)]
+            tuiker, env = self.engine.terminal_command([])
+            kind = "Container" if panel == "containers" else "Image"
+            argv = command.argv(kind, values, tuiker)
+            if command.attach:
+                self._run_foreground(argv, env, 'run it without "attach"')
+            else:
+                self._run_custom(command.name, argv, env)
+
+        items = [(f"{c.name}: {c.command}", str(i)) for i, c in enumerate(commands)]
+        self.app.push_screen(MenuScreen("Custom commands", items, f"from {config_file()}"), chosen)
+
+    def _custom_values(self, panel: str) -> dict[str, str] | None:
+        if panel == "containers":
+            c = self.containers.selected_container
+            return {"ID": c.id, "Name": c.name, "Image": familiar_name(c.config.get("Image", ""))} if c else None
+        name = self.images.selected
+        image = self.images.images.get(name or "")
+        return {"ID": image.id, "Name": familiar_name(name)} if image else None
+
+    @work(thread=True, exit_on_error=False, group="engine")
+    def _run_custom(self, name: str, argv: list[str], env: dict[str, str]) -> None:
+        """A custom command in the background (no terminal): its exit status and the last line it printed."""
+        try:
+            done = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                                  errors="replace")
+        except OSError as e:
+            self.app.notify(f"{argv[0]}: {e.strerror}", title=name, severity="error", markup=False)
+            return
+        last = next((line for line in reversed((done.stdout + done.stderr).splitlines()) if line.strip()), "")
+        self.app.notify(f"exit code {done.returncode}" + (f": {last}" if last else ""), title=name,
+                        severity="information" if done.returncode == 0 else "error", markup=False)
+        self.refresh_now()
 
     # -- new containers, images and networks ---------------------------------------------------------
 

@@ -259,6 +259,8 @@ class ContainerList(ResourceList):
                 tooltip="Open its first published port in the browser ($BROWSER or xdg-open), else show the URL"),
         Binding("b", "screen.bulk('containers')", "Bulk", id="container.bulk",
                 tooltip="Bulk actions: stop all, remove all stopped, remove all"),
+        Binding("c", "screen.custom('containers')", "Custom", show=False, id="container.custom",
+                tooltip="Run a custom command from the config file (customCommands.containers) on it"),
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -366,6 +368,8 @@ class ImageList(ResourceList):
     COLUMNS = ("REPOSITORY", "TAG", "IMAGE ID", "SIZE")
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("d,D", "screen.remove_image", "Remove image", id="image.remove", tooltip="Remove the image"),
+        Binding("c", "screen.custom('images')", "Custom", show=False, id="image.custom",
+                tooltip="Run a custom command from the config file (customCommands.images) on it"),
         Binding("b", "screen.build", "Build an image", id="image.build",
                 tooltip="Build an image from a Dockerfile (a form, then each step live)"),
     ]
