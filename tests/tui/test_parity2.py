@@ -177,3 +177,49 @@ async def test_c_with_a_bad_config_says_why(engine, tmp_path, monkeypatch):
     finally:
         from tuiker.base import config
         config.load.cache_clear()
+
+
+# Red text, a title change (OSC), a screen clear and a cursor move (CSI), a BEL, then a long line to wrap.
+NOISY = ['sh', '-c', r'printf "\033[31mred\033[0m plain\033]0;TITLE\007\033[2J\033[5;5H x\007y\n";'
+         r'printf "L%0150d\n" 0; sleep 1000']
+
+
+async def test_logs_colours_wrap_and_full_screen(engine):
+    from tuiker.tui.widgets.logs import LogView, plain
+
+    run(engine, "noisy", NOISY)
+    async with new_app(engine).run_test(size=SIZE) as pilot:
+        app = pilot.app
+        view = app.screen.query_one(LogView)
+        log = view.log_widget
+        await until(pilot, lambda: len(log.lines) == 2, what="two log lines")
+        assert plain(log.lines[0]) == "red plain x\ufffdy"  # the title, clear, move: gone; the BEL shown, not rung
+        segments = list(log.render_line(0))  # the first row on screen
+        red = [s for s in segments if s.text == "red"]
+        assert red and red[0].style.color.number == 1, segments
+        assert not any("\x1b" in s.text or "\x07" in s.text for s in segments)
+
+        await pilot.press("m")  # full screen, from the containers list
+        await until(pilot, lambda: not app.screen.query_one("#side").display, what="the side panels hidden")
+        assert app.focused is log and app.screen.has_class("-full-logs")
+        width = log.scrollable_content_region.width
+        assert width > 120  # the whole screen's width, less the border
+        await pilot.press("w")
+        await until(pilot, lambda: len(log.lines) == 3, what="the long line wrapped in two rows")
+        assert [len(plain(line)) <= width for line in log.lines] == [True] * 3
+        assert list(log.starts) == [True, True, False]
+        assert "wrapped" in str(view.query_one(".log-status").render())
+
+        await pilot.press("t")  # timestamps, still
+        await until(pilot, lambda: plain(log.lines[0]).endswith("Z red plain x\ufffdy"), what="a timestamp")
+        await pilot.press("t", "f")
+        assert log.auto_scroll is False
+        await pilot.press("slash", *"red", "enter")  # search, still
+        await until(pilot, lambda: [plain(line) for line in log.lines] == ["red plain x\ufffdy"], what="the match")
+        await pilot.press("n")
+        assert log.current == 0 and "match 1/1" in str(view.query_one(".log-status").render())
+
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen.query_one("#side").display, what="the side panels back")
+        assert not app.screen.has_class("-full-logs")
+        assert app.focused is app.screen.containers.table

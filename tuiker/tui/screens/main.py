@@ -789,7 +789,19 @@ class MainScreen(Screen):
         self._update_keys()  # the Logs tab's keys apply only while it shows
 
     def action_focus_list(self) -> None:
+        if self.has_class("-full-logs"):
+            self.remove_class("-full-logs")
         (self._last_list or self.containers).table.focus()
+
+    def action_fullscreen_logs(self) -> None:
+        """The selected container's Logs tab on the whole screen; its keys (f, t, /, n, w ...) work the same."""
+        if self.containers.selected_container is None:
+            return
+        self.query_one("#main", ContentSwitcher).current = "container-details"
+        self.details.tabs.active = "tab-logs"
+        self.add_class("-full-logs")
+        self.query_one(LogView).log_widget.focus()
+        self._update_keys()
 
     def action_next_tab(self) -> None:
         self.details.tabs.query_one(Tabs).action_next_tab()

@@ -257,7 +257,7 @@ class ContainerList(ResourceList):
                 tooltip="Attach in the whole terminal (suspends the app; ctrl+p ctrl+q comes back)"),
         Binding("w", "screen.open_browser", "Open in browser", show=False, id="container.browser",
                 tooltip="Open its first published port in the browser ($BROWSER or xdg-open), else show the URL"),
-        Binding("b", "screen.bulk('containers')", "Bulk", id="container.bulk",
+        Binding("b", "screen.bulk('containers')", "Bulk", show=False, id="container.bulk",
                 tooltip="Bulk actions: stop all, remove all stopped, remove all"),
         Binding("c", "screen.custom('containers')", "Custom", show=False, id="container.custom",
                 tooltip="Run a custom command from the config file (customCommands.containers) on it"),
