@@ -25,7 +25,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, TabbedContent, Tabs
 
-from tuiker.engine import LIVE_STATES, Container, Snapshot, TuikerError, config_file, familiar_name
+from tuiker.engine import LIVE_STATES, Container, Snapshot, TuikerError, config_file, familiar_name, published_ports
 from tuiker.tui.screens.build import BuildFormScreen, BuildScreen
 from tuiker.tui.screens.confirm import ConfirmScreen
 from tuiker.tui.screens.help import KeyRow
@@ -544,11 +544,7 @@ class MainScreen(Screen):
         from tuiker.tui.browser import browser_opener, open_url, port_url
 
         title = f"open {c.name}"
-        try:
-            url = port_url(self.engine.containers.ports(c.id))
-        except Exception as e:  # noqa: BLE001 - see _run_action
-            self.app.notify(one_line(e), title=title, severity="error", markup=False)
-            return
+        url = port_url(published_ports(c))  # from its record: the same over a Docker engine
         if url is None:
             self.app.notify("it publishes no TCP port", title=title, severity="warning", markup=False)
             return
