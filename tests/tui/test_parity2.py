@@ -223,3 +223,5 @@ async def test_logs_colours_wrap_and_full_screen(engine):
         await until(pilot, lambda: app.screen.query_one("#side").display, what="the side panels back")
         assert not app.screen.has_class("-full-logs")
         assert app.focused is app.screen.containers.table
+        await view.run_action("fullscreen_logs")  # the command palette's "Logs: Full-screen logs"
+        await until(pilot, lambda: app.screen.has_class("-full-logs"), what="full screen from the palette")

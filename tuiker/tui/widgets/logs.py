@@ -267,6 +267,9 @@ class LogView(Vertical):
         self.timestamps = not self.timestamps
         self._rewrite()
 
+    async def action_fullscreen_logs(self) -> None:
+        await self.run_action("screen.fullscreen_logs")  # the screen's (from the command palette's Logs entry)
+
     def action_toggle_wrap(self) -> None:
         self.wrap = not self.wrap
         self._rewrite()
