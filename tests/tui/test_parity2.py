@@ -5,8 +5,10 @@ with Pilot, against the real engine."""
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 
+import pytest
 from tuihelpers import free_port, new_app, notifications, run, until
 
 SIZE = (140, 40)
@@ -225,3 +227,39 @@ async def test_logs_colours_wrap_and_full_screen(engine):
         assert app.focused is app.screen.containers.table
         await view.run_action("fullscreen_logs")  # the command palette's "Logs: Full-screen logs"
         await until(pilot, lambda: app.screen.has_class("-full-logs"), what="full screen from the palette")
+
+
+@pytest.mark.skipif(not shutil.which("tmux"), reason="needs tmux (apt-get install tmux)")
+def test_custom_command_with_attach_gets_the_terminal(engine, tmp_path):
+    """An `"attach": true` custom command runs with the whole terminal (the app suspended), in a real one (tmux):
+    a shell in the container by its name, then back to the app."""
+    import json
+    import re
+    import sys
+    from pathlib import Path
+
+    from tmux import Tmux
+
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"customCommands": {"containers": [
+        {"name": "shell", "command": "exec -it {{ .Container.Name }} sh", "attach": True}]}}))
+    run(engine, "box")
+    env = {"TUIKER_ROOT": str(engine.root), "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+           "TERM": "xterm-256color", "TUIKER_CONFIG": str(config)}
+    term = Tmux(f"{sys.executable} -m tuiker; echo TUIKER-EXITED $?; sleep 60", env)
+    try:
+        term.wait_for(lambda s: re.search(r"running\s+box\s", s), 30, "the app")
+        term.keys("c")
+        term.wait_for(lambda s: "Custom commands" in s, 10, "the menu")
+        term.keys("Enter")
+        term.wait_for(lambda s: "/ #" in s and "Containers (" not in s, 20, "the shell, full screen")
+        term.keys("echo custom-$((6*7)) $HOSTNAME", literal=True)
+        term.keys("Enter")
+        term.wait_for(lambda s: f"custom-42 {engine.containers.get('box').id[:12]}" in s, 10, "its output")
+        term.keys("exit", literal=True)
+        term.keys("Enter")
+        term.wait_for(lambda s: "Containers (1)" in s, 20, "the app back")
+        term.keys("q")
+        assert "TUIKER-EXITED 0" in term.wait_for(lambda s: "TUIKER-EXITED" in s, 20, "the app to quit")
+    finally:
+        term.close()
