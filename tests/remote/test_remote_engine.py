@@ -399,3 +399,28 @@ def test_tls_context(remote, dockerd, tmp_path, monkeypatch):
     finally:
         engine.close()
         proxy.close()
+
+
+def test_prunes(remote, dockerd):
+    """The TUI's prune menu over docker: each prune removes what docker's CLI then no longer lists."""
+    run(remote, "pruned", ["true"], start=False)
+    kept = run(remote, "kept")
+    assert remote.containers.prune() != []
+    names = dockerd.cli("ps", "-a", "--format", "{{.Names}}")[1].split()
+    assert "pruned" not in names and "kept" in names
+
+    remote.networks.create("spare-net")
+    assert "spare-net" in remote.networks.prune()
+    assert "spare-net" not in dockerd.cli("network", "ls", "--format", "{{.Name}}")[1].split()
+
+    assert dockerd.cli("volume", "create", "spare-vol")[0] == 0
+    if tuple(int(n) for n in remote.client.version.split(".")) < (1, 42):
+        with pytest.raises(InvalidArgument, match="prune removes named volumes too"):
+            remote.volumes.prune()
+    gone, _freed = remote.volumes.prune(all_volumes=True)
+    assert "spare-vol" in gone
+    assert "spare-vol" not in dockerd.cli("volume", "ls", "--format", "{{.Name}}")[1].split()
+
+    remote.images.prune()  # dangling only: busybox is tagged and used, it stays
+    assert "busybox:latest" in dockerd.cli("images", "--format", "{{.Repository}}:{{.Tag}}")[1].split()
+    remote.containers.remove(kept.id, force=True)

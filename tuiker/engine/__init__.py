@@ -31,7 +31,7 @@ from tuiker.base.errors import ConflictError, ForbiddenError, InvalidArgument, N
 from tuiker.engine.builds import Builds
 from tuiker.engine.containers import LIVE_STATES, Containers, ContainerStartError, RunOptions, status_text
 from tuiker.engine.images import Images, PullResult, PushResult, familiar_name, matches_reference, tag_matches
-from tuiker.engine.networks import Networks, networks_of, ports_text
+from tuiker.engine.networks import Networks, networks_of, ports_text, published_ports
 from tuiker.engine.volumes import Volumes
 from tuiker.image.store import Image
 from tuiker.net.network import DEFAULT as DEFAULT_NETWORK
@@ -53,8 +53,8 @@ __all__ = [
     "LogReader", "LogRecord", "Network", "NotFoundError", "ProcessRow", "ProcessTable", "Progress", "PullResult",
     "PushResult", "RunOptions", "Sample", "Session", "Snapshot", "StatsSampler", "TuikerError", "Watcher",
     "cgroup_version", "check_network_name", "config_file", "familiar_name", "load_config", "matches_reference",
-    "networks_of", "one_line", "parse_go_duration", "parse_size", "parse_time", "ports_text", "registry_host",
-    "status_text", "tag_matches",
+    "networks_of", "one_line", "parse_go_duration", "parse_size", "parse_time", "ports_text", "published_ports",
+    "registry_host", "status_text", "tag_matches",
 ]
 
 

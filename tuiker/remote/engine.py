@@ -132,6 +132,11 @@ class RemoteContainers(_Service):
     def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
         self.client.call("DELETE", f"/containers/{ref}", {"force": force, "v": volumes})
 
+    def prune(self) -> list[str]:
+        """`POST /containers/prune`: the IDs of the stopped containers removed."""
+        done = self.client.call("POST", "/containers/prune") or {}
+        return list(done.get("ContainersDeleted") or [])  # type: ignore[union-attr]
+
     def exec(self, ref: str, cmd: list[str], tty: bool = False, interactive: bool = False, detach: bool = False,
              env: list[str] | None = None, workdir: str | None = None, user: str | None = None,
              size: tuple[int, int] | None = None) -> Session | None:
@@ -250,6 +255,13 @@ class RemoteImages(_Service):
         done = self.client.call("DELETE", f"/images/{ref}", {"force": force}) or []
         return [(verb, what) for item in done for verb, what in item.items()]  # type: ignore[union-attr]
 
+    def prune(self, all_images: bool = False) -> tuple[list[tuple[str, str]], int]:
+        """`POST /images/prune` (dangling=false: unused ones too), as the local engine's: what went, bytes freed."""
+        query = {"filters": {"dangling": ["false"]}} if all_images else None
+        done = self.client.call("POST", "/images/prune", query) or {}
+        gone = [(verb, what) for item in done.get("ImagesDeleted") or [] for verb, what in item.items()]
+        return gone, int(done.get("SpaceReclaimed") or 0)  # type: ignore[union-attr]
+
     def pull(self, ref: str, progress: Callable[[Progress], None] | None = None, platform: str | None = None,
              **_ignored) -> PullResult:
         """`POST /images/create`, its JSON progress as the engine's Progress lines."""
@@ -297,6 +309,10 @@ class RemoteNetworks(_Service):
     def remove(self, name: str) -> None:
         self.client.call("DELETE", f"/networks/{name}")
 
+    def prune(self) -> list[str]:
+        done = self.client.call("POST", "/networks/prune") or {}
+        return list(done.get("NetworksDeleted") or [])  # type: ignore[union-attr]
+
 
 class RemoteVolumes(_Service):
     INSPECT = "/volumes/{}"
@@ -311,6 +327,17 @@ class RemoteVolumes(_Service):
 
     def remove(self, name: str, force: bool = False) -> None:
         self.client.call("DELETE", f"/volumes/{name}", {"force": force})
+
+    def prune(self, all_volumes: bool = False) -> tuple[list[str], int]:
+        """`POST /volumes/prune`: anonymous volumes only unless `all_volumes` (API 1.42's rule, as the local one).
+        Before 1.42 (docker 20.10) the engine prunes named ones too and has no filter to spare them: refused."""
+        modern = tuple(int(n) for n in self.client.version.split(".")) >= (1, 42)
+        if not (all_volumes or modern):
+            raise InvalidArgument(f"this engine speaks API {self.client.version}: its prune removes named volumes too "
+                                  "(choose all unused volumes, or update it to API 1.42)")
+        query = {"filters": {"all": ["true"]}} if all_volumes and modern else None
+        done = self.client.call("POST", "/volumes/prune", query) or {}
+        return list(done.get("VolumesDeleted") or []), int(done.get("SpaceReclaimed") or 0)  # type: ignore[union-attr]
 
 
 class RemoteBuilds:

@@ -25,10 +25,11 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, TabbedContent, Tabs
 
-from tuiker.engine import LIVE_STATES, Container, Snapshot, TuikerError, familiar_name
+from tuiker.engine import LIVE_STATES, Container, Snapshot, TuikerError, config_file, familiar_name, published_ports
 from tuiker.tui.screens.build import BuildFormScreen, BuildScreen
 from tuiker.tui.screens.confirm import ConfirmScreen
 from tuiker.tui.screens.help import KeyRow
+from tuiker.tui.screens.menu import MenuScreen
 from tuiker.tui.screens.new_container import NewContainer, NewContainerScreen
 from tuiker.tui.screens.new_network import NewNetwork, NewNetworkScreen
 from tuiker.tui.screens.pull import PullScreen
@@ -50,7 +51,7 @@ SHELL = ["/bin/sh", "-c", "if [ -x /bin/bash ]; then exec /bin/bash; else exec /
 ACTION_STATES: dict[str, tuple[str, ...] | None] = {
     "stop": LIVE_STATES, "start": ("created", "exited", "dead"), "restart": None, "pause": ("running", "paused"),
     "remove": None, "exec": ("running",), "attach": ("running", "paused"), "exec_full": ("running",),
-    "attach_full": ("running", "paused"),
+    "attach_full": ("running", "paused"), "open_browser": ("running",),
 }
 
 # The actions whose availability check_action decides, and so what the footer shows.
@@ -141,6 +142,8 @@ class MainScreen(Screen):
         # The Logs tab's keys, from the containers list and the whole main pane (in the log itself too: it has
         # its own `/`). On other lists, `/` filters the list.
         *LogView.SCREEN_BINDINGS,
+        Binding("B", "bulk('prune')", "Prune", show=False, id="prune.menu",
+                tooltip="Prune: stopped containers, unused images, networks or volumes (asks first)"),
         Binding("slash", "search_logs", "Search", show=False, id="logs.search",
                 tooltip="Show only the log lines holding a text"),
     ]
@@ -519,11 +522,111 @@ class MainScreen(Screen):
         except TuikerError as e:
             self.app.notify(one_line(e), severity="warning", markup=False)
             return
+        self._run_foreground(argv, env, "use e or a instead")
+
+    def _run_foreground(self, argv: list[str], env: dict[str, str], otherwise: str) -> None:
         try:
             with self.app.suspend():
                 run_in_foreground(argv, env)
         except SuspendNotSupported:
-            self.app.notify("this terminal cannot be handed over: use e or a instead", severity="warning")
+            self.app.notify(f"this terminal cannot be handed over: {otherwise}", severity="warning")
+        self.refresh_now()
+
+    def action_open_browser(self) -> None:
+        c = self.containers.selected_container
+        if c is not None:
+            self._open_browser(c)
+
+    @work(thread=True, exit_on_error=False, group="engine")
+    def _open_browser(self, c: Container) -> None:
+        """Its first published TCP port in the browser when an opener exists; else, or when it fails, the URL in
+        a notification (to copy)."""
+        from tuiker.tui.browser import browser_opener, open_url, port_url
+
+        title = f"open {c.name}"
+        url = port_url(published_ports(c))  # from its record: the same over a Docker engine
+        if url is None:
+            self.app.notify("it publishes no TCP port", title=title, severity="warning", markup=False)
+            return
+        opener = browser_opener()
+        if opener is None:
+            self.app.notify(f"no browser opener ($BROWSER, xdg-open): {url}", title=title, markup=False)
+            return
+        try:
+            open_url(opener, url)
+        except OSError as e:
+            self.app.notify(f"{opener[0]}: {e.strerror}: {url}", title=title, severity="error", markup=False)
+            return
+        self.app.notify(f"opened {url}", title=title, markup=False)
+
+    def action_bulk(self, menu: str) -> None:
+        """A panel's bulk menu (or the prune menu), then a confirmation, then the action in a worker."""
+        from tuiker.tui.bulk import ACTIONS, BULK_MENUS
+
+        def confirmed(name: str, answer: str | None) -> None:
+            if answer:
+                self._engine_call(ACTIONS[name].label, partial(ACTIONS[name].run, self.engine))
+
+        def chosen(name: str | None) -> None:
+            if name is not None:
+                self.app.push_screen(ConfirmScreen(ACTIONS[name].question, [("y", "Yes", "yes")]),
+                                     partial(confirmed, name))
+
+        title = "Prune" if menu == "prune" else f"Bulk actions on {menu}"
+        self.app.push_screen(MenuScreen(title, [(ACTIONS[n].label, n) for n in BULK_MENUS[menu]]), chosen)
+
+    def action_custom(self, panel: str) -> None:
+        """The panel's custom commands (config file) in a menu; the chosen one runs on the selected item."""
+        from tuiker.tui.custom import custom_commands
+
+        values = self._custom_values(panel)
+        if values is None:
+            return
+        try:
+            commands = custom_commands(panel)
+        except TuikerError as e:
+            self.app.notify(one_line(e), title="custom commands", severity="warning", markup=False)
+            return
+        if not commands:
+            self.app.notify(f'none in {config_file()}: {{"customCommands": {{"{panel}": [{{"name": ..., '
+                            '"command": ...}]}}', title="custom commands", markup=False)
+            return
+
+        def chosen(index: str | None) -> None:
+            if index is None:
+                return
+            command = commands[int(index)]
+            tuiker, env = self.engine.terminal_command([])
+            kind = "Container" if panel == "containers" else "Image"
+            argv = command.argv(kind, values, tuiker)
+            if command.attach:
+                self._run_foreground(argv, env, 'run it without "attach"')
+            else:
+                self._run_custom(command.name, argv, env)
+
+        items = [(f"{c.name}: {c.command}", str(i)) for i, c in enumerate(commands)]
+        self.app.push_screen(MenuScreen("Custom commands", items, f"from {config_file()}"), chosen)
+
+    def _custom_values(self, panel: str) -> dict[str, str] | None:
+        if panel == "containers":
+            c = self.containers.selected_container
+            return {"ID": c.id, "Name": c.name, "Image": familiar_name(c.config.get("Image", ""))} if c else None
+        name = self.images.selected
+        image = self.images.images.get(name or "")
+        return {"ID": image.id, "Name": familiar_name(name)} if image else None
+
+    @work(thread=True, exit_on_error=False, group="engine")
+    def _run_custom(self, name: str, argv: list[str], env: dict[str, str]) -> None:
+        """A custom command in the background (no terminal): its exit status and the last line it printed."""
+        try:
+            done = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                                  errors="replace")
+        except OSError as e:
+            self.app.notify(f"{argv[0]}: {e.strerror}", title=name, severity="error", markup=False)
+            return
+        last = next((line for line in reversed((done.stdout + done.stderr).splitlines()) if line.strip()), "")
+        self.app.notify(f"exit code {done.returncode}" + (f": {last}" if last else ""), title=name,
+                        severity="information" if done.returncode == 0 else "error", markup=False)
         self.refresh_now()
 
     # -- new containers, images and networks ---------------------------------------------------------
@@ -682,7 +785,19 @@ class MainScreen(Screen):
         self._update_keys()  # the Logs tab's keys apply only while it shows
 
     def action_focus_list(self) -> None:
+        if self.has_class("-full-logs"):
+            self.remove_class("-full-logs")
         (self._last_list or self.containers).table.focus()
+
+    def action_fullscreen_logs(self) -> None:
+        """The selected container's Logs tab on the whole screen; its keys (f, t, /, n, w ...) work the same."""
+        if self.containers.selected_container is None:
+            return
+        self.query_one("#main", ContentSwitcher).current = "container-details"
+        self.details.tabs.active = "tab-logs"
+        self.add_class("-full-logs")
+        self.query_one(LogView).log_widget.focus()
+        self._update_keys()
 
     def action_next_tab(self) -> None:
         self.details.tabs.query_one(Tabs).action_next_tab()

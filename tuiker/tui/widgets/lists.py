@@ -255,6 +255,12 @@ class ContainerList(ResourceList):
                 tooltip="Open a shell in the container in the whole terminal (suspends the app)"),
         Binding("A", "screen.attach_full", "Attach (full screen)", show=False, id="container.attach_full",
                 tooltip="Attach in the whole terminal (suspends the app; ctrl+p ctrl+q comes back)"),
+        Binding("w", "screen.open_browser", "Open in browser", show=False, id="container.browser",
+                tooltip="Open its first published port in the browser ($BROWSER or xdg-open), else show the URL"),
+        Binding("b", "screen.bulk('containers')", "Bulk", show=False, id="container.bulk",
+                tooltip="Bulk actions: stop all, remove all stopped, remove all"),
+        Binding("c", "screen.custom('containers')", "Custom", show=False, id="container.custom",
+                tooltip="Run a custom command from the config file (customCommands.containers) on it"),
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -362,6 +368,8 @@ class ImageList(ResourceList):
     COLUMNS = ("REPOSITORY", "TAG", "IMAGE ID", "SIZE")
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("d,D", "screen.remove_image", "Remove image", id="image.remove", tooltip="Remove the image"),
+        Binding("c", "screen.custom('images')", "Custom", show=False, id="image.custom",
+                tooltip="Run a custom command from the config file (customCommands.images) on it"),
         Binding("b", "screen.build", "Build an image", id="image.build",
                 tooltip="Build an image from a Dockerfile (a form, then each step live)"),
     ]
@@ -392,6 +400,8 @@ class NetworkList(ResourceList):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("d", "screen.remove_network", "Remove network", id="network.remove",
                 tooltip="Remove the network (asks first; the engine refuses one in use, and bridge, host, none)"),
+        Binding("b", "screen.bulk('networks')", "Bulk", show=False, id="network.bulk",
+                tooltip="Bulk actions: remove unused networks"),
         Binding("N", "screen.new_network", "New network", id="network.new",
                 tooltip="Create a network (a form: name, optional subnet)"),
     ]
@@ -421,6 +431,8 @@ class VolumeList(ResourceList):
     TITLE = "Volumes"
     COLUMNS = ("DRIVER", "NAME", "CONTAINERS")
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("b", "screen.bulk('volumes')", "Bulk", show=False, id="volume.bulk",
+                tooltip="Bulk actions: remove unused volumes"),
         Binding("d", "screen.remove_volume", "Remove volume", id="volume.remove",
                 tooltip="Remove the volume (asks first; the engine refuses one a container uses)"),
     ]

@@ -1,4 +1,10 @@
-"""The Logs tab: a container's output, followed live, with search and a timestamps toggle."""
+"""The Logs tab: a container's output, followed live, in its colours, with search, wrapping and a timestamps
+toggle.
+
+A container writes what it likes: of its escape sequences only SGR (colours, bold ...) is kept, and it is
+decoded into styles (rich's AnsiDecoder, on text that holds no other sequence: no hyperlink, no title, no cursor
+move); every other sequence is dropped and every other control character shown as U+FFFD, so nothing it prints
+reaches the terminal as a command. Lines are Text, never markup."""
 
 from __future__ import annotations
 
@@ -6,6 +12,8 @@ import re
 from collections import deque
 from typing import ClassVar
 
+from rich.ansi import AnsiDecoder
+from rich.cells import cell_len
 from rich.highlighter import Highlighter
 from rich.style import Style
 from rich.text import Text
@@ -21,8 +29,55 @@ from tuiker.engine import Container, LogReader, LogRecord
 from tuiker.tui.widgets.lists import FilterInput
 from tuiker.tui.widgets.poller import Poller
 
-# Colour and cursor sequences a program writes to its terminal; the log view shows plain text.
+# Colour and cursor sequences a program writes to its terminal (CSI, OSC, two-byte ESC sequences); of these,
+# SGR (CSI ... m, its parameters digits, ; and :) alone is kept, to be decoded into colours.
 ANSI_SEQUENCE = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\-_])")
+SGR = re.compile(r"\x1b\[[0-9;:]*m")
+# Control characters left once the sequences are gone (C0 but tab, DEL, C1, and the line separators that
+# str.splitlines would cut at): shown, never sent.
+CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+RESET = "\x1b[0m"
+_decoder = AnsiDecoder()
+
+
+def safe_line(text: str) -> str:
+    """`text` with its SGR sequences only, every other sequence dropped and other controls replaced."""
+    parts = SGR.split(text)
+    codes = SGR.findall(text)
+    clean = [CONTROL.sub("\ufffd", ANSI_SEQUENCE.sub("", part).expandtabs()) for part in parts]
+    return "".join(p + c for p, c in zip(clean, [*codes, ""], strict=True))
+
+
+def plain(line: str) -> str:
+    """A safe line's text without its colours."""
+    return SGR.sub("", line)
+
+
+def styled(line: str) -> Text:
+    """A safe line as Text in its colours (its SGR decoded; no other sequence is left to decode)."""
+    return _decoder.decode_line(line) if "\x1b" in line else Text(line)
+
+
+def wrap_line(line: str, width: int) -> list[str]:
+    """A safe line cut into rows of at most `width` cells (by characters, as a terminal wraps); each row starts
+    with the colours in force where it starts."""
+    if width < 1 or cell_len(plain(line)) <= width:
+        return [line]
+    rows, row, used, active = [], "", 0, ""
+    for token in re.split(f"({SGR.pattern})", line):
+        if SGR.fullmatch(token):
+            row += token
+            active = "" if token in (RESET, "\x1b[m") else active + token
+            continue
+        for char in token:
+            w = cell_len(char)
+            if used + w > width:
+                rows.append(row + RESET if "\x1b" in row else row)
+                row, used = active, 0
+            row += char
+            used += w
+    rows.append(row)
+    return rows
 
 
 class SearchHighlighter(Highlighter):
@@ -35,13 +90,31 @@ class SearchHighlighter(Highlighter):
 
 
 class LogLines(Log):
-    """Textual's Log, with one line marked: the search match `n` / `N` went to."""
+    """Textual's Log, its lines safe_line's (SGR kept) drawn in their colours, with one line marked: the search
+    match `n` / `N` went to. `starts` says of each line whether it starts a record (False: a wrapped row)."""
 
     CURRENT = Style(reverse=True)
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.current: int | None = None
+        self.starts: deque[bool] = deque()
+
+    @classmethod
+    def _process_line(cls, line: str) -> str:
+        return super()._process_line(plain(line))  # the width is the text's, without its colour codes
+
+    def _render_line_strip(self, y: int, rich_style: Style) -> Strip:
+        """Log's own, but the line decoded into its colours (Log would show ESC as U+FFFD)."""
+        text = styled(self._lines[y])
+        text.no_wrap = True
+        text.stylize_before(rich_style)
+        if self.highlight:
+            text = self.highlighter(text)
+        return Strip(text.render(self.app.console), text.cell_len)
+
+    def get_selection(self, selection):
+        return selection.extract("\n".join(plain(line) for line in self._lines)), "\n"
 
     def render_line(self, y: int) -> Strip:
         strip = super().render_line(y)
@@ -70,6 +143,8 @@ class LogView(Vertical):
                 tooltip="Go to the next line the search matches (after /)"),
         Binding("N", "previous_match", "Previous match", id="logs.previous_match",
                 tooltip="Go to the previous line the search matches"),
+        Binding("w", "toggle_wrap", "Wrap", show=False, id="logs.wrap",
+                tooltip="Wrap long lines, or scroll sideways"),
         Binding("g", "top", "Top", show=False, id="logs.top", tooltip="Go to the first line"),
         Binding("G", "bottom", "Bottom", show=False, id="logs.bottom", tooltip="Go to the last line"),
         Binding("j", "down", "Down", show=False),
@@ -80,6 +155,8 @@ class LogView(Vertical):
     SCREEN_BINDINGS: ClassVar[list[Binding]] = [
         Binding("t", "toggle_timestamps", "Timestamps", id="logs.timestamps", tooltip="Show or hide timestamps"),
         Binding("f", "toggle_follow", "Follow", id="logs.follow", tooltip="Follow new lines, or stay put"),
+        Binding("m", "fullscreen_logs", "Full-screen logs", show=False, id="logs.fullscreen",
+                tooltip="Show the selected container's logs on the whole screen (esc comes back)"),
     ]
 
     class Appended(Message):
@@ -92,6 +169,7 @@ class LogView(Vertical):
         super().__init__(id=id)
         self.records: deque[LogRecord] = deque(maxlen=self.MAX_LINES)
         self.timestamps = False
+        self.wrap = False
         self.highlighter = SearchHighlighter()
         self._reader: LogReader | None = None
         self._container_id: str | None = None
@@ -144,38 +222,61 @@ class LogView(Vertical):
         max_lines: when it pruned, those indexes are past the end, and a view already at the bottom stays on
         the old lines (a burst of 200,000 lines ended on screen at line ~140,000, marked following)."""
         log = self.log_widget
-        pruned = len(log.lines) + len(lines) > self.MAX_LINES
-        log.write_lines(lines)
+        width = log.scrollable_content_region.width if self.wrap else 0
+        rows, starts = [], []
+        for line in lines:
+            cut = wrap_line(line, width) if width else [line]
+            rows += cut
+            starts += [True] + [False] * (len(cut) - 1)
+        pruned = len(log.lines) + len(rows) > self.MAX_LINES
+        log.write_lines(rows)
+        log.starts.extend(starts)
+        while len(log.starts) > len(log.lines):
+            log.starts.popleft()  # as Log pruned its lines
         if pruned:
             log.refresh()
 
     def _format(self, record: LogRecord) -> str:
-        text = ANSI_SEQUENCE.sub("", record.text).rstrip("\n").rstrip("\r")
+        text = safe_line(record.text.rstrip("\n").rstrip("\r"))
         return f"{record.time} {text}" if self.timestamps else text
 
     def _matches(self, record: LogRecord) -> bool:
-        return not self.highlighter.term or self.highlighter.term.lower() in record.text.lower()
+        term = self.highlighter.term
+        return not term or term.lower() in plain(safe_line(record.text)).lower()
 
     def _rewrite(self) -> None:
         log = self.log_widget
         log.clear()
+        log.starts.clear()
         log.current = None
-        log.write_lines([self._format(r) for r in self.records if self._matches(r)])
+        self._write([self._format(r) for r in self.records if self._matches(r)])
         self._describe()
 
     def _describe(self) -> None:
-        parts = ["following" if self.log_widget.auto_scroll else "not following (f)",
-                 "timestamps" if self.timestamps else ""]
+        log = self.log_widget
+        parts = ["following" if log.auto_scroll else "not following (f)",
+                 "timestamps" if self.timestamps else "", "wrapped" if self.wrap else ""]
         if self.highlighter.term:
             parts.append(f"search: {self.highlighter.term}")
-            current = self.log_widget.current
-            if current is not None:
-                parts.append(f"match {current + 1}/{len(self.log_widget.lines)}")
+            if log.current is not None:
+                starts = list(log.starts)
+                parts.append(f"match {sum(starts[:log.current + 1])}/{sum(starts)}")
         self.query_one(".log-status", Label).update(" · ".join(p for p in parts if p))
 
     def action_toggle_timestamps(self) -> None:
         self.timestamps = not self.timestamps
         self._rewrite()
+
+    async def action_fullscreen_logs(self) -> None:
+        await self.run_action("screen.fullscreen_logs")  # the screen's (from the command palette's Logs entry)
+
+    def action_toggle_wrap(self) -> None:
+        self.wrap = not self.wrap
+        self._rewrite()
+
+    def on_resize(self) -> None:
+        if self.wrap:
+            self.call_after_refresh(self._rewrite)  # the rows are cut to the width
 
     def action_toggle_follow(self) -> None:
         log = self.log_widget
@@ -198,12 +299,13 @@ class LogView(Vertical):
     def _step_match(self, step: int) -> None:
         """The search shows only the matching lines: step from one to the next, round at the ends."""
         log = self.log_widget
-        if not log.lines:
+        starts = [i for i, start in enumerate(log.starts) if start]  # a wrapped line is one match
+        if not starts:
             return
-        if log.current is None:
-            index = 0 if step > 0 else len(log.lines) - 1
+        if log.current is None or log.current not in starts:
+            index = starts[0] if step > 0 else starts[-1]
         else:
-            index = (log.current + step) % len(log.lines)
+            index = starts[(starts.index(log.current) + step) % len(starts)]
         log.mark(index)
         self._describe()
 
