@@ -86,24 +86,3 @@ async def pull_with_P(pilot, ref: str, outcome: str = "Downloaded newer image", 
     await until(pilot, lambda: outcome in str(status.render()), timeout=timeout, what=f"the pull: {outcome}")
     return status
 
-
-def row_states(app: TuikerApp) -> dict[str, str]:
-    """Container name -> its STATE column, as on screen."""
-    table = app.screen.containers.table
-    return {str(table.get_row_at(i)[1]): str(table.get_row_at(i)[0]) for i in range(table.row_count)}
-
-
-def selected_name(app: TuikerApp) -> str | None:
-    c = app.screen.containers.selected_container
-    return c.name if c else None
-
-
-def notifications(app: TuikerApp) -> list[str]:
-    return [n.message for n in app._notifications]
-
-
-def free_port() -> int:
-    """A host port nothing listens on now (the kernel's pick), for a published port."""
-    with socket.socket() as s:
-        s.bind(("0.0.0.0", 0))
-        return s.getsockname()[1]
