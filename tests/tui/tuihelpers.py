@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable
 
@@ -36,6 +37,28 @@ async def until(pilot, check: Callable[[], object], timeout: float = 5, what: st
             raise AssertionError(f"timed out after {timeout} s waiting for {what or check}")
         await pilot.pause(0.05)
     return value
+
+
+def row_states(app: TuikerApp) -> dict[str, str]:
+    """Container name -> its STATE column, as on screen."""
+    table = app.screen.containers.table
+    return {str(table.get_row_at(i)[1]): str(table.get_row_at(i)[0]) for i in range(table.row_count)}
+
+
+def selected_name(app: TuikerApp) -> str | None:
+    c = app.screen.containers.selected_container
+    return c.name if c else None
+
+
+def notifications(app: TuikerApp) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+def free_port() -> int:
+    """A host port nothing listens on now (the kernel's pick), for a published port."""
+    with socket.socket() as s:
+        s.bind(("0.0.0.0", 0))
+        return s.getsockname()[1]
 
 
 async def open_terminal(pilot, key: str):
