@@ -526,6 +526,24 @@ class MainScreen(Screen):
             self.app.notify("this terminal cannot be handed over: use e or a instead", severity="warning")
         self.refresh_now()
 
+    # -- the clipboard --------------------------------------------------------------------------------------
+
+    def action_copy_container_id(self) -> None:
+        c = self.containers.selected_container
+        if c is not None:
+            self._copy(c.id, c.id[:12])
+
+    def action_copy_image_id(self) -> None:
+        image = self.images.images.get(self.images.selected or "")
+        if image is not None:
+            self._copy(image.id, image.short_id)
+
+    def _copy(self, text: str, short: str) -> None:
+        """OSC 52: the terminal puts it on the clipboard, also over ssh (a terminal that ignores it just shows
+        nothing, so the notification names what was meant to be copied)."""
+        self.app.copy_to_clipboard(text)
+        self.app.notify(f"copied {short}", markup=False)
+
     # -- new containers, images and networks ---------------------------------------------------------
 
     def action_new_container(self) -> None:

@@ -255,6 +255,8 @@ class ContainerList(ResourceList):
                 tooltip="Open a shell in the container in the whole terminal (suspends the app)"),
         Binding("A", "screen.attach_full", "Attach (full screen)", show=False, id="container.attach_full",
                 tooltip="Attach in the whole terminal (suspends the app; ctrl+p ctrl+q comes back)"),
+        Binding("y", "screen.copy_container_id", "Copy ID", show=False, id="container.copy_id",
+                tooltip="Copy the container's full ID to the clipboard (the terminal's OSC 52)"),
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -364,6 +366,8 @@ class ImageList(ResourceList):
         Binding("d,D", "screen.remove_image", "Remove image", id="image.remove", tooltip="Remove the image"),
         Binding("b", "screen.build", "Build an image", id="image.build",
                 tooltip="Build an image from a Dockerfile (a form, then each step live)"),
+        Binding("y", "screen.copy_image_id", "Copy ID", show=False, id="image.copy_id",
+                tooltip="Copy the image's full ID (sha256:...) to the clipboard (the terminal's OSC 52)"),
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
