@@ -3,8 +3,10 @@ busybox containers."""
 
 from __future__ import annotations
 
+import asyncio
+
 from test_actions import SIZE, select
-from tuihelpers import new_app, notifications, row_states, run, until
+from tuihelpers import new_app, notifications, row_states, run, selected_name, until
 
 
 async def test_y_copies_the_full_id_of_a_container_and_an_image(engine):
@@ -22,3 +24,34 @@ async def test_y_copies_the_full_id_of_a_container_and_an_image(engine):
         assert app.clipboard == image.id and image.id.startswith("sha256:")
         assert f"copied {image.short_id}" in notifications(app)
         assert row_states(app) == {"web": "running"}
+
+
+async def test_H_hides_stopped_containers_and_the_selection_stays(engine):
+    run(engine, "a-run")
+    run(engine, "c-run")
+    run(engine, "b-done", ["true"])
+    run(engine, "d-made", start=False)
+    engine.containers.wait("b-done")
+    async with new_app(engine).run_test(size=SIZE) as pilot:
+        app = pilot.app
+        panel = app.screen.containers
+        await until(pilot, lambda: len(row_states(app)) == 4, what="four rows")
+        await select(pilot, "c-run")
+        await pilot.press("H")
+        assert set(row_states(app)) == {"a-run", "c-run"}
+        assert selected_name(app) == "c-run"
+        assert panel.border_title == "Containers (2/4)" and "stopped hidden" in panel.border_subtitle
+        # A running container that sorts first moves every row: the selection stays on c-run, by ID.
+        await asyncio.to_thread(run, engine, "0-new")
+        await until(pilot, lambda: "0-new" in row_states(app), what="0-new in the list")
+        assert selected_name(app) == "c-run"
+        # A container that stops while they are hidden leaves the list.
+        await asyncio.to_thread(engine.containers.stop, "a-run")
+        await until(pilot, lambda: "a-run" not in row_states(app), what="a-run to be hidden")
+        await pilot.press("H")
+        assert set(row_states(app)) == {"0-new", "a-run", "b-done", "c-run", "d-made"}
+        assert selected_name(app) == "c-run" and panel.border_subtitle == ""
+        # The key is in the footer and on the help screen, remappable by its ID.
+        assert any(b.binding.key == "H" for b in app.screen.active_bindings.values() if b.binding.show)
+        help_ids = {row[2] for _, rows in app.screen.help_groups() for row in rows}
+        assert {"container.hide_stopped", "container.copy_id", "image.copy_id"} <= help_ids

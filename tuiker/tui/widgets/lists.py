@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Input
 
 from tuiker.engine import (
     DEFAULT_NETWORK,
+    LIVE_STATES,
     PSEUDO_NETWORKS,
     Container,
     Image,
@@ -144,7 +145,7 @@ class ResourceList(Vertical):
 
     def _render_rows(self) -> None:
         needle = self.filter_text.lower()
-        shown = [r for r in self.rows if needle in r.search_text] if needle else list(self.rows)
+        shown = [r for r in self.rows if (not needle or needle in r.search_text) and self.visible(r)]
         table = self.table
         if [r.key for r in shown] == [r.key for r in self._shown]:
             for old, new in zip(self._shown, shown, strict=True):
@@ -183,6 +184,15 @@ class ResourceList(Vertical):
         """How a notification names the item of `row`."""
         return row.key
 
+    def visible(self, row: Row) -> bool:
+        """Whether `row` is listed, the filter aside (a subclass hides some)."""
+        return True
+
+    @property
+    def hiding(self) -> str:
+        """What the panel hides besides the filter, for its subtitle ("" when nothing)."""
+        return ""
+
     def _move_to(self, key: str) -> None:
         self.table.move_cursor(row=self.table.get_row_index(key), animate=False, scroll=True)
 
@@ -202,9 +212,11 @@ class ResourceList(Vertical):
             self.post_message(self.Selected(self, key))
 
     def _update_title(self) -> None:
-        count = f"{len(self._shown)}/{len(self.rows)}" if self.filter_text else str(len(self.rows))
+        narrowed = self.filter_text or self.hiding
+        count = f"{len(self._shown)}/{len(self.rows)}" if narrowed else str(len(self.rows))
         self.border_title = f"{self.TITLE} ({count})"
-        self.border_subtitle = f"filter: {self.filter_text}" if self.filter_text else ""
+        self.border_subtitle = "  ".join(filter(None, [f"filter: {self.filter_text}" if self.filter_text else "",
+                                                       self.hiding]))
 
     @on(DataTable.RowHighlighted)
     def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -255,6 +267,8 @@ class ContainerList(ResourceList):
                 tooltip="Open a shell in the container in the whole terminal (suspends the app)"),
         Binding("A", "screen.attach_full", "Attach (full screen)", show=False, id="container.attach_full",
                 tooltip="Attach in the whole terminal (suspends the app; ctrl+p ctrl+q comes back)"),
+        Binding("H", "toggle_hide_stopped", "Hide stopped", id="container.hide_stopped",
+                tooltip="Hide or show the containers that do not run (the selection stays when it can)"),
         Binding("y", "screen.copy_container_id", "Copy ID", show=False, id="container.copy_id",
                 tooltip="Copy the container's full ID to the clipboard (the terminal's OSC 52)"),
     ]
@@ -263,6 +277,19 @@ class ContainerList(ResourceList):
         super().__init__(id=id)
         self.containers: dict[str, Container] = {}
         self.busy: dict[str, str] = {}  # id -> what is being done to it ("stopping"), until the next refresh
+        self.hide_stopped = False
+
+    def visible(self, row: Row) -> bool:
+        c = self.containers.get(row.key)
+        return not self.hide_stopped or c is None or c.status in LIVE_STATES
+
+    @property
+    def hiding(self) -> str:
+        return "stopped hidden" if self.hide_stopped else ""
+
+    def action_toggle_hide_stopped(self) -> None:
+        self.hide_stopped = not self.hide_stopped
+        self._render_rows()
 
     def show_containers(self, containers: Iterable[Container]) -> None:
         ordered = sort_containers(list(containers))
