@@ -55,3 +55,44 @@ async def test_H_hides_stopped_containers_and_the_selection_stays(engine):
         assert any(b.binding.key == "H" for b in app.screen.active_bindings.values() if b.binding.show)
         help_ids = {row[2] for _, rows in app.screen.help_groups() for row in rows}
         assert {"container.hide_stopped", "container.copy_id", "image.copy_id"} <= help_ids
+
+
+def heights(app) -> dict[str, int]:
+    return {p.id: p.region.height for p in app.screen.query("#side > .panel") if p.display}
+
+
+async def test_number_keys_focus_panels_that_share_80x24(engine):
+    """1..5 focus Containers, Images, Networks, Volumes, Services (lazydocker's keys); at 80x24 the focused
+    panel is the tallest and every panel keeps its border and a row at least."""
+    from test_services import compose_labels
+
+    run(engine, "web")
+    run(engine, "shop-web-1", labels=compose_labels("shop", "web", 1))
+    async with new_app(engine).run_test(size=(80, 24)) as pilot:
+        app = pilot.app
+        await until(pilot, lambda: app.screen.services.display and len(row_states(app)) == 2, what="the panels")
+        for key, name in [("2", "images"), ("3", "networks"), ("4", "volumes"), ("5", "services"),
+                          ("1", "containers")]:
+            await pilot.press(key)
+            await pilot.pause()
+            panel = app.screen.query_one(f"#{name}")
+            assert panel.has_focus_within, f"{key} did not focus {name}"
+            shown = heights(app)
+            assert len(shown) == 5 and min(shown.values()) >= 3, shown
+            assert shown[name] == max(shown.values()) and list(shown.values()).count(shown[name]) == 1, shown
+            assert panel.query_one("ListTable").region.height >= 1
+        # Keys still work as before: tab, and the list's own keys on the focused panel.
+        await pilot.press("tab")
+        assert app.screen.images.has_focus_within
+        await pilot.press("j", "k")
+
+
+async def test_number_key_for_a_hidden_panel_says_so(engine):
+    run(engine, "web")
+    async with new_app(engine).run_test(size=(80, 24)) as pilot:
+        app = pilot.app
+        await until(pilot, lambda: len(row_states(app)) == 1, what="the list")
+        await pilot.press("5")
+        assert app.screen.containers.has_focus_within
+        assert "no services to show" in notifications(app)
+        assert min(heights(app).values()) >= 3

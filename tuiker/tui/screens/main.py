@@ -64,6 +64,9 @@ LOG_ACTIONS = ("toggle_timestamps", "toggle_follow", "search_logs")
 DETAILS_OF_PANEL = {"services": "service-details", "containers": "container-details", "images": "image-details",
                     "networks": "network-details", "volumes": "volume-details"}
 
+# The side panels that the number keys 1, 2 ... focus.
+NUMBERED_PANELS = ("containers", "images", "networks", "volumes", "services")
+
 # Keys that are not bindings of their own, for the help screen.
 OTHER_KEYS: list[KeyRow] = [
     ("↑ ↓  j k", "Move in a list", ""),
@@ -123,6 +126,10 @@ class MainScreen(Screen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "new_container", "New", id="container.new", tooltip="Create a container from a form"),
         Binding("P", "pull", "Pull", id="image.pull", tooltip="Pull an image, showing each layer's progress"),
+        # lazydocker's number keys, each for one panel whether Services shows or not (muscle memory holds).
+        *(Binding(str(number), f"focus_panel('{name}')", name.capitalize(), show=False, id=f"panel.{name}",
+                  tooltip=f"Focus the {name.capitalize()} panel")
+          for number, name in enumerate(NUMBERED_PANELS, 1)),
         Binding("tab", "next_panel", "Next panel", show=False, id="panel.next",
                 tooltip="Focus the next panel (Services, Containers, Images, Networks, Volumes, main pane)"),
         Binding("shift+tab", "previous_panel", "Previous panel", show=False, id="panel.previous",
@@ -661,6 +668,13 @@ class MainScreen(Screen):
             self.action_focus_main()
         else:
             self.query_one(self.PANELS[index], ResourceList).table.focus()
+
+    def action_focus_panel(self, name: str) -> None:
+        panel = self.query_one(f"#{name}", ResourceList)
+        if panel.display:
+            panel.table.focus()
+        else:
+            self.app.notify(f"no {name} to show", markup=False)  # Services, without compose containers
 
     def action_next_panel(self) -> None:
         self._focus_panel(self._next_shown(+1))
