@@ -96,3 +96,22 @@ async def test_number_key_for_a_hidden_panel_says_so(engine):
         assert app.screen.containers.has_focus_within
         assert "no services to show" in notifications(app)
         assert min(heights(app).values()) >= 3
+
+
+async def test_stats_history_stays_when_switching_containers(engine):
+    run(engine, "a-web")
+    run(engine, "b-db")
+    async with new_app(engine).run_test(size=SIZE) as pilot:
+        app = pilot.app
+        await select(pilot, "a-web")
+        await pilot.press("right_square_bracket")  # the Stats tab
+        assert app.screen.details.tabs.active == "tab-stats"
+        graph = app.screen.query_one("#graph-pids")
+        await until(pilot, lambda: len(graph.values) >= 3, timeout=8, what="three samples of a-web")
+        seen = len(graph.values)
+        await select(pilot, "b-db")
+        await until(pilot, lambda: 1 <= len(graph.values) < seen, what="b-db's own samples")
+        await select(pilot, "a-web")
+        await pilot.pause()
+        assert len(graph.values) >= seen, "a-web's history was lost"
+        assert all(v >= 1 for v in graph.values)  # pids of a-web: its shell and sleep

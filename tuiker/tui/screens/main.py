@@ -246,6 +246,7 @@ class MainScreen(Screen):
         if self._main_pane == "service-details":
             self._show_service()
         self.containers.show_containers(snapshot.containers)
+        self.app.stats_book.keep_only({c.id for c in snapshot.containers})
         self.images.show_images(snapshot.images)
         self.networks.show_networks(snapshot.networks, snapshot.containers)
         self.volumes.show_volumes(snapshot.volumes, snapshot.containers)
