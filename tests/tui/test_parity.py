@@ -110,8 +110,50 @@ async def test_stats_history_stays_when_switching_containers(engine):
         await until(pilot, lambda: len(graph.values) >= 3, timeout=8, what="three samples of a-web")
         seen = len(graph.values)
         await select(pilot, "b-db")
-        await until(pilot, lambda: 1 <= len(graph.values) < seen, what="b-db's own samples")
+        summary = app.screen.query_one("#stats-summary")
+        await until(pilot, lambda: summary.text.startswith("b-db") and graph.values, what="b-db's graphs")
         await select(pilot, "a-web")
         await pilot.pause()
         assert len(graph.values) >= seen, "a-web's history was lost"
         assert all(v >= 1 for v in graph.values)  # pids of a-web: its shell and sleep
+
+
+async def test_cpu_and_mem_columns_and_ports_always_whole(engine):
+    """CPU and MEM of the running containers, sampled once a second; on a wide screen every column shows, and
+    at 80x24 PORTS stays whole (NAME is cut, IMAGE and MEM give way)."""
+    from tuihelpers import column_of, free_port
+
+    port = free_port()
+    run(engine, "web", network="bridge", ports=[f"{port}:80"])
+    run(engine, "b-done", ["true"], network="none")
+    engine.containers.wait("b-done")
+    async with new_app(engine).run_test(size=SIZE) as pilot:
+        app = pilot.app
+        panel = app.screen.containers
+        await until(pilot, lambda: len(row_states(app)) == 2, what="the list")
+        assert panel.columns_shown == ("STATE", "NAME", "IMAGE", "CPU", "MEM", "PORTS")
+        await until(pilot, lambda: column_of(app, "CPU")["web"].endswith("%"), what="a CPU figure")
+        mem = column_of(app, "MEM")["web"]
+        assert mem[0].isdigit() and mem.endswith("B"), mem
+        assert column_of(app, "CPU")["b-done"] == column_of(app, "MEM")["b-done"] == ""
+        assert app.stats_book.history(engine.containers.get("web").id)  # one sampler for the list and Stats
+
+        await pilot.resize_terminal(80, 24)
+        await asyncio.to_thread(run, engine, "a-worker-with-a-rather-long-name", network="bridge",
+                                ports=[f"{free_port()}:81"])
+        await until(pilot, lambda: len(row_states(app)) == 3, what="the long-named container")
+        await pilot.pause()
+        assert "IMAGE" not in panel.columns_shown
+        table = panel.table
+        widths = [c.get_render_width(table) for c in table.columns.values()]
+        assert sum(widths) <= table.scrollable_content_region.width, f"PORTS is cut off: {widths}"
+        ports = column_of(app, "PORTS")
+        assert ports["web"] == f"{port}->80/tcp" and ports["a-worker-with-a-rather-long-name"].endswith("->81/tcp")
+        assert widths[-1] - 2 >= max(len(p) for p in ports.values())
+        assert column_of(app, "NAME")["a-worker-with-a-rather-long-name"].endswith("…")
+        assert selected_name(app) == "web"
+        await pilot.press("k")
+        assert selected_name(app) == "a-worker-with-a-rather-long-name"  # the name in full, under the cut
+        await pilot.resize_terminal(*SIZE)
+        await until(pilot, lambda: "MEM" in panel.columns_shown, what="more columns again")
+        assert selected_name(app) == "a-worker-with-a-rather-long-name"

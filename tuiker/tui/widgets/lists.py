@@ -23,11 +23,13 @@ from tuiker.engine import (
     Container,
     Image,
     Network,
+    Sample,
     familiar_name,
     networks_of,
     ports_text,
 )
 from tuiker.fmt import human_size
+from tuiker.tui.widgets.poller import Poller
 
 PORTS_WIDTH = 24  # the side panel is narrow: longer PORTS end in an ellipsis (Inspect has them all)
 
@@ -44,6 +46,7 @@ class Row:
     key: str
     cells: tuple[str | Text, ...]
     search_text: str  # what `/` matches against, lower case
+    name: str = ""  # how a notification names it, when not its key
 
 
 class ListTable(DataTable):
@@ -251,8 +254,21 @@ class ResourceList(Vertical):
 
 
 class ContainerList(ResourceList):
+    """The containers, with CPU and MEM sampled once a second for the running ones on screen (through the app's
+    StatsBook, so the Stats tab's history grows too). When the panel is narrow, PORTS stays whole: NAME is cut
+    to 16 first, then IMAGE goes, then MEM, then NAME is cut to 8, then CPU goes."""
+
     TITLE = "Containers"
-    COLUMNS = ("STATE", "NAME", "IMAGE", "PORTS")
+    COLUMNS = ("STATE", "NAME", "IMAGE", "CPU", "MEM", "PORTS")
+    INTERVAL = 1.0
+    MIN_NAME = 8  # NAME is cut to this, with an ellipsis, before CPU goes
+
+    class Usage(Message):
+        """CPU and MEM of the running containers on screen (id -> sample, None: no reading)."""
+
+        def __init__(self, samples: dict[str, Sample | None]) -> None:
+            super().__init__()
+            self.samples = samples
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "screen.stop", "Stop", id="container.stop", tooltip="Stop the container"),
         Binding("r", "screen.restart", "Restart", id="container.restart", tooltip="Restart the container"),
@@ -278,6 +294,36 @@ class ContainerList(ResourceList):
         self.containers: dict[str, Container] = {}
         self.busy: dict[str, str] = {}  # id -> what is being done to it ("stopping"), until the next refresh
         self.hide_stopped = False
+        self.usage: dict[str, Sample] = {}
+        self.columns_shown: tuple[str, ...] = self.COLUMNS
+        self.name_width: int | None = None  # NAME's cut, when the panel is too narrow for the whole names
+        self._poller = Poller(self, self._sample, self.INTERVAL)
+
+    def on_mount(self) -> None:  # after ResourceList's (Textual calls each class's handler)
+        self._poller.start()
+
+    def on_unmount(self) -> None:
+        self._poller.stop()
+
+    def _sample(self) -> None:
+        """In the poller's thread: the running containers in the table's viewport (a few dozen at most, however
+        many there are)."""
+        table, shown, containers = self.table, self._shown, self.containers
+        top = int(table.scroll_y)
+        on_screen = [containers.get(r.key) for r in shown[top:top + max(table.size.height, 1)]]
+        running = [c for c in on_screen if c is not None and c.status in ("running", "paused")]
+        if running or self.usage:
+            book = self.app.stats_book
+            self.post_message(self.Usage({c.id: book.sample(c) for c in running}))
+
+    def on_container_list_usage(self, message: Usage) -> None:
+        usage = {cid: sample for cid, sample in message.samples.items() if sample is not None}
+        if usage != self.usage:
+            self.usage = usage
+            self._show_rows()
+
+    def on_resize(self) -> None:
+        self._show_rows()
 
     def visible(self, row: Row) -> bool:
         c = self.containers.get(row.key)
@@ -294,14 +340,25 @@ class ContainerList(ResourceList):
     def show_containers(self, containers: Iterable[Container]) -> None:
         ordered = sort_containers(list(containers))
         self.containers = {c.id: c for c in ordered}
-        self.set_rows([self._row(c) for c in ordered])
+        self._show_rows()
 
     def mark_busy(self, container_id: str, doing: str) -> None:
         """Say what is being done until the engine is done and the store shows the result."""
         self.busy[container_id] = doing
-        self.set_rows([self._row(c) for c in self.containers.values()])
+        self._show_rows()
 
-    def _row(self, c: Container) -> Row:
+    def _show_rows(self) -> None:
+        every = {c.id: self._cells(c) for c in self.containers.values()}
+        self._fit(every.values())
+        rows = []
+        for c in self.containers.values():
+            cells = every[c.id]
+            if self.name_width is not None and len(c.name) > self.name_width:
+                cells["NAME"] = c.name[:self.name_width - 1] + "…"
+            rows.append(Row(c.id, tuple(cells[column] for column in self.columns_shown), cells.pop("search"), c.name))
+        self.set_rows(rows)
+
+    def _cells(self, c: Container) -> dict[str, str | Text]:
         state = self.busy.get(c.id) or _state_label(c)
         image = familiar_name(c.config.get("Image", ""))
         published = ports_label(c)
@@ -310,11 +367,46 @@ class ContainerList(ResourceList):
         if health:  # lazydocker's substatus of a running container: its health, coloured
             cell.append(f" ({health})", style=HEALTH_STYLES.get(health, ""))
             state = f"{state} ({health})"
-        cells = (cell, c.name, image, published)
-        return Row(c.id, cells, f"{state} {c.name} {image} {c.id[:12]} {published}".lower())
+        sample = self.usage.get(c.id) if c.status in ("running", "paused") else None
+        return {"STATE": cell, "NAME": c.name, "IMAGE": image,
+                "CPU": f"{sample.cpu_percent:.1f}%" if sample else "",
+                "MEM": human_size(sample.memory) if sample else "", "PORTS": published,
+                "search": f"{state} {c.name} {image} {c.id[:12]} {published}".lower()}
+
+    def _fit(self, every: Iterable[dict[str, str | Text]]) -> None:
+        """Choose the columns (and NAME's cut) that fit the table's width; rebuild the table's columns when the
+        choice changed (the rows follow, the cursor stays on its container)."""
+        every = list(every)
+        natural = {column: max([len(column), *(len(str(cells[column])) for cells in every)])
+                   for column in self.COLUMNS}
+        natural["CPU"], natural["MEM"] = max(natural["CPU"], 5), max(natural["MEM"], 6)  # steady as figures move
+        room = self.table.scrollable_content_region.width - 1  # a vertical scrollbar may come
+        columns, name_width = list(self.COLUMNS), None
+
+        def cost() -> int:
+            return sum((name_width if c == "NAME" and name_width else natural[c]) + 2 for c in columns)
+
+        if room > 0:
+            for step in (16, "IMAGE", "MEM", self.MIN_NAME, "CPU"):
+                if cost() <= room:
+                    break
+                if isinstance(step, int):  # NAME, cut to what fits, but not under `step`
+                    name_width = min(natural["NAME"], max(step, (name_width or natural["NAME"]) - (cost() - room)))
+                else:
+                    columns.remove(step)
+            if cost() > room and "NAME" in columns:
+                name_width = max(4, (name_width or natural["NAME"]) - (cost() - room))
+        if name_width == natural["NAME"]:
+            name_width = None
+        self.name_width = name_width
+        if tuple(columns) != self.columns_shown:
+            self.columns_shown = tuple(columns)
+            self.table.clear(columns=True)
+            self.table.add_columns(*columns)
+            self._shown = []  # every row is added again, in the new columns
 
     def label(self, row: Row) -> str:
-        return f"container {row.cells[1]}"
+        return f"container {row.name or row.cells[1]}"
 
     @property
     def selected_container(self) -> Container | None:
