@@ -12,6 +12,7 @@ import gc
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -63,6 +64,8 @@ LOG_ACTIONS = ("toggle_timestamps", "toggle_follow", "search_logs")
 # The main pane's content for each side panel.
 DETAILS_OF_PANEL = {"services": "service-details", "containers": "container-details", "images": "image-details",
                     "networks": "network-details", "volumes": "volume-details"}
+
+USAGE_INTERVAL = 0.9  # s between samples of the list's CPU and MEM (the poll runs every 0.5 s)
 
 # The side panels that the number keys 1, 2 ... focus.
 NUMBERED_PANELS = ("containers", "images", "networks", "volumes", "services")
@@ -173,6 +176,7 @@ class MainScreen(Screen):
         self._last_list: ResourceList | None = None
         self._key_signature: tuple[bool, ...] = ()
         self._settled = False
+        self._usage_at = 0.0
 
     def compose(self) -> ComposeResult:
         yield EngineHeader(self.engine, id="header")
@@ -234,6 +238,10 @@ class MainScreen(Screen):
         snapshot = self._watcher.poll(force=force)
         if snapshot is not None:
             self.post_message(self.Refreshed(snapshot))
+        now = time.monotonic()
+        if now - self._usage_at >= USAGE_INTERVAL:  # the list's CPU and MEM, once a second
+            self._usage_at = now
+            self.containers.sample_usage()
 
     def refresh_now(self) -> None:
         """Poll the store at once, and show it even if nothing changed (an action ended)."""

@@ -29,7 +29,6 @@ from tuiker.engine import (
     ports_text,
 )
 from tuiker.fmt import human_size
-from tuiker.tui.widgets.poller import Poller
 
 PORTS_WIDTH = 24  # the side panel is narrow: longer PORTS end in an ellipsis (Inspect has them all)
 
@@ -260,7 +259,6 @@ class ContainerList(ResourceList):
 
     TITLE = "Containers"
     COLUMNS = ("STATE", "NAME", "IMAGE", "CPU", "MEM", "PORTS")
-    INTERVAL = 1.0
     MIN_NAME = 8  # NAME is cut to this, with an ellipsis, before CPU goes
 
     class Usage(Message):
@@ -297,17 +295,11 @@ class ContainerList(ResourceList):
         self.usage: dict[str, Sample] = {}
         self.columns_shown: tuple[str, ...] = self.COLUMNS
         self.name_width: int | None = None  # NAME's cut, when the panel is too narrow for the whole names
-        self._poller = Poller(self, self._sample, self.INTERVAL)
 
-    def on_mount(self) -> None:  # after ResourceList's (Textual calls each class's handler)
-        self._poller.start()
-
-    def on_unmount(self) -> None:
-        self._poller.stop()
-
-    def _sample(self) -> None:
-        """In the poller's thread: the running containers in the table's viewport (a few dozen at most, however
-        many there are)."""
+    def sample_usage(self) -> None:
+        """In the screen's poller thread (a thread of its own would take one more of the few the event loop's
+        executor has, which tests' to_thread and the terminals need): the running containers in the table's
+        viewport, a few dozen at most however many there are."""
         table, shown, containers = self.table, self._shown, self.containers
         top = int(table.scroll_y)
         on_screen = [containers.get(r.key) for r in shown[top:top + max(table.size.height, 1)]]

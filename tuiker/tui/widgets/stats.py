@@ -136,6 +136,7 @@ class StatsBook:
         self._samplers: OrderedDict[str, StatsSampler] = OrderedDict()
         self._histories: dict[str, deque[Sample]] = {}
         self._sampled_at: dict[str, float] = {}
+        self._busy: dict[str, threading.Lock] = {}
 
     def history(self, container_id: str) -> list[Sample]:
         with self._lock:
@@ -143,25 +144,33 @@ class StatsBook:
 
     def sample(self, container: Container) -> Sample | None:
         """A sample of `container` (its newest record: its state decides whether it runs), or None when it does
-        not run. Appended to its history."""
+        not run. Appended to its history. The book's lock is never held while the engine is read (the UI thread
+        takes it in keep_only); a sampler busy in the other view's thread is not waited for."""
         with self._lock:
             sampler = self._samplers.get(container.id)
             if sampler is None:
                 sampler = self._samplers[container.id] = self.engine.containers.stats(container)
                 self._histories[container.id] = deque(maxlen=HISTORY)
+                self._busy[container.id] = threading.Lock()
                 while len(self._samplers) > self.KEEP:
                     self._forget(next(iter(self._samplers)))
             self._samplers.move_to_end(container.id)
             sampler.container = container
-            history = self._histories[container.id]
+            history, busy = self._histories[container.id], self._busy[container.id]
             now = time.monotonic()
-            if now - self._sampled_at.get(container.id, 0.0) < self.FRESH:
-                return history[-1] if history and container.status in ("running", "paused") else None
-            self._sampled_at[container.id] = now
+            fresh = now - self._sampled_at.get(container.id, 0.0) < self.FRESH
+            if not fresh:
+                self._sampled_at[container.id] = now
+        running = container.status in ("running", "paused")
+        if fresh or not busy.acquire(blocking=False):
+            return history[-1] if history and running else None
+        try:
             sample = sampler.sample()
-            if sample is not None:
-                history.append(sample)
-            return sample
+        finally:
+            busy.release()
+        if sample is not None:
+            history.append(sample)  # a deque's append is atomic
+        return sample
 
     def keep_only(self, container_ids: set[str]) -> None:
         """Forget the containers not in `container_ids` (removed)."""
@@ -173,6 +182,7 @@ class StatsBook:
         self._samplers.pop(container_id, None)
         self._histories.pop(container_id, None)
         self._sampled_at.pop(container_id, None)
+        self._busy.pop(container_id, None)
 
 
 class StatsView(Grid):
