@@ -14,7 +14,6 @@ from tests.tui.tuihelpers import new_app, notifications, pull_with_P, row_states
 from tuiker.tui.widgets.details import TopView
 from tuiker.tui.widgets.header import EngineHeader
 from tuiker.tui.widgets.logs import LogView
-from tuiker.tui.widgets.stats import StatsView
 from tuiker.tui.widgets.terminal import Terminal
 
 SIZE = (140, 40)
@@ -40,9 +39,10 @@ async def test_the_tui_drives_dockerd(remote, dockerd):
         log = app.screen.query_one(LogView).log_widget
         await until(pilot, lambda: any(line.startswith("ready ") for line in log.lines), timeout=10, what="its log")
         # Stats: samples from dockerd's stats, every second.
-        stats = app.screen.query_one(StatsView)
-        await until(pilot, lambda: len(stats._history) >= 2, timeout=10, what="two stats samples")
-        assert stats._history[-1].pids >= 1
+        web = app.screen.containers.selected_container.id
+        await until(pilot, lambda: len(app.stats_book.history(web)) >= 2, timeout=10, what="two stats samples")
+        assert app.stats_book.history(web)[-1].pids >= 1
+        assert app.screen.query_one("#graph-pids").values
         # Top: dockerd's `top`.
         app.screen.details.tabs.active = "tab-top"
         top = app.screen.query_one(TopView)

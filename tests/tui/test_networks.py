@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from textual.widgets import Input, Select
-from tuihelpers import free_port, new_app, notifications, run, selected_name, until
+from tuihelpers import column_of, free_port, new_app, notifications, run, selected_name, until
 
 from tuiker.net.network import NetworkStore
 from tuiker.tui.screens.confirm import ConfirmScreen
@@ -116,10 +116,9 @@ async def test_ports_column_shows_a_published_port(engine):
     run(engine, "quiet", network="none")
     async with new_app(engine).run_test(size=SIZE) as pilot:
         app = pilot.app
-        table = app.screen.containers.table
 
         def ports_cells() -> dict[str, str]:
-            return {str(table.get_row_at(i)[1]): str(table.get_row_at(i)[3]) for i in range(table.row_count)}
+            return column_of(app, "PORTS")
 
         await until(pilot, lambda: ports_cells() == {"web": f"{port}->80/tcp", "quiet": ""}, what="the PORTS")
         await pilot.press("slash", *str(port))  # the filter matches ports too

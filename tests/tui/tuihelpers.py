@@ -45,6 +45,13 @@ def row_states(app: TuikerApp) -> dict[str, str]:
     return {str(table.get_row_at(i)[1]): str(table.get_row_at(i)[0]) for i in range(table.row_count)}
 
 
+def column_of(app: TuikerApp, header: str) -> dict[str, str]:
+    """Container name -> its cell in the column `header` (absent: the panel is too narrow for it)."""
+    panel = app.screen.containers
+    table, at = panel.table, panel.columns_shown.index(header)
+    return {panel.containers[str(key.value)].name: str(table.get_row(key)[at]) for key in table.rows}
+
+
 def selected_name(app: TuikerApp) -> str | None:
     c = app.screen.containers.selected_container
     return c.name if c else None

@@ -13,6 +13,7 @@ from textual.screen import Screen
 from tuiker.engine import Engine, TuikerError, config_file, load_config
 from tuiker.tui.screens.help import HelpScreen
 from tuiker.tui.screens.main import MainScreen
+from tuiker.tui.widgets.stats import StatsBook
 
 
 def load_keymap() -> tuple[dict[str, str], str | None]:
@@ -37,6 +38,7 @@ class TuikerApp(App[None]):
     def __init__(self, engine: Engine | None = None) -> None:
         super().__init__()
         self.engine = engine or Engine()
+        self.stats_book = StatsBook(self.engine)  # samples and graphs' history of every container, while it runs
         self.keymap, self._keymap_problem = load_keymap()
 
     def get_default_screen(self) -> Screen:

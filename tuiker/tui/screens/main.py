@@ -12,6 +12,7 @@ import gc
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -64,6 +65,11 @@ LOG_ACTIONS = ("toggle_timestamps", "toggle_follow", "search_logs")
 # The main pane's content for each side panel.
 DETAILS_OF_PANEL = {"services": "service-details", "containers": "container-details", "images": "image-details",
                     "networks": "network-details", "volumes": "volume-details"}
+
+USAGE_INTERVAL = 0.9  # s between samples of the list's CPU and MEM (the poll runs every 0.5 s)
+
+# The side panels that the number keys 1, 2 ... focus.
+NUMBERED_PANELS = ("containers", "images", "networks", "volumes", "services")
 
 # Keys that are not bindings of their own, for the help screen.
 OTHER_KEYS: list[KeyRow] = [
@@ -124,6 +130,10 @@ class MainScreen(Screen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "new_container", "New", id="container.new", tooltip="Create a container from a form"),
         Binding("P", "pull", "Pull", id="image.pull", tooltip="Pull an image, showing each layer's progress"),
+        # lazydocker's number keys, each for one panel whether Services shows or not (muscle memory holds).
+        *(Binding(str(number), f"focus_panel('{name}')", name.capitalize(), show=False, id=f"panel.{name}",
+                  tooltip=f"Focus the {name.capitalize()} panel")
+          for number, name in enumerate(NUMBERED_PANELS, 1)),
         Binding("tab", "next_panel", "Next panel", show=False, id="panel.next",
                 tooltip="Focus the next panel (Services, Containers, Images, Networks, Volumes, main pane)"),
         Binding("shift+tab", "previous_panel", "Previous panel", show=False, id="panel.previous",
@@ -169,6 +179,7 @@ class MainScreen(Screen):
         self._last_list: ResourceList | None = None
         self._key_signature: tuple[bool, ...] = ()
         self._settled = False
+        self._usage_at = 0.0
 
     def compose(self) -> ComposeResult:
         yield EngineHeader(self.engine, id="header")
@@ -230,6 +241,10 @@ class MainScreen(Screen):
         snapshot = self._watcher.poll(force=force)
         if snapshot is not None:
             self.post_message(self.Refreshed(snapshot))
+        now = time.monotonic()
+        if now - self._usage_at >= USAGE_INTERVAL:  # the list's CPU and MEM, once a second
+            self._usage_at = now
+            self.containers.sample_usage()
 
     def refresh_now(self) -> None:
         """Poll the store at once, and show it even if nothing changed (an action ended)."""
@@ -242,6 +257,7 @@ class MainScreen(Screen):
         if self._main_pane == "service-details":
             self._show_service()
         self.containers.show_containers(snapshot.containers)
+        self.app.stats_book.keep_only({c.id for c in snapshot.containers})
         self.images.show_images(snapshot.images)
         self.networks.show_networks(snapshot.networks, snapshot.containers)
         self.volumes.show_volumes(snapshot.volumes, snapshot.containers)
@@ -629,6 +645,24 @@ class MainScreen(Screen):
                         severity="information" if done.returncode == 0 else "error", markup=False)
         self.refresh_now()
 
+    # -- the clipboard --------------------------------------------------------------------------------------
+
+    def action_copy_container_id(self) -> None:
+        c = self.containers.selected_container
+        if c is not None:
+            self._copy(c.id, c.id[:12])
+
+    def action_copy_image_id(self) -> None:
+        image = self.images.images.get(self.images.selected or "")
+        if image is not None:
+            self._copy(image.id, image.short_id)
+
+    def _copy(self, text: str, short: str) -> None:
+        """OSC 52: the terminal puts it on the clipboard, also over ssh (a terminal that ignores it just shows
+        nothing, so the notification names what was meant to be copied)."""
+        self.app.copy_to_clipboard(text)
+        self.app.notify(f"copied {short}", markup=False)
+
     # -- new containers, images and networks ---------------------------------------------------------
 
     def action_new_container(self) -> None:
@@ -746,6 +780,13 @@ class MainScreen(Screen):
             self.action_focus_main()
         else:
             self.query_one(self.PANELS[index], ResourceList).table.focus()
+
+    def action_focus_panel(self, name: str) -> None:
+        panel = self.query_one(f"#{name}", ResourceList)
+        if panel.display:
+            panel.table.focus()
+        else:
+            self.app.notify(f"no {name} to show", markup=False)  # Services, without compose containers
 
     def action_next_panel(self) -> None:
         self._focus_panel(self._next_shown(+1))

@@ -18,10 +18,12 @@ from textual.widgets import DataTable, Input
 
 from tuiker.engine import (
     DEFAULT_NETWORK,
+    LIVE_STATES,
     PSEUDO_NETWORKS,
     Container,
     Image,
     Network,
+    Sample,
     familiar_name,
     networks_of,
     ports_text,
@@ -43,6 +45,7 @@ class Row:
     key: str
     cells: tuple[str | Text, ...]
     search_text: str  # what `/` matches against, lower case
+    name: str = ""  # how a notification names it, when not its key
 
 
 class ListTable(DataTable):
@@ -144,7 +147,7 @@ class ResourceList(Vertical):
 
     def _render_rows(self) -> None:
         needle = self.filter_text.lower()
-        shown = [r for r in self.rows if needle in r.search_text] if needle else list(self.rows)
+        shown = [r for r in self.rows if (not needle or needle in r.search_text) and self.visible(r)]
         table = self.table
         if [r.key for r in shown] == [r.key for r in self._shown]:
             for old, new in zip(self._shown, shown, strict=True):
@@ -183,6 +186,15 @@ class ResourceList(Vertical):
         """How a notification names the item of `row`."""
         return row.key
 
+    def visible(self, row: Row) -> bool:
+        """Whether `row` is listed, the filter aside (a subclass hides some)."""
+        return True
+
+    @property
+    def hiding(self) -> str:
+        """What the panel hides besides the filter, for its subtitle ("" when nothing)."""
+        return ""
+
     def _move_to(self, key: str) -> None:
         self.table.move_cursor(row=self.table.get_row_index(key), animate=False, scroll=True)
 
@@ -202,9 +214,11 @@ class ResourceList(Vertical):
             self.post_message(self.Selected(self, key))
 
     def _update_title(self) -> None:
-        count = f"{len(self._shown)}/{len(self.rows)}" if self.filter_text else str(len(self.rows))
+        narrowed = self.filter_text or self.hiding
+        count = f"{len(self._shown)}/{len(self.rows)}" if narrowed else str(len(self.rows))
         self.border_title = f"{self.TITLE} ({count})"
-        self.border_subtitle = f"filter: {self.filter_text}" if self.filter_text else ""
+        self.border_subtitle = "  ".join(filter(None, [f"filter: {self.filter_text}" if self.filter_text else "",
+                                                       self.hiding]))
 
     @on(DataTable.RowHighlighted)
     def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -239,8 +253,20 @@ class ResourceList(Vertical):
 
 
 class ContainerList(ResourceList):
+    """The containers, with CPU and MEM sampled once a second for the running ones on screen (through the app's
+    StatsBook, so the Stats tab's history grows too). When the panel is narrow, PORTS stays whole: NAME is cut
+    to 16 first, then IMAGE goes, then MEM, then NAME is cut to 8, then CPU goes."""
+
     TITLE = "Containers"
-    COLUMNS = ("STATE", "NAME", "IMAGE", "PORTS")
+    COLUMNS = ("STATE", "NAME", "IMAGE", "CPU", "MEM", "PORTS")
+    MIN_NAME = 8  # NAME is cut to this, with an ellipsis, before CPU goes
+
+    class Usage(Message):
+        """CPU and MEM of the running containers on screen (id -> sample, None: no reading)."""
+
+        def __init__(self, samples: dict[str, Sample | None]) -> None:
+            super().__init__()
+            self.samples = samples
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "screen.stop", "Stop", id="container.stop", tooltip="Stop the container"),
         Binding("r", "screen.restart", "Restart", id="container.restart", tooltip="Restart the container"),
@@ -261,24 +287,76 @@ class ContainerList(ResourceList):
                 tooltip="Bulk actions: stop all, remove all stopped, remove all"),
         Binding("c", "screen.custom('containers')", "Custom", show=False, id="container.custom",
                 tooltip="Run a custom command from the config file (customCommands.containers) on it"),
+        Binding("H", "toggle_hide_stopped", "Hide stopped", id="container.hide_stopped",
+                tooltip="Hide or show the containers that do not run (the selection stays when it can)"),
+        Binding("y", "screen.copy_container_id", "Copy ID", show=False, id="container.copy_id",
+                tooltip="Copy the container's full ID to the clipboard (the terminal's OSC 52)"),
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.containers: dict[str, Container] = {}
         self.busy: dict[str, str] = {}  # id -> what is being done to it ("stopping"), until the next refresh
+        self.hide_stopped = False
+        self.usage: dict[str, Sample] = {}
+        self.columns_shown: tuple[str, ...] = self.COLUMNS
+        self.name_width: int | None = None  # NAME's cut, when the panel is too narrow for the whole names
+
+    def sample_usage(self) -> None:
+        """In the screen's poller thread (a thread of its own would take one more of the few the event loop's
+        executor has, which tests' to_thread and the terminals need): the running containers in the table's
+        viewport, a few dozen at most however many there are."""
+        table, shown, containers = self.table, self._shown, self.containers
+        top = int(table.scroll_y)
+        on_screen = [containers.get(r.key) for r in shown[top:top + max(table.size.height, 1)]]
+        running = [c for c in on_screen if c is not None and c.status in ("running", "paused")]
+        if running or self.usage:
+            book = self.app.stats_book
+            self.post_message(self.Usage({c.id: book.sample(c) for c in running}))
+
+    def on_container_list_usage(self, message: Usage) -> None:
+        usage = {cid: sample for cid, sample in message.samples.items() if sample is not None}
+        if usage != self.usage:
+            self.usage = usage
+            self._show_rows()
+
+    def on_resize(self) -> None:
+        self._show_rows()
+
+    def visible(self, row: Row) -> bool:
+        c = self.containers.get(row.key)
+        return not self.hide_stopped or c is None or c.status in LIVE_STATES
+
+    @property
+    def hiding(self) -> str:
+        return "stopped hidden" if self.hide_stopped else ""
+
+    def action_toggle_hide_stopped(self) -> None:
+        self.hide_stopped = not self.hide_stopped
+        self._render_rows()
 
     def show_containers(self, containers: Iterable[Container]) -> None:
         ordered = sort_containers(list(containers))
         self.containers = {c.id: c for c in ordered}
-        self.set_rows([self._row(c) for c in ordered])
+        self._show_rows()
 
     def mark_busy(self, container_id: str, doing: str) -> None:
         """Say what is being done until the engine is done and the store shows the result."""
         self.busy[container_id] = doing
-        self.set_rows([self._row(c) for c in self.containers.values()])
+        self._show_rows()
 
-    def _row(self, c: Container) -> Row:
+    def _show_rows(self) -> None:
+        every = {c.id: self._cells(c) for c in self.containers.values()}
+        self._fit(every.values())
+        rows = []
+        for c in self.containers.values():
+            cells = every[c.id]
+            if self.name_width is not None and len(c.name) > self.name_width:
+                cells["NAME"] = c.name[:self.name_width - 1] + "…"
+            rows.append(Row(c.id, tuple(cells[column] for column in self.columns_shown), cells.pop("search"), c.name))
+        self.set_rows(rows)
+
+    def _cells(self, c: Container) -> dict[str, str | Text]:
         state = self.busy.get(c.id) or _state_label(c)
         image = familiar_name(c.config.get("Image", ""))
         published = ports_label(c)
@@ -287,11 +365,46 @@ class ContainerList(ResourceList):
         if health:  # lazydocker's substatus of a running container: its health, coloured
             cell.append(f" ({health})", style=HEALTH_STYLES.get(health, ""))
             state = f"{state} ({health})"
-        cells = (cell, c.name, image, published)
-        return Row(c.id, cells, f"{state} {c.name} {image} {c.id[:12]} {published}".lower())
+        sample = self.usage.get(c.id) if c.status in ("running", "paused") else None
+        return {"STATE": cell, "NAME": c.name, "IMAGE": image,
+                "CPU": f"{sample.cpu_percent:.1f}%" if sample else "",
+                "MEM": human_size(sample.memory) if sample else "", "PORTS": published,
+                "search": f"{state} {c.name} {image} {c.id[:12]} {published}".lower()}
+
+    def _fit(self, every: Iterable[dict[str, str | Text]]) -> None:
+        """Choose the columns (and NAME's cut) that fit the table's width; rebuild the table's columns when the
+        choice changed (the rows follow, the cursor stays on its container)."""
+        every = list(every)
+        natural = {column: max([len(column), *(len(str(cells[column])) for cells in every)])
+                   for column in self.COLUMNS}
+        natural["CPU"], natural["MEM"] = max(natural["CPU"], 5), max(natural["MEM"], 6)  # steady as figures move
+        room = self.table.scrollable_content_region.width - 1  # a vertical scrollbar may come
+        columns, name_width = list(self.COLUMNS), None
+
+        def cost() -> int:
+            return sum((name_width if c == "NAME" and name_width else natural[c]) + 2 for c in columns)
+
+        if room > 0:
+            for step in (16, "IMAGE", "MEM", self.MIN_NAME, "CPU"):
+                if cost() <= room:
+                    break
+                if isinstance(step, int):  # NAME, cut to what fits, but not under `step`
+                    name_width = min(natural["NAME"], max(step, (name_width or natural["NAME"]) - (cost() - room)))
+                else:
+                    columns.remove(step)
+            if cost() > room and "NAME" in columns:
+                name_width = max(4, (name_width or natural["NAME"]) - (cost() - room))
+        if name_width == natural["NAME"]:
+            name_width = None
+        self.name_width = name_width
+        if tuple(columns) != self.columns_shown:
+            self.columns_shown = tuple(columns)
+            self.table.clear(columns=True)
+            self.table.add_columns(*columns)
+            self._shown = []  # every row is added again, in the new columns
 
     def label(self, row: Row) -> str:
-        return f"container {row.cells[1]}"
+        return f"container {row.name or row.cells[1]}"
 
     @property
     def selected_container(self) -> Container | None:
@@ -372,6 +485,8 @@ class ImageList(ResourceList):
                 tooltip="Run a custom command from the config file (customCommands.images) on it"),
         Binding("b", "screen.build", "Build an image", id="image.build",
                 tooltip="Build an image from a Dockerfile (a form, then each step live)"),
+        Binding("y", "screen.copy_image_id", "Copy ID", show=False, id="image.copy_id",
+                tooltip="Copy the image's full ID (sha256:...) to the clipboard (the terminal's OSC 52)"),
     ]
 
     def __init__(self, *, id: str | None = None) -> None:

@@ -1,11 +1,12 @@
 """The Stats tab: CPU, memory, pids, network and block I/O of one container as graphs over time, sampled
-from its cgroup once a second, only while the tab is shown."""
+from its cgroup once a second. The app keeps each container's history while it runs (StatsBook)."""
 
 from __future__ import annotations
 
 import os
+import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -17,7 +18,7 @@ from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
-from tuiker.engine import Container, Sample, StatsSampler, status_text
+from tuiker.engine import Container, Engine, Sample, StatsSampler, status_text
 from tuiker.fmt import human_size
 from tuiker.tui.widgets.poller import Poller
 
@@ -115,23 +116,89 @@ METRICS = {
 }
 
 
+HISTORY = 300  # samples kept per container: five minutes at one a second, as lazydocker's default
+
+
+class StatsBook:
+    """Every container's samples while the app runs: one sampler and one history per container, shared by the
+    Stats tab and the containers list, so the graphs keep their history when the user shows another container
+    and comes back, and a container is read at most about once a second whoever asks.
+
+    Called from the views' poller threads (a lock around each sampler); holds the last `KEEP` containers asked
+    about, and forgets the removed ones (`keep_only`)."""
+
+    KEEP = 256
+    FRESH = 0.8  # s: a sample younger than this is returned again, not read again (two views, one second)
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._lock = threading.Lock()
+        self._samplers: OrderedDict[str, StatsSampler] = OrderedDict()
+        self._histories: dict[str, deque[Sample]] = {}
+        self._sampled_at: dict[str, float] = {}
+        self._busy: dict[str, threading.Lock] = {}
+
+    def history(self, container_id: str) -> list[Sample]:
+        with self._lock:
+            return list(self._histories.get(container_id, ()))
+
+    def sample(self, container: Container) -> Sample | None:
+        """A sample of `container` (its newest record: its state decides whether it runs), or None when it does
+        not run. Appended to its history. The book's lock is never held while the engine is read (the UI thread
+        takes it in keep_only); a sampler busy in the other view's thread is not waited for."""
+        with self._lock:
+            sampler = self._samplers.get(container.id)
+            if sampler is None:
+                sampler = self._samplers[container.id] = self.engine.containers.stats(container)
+                self._histories[container.id] = deque(maxlen=HISTORY)
+                self._busy[container.id] = threading.Lock()
+                while len(self._samplers) > self.KEEP:
+                    self._forget(next(iter(self._samplers)))
+            self._samplers.move_to_end(container.id)
+            sampler.container = container
+            history, busy = self._histories[container.id], self._busy[container.id]
+            now = time.monotonic()
+            fresh = now - self._sampled_at.get(container.id, 0.0) < self.FRESH
+            if not fresh:
+                self._sampled_at[container.id] = now
+        running = container.status in ("running", "paused")
+        if fresh or not busy.acquire(blocking=False):
+            return history[-1] if history and running else None
+        try:
+            sample = sampler.sample()
+        finally:
+            busy.release()
+        if sample is not None:
+            history.append(sample)  # a deque's append is atomic
+        return sample
+
+    def keep_only(self, container_ids: set[str]) -> None:
+        """Forget the containers not in `container_ids` (removed)."""
+        with self._lock:
+            for cid in [cid for cid in self._samplers if cid not in container_ids]:
+                self._forget(cid)
+
+    def _forget(self, container_id: str) -> None:
+        self._samplers.pop(container_id, None)
+        self._histories.pop(container_id, None)
+        self._sampled_at.pop(container_id, None)
+        self._busy.pop(container_id, None)
+
+
 class StatsView(Grid):
-    """Graphs for the shown container, over the last `HISTORY` samples."""
+    """Graphs for the shown container, over the last `HISTORY` samples (kept by the app's StatsBook)."""
 
     INTERVAL = 1.0
-    HISTORY = 300  # samples kept: five minutes at one a second, as lazydocker's default
 
     class Sampled(Message):
-        def __init__(self, sampler: StatsSampler, sample: Sample | None) -> None:
+        def __init__(self, container_id: str) -> None:
             super().__init__()
-            self.sampler = sampler
-            self.sample = sample
+            self.container_id = container_id
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.can_focus = True
-        self._sampler: StatsSampler | None = None
-        self._history: deque[Sample] = deque(maxlen=self.HISTORY)
+        self._container: Container | None = None
         self._poller = Poller(self, self._sample, self.INTERVAL)
 
     def compose(self) -> ComposeResult:
@@ -146,44 +213,42 @@ class StatsView(Grid):
         self._poller.stop()
 
     def show(self, container: Container | None) -> None:
-        """Sample `container` (None: nothing). The same container keeps its history; its state is updated."""
-        if container is not None and self._sampler is not None and self._sampler.container.id == container.id:
-            self._sampler.container = container
-        else:
-            self._sampler = self.app.engine.containers.stats(container) if container else None
-            self._history.clear()
-            for graph in self.query(Graph):
-                graph.plot((), 1, "")
+        """Sample `container` (None: nothing), with the history the app kept of it."""
+        same = container is not None and self._container is not None and self._container.id == container.id
+        self._container = container
+        if not same:
+            self._plot()
         self._summarise()
         self._poller.poke()
 
     def _sample(self) -> None:
-        sampler = self._sampler
-        if sampler is not None:
-            self.post_message(self.Sampled(sampler, sampler.sample()))
+        c = self._container
+        if c is not None:
+            self.app.stats_book.sample(c)
+            self.post_message(self.Sampled(c.id))
 
     def on_stats_view_sampled(self, message: Sampled) -> None:
-        if message.sampler is not self._sampler:
-            return  # sampled for a container that is no longer shown
-        if message.sample is not None:
-            self._history.append(message.sample)
-        if not self._history:
-            self._summarise()
+        if self._container is not None and message.container_id == self._container.id:
+            self._plot()  # else: sampled for a container that is no longer shown
+        self._summarise()
+
+    def _plot(self) -> None:
+        history = self.app.stats_book.history(self._container.id) if self._container else []
+        if not history:
+            for graph in self.query(Graph):
+                graph.plot((), 1, "")
             return
-        history = list(self._history)
         latest = history[-1]
         for key, metric in METRICS.items():
             values = [metric.value(s) for s in history]
             self.query_one(f"#graph-{key}", Graph).plot(values, metric.ceiling(latest, values), metric.caption(latest))
-        self._summarise()
 
     def _summarise(self) -> None:
-        sampler = self._sampler
+        c = self._container
         summary = self.query_one("#stats-summary", Summary)
-        if sampler is None:
+        if c is None:
             summary.show("")
             return
-        c = sampler.container
         lines = [f"{c.name}: {status_text(c, time.time())}"]
         if c.status not in ("running", "paused"):
             lines.append("not running: no live stats")
