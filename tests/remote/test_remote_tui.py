@@ -13,7 +13,7 @@ from tests.tmux import Tmux
 from tests.tui.tuihelpers import new_app, notifications, pull_with_P, row_states, selected_name, until
 from tuiker.tui.widgets.details import TopView
 from tuiker.tui.widgets.header import EngineHeader
-from tuiker.tui.widgets.logs import LogView
+from tuiker.tui.widgets.logs import LogView, plain
 from tuiker.tui.widgets.terminal import Terminal
 
 SIZE = (140, 40)
@@ -166,3 +166,29 @@ async def test_pull_and_new_container_forms(remote, dockerd, busybox_image):
         dockerd.cli("rm", "-f", "from-form")
         dockerd.cli("pull", ref)
         dockerd.cli("tag", ref, "busybox")
+
+
+async def test_the_log_timeline_over_dockerd(remote, dockerd):
+    """`L` over a RemoteEngine: its log readers (dockerd's /logs, followed) merged the same way."""
+    from tuiker.tui.screens.timeline import TimelineScreen
+
+    run(remote, "first", ["sh", "-c", 'echo "one $HOSTNAME"; sleep 0.3; echo "three $HOSTNAME"; sleep 1000'],
+        hostname="first")
+    run(remote, "second", ["sh", "-c", 'sleep 0.15; echo "two $HOSTNAME"; sleep 1000'], hostname="second")
+    await asyncio.sleep(1)
+    async with new_app(remote).run_test(size=SIZE) as pilot:
+        app = pilot.app
+        await until(pilot, lambda: len(row_states(app)) == 2, timeout=10, what="the two containers")
+        await pilot.press("L")
+        assert isinstance(app.screen, TimelineScreen)
+        log = app.screen.view.log_widget
+        await until(pilot, lambda: len(log.lines) == 3, timeout=10, what="three lines")
+        # In the order of dockerd's own time stamps (`docker logs -t`), whichever stream came first.
+        stamped = sorted(line.split(" ", 1) for name in ("first", "second")
+                         for line in dockerd.cli("logs", "-t", name)[1].splitlines())
+        assert [" ".join(line.split()) for line in map(plain, log.lines)] == [
+            f"{text.split()[1]} │ {text}" for _t, text in stamped]
+        run(remote, "third", ["sh", "-c", 'echo "four $HOSTNAME"; sleep 1000'], hostname="third")
+        await until(pilot, lambda: len(log.lines) == 4, timeout=10, what="the new container's line")
+        assert plain(log.lines[-1]).endswith("four third")
+        await pilot.press("escape")

@@ -34,6 +34,7 @@ from tuiker.tui.screens.menu import MenuScreen
 from tuiker.tui.screens.new_container import NewContainer, NewContainerScreen
 from tuiker.tui.screens.new_network import NewNetwork, NewNetworkScreen
 from tuiker.tui.screens.pull import PullScreen
+from tuiker.tui.screens.timeline import TimelineScreen
 from tuiker.tui.widgets.details import ContainerDetails, YamlView
 from tuiker.tui.widgets.header import EngineHeader
 from tuiker.tui.widgets.lists import ContainerList, ImageList, NetworkList, ResourceList, ServiceList, VolumeList
@@ -154,6 +155,8 @@ class MainScreen(Screen):
         *LogView.SCREEN_BINDINGS,
         Binding("B", "bulk('prune')", "Prune", show=False, id="prune.menu",
                 tooltip="Prune: stopped containers, unused images, networks or volumes (asks first)"),
+        Binding("L", "timeline", "Log timeline", show=False, id="timeline.open",
+                tooltip="Every container's log merged by time, a colour per container (from Services: its project's)"),
         Binding("slash", "search_logs", "Search", show=False, id="logs.search",
                 tooltip="Show only the log lines holding a text"),
     ]
@@ -839,6 +842,13 @@ class MainScreen(Screen):
         self.add_class("-full-logs")
         self.query_one(LogView).log_widget.focus()
         self._update_keys()
+
+    def action_timeline(self) -> None:
+        """All containers' logs as one timeline; from the Services panel, the selected service's project's only."""
+        project = None
+        if self.services.display and self.services.table.has_focus and self.services.selected:
+            project = self.services.selected.partition("/")[0]
+        self.app.push_screen(TimelineScreen(project))
 
     def action_next_tab(self) -> None:
         self.details.tabs.query_one(Tabs).action_next_tab()
