@@ -10,18 +10,22 @@ import pytest
 from tuiker.engine import BuildOptions
 
 
-@pytest.fixture
-def layered(engine, tmp_path):
-    """busybox + COPY one (1000 B) + COPY two (2000 B) + RUN that removes one and overwrites two (300 B)."""
-    (tmp_path / "one").write_bytes(b"1" * 1000)
-    (tmp_path / "two").write_bytes(b"2" * 2000)
-    (tmp_path / "Dockerfile").write_text(
+def build_layered(engine, context) -> str:
+    """busybox + COPY one (1000 B) + COPY two (2000 B) + RUN that removes one and overwrites two (300 B), as
+    `layered:1`; its ID."""
+    (context / "one").write_bytes(b"1" * 1000)
+    (context / "two").write_bytes(b"2" * 2000)
+    (context / "Dockerfile").write_text(
         "FROM busybox\n"
         "COPY one /data/one\n"
         "COPY two /data/two\n"
         "RUN rm /data/one && head -c 300 /dev/zero > /data/two && mkdir /data/new\n")
-    result = engine.builds.build(BuildOptions(str(tmp_path), tags=["layered:1"]))
-    yield result.image_id
+    return engine.builds.build(BuildOptions(str(context), tags=["layered:1"])).image_id
+
+
+@pytest.fixture
+def layered(engine, tmp_path):
+    yield build_layered(engine, tmp_path)
     engine.images.remove("layered:1", force=True)
 
 
