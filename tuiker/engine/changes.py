@@ -40,6 +40,23 @@ def changes(c: Container, layers: Path) -> list[tuple[str, str]]:
                     and any(p.startswith(rel + "/") for p in ENGINE_PATHS))]
 
 
+def change_entries(c: Container, layers: Path) -> list[tuple[str, str, int, int]]:
+    """changes() with each entry's (bytes, st_mode) by lstat in the upper directory: os.walk does not descend
+    symlinks, so every parent of `rel` there is a real directory of it and nothing leads out of it."""
+    upper = str(c.dir / "upper")
+    found = []
+    for kind, rel in changes(c, layers):
+        if kind == "D":
+            found.append((kind, rel, 0, 0))
+            continue
+        try:
+            st = os.lstat(upper + rel)
+        except OSError:
+            continue  # gone since the walk: the container is running
+        found.append((kind, rel, 0 if stat.S_ISDIR(st.st_mode) else st.st_size, st.st_mode))
+    return found
+
+
 def written_bytes(c: Container) -> int:
     """The bytes of the files the container wrote (its upper directory); a hard link counts once."""
     written = 0

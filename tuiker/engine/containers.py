@@ -667,6 +667,13 @@ class Containers:
 
         return changes(self._record(container), self.root / "layers")
 
+    def diff_entries(self, container: Container | str) -> list[tuple[str, str, int, int]]:
+        """diff's changes with their (kind, path, bytes, st_mode) from the container's upper directory (lstat:
+        a symlink is never followed); a deletion's bytes and mode are 0."""
+        from tuiker.engine.changes import change_entries
+
+        return change_entries(self._record(container), self.root / "layers")
+
     def size(self, container: Container | str) -> tuple[int, int]:
         """(the bytes it wrote, those plus its image's): docker's SIZE column."""
         from tuiker.engine.changes import written_bytes

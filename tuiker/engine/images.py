@@ -18,6 +18,7 @@ from tuiker.runtime.events import emit
 
 TYPE_CHECKING = False  # not typing's: importing typing costs ~7 ms on every command
 if TYPE_CHECKING:
+    from tuiker.engine.layertree import LayerReport
     from tuiker.runtime.containers import Container, ContainerStore
 
 
@@ -190,6 +191,13 @@ class Images:
         from tuiker.engine.snapshot import history
 
         return history(self, name)
+
+    def layers(self, name: str) -> LayerReport:
+        """Its layers file by file, bottom first, and the space wasted across them, as dive shows it
+        (engine/layertree.py)."""
+        from tuiker.engine.layertree import layer_report
+
+        return layer_report(self, name)
 
     def import_(self, source: str, repository: str | None = None, changes: list[str] | None = None,
                 message: str = "", platform: str | None = None, stdin=None) -> Image:

@@ -30,6 +30,7 @@ from tuiker.engine import LIVE_STATES, Container, Snapshot, TuikerError, config_
 from tuiker.tui.screens.build import BuildFormScreen, BuildScreen
 from tuiker.tui.screens.confirm import ConfirmScreen
 from tuiker.tui.screens.help import KeyRow
+from tuiker.tui.screens.layers import DiffFilesScreen, LayersScreen
 from tuiker.tui.screens.menu import MenuScreen
 from tuiker.tui.screens.new_container import NewContainer, NewContainerScreen
 from tuiker.tui.screens.new_network import NewNetwork, NewNetworkScreen
@@ -666,6 +667,21 @@ class MainScreen(Screen):
         self.app.copy_to_clipboard(text)
         self.app.notify(f"copied {short}", markup=False)
 
+    # -- layers and files ----------------------------------------------------------------------------------
+
+    def action_layers(self) -> None:
+        if not hasattr(self.engine.images, "layers"):  # a Docker API engine does not show its layers' files
+            self.app.notify(f"layers: not over {self.engine.name} (yet)", severity="warning", markup=False)
+        elif self.images.selected in self.images.images:
+            self.app.push_screen(LayersScreen(self.engine, self.images.selected))
+
+    def action_diff_files(self) -> None:
+        c = self.containers.selected_container
+        if not hasattr(self.engine.containers, "diff_entries"):
+            self.app.notify(f"files: not over {self.engine.name} (yet)", severity="warning", markup=False)
+        elif c is not None:
+            self.app.push_screen(DiffFilesScreen(self.engine, c.id, c.name))
+
     # -- new containers, images and networks ---------------------------------------------------------
 
     def action_new_container(self) -> None:
@@ -874,6 +890,9 @@ class MainScreen(Screen):
         for title, _node, bindings in self.key_groups():
             rows = [(self.app.keys_for(b), b.tooltip or b.description, b.id or "") for b in bindings]
             groups.append((title, rows))
+        for title, screen in (("Layers (l on an image)", LayersScreen), ("Files (F on a container)", DiffFilesScreen)):
+            groups.append((title, [(self.app.keys_for(b), b.tooltip or b.description, b.id or "")
+                                   for b in bindings_of(screen)] + [("escape, q", "Back to the panels", "")]))
         return groups + [("Other keys", OTHER_KEYS)]
 
     def system_commands(self) -> Iterator[SystemCommand]:

@@ -289,6 +289,8 @@ class ContainerList(ResourceList):
                 tooltip="Run a custom command from the config file (customCommands.containers) on it"),
         Binding("H", "toggle_hide_stopped", "Hide stopped", id="container.hide_stopped",
                 tooltip="Hide or show the containers that do not run (the selection stays when it can)"),
+        Binding("F", "screen.diff_files", "Files", show=False, id="container.files",
+                tooltip="Browse the files it added, changed and deleted (diff), with their sizes"),
         Binding("y", "screen.copy_container_id", "Copy ID", show=False, id="container.copy_id",
                 tooltip="Copy the container's full ID to the clipboard (the terminal's OSC 52)"),
     ]
@@ -485,6 +487,8 @@ class ImageList(ResourceList):
                 tooltip="Run a custom command from the config file (customCommands.images) on it"),
         Binding("b", "screen.build", "Build an image", id="image.build",
                 tooltip="Build an image from a Dockerfile (a form, then each step live)"),
+        Binding("l", "screen.layers", "Layers", show=False, id="image.layers",
+                tooltip="Explore its layers: each one's files, and the space wasted on hidden ones (like dive)"),
         Binding("y", "screen.copy_image_id", "Copy ID", show=False, id="image.copy_id",
                 tooltip="Copy the image's full ID (sha256:...) to the clipboard (the terminal's OSC 52)"),
     ]
