@@ -75,6 +75,24 @@ def test_later_reads_give_what_was_appended_across_a_rotation(tmp_path: Path):
     assert _texts(reader.read()) == ["c", "d", "e"]
 
 
+def test_a_burst_read_for_a_view_gives_its_newest_records_and_resumes_after_them(tmp_path: Path):
+    """read(newest=N) (the TUI's Logs tab keeps N): of a burst, only the newest N, read backwards from its end,
+    never a line from before the last read, and a half-written last line waits whole for the next read."""
+    log = tmp_path / "log.json"
+    log.write_bytes(_line("first"))
+    reader = LogReader(log, tail=10)
+    assert _texts(reader.read(newest=5)) == ["first"]
+    with open(log, "ab") as f:
+        f.write(b"".join(_line(f"{i} " + "x" * 200) for i in range(20000)) + _line("half")[:7])  # ~4.6 MB
+    assert [t.split()[0] for t in _texts(reader.read(newest=3))] == ["19997", "19998", "19999"]
+    with open(log, "ab") as f:
+        f.write(_line("half")[7:] + _line("last"))
+    assert _texts(reader.read(newest=3)) == ["half", "last"]
+    with open(log, "ab") as f:
+        f.write(_line("one"))
+    assert _texts(reader.read(newest=3)) == ["one"]  # a short burst: from where the last read ended
+
+
 # -- logs, stats, top and exec of real containers -------------------------------------------------------
 
 

@@ -50,7 +50,10 @@ class LogReader:
         self._inode: int | None = None
         self._offset = 0
 
-    def read(self) -> list[LogRecord]:
+    def read(self, newest: int | None = None) -> list[LogRecord]:
+        """`newest`: a caller that keeps only that many records (a view) gets at most the newest of those appended
+        since; a burst bigger than that is read backwards from its end instead of read and parsed whole, which
+        would hold it all in memory at once (a 200,000-line burst grew the TUI by ~30 MB for good)."""
         try:
             st = os.stat(self.path)
         except FileNotFoundError:
@@ -71,7 +74,10 @@ class LogReader:
             except FileNotFoundError:
                 pass
             self._inode, self._offset = st.st_ino, 0
-        if st.st_size > self._offset:
+        if st.st_size > self._offset and newest is not None and not lines:
+            new, self._offset = _tail_lines(self.path, st.st_size, newest, start=self._offset)
+            lines = new
+        elif st.st_size > self._offset:
             with open(self.path, "rb") as f:
                 f.seek(self._offset)
                 new, used = _complete_lines(f.read(st.st_size - self._offset))
@@ -81,12 +87,12 @@ class LogReader:
 
     def _last_lines(self, end: int) -> list[bytes]:
         """The newest `tail` lines of log.json (all when tail is None), topped up from log.json.1 when short."""
-        lines = _tail_lines(self.path, end, self.tail)
+        lines = _tail_lines(self.path, end, self.tail)[0]
         if self.tail is None or len(lines) < self.tail:
             rotated = self.path.with_name(self.path.name + ".1")
             try:
                 older = _tail_lines(rotated, os.stat(rotated).st_size,
-                                    None if self.tail is None else self.tail - len(lines))
+                                    None if self.tail is None else self.tail - len(lines))[0]
             except FileNotFoundError:
                 older = []
             lines = older + lines
@@ -134,20 +140,21 @@ def _complete_lines(chunk: bytes) -> tuple[list[bytes], int]:
     return complete.splitlines(), len(complete)
 
 
-def _tail_lines(path: Path, end: int, count: int | None) -> list[bytes]:
-    """The last `count` (None: all) complete lines before byte `end`, reading backwards in chunks."""
+def _tail_lines(path: Path, end: int, count: int | None, start: int = 0) -> tuple[list[bytes], int]:
+    """The last `count` (None: all) complete lines between bytes `start` (a line's start) and `end`, reading
+    backwards in chunks; and where the last complete one ends."""
     if count == 0:
-        return []
+        return [], start
     data = b""
     position = end
     with open(path, "rb") as f:
-        while position > 0 and (count is None or data.count(b"\n") <= count):
-            step = min(CHUNK, position)
+        while position > start and (count is None or data.count(b"\n") <= count):
+            step = min(CHUNK, position - start)
             position -= step
             f.seek(position)
             data = f.read(step) + data
-    data = data[:data.rfind(b"\n") + 1]
-    lines = data.splitlines()
-    if position > 0:
+    last = data.rfind(b"\n") + 1
+    lines = data[:last].splitlines()
+    if position > start:
         lines = lines[1:]  # the first one may be cut
-    return lines if count is None else lines[-count:]
+    return (lines if count is None else lines[-count:]), position + last

@@ -123,7 +123,7 @@ class LogReader:
         threading.Thread(target=_follow, args=(stream, tty, self._records), daemon=True, name="remote-logs").start()
         weakref.finalize(self, stream.close)
 
-    def read(self) -> list[LogRecord]:
+    def read(self, newest: int | None = None) -> list[LogRecord]:
         found = []
         while True:
             try:
@@ -140,7 +140,7 @@ class LogReader:
             # docker's `since` is inclusive: what has that very time stamp was shown already.
             self._skip = records.stamp_key(self._last) if self._last else None
             self._open({"since": records.epoch(self._last)} if self._last else {"tail": "all"})
-        return found
+        return found if newest is None else found[max(0, len(found) - newest):]
 
     def close(self) -> None:
         self._closed = True

@@ -206,7 +206,7 @@ class LogView(Vertical):
     def _read(self) -> None:
         reader = self._reader
         if reader is not None:
-            records = reader.read()
+            records = reader.read(newest=self.MAX_LINES)  # a view keeps no more
             if records:
                 self.post_message(self.Appended(reader, records))
 
