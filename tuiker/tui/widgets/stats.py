@@ -232,12 +232,11 @@ class StatsView(Grid):
         self._poller = Poller(self, self._sample, self.INTERVAL)
 
     def compose(self) -> ComposeResult:
+        pressure = Summary(id="stats-pressure")  # over both columns: its lines fit without wrapping
+        pressure.border_title = "Why slow"
+        yield pressure
         for key, metric in METRICS.items():
             yield Graph(metric.title, id=f"graph-{key}")
-            if key == "cpu":
-                pressure = Summary(id="stats-pressure")
-                pressure.border_title = "Why slow"
-                yield pressure
         yield Summary(id="stats-summary")
 
     def on_mount(self) -> None:
