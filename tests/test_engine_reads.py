@@ -142,6 +142,36 @@ def test_stats_cpu_is_over_the_life_first_then_between_two_samples(engine_root, 
     engine.containers.remove(c.id)
 
 
+def test_stats_show_cpu_throttling_packets_and_pressure_where_the_kernel_has_it(engine_root, image):
+    """Why it is slow, not only that it is busy: a busy loop under --cpus 0.1 runs out of its quota in most
+    periods; pings from the host count as packets both ways; the PSI figures are there on cgroup v2 (the
+    memory one too, under -m) and None on v1, which has no pressure files."""
+    import subprocess
+
+    from tuiker.runtime import cgroups
+
+    engine = Engine(engine_root)
+    c = _run(engine, image, "sh", "-c", "while :; do :; done", cpus=0.1, memory=32 * 2**20)
+    address = next(iter(c.state["NetworkSettings"]["Networks"].values()))["IPAddress"]
+    ping = subprocess.run(["busybox", "ping", "-c", "3", "-i", "0.2", "-W", "2", address], capture_output=True,
+                          text=True, timeout=20)
+    assert ping.returncode == 0, ping.stdout + ping.stderr
+    sampler = engine.containers.stats(c.id)
+    first = wait_for(lambda: (s := sampler.sample()) and s.cpu_throttled_periods > 2 and s, 10, "throttled periods")
+    assert first.cpu_periods >= first.cpu_throttled_periods and first.cpu_throttled_ns > 0
+    assert first.net_rx_packets >= 3 and first.net_tx_packets >= 3, (first.net_rx_packets, first.net_tx_packets)
+    assert first.net_rx_errors == first.net_tx_errors == 0
+    time.sleep(0.5)
+    second = sampler.sample()
+    # over the last half second, not the life: a loop with 10 % of a core is throttled in most periods
+    assert second.cpu_throttled_percent > 50 and second.cpu_throttled_ns > first.cpu_throttled_ns, second
+    if cgroups.host_version() == 1:
+        assert second.psi_cpu is second.psi_memory is second.psi_io is None
+    else:
+        assert second.psi_cpu.some_total_us > 0 and second.psi_memory is not None and second.psi_io is not None
+    engine.containers.remove(c.id, force=True)
+
+
 def test_top_lists_the_containers_processes_and_refuses_a_stopped_one(engine_root, image):
     engine = Engine(engine_root)
     c = _run(engine, image, "sh", "-c", "sleep 61 & exec sleep 62")

@@ -263,6 +263,29 @@ def test_stats_in_dockers_shape(client):
         stopped.remove()
 
 
+def test_stats_carry_throttling_and_packet_counters(client):
+    """docker's throttling_data (a busy loop under --cpus 0.1 runs out of quota) and eth0's packets both ways
+    (three pings from the host), with no errors."""
+    import subprocess
+
+    c = client.containers.run("busybox", ["sh", "-c", "while :; do :; done"], detach=True, nano_cpus=100_000_000)
+    try:
+        c.reload()
+        address = c.attrs["NetworkSettings"]["IPAddress"]
+        ping = subprocess.run(["busybox", "ping", "-c", "3", "-i", "0.2", "-W", "2", address], capture_output=True,
+                              text=True, timeout=20)
+        assert ping.returncode == 0, ping.stdout + ping.stderr
+        doc = wait_for(lambda: (d := c.stats(stream=False))["cpu_stats"]["throttling_data"]["throttled_periods"] > 2
+                       and d, 10, "throttled periods")
+        throttling = doc["cpu_stats"]["throttling_data"]
+        assert throttling["periods"] >= throttling["throttled_periods"] and throttling["throttled_time"] > 0, doc
+        eth0 = doc["networks"]["eth0"]
+        assert eth0["rx_packets"] >= 3 and eth0["tx_packets"] >= 3, eth0
+        assert eth0["rx_errors"] == eth0["tx_errors"] == 0, eth0
+    finally:
+        c.remove(force=True)
+
+
 def test_changes_archive_and_export(client):
     c = client.containers.run("busybox", ["sh", "-c", "echo made > /added; mkdir /box; sleep 300"], detach=True)
     try:

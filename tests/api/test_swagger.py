@@ -212,11 +212,6 @@ def test_dockers_own_answers_validate(dockerd):
         low.close()
 
 
-def _violates(what: str):
-    """A known violation, not fixed yet (strict: the fix makes this fail until the mark goes)."""
-    return pytest.mark.xfail(strict=True, reason=f"schema violation: {what}")
-
-
 def test_version(low):
     check(low.version(api_version=False), response("/version"), "GET /version")
 
@@ -302,8 +297,6 @@ STATS = {
 }
 
 
-@_violates("cpu_stats.throttling_data is {} (docker: periods, throttled_periods, throttled_time), "
-           "networks.eth0 has only rx_bytes/tx_bytes (docker: packets, errors, dropped too)")
 def test_container_stats_sample(low, running):
     sample = low.stats(running, stream=False)
     assert sample["name"] == "/web" and sample["memory_stats"]["usage"] > 0, sample

@@ -184,6 +184,21 @@ def test_stats_samples(remote):
     assert sampler.sample() is None  # not running: no sample, as the local sampler
 
 
+def test_stats_carry_dockers_throttling_data(remote):
+    """--cpus 0.1 on a busy loop: docker's throttling_data becomes the Sample's throttling figures (and the
+    share of periods throttled between two samples); docker's stats carry no pressure figures: None."""
+    c = run(remote, "throttled", ["sh", "-c", "while :; do :; done"], cpus=0.1)
+    sampler = remote.containers.stats(c)
+    first = wait_for(lambda: (s := sampler.sample()) and s.cpu_throttled_periods > 2 and s, 10, "throttled periods")
+    time.sleep(1)
+    second = sampler.sample()
+    assert second.cpu_periods >= second.cpu_throttled_periods > first.cpu_throttled_periods, second
+    assert second.cpu_throttled_ns > first.cpu_throttled_ns and second.cpu_throttled_percent > 50
+    assert second.psi_cpu is second.psi_memory is second.psi_io is None
+    assert second.net_rx_packets == second.net_tx_packets == 0  # --network none: docker reports no networks
+    remote.containers.remove(c.id, force=True)
+
+
 def test_top(remote):
     c = run(remote, "procs")
     rows = wait_for(lambda: remote.containers.top(c).rows(), 10, "processes")

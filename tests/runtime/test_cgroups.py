@@ -36,7 +36,7 @@ from pathlib import Path
 import pytest
 
 from tuiker.runtime.cgroups import Cgroup, CgroupError, Limits, V1Cgroup, V2Cgroup, devices, driver, host_version
-from tuiker.runtime.cgroups.common import host_memory, memsw_total, mountinfo, shares_to_weight
+from tuiker.runtime.cgroups.common import Pressure, host_memory, memsw_total, mountinfo, shares_to_weight
 from tuiker.runtime.cgroups.v1 import v1_mounts
 
 MB = 1 << 20
@@ -318,9 +318,13 @@ def test_v1_cpu_quota(v1, procs):
     cg.create(Limits(cpu_quota_us=20_000))  # --cpus 0.2
     p = procs([sys.executable, "-c", BUSY.format(secs=2)], preexec_fn=joined(cg))
     p.wait(timeout=30)
-    used = cg.stats().cpu_usage_ns / 1e9
+    stats = cg.stats()
+    used = stats.cpu_usage_ns / 1e9
     # Unthrottled, 2 s of busy loop is ~2 s of CPU; the quota allows 0.2 s per second (+ interpreter start).
     assert 0.1 < used <= 0.6, used
+    # cpu.stat counts it: most of its ~20 periods of 100 ms ran out of quota, and it waited > 1 s in all
+    assert stats.cpu_periods >= stats.cpu_throttled_periods > 5 and stats.cpu_throttled_ns > 1e9, stats
+    assert stats.psi_cpu is stats.psi_memory is stats.psi_io is None  # pressure files are v2's
 
 
 def test_v1_kill_all_and_remove(v1, procs):
@@ -389,6 +393,9 @@ def test_v2_add_stats_freeze_kill_remove(v2, procs):
     assert not cg.frozen()
     time.sleep(0.3)
     assert cpu_ticks(p.pid) > ticks
+    pressure = cg.stats().psi_cpu  # PSI files are core (no controller needed) on a kernel with PSI
+    if os.path.exists("/proc/pressure/cpu"):
+        assert pressure is not None and pressure.some_total_us >= 0 and 0 <= pressure.some_avg10 <= 100
     cg.kill_all()  # cgroup.kill on kernels >= 5.14
     assert p.wait(timeout=10) == -signal.SIGKILL
     cg.remove()
@@ -646,7 +653,12 @@ def test_v2_limits_fake_tree(fake_v2):
 def test_v2_stats_fake_tree(fake_v2):
     cg, leaf = fake_v2
     files = {
-        "cpu.stat": "usage_usec 1500000\nuser_usec 1000000\nsystem_usec 500000\nnr_periods 0\n",
+        "cpu.stat": "usage_usec 1500000\nuser_usec 1000000\nsystem_usec 500000\nnr_periods 40\nnr_throttled 30\n"
+                    "throttled_usec 2500000\nnr_bursts 0\nburst_usec 0\n",
+        "cpu.pressure": "some avg10=4.20 avg60=1.00 avg300=0.25 total=900000\n"
+                        "full avg10=3.10 avg60=0.50 avg300=0.10 total=700000\n",
+        "memory.pressure": "some avg10=0.00 avg60=0.00 avg300=0.00 total=12\n"
+                           "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n",
         "memory.current": "104857600\n",
         "memory.stat": "anon 83886080\nfile 20971520\nactive_file 4194304\ninactive_file 16777216\n",
         "memory.max": "max\n",
@@ -665,5 +677,9 @@ def test_v2_stats_fake_tree(fake_v2):
     assert (stats.pids_current, stats.pids_limit) == (3, 10)
     assert (stats.io_read_bytes, stats.io_write_bytes) == (4196, 8392)
     assert stats.oom_kills == 1 and cg.oom_killed()
+    assert (stats.cpu_periods, stats.cpu_throttled_periods, stats.cpu_throttled_ns) == (40, 30, 2_500_000_000)
+    assert stats.psi_cpu == Pressure(4.2, 900_000, 3.1, 700_000)
+    assert stats.psi_memory == Pressure(0.0, 12, 0.0, 0)
+    assert stats.psi_io is None  # absent: a kernel without PSI has none of the files
     (leaf / "memory.max").write_text(f"{256 * MB}\n")
     assert cg.stats().memory_limit == 256 * MB

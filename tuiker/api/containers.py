@@ -548,13 +548,16 @@ def _stats_doc(sampler, previous: dict | None) -> tuple[dict, dict | None]:
     # percpu_usage is left out, as docker leaves it out on cgroup v2
     cpu = {"cpu_usage": {"total_usage": s.cpu_usage_ns, "usage_in_usermode": s.cpu_user_ns,
                          "usage_in_kernelmode": s.cpu_system_ns},
-           "system_cpu_usage": system, "online_cpus": online, "throttling_data": {}}
+           "system_cpu_usage": system, "online_cpus": online,
+           "throttling_data": {"periods": s.cpu_periods, "throttled_periods": s.cpu_throttled_periods,
+                               "throttled_time": s.cpu_throttled_ns}}
     if previous is None:
         started = parse_time(c.state.get("StartedAt", "")) or now
         lifetime_ns = int(max(now - started, 1e-3) * 1e9)
         precpu = {"cpu_usage": {"total_usage": 0, "usage_in_usermode": 0, "usage_in_kernelmode": 0},
                   "system_cpu_usage": max(system - lifetime_ns * online, 0),
-                  "online_cpus": online, "throttling_data": {}}
+                  "online_cpus": online,
+                  "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0}}
         preread = datetime.fromtimestamp(started, UTC)
     else:
         precpu, preread = previous["cpu"], previous["read"]
@@ -571,7 +574,10 @@ def _stats_doc(sampler, previous: dict | None) -> tuple[dict, dict | None]:
                          **({"failcnt": s.oom_kills} if s.oom_kills else {})},
     }
     if c.config["HostConfig"].get("NetworkMode") not in ("host", "none"):
-        doc["networks"] = {"eth0": {"rx_bytes": s.net_rx, "tx_bytes": s.net_tx}}
+        doc["networks"] = {"eth0": {
+            "rx_bytes": s.net_rx, "rx_packets": s.net_rx_packets, "rx_errors": s.net_rx_errors,
+            "rx_dropped": s.net_rx_dropped, "tx_bytes": s.net_tx, "tx_packets": s.net_tx_packets,
+            "tx_errors": s.net_tx_errors, "tx_dropped": s.net_tx_dropped}}
     return doc, {"cpu": cpu, "read": read}
 
 

@@ -314,18 +314,26 @@ def network_settings(c: Container) -> dict:
 
 
 def net_io(c: Container) -> tuple[int, int] | None:
-    """(received, sent) bytes of a running container, from its host-side veths' counters (swapped: what
-    the host end transmits, the container receives). None without a network of its own (--network host
-    or none: the namespace's counters would be the host's whole traffic, or nothing)."""
+    """(received, sent) bytes of a running container; None without a network of its own (see net_counters)."""
+    counters = net_counters(c)
+    return None if counters is None else (counters["rx_bytes"], counters["tx_bytes"])
+
+
+NET_COUNTERS = tuple(f"{d}x_{what}" for what in ("bytes", "packets", "errors", "dropped") for d in "rt")
+
+
+def net_counters(c: Container) -> dict[str, int] | None:
+    """A running container's rx/tx bytes, packets, errors and dropped (NET_COUNTERS), from its host-side veths'
+    counters (swapped: what the host end transmits, the container receives). None without a network of its
+    own (--network host or none: the namespace's counters would be the host's whole traffic, or nothing)."""
     settings = c.state.get("NetworkSettings") if c.status in ("running", "paused") else None
     if not settings or not settings.get("Networks"):
         return None
-    rx = tx = 0
+    totals = dict.fromkeys(NET_COUNTERS, 0)
     for n in settings["Networks"].values():
-        host_rx, host_tx = _counters(n["HostVeth"])
-        rx += host_tx
-        tx += host_rx
-    return rx, tx
+        for key, value in _counters(n["HostVeth"]).items():
+            totals[("tx" if key.startswith("rx") else "rx") + key[2:]] += value
+    return totals
 
 
 def _image_port(key: object) -> str:
@@ -338,14 +346,14 @@ def _image_port(key: object) -> str:
         raise TuikerError(f"image config: invalid ExposedPorts entry {str(key)[:40]!r}: {e}") from None
 
 
-def _counters(name: str) -> tuple[int, int]:
-    """(rx, tx) bytes of a host interface, from sysfs (not netlink: `stats` must not import pyroute2 or
-    ctypes); 0s if it is gone."""
-    values = []
-    for what in ("rx_bytes", "tx_bytes"):
+def _counters(name: str) -> dict[str, int]:
+    """NET_COUNTERS of a host interface, from sysfs (not netlink: `stats` must not import pyroute2 or ctypes);
+    0s if it is gone."""
+    values = {}
+    for what in NET_COUNTERS:
         try:
             with open(f"/sys/class/net/{name}/statistics/{what}") as f:
-                values.append(int(f.read()))
+                values[what] = int(f.read())
         except (OSError, ValueError):
-            values.append(0)
-    return values[0], values[1]
+            values[what] = 0
+    return values

@@ -172,6 +172,7 @@ class StatsSampler:
         self.client = client
         self.container = container  # the TUI swaps in the newest record as its state changes
         self._previous: tuple[float, ...] | None = None
+        self._periods: tuple[int, int] = (0, 0)  # (periods, throttled periods) at the previous sample
 
     def sample(self) -> Sample | None:
         from tuiker.engine import Sample
@@ -191,6 +192,7 @@ class StatsSampler:
         counters = (now, figures["cpu_ns"], figures["net_rx"], figures["net_tx"], figures["io_read"],
                     figures["io_write"])
         if self._previous is None:
+            self._periods = (0, 0)
             wall = time.time()
             lifetime = max(wall - (records.started_at(c) or wall), 1e-3)
             rates = [figures["cpu_ns"] / lifetime, 0.0, 0.0, 0.0, 0.0]
@@ -198,6 +200,9 @@ class StatsSampler:
             elapsed = max(now - self._previous[0], 1e-3)
             rates = [max(0, new - old) / elapsed for new, old in zip(counters[1:], self._previous[1:], strict=True)]
         self._previous = counters
+        periods = figures["cpu_periods"] - self._periods[0]
+        throttled = figures["cpu_throttled_periods"] - self._periods[1]
+        self._periods = (figures["cpu_periods"], figures["cpu_throttled_periods"])
         usage = doc["cpu_stats"].get("cpu_usage") or {}
         return Sample(cpu_percent=rates[0] / 1e9 * 100, cpu_usage_ns=figures["cpu_ns"],
                       cpu_user_ns=usage.get("usage_in_usermode", 0), cpu_system_ns=usage.get("usage_in_kernelmode", 0),
@@ -205,7 +210,17 @@ class StatsSampler:
                       pids=figures["pids"], pids_limit=figures["pids_limit"], net_rx=figures["net_rx"],
                       net_tx=figures["net_tx"], io_read=figures["io_read"], io_write=figures["io_write"],
                       oom_kills=figures["oom_kills"], net_rx_rate=rates[1], net_tx_rate=rates[2],
-                      io_read_rate=rates[3], io_write_rate=rates[4])
+                      io_read_rate=rates[3], io_write_rate=rates[4], cpu_periods=figures["cpu_periods"],
+                      cpu_throttled_periods=figures["cpu_throttled_periods"],
+                      cpu_throttled_ns=figures["cpu_throttled_ns"],
+                      cpu_throttled_percent=throttled / periods * 100 if periods > 0 else 0.0,
+                      # docker's stats carry no pressure figures
+                      psi_cpu=None, psi_memory=None, psi_io=None,
+                      **{f"net_{key}": figures[f"net_{key}"] for key in NET_EXTRA})
+
+
+# the network counters besides bytes, as Sample's net_* fields name them
+NET_EXTRA = tuple(f"{d}x_{what}" for what in ("packets", "errors", "dropped") for d in "rt")
 
 
 def sample_figures(doc: dict) -> dict:
@@ -219,6 +234,7 @@ def sample_figures(doc: dict) -> dict:
     io = ((doc.get("blkio_stats") or {}).get("io_service_bytes_recursive")) or []
     pids = doc.get("pids_stats") or {}
     limit = pids.get("limit")
+    throttling = (doc.get("cpu_stats") or {}).get("throttling_data") or {}
     return {
         "cpu_ns": int(((doc.get("cpu_stats") or {}).get("cpu_usage") or {}).get("total_usage") or 0),
         "memory": usage, "limit": int(memory.get("limit") or 0), "pids": int(pids.get("current") or 0),
@@ -228,6 +244,10 @@ def sample_figures(doc: dict) -> dict:
         "io_read": sum(int(e.get("value") or 0) for e in io if str(e.get("op", "")).lower() == "read"),
         "io_write": sum(int(e.get("value") or 0) for e in io if str(e.get("op", "")).lower() == "write"),
         "oom_kills": int(details.get("oom_kill") or 0),
+        "cpu_periods": int(throttling.get("periods") or 0),
+        "cpu_throttled_periods": int(throttling.get("throttled_periods") or 0),
+        "cpu_throttled_ns": int(throttling.get("throttled_time") or 0),
+        **{f"net_{key}": sum(int(n.get(key) or 0) for n in networks) for key in NET_EXTRA},
     }
 
 

@@ -1,7 +1,7 @@
 """Container cgroups: resource limits, stats, freeze and kill-all, on cgroup v1 or v2 hosts.
 
 `for_container(id)` is a container's cgroup, `driver(name)` any other; both pick the host's version.
-CgroupError, Limits and Stats are defined in common.py (the drivers import them from there, which avoids an
+CgroupError, Limits, Pressure and Stats are defined in common.py (the drivers import them from there, which avoids an
 import cycle through this file) and re-exported here.
 """
 
@@ -10,11 +10,11 @@ from __future__ import annotations
 import functools
 import os
 
-from .common import Cgroup, CgroupError, Limits, Stats, check_name, mountinfo
+from .common import Cgroup, CgroupError, Limits, Pressure, Stats, check_name, mountinfo
 from .v1 import V1Cgroup, v1_mounts
 from .v2 import ROOT, V2Cgroup
 
-__all__ = ["Cgroup", "CgroupError", "Limits", "Stats", "V1Cgroup", "V2Cgroup", "driver", "for_container",
+__all__ = ["Cgroup", "CgroupError", "Limits", "Pressure", "Stats", "V1Cgroup", "V2Cgroup", "driver", "for_container",
            "host_version"]
 
 

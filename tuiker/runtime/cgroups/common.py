@@ -43,8 +43,21 @@ class Limits(namedtuple("Limits", "cpu_quota_us cpu_period_us cpu_shares memory_
     __slots__ = ()
 
 
+class Pressure(namedtuple("Pressure", "some_avg10 some_total_us full_avg10 full_total_us")):
+    """One PSI file (cpu.pressure, memory.pressure, io.pressure): the share of the last 10 s in which some (or
+    all, "full") of the group's tasks stalled on that resource, in %, and the stalled time in total."""
+
+    some_avg10: float
+    some_total_us: int
+    full_avg10: float
+    full_total_us: int
+    __slots__ = ()
+
+
 class Stats(namedtuple("Stats", "cpu_usage_ns memory_usage memory_limit pids_current pids_limit io_read_bytes "
-                                "io_write_bytes oom_kills cpu_user_ns cpu_system_ns", defaults=(0, 0))):
+                                "io_write_bytes oom_kills cpu_user_ns cpu_system_ns cpu_periods cpu_throttled_periods "
+                                "cpu_throttled_ns psi_cpu psi_memory psi_io",
+                       defaults=(0, 0, 0, 0, 0, None, None, None))):
     cpu_usage_ns: int
     memory_usage: int  # without inactive page cache, as docker stats shows it
     memory_limit: int  # host RAM when the cgroup has no (smaller) limit
@@ -55,6 +68,12 @@ class Stats(namedtuple("Stats", "cpu_usage_ns memory_usage memory_limit pids_cur
     oom_kills: int
     cpu_user_ns: int  # of cpu_usage_ns, the time in user and in kernel mode (docker's usage_in_usermode ...)
     cpu_system_ns: int
+    cpu_periods: int  # CFS periods with a CPU limit in force (0 without --cpus), those that ran out of quota,
+    cpu_throttled_periods: int
+    cpu_throttled_ns: int  # and the time the group's tasks then waited
+    psi_cpu: Pressure | None  # None on cgroup v1, or when the kernel has no PSI
+    psi_memory: Pressure | None
+    psi_io: Pressure | None
     __slots__ = ()
 
 
@@ -145,6 +164,25 @@ def keyed(text: str) -> dict[str, int]:
         if value.strip().lstrip("-").isdigit():
             out[key] = int(value)
     return out
+
+
+def pressure(path: str) -> Pressure | None:
+    """A PSI file; None when it is absent (no PSI in the kernel, psi=0) or switched off (cgroup.pressure 0:
+    reading fails with EOPNOTSUPP)."""
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError:
+        return None
+    lines = {}
+    for line in text.splitlines():
+        kind, *fields = line.split()
+        lines[kind] = dict(f.split("=", 1) for f in fields if "=" in f)
+    if "some" not in lines:
+        return None
+    some, full = lines["some"], lines.get("full", {})
+    return Pressure(float(some.get("avg10", 0)), int(some.get("total", 0)), float(full.get("avg10", 0)),
+                    int(full.get("total", 0)))
 
 
 def int_or_zero(text: str) -> int:

@@ -116,10 +116,11 @@ class V1Cgroup(Cgroup):
         return read_optional(self._file(controller, name)) if controller in self.paths else ""
 
     def stats(self) -> Stats:
-        """8 file reads: cpuacct.usage and .stat, memory.usage_in_bytes, memory.stat (inactive file cache, and in
-        hierarchical_memory_limit the tightest limit of this cgroup and its ancestors, the one that bites, so no
-        read of memory.limit_in_bytes), pids.current, pids.max,
-        blkio.throttle.io_service_bytes_recursive, memory.oom_control."""
+        """9 file reads: cpuacct.usage and .stat, cpu.stat (throttling), memory.usage_in_bytes, memory.stat
+        (inactive file cache, and in hierarchical_memory_limit the tightest limit of this cgroup and its ancestors,
+        the one that bites, so no read of memory.limit_in_bytes), pids.current, pids.max,
+        blkio.throttle.io_service_bytes_recursive, memory.oom_control. No PSI: pressure files are a cgroup v2
+        interface, so the figures are None here."""
         memory_stat = keyed(self._optional("memory", "memory.stat"))
         usage = int_or_zero(self._optional("memory", "memory.usage_in_bytes"))
         read_bytes = write_bytes = 0
@@ -131,6 +132,7 @@ class V1Cgroup(Cgroup):
             elif len(fields) == 3 and fields[1] == "Write":
                 write_bytes += int(fields[2])
         ticks = keyed(self._optional("cpuacct", "cpuacct.stat"))  # user and system, in USER_HZ
+        throttling = keyed(self._optional("cpu", "cpu.stat"))  # throttled_time in ns (v2's is in µs)
         tick_ns = 1_000_000_000 // os.sysconf("SC_CLK_TCK")
         return Stats(
             cpu_usage_ns=int_or_zero(self._optional("cpuacct", "cpuacct.usage")),
@@ -142,6 +144,8 @@ class V1Cgroup(Cgroup):
             io_read_bytes=read_bytes,
             io_write_bytes=write_bytes,
             oom_kills=self._oom_kills(),
+            cpu_periods=throttling.get("nr_periods", 0), cpu_throttled_periods=throttling.get("nr_throttled", 0),
+            cpu_throttled_ns=throttling.get("throttled_time", 0),
         )
 
     def _oom_kills(self) -> int:

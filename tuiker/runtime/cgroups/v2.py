@@ -13,6 +13,7 @@ from .common import (
     keyed,
     limit_value,
     memory_limit,
+    pressure,
     read,
     read_optional,
     shares_to_weight,
@@ -108,8 +109,9 @@ class V2Cgroup(Cgroup):
             super().kill_all()
 
     def stats(self) -> Stats:
-        """8 file reads: cpu.stat, memory.current, memory.stat, memory.max, pids.current, pids.max, io.stat,
-        memory.events. Files of a controller that is not enabled read as absent, so their figures are 0."""
+        """11 file reads: cpu.stat, memory.current, memory.stat, memory.max, pids.current, pids.max, io.stat,
+        memory.events, and the PSI files cpu/memory/io.pressure. Files of a controller that is not enabled read
+        as absent, so their figures are 0."""
         usage = int_or_zero(read_optional(self._file("memory.current")))
         inactive = keyed(read_optional(self._file("memory.stat"))).get("inactive_file", 0)
         limit = limit_value(read_optional(self._file("memory.max")))
@@ -129,6 +131,10 @@ class V2Cgroup(Cgroup):
             io_read_bytes=read_bytes,
             io_write_bytes=write_bytes,
             oom_kills=self._oom_kills(),
+            cpu_periods=cpu.get("nr_periods", 0), cpu_throttled_periods=cpu.get("nr_throttled", 0),
+            cpu_throttled_ns=cpu.get("throttled_usec", 0) * 1000,
+            psi_cpu=pressure(self._file("cpu.pressure")), psi_memory=pressure(self._file("memory.pressure")),
+            psi_io=pressure(self._file("io.pressure")),
         )
 
     def _oom_kills(self) -> int:

@@ -1,5 +1,6 @@
 """The Stats tab: CPU, memory, pids, network and block I/O of one container as graphs over time, sampled
-from its cgroup once a second. The app keeps each container's history while it runs (StatsBook)."""
+from its cgroup once a second. The app keeps each container's history while it runs (StatsBook). Over the
+graphs, why it is slow: its CPU throttling and its pressure stall figures (PSI)."""
 
 from __future__ import annotations
 
@@ -185,6 +186,35 @@ class StatsBook:
         self._busy.pop(container_id, None)
 
 
+# A stall below this share of the time (%) is noise: it does not make the container slow.
+STALL_THRESHOLD = 1.0
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f}%"
+
+
+def pressure_text(s: Sample) -> str:
+    """The "why slow" panel: CPU throttling, the PSI figures (n/a without them), and what limits it most."""
+    if s.cpu_periods:
+        throttled = (f"CPU throttled: {s.cpu_throttled_percent:.0f}% of periods "
+                     f"({s.cpu_throttled_ns / 1e9:.1f} s total)")
+    else:
+        throttled = "CPU throttled: never (no CPU limit)"
+    cpu = s.psi_cpu.some_avg10 if s.psi_cpu else None
+    memory = s.psi_memory.full_avg10 if s.psi_memory else None
+    io = s.psi_io.some_avg10 if s.psi_io else None
+    stalls = f"pressure cpu some {_percent(cpu)} / mem full {_percent(memory)} / io some {_percent(io)}"
+    # The largest stall names the cause; throttling first, as it also shows up as CPU pressure.
+    causes = [(s.cpu_throttled_percent if s.cpu_periods else 0.0, "throttled by its CPU limit"),
+              (memory or 0.0, "waiting on memory reclaim"), (io or 0.0, "waiting on I/O"),
+              (cpu or 0.0, "waiting for a CPU: the host is busy")]
+    worst, cause = max(causes, key=lambda pair: pair[0])
+    if worst < STALL_THRESHOLD:
+        cause = "nothing is holding it back" if s.psi_cpu else "not throttled (no PSI here to show other stalls)"
+    return "\n".join((throttled, stalls, f"→ {cause}"))
+
+
 class StatsView(Grid):
     """Graphs for the shown container, over the last `HISTORY` samples (kept by the app's StatsBook)."""
 
@@ -202,6 +232,9 @@ class StatsView(Grid):
         self._poller = Poller(self, self._sample, self.INTERVAL)
 
     def compose(self) -> ComposeResult:
+        pressure = Summary(id="stats-pressure")  # over both columns: its lines fit without wrapping
+        pressure.border_title = "Why slow"
+        yield pressure
         for key, metric in METRICS.items():
             yield Graph(metric.title, id=f"graph-{key}")
         yield Summary(id="stats-summary")
@@ -237,11 +270,13 @@ class StatsView(Grid):
         if not history:
             for graph in self.query(Graph):
                 graph.plot((), 1, "")
+            self.query_one("#stats-pressure", Summary).show("")
             return
         latest = history[-1]
         for key, metric in METRICS.items():
             values = [metric.value(s) for s in history]
             self.query_one(f"#graph-{key}", Graph).plot(values, metric.ceiling(latest, values), metric.caption(latest))
+        self.query_one("#stats-pressure", Summary).show(pressure_text(latest))
 
     def _summarise(self) -> None:
         c = self._container
