@@ -123,6 +123,20 @@ def test_logs_follow_yields_as_written_and_ends_when_the_container_stops(engine_
     engine.containers.remove(c.id)
 
 
+def test_logs_follow_reads_the_last_lines_of_a_container_removed_as_it_exits(engine_root, image):
+    """docker-py's run(remove=True) follows the logs, waits, removes, then reads the stream: a container removed
+    before the follower's next look (its log deleted with it) still gives all it wrote."""
+    engine = Engine(engine_root)
+    c = _run(engine, image, "sh", "-c", "echo one; while [ ! -e /go ]; do sleep 0.05; done; echo last")
+    follow = engine.containers.logs(c.id, follow=True)
+    wait_for(lambda: (c.dir / "log.json").exists() and (c.dir / "log.json").stat().st_size, 10, "the first line")
+    assert next(follow).text == "one\n"  # the follower is now between two looks
+    assert read_stream(engine.containers.exec(c.id, ["touch", "/go"]))[0] == 0
+    assert engine.containers.wait(c.id) == 0
+    engine.containers.remove(c.id)
+    assert [r.text for r in follow] == ["last\n"]
+
+
 def test_stats_cpu_is_over_the_life_first_then_between_two_samples(engine_root, image):
     """The first sample averages the container's life (so `stats --no-stream` needs no second reading); later
     ones cover the time since the previous sample: a container that was busy and now sleeps shows its past

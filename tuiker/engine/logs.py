@@ -85,6 +85,18 @@ class LogReader:
             lines += new
         return self._filter(lines)
 
+    def rest_of(self, f) -> list[LogRecord]:
+        """What `f` (this log, opened before it was removed) holds after the last read: all of it (its newest
+        `tail`) when none was made, or it was another file by then."""
+        st = os.fstat(f.fileno())
+        first = self._inode != st.st_ino
+        f.seek(0 if first else self._offset)
+        lines, used = _complete_lines(f.read())
+        self._inode, self._offset = st.st_ino, (0 if first else self._offset) + used
+        if first and self.tail is not None:
+            lines = lines[-self.tail:] if self.tail else []
+        return self._filter(lines)
+
     def _last_lines(self, end: int) -> list[bytes]:
         """The newest `tail` lines of log.json (all when tail is None), topped up from log.json.1 when short."""
         lines = _tail_lines(self.path, end, self.tail)[0]
@@ -107,18 +119,29 @@ class LogReader:
 
 def follow(reader: LogReader, container: Container, interval: float = 0.1) -> Iterator[LogRecord]:
     """Every record `reader` gives, as it comes, until the container no longer runs (and all it wrote is
-    read) or is removed."""
-    while True:
-        records = reader.read()
-        yield from records
-        if not records:
-            try:
-                if container.reload().status not in ("running", "paused", "restarting"):
-                    yield from reader.read()  # what it wrote between the last read and its exit
+    read) or is removed (and all it wrote is read: its log is held open from the start, as a container removed
+    the moment it exits, `run --rm` or docker-py's run(remove=True), takes its log with it)."""
+    try:
+        held = open(reader.path, "rb")
+    except FileNotFoundError:
+        held = None
+    try:
+        while True:
+            records = reader.read()
+            yield from records
+            if not records:
+                try:
+                    if container.reload().status not in ("running", "paused", "restarting"):
+                        yield from reader.read()  # what it wrote between the last read and its exit
+                        return
+                except NotFoundError:
+                    if held is not None:
+                        yield from reader.rest_of(held)
                     return
-            except NotFoundError:
-                return
-            time.sleep(interval)
+                time.sleep(interval)
+    finally:
+        if held is not None:
+            held.close()
 
 
 def parse_records(lines: list[bytes]) -> list[LogRecord]:
