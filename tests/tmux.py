@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import time
 import uuid
+from pathlib import Path
 
 
 class Tmux:
@@ -16,6 +17,7 @@ class Tmux:
         # Without COLUMNS and LINES, which would override the window's size (pytest's environment has them).
         self.tmux("new-session", "-d", "-x", str(size[0]), "-y", str(size[1]),
                   f"env -u COLUMNS -u LINES {settings} {command}")
+        self.path = self.tmux("display-message", "-p", "#{socket_path}").strip()
 
     def tmux(self, *args: str) -> str:
         return subprocess.run(["tmux", "-L", self.socket, *args], check=True, capture_output=True, text=True,
@@ -42,3 +44,4 @@ class Tmux:
 
     def close(self) -> None:
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, timeout=10)
+        Path(self.path).unlink(missing_ok=True)  # kill-server leaves its socket file
