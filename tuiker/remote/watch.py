@@ -89,7 +89,8 @@ class Watcher:
     def _follow(self) -> None:
         self._following = True
         try:
-            self._events = self.engine.client.stream("GET", "/events", {"since": str(int(time.time()))})
+            # Fractional: whole seconds would replay what happened earlier in this second as if it were new.
+            self._events = self.engine.client.stream("GET", "/events", {"since": f"{time.time():.6f}"})
         except Exception:  # noqa: BLE001 - no events from this engine: the periodic full read still shows changes
             return
         threading.Thread(target=self._read_events, args=(self._events,), daemon=True, name="remote-events").start()

@@ -18,8 +18,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Footer, Label
 
-from tuiker.base.times import parse_time
-from tuiker.engine import Container, LogReader, LogRecord
+from tuiker.engine import Container, LogReader, LogRecord, parse_time
 from tuiker.tui.widgets.lists import COMPOSE_PROJECT
 from tuiker.tui.widgets.logs import LogView, plain, safe_line
 
