@@ -312,24 +312,10 @@ def wait(api: Api, req: Request) -> None:
     since = time.time()  # before the look and the headers: an exit or a start after either is seen
     c = api.engine.containers.get(req.args["id"])
     out = req.stream()
-    code = _wait_for(api, c, condition, since, lambda: _client_gone(req))
+    code = _wait_for(api, c, condition, since, req.client_gone)
     if code is not None:
         out.write_json({"StatusCode": code, "Error": None})
     out.close()
-
-
-def _client_gone(req: Request) -> bool:
-    """The client closed its side (a wait it gave up on must not follow the journal for ever)."""
-    import select
-    import socket
-
-    sock = req._handler.connection  # noqa: SLF001 - the Request offers no liveness check
-    try:
-        if select.select([sock], [], [], 0)[0]:
-            return sock.recv(1, socket.MSG_PEEK) == b""
-    except OSError:
-        return True
-    return False
 
 
 def _wait_for(api: Api, c, condition: str, since: float, gone) -> int | None:
