@@ -176,8 +176,17 @@ def fix_podman_host(output: str) -> str | None:
         os.makedirs("/sys/fs/cgroup/hugetlb", exist_ok=True)
         subprocess.run(["mount", "-t", "cgroup", "-o", "hugetlb", "cgroup", "/sys/fs/cgroup/hugetlb"], check=True)
         return "mounted the hugetlb cgroup v1 hierarchy at /sys/fs/cgroup/hugetlb"
-    if "setrlimit" in output and not ULIMITS_DROPIN.exists():
-        ULIMITS_DROPIN.parent.mkdir(parents=True, exist_ok=True)
-        ULIMITS_DROPIN.write_text('[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]\n')
-        return f"wrote {ULIMITS_DROPIN}"
+    if "setrlimit" in output:
+        return write_ulimits_dropin()
     return None
+
+
+def write_ulimits_dropin() -> str | None:
+    """Podman asks crun for RLIMIT_NOFILE/NPROC of 1048576, above root's hard limit here (no CAP_SYS_RESOURCE).
+    The limits are fixed when a container is created, so a test that creates before it starts writes this first:
+    a retried `podman start` would ask again for what the container was created with."""
+    if ULIMITS_DROPIN.exists():
+        return None
+    ULIMITS_DROPIN.parent.mkdir(parents=True, exist_ok=True)
+    ULIMITS_DROPIN.write_text('[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]\n')
+    return f"wrote {ULIMITS_DROPIN}"

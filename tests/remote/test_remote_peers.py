@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import wait_for
-from tests.dockerd import DOCKER, fix_podman_host, remove_tree
+from tests.dockerd import DOCKER, fix_podman_host, remove_tree, write_ulimits_dropin
 from tuiker.engine import RunOptions, familiar_name
 
 
@@ -65,6 +65,7 @@ class PodmanService:
 def podman(busybox_image):
     if not shutil.which("podman"):
         pytest.skip("podman is not installed (tests/run installs it)")
+    write_ulimits_dropin()
     service = PodmanService()
     try:
         service.start()
@@ -80,7 +81,7 @@ def test_podman_service(podman, busybox_image):
 
     code, out = podman.cli("create", "--name", "pod-web", "--network", "none", busybox_image[0], "sleep", "1000")
     assert code == 0, out
-    code, out = podman.cli("start", "pod-web")  # retried once after a host fix crun asks for (fix_podman_host)
+    code, out = podman.cli("start", "pod-web")
     assert code == 0, out
     code, out = podman.cli("create", "--name", "pod-idle", "--network", "none", busybox_image[0], "true")
     assert code == 0, out
