@@ -145,7 +145,7 @@ async def test_cpu_and_mem_columns_and_ports_always_whole(engine):
         await pilot.pause()
         assert "IMAGE" not in panel.columns_shown
         table = panel.table
-        widths = [c.get_render_width(table) for c in table.columns.values()]
+        widths = table.column_widths()
         assert sum(widths) <= table.scrollable_content_region.width, f"PORTS is cut off: {widths}"
         ports = column_of(app, "PORTS")
         assert ports["web"] == f"{port}->80/tcp" and ports["a-worker-with-a-rather-long-name"].endswith("->81/tcp")

@@ -49,7 +49,7 @@ def column_of(app: TuikerApp, header: str) -> dict[str, str]:
     """Container name -> its cell in the column `header` (absent: the panel is too narrow for it)."""
     panel = app.screen.containers
     table, at = panel.table, panel.columns_shown.index(header)
-    return {panel.containers[str(key.value)].name: str(table.get_row(key)[at]) for key in table.rows}
+    return {panel.containers[table.row_key_at(i)].name: str(table.get_row_at(i)[at]) for i in range(table.row_count)}
 
 
 def selected_name(app: TuikerApp) -> str | None:

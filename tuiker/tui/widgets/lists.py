@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import DataTable, Input
+from textual.widgets import Input
 
 from tuiker.engine import (
     DEFAULT_NETWORK,
@@ -29,6 +29,7 @@ from tuiker.engine import (
     ports_text,
 )
 from tuiker.fmt import human_size
+from tuiker.tui.widgets.rowtable import RowTable
 
 PORTS_WIDTH = 24  # the side panel is narrow: longer PORTS end in an ellipsis (Inspect has them all)
 
@@ -48,7 +49,7 @@ class Row:
     name: str = ""  # how a notification names it, when not its key
 
 
-class ListTable(DataTable):
+class ListTable(RowTable):
     """A row-cursor table where `enter` opens the main pane and j/k move, as in lazydocker."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -58,9 +59,6 @@ class ListTable(DataTable):
         Binding("g", "scroll_top", "Top", show=False),
         Binding("G", "scroll_bottom", "Bottom", show=False),
     ]
-
-    def __init__(self, **kwargs) -> None:
-        super().__init__(cursor_type="row", cursor_foreground_priority="renderable", **kwargs)
 
 
 class FilterInput(Input):
@@ -151,9 +149,8 @@ class ResourceList(Vertical):
         table = self.table
         if [r.key for r in shown] == [r.key for r in self._shown]:
             for old, new in zip(self._shown, shown, strict=True):
-                for column, (before, after) in enumerate(zip(old.cells, new.cells, strict=True)):
-                    if before != after:
-                        table.update_cell_at((table.get_row_index(new.key), column), after)
+                if old.cells != new.cells:
+                    table.update_row(new.key, new.cells)
             self._shown = shown
         else:
             # Rows came, went or moved: the cursor stays on the selected item, by key, whatever its new index.
@@ -196,7 +193,7 @@ class ResourceList(Vertical):
         return ""
 
     def _move_to(self, key: str) -> None:
-        self.table.move_cursor(row=self.table.get_row_index(key), animate=False, scroll=True)
+        self.table.move_cursor(self.table.get_row_index(key))
 
     def _place_cursor(self) -> None:
         """Honour `select`: once its key is listed (shown or filtered out), it is no longer waited for."""
@@ -220,8 +217,8 @@ class ResourceList(Vertical):
         self.border_subtitle = "  ".join(filter(None, [f"filter: {self.filter_text}" if self.filter_text else "",
                                                        self.hiding]))
 
-    @on(DataTable.RowHighlighted)
-    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+    @on(RowTable.RowHighlighted)
+    def _row_highlighted(self, event: RowTable.RowHighlighted) -> None:
         event.stop()
         self._announce()
 
