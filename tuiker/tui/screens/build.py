@@ -16,11 +16,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Checkbox, Footer, Label, Log
+from textual.widgets import Checkbox, Label, Log
 
 from tuiker.engine import TuikerError
 from tuiker.tui.screens.confirm import ConfirmScreen
 from tuiker.tui.screens.form import FormScreen, field
+from tuiker.tui.widgets.keybar import KeyBar
 from tuiker.tui.widgets.poller import one_line
 
 if TYPE_CHECKING:
@@ -146,7 +147,7 @@ class BuildScreen(ModalScreen[str | None]):
             yield VerticalScroll(id="steps")
             yield Label("", id="build-status")
             yield Label("esc: close (a running build: asks to stop it)", classes="hint")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#build-status", Label).update("Building…")

@@ -9,7 +9,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Label
+from textual.widgets import Button, Label
+
+from tuiker.tui.widgets.keybar import KeyBar
 
 
 class ConfirmScreen(ModalScreen[str | None]):
@@ -30,7 +32,7 @@ class ConfirmScreen(ModalScreen[str | None]):
                 for key, label, value in self.answers:
                     yield Button(f"{label} ({key})", id=f"answer-{value}", variant="error")
                 yield Button("Cancel (n)", id="cancel")
-        yield Footer()
+        yield KeyBar()
 
     def on_key(self, event: events.Key) -> None:
         for key, _label, value in self.answers:

@@ -10,9 +10,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Input, Label
+from textual.widgets import Button, Input, Label
 
 from tuiker.engine import TuikerError
+from tuiker.tui.widgets.keybar import KeyBar
 
 Result = TypeVar("Result")
 
@@ -52,7 +53,7 @@ class FormScreen(ModalScreen[Result | None], Generic[Result]):
             with Horizontal(classes="buttons"):
                 yield Button(f"{self.SUBMIT} (ctrl+s)", id="create", variant="primary")
                 yield Button("Cancel (esc)", id="cancel")
-        yield Footer()
+        yield KeyBar()
 
     def compose_fields(self) -> ComposeResult:
         raise NotImplementedError

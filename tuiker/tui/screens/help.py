@@ -10,9 +10,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Label, Static
+from textual.widgets import Label, Static
 
 from tuiker.engine import config_file
+from tuiker.tui.widgets.keybar import KeyBar
 
 KeyRow = tuple[str, str, str]  # keys, what they do, binding ID ("" when it cannot be remapped)
 
@@ -46,7 +47,7 @@ class HelpScreen(ModalScreen[None]):
                 yield Static(table)
             yield Label(f'Remap keys in {config_file()}: {{"keys": {{"container.stop": "x", "quit": "q,ctrl+q"}}}}',
                         classes="hint", markup=False)
-        yield Footer()
+        yield KeyBar()
 
     def action_scroll(self, lines: int) -> None:
         self.query_one(VerticalScroll).scroll_relative(y=lines, animate=False)

@@ -13,11 +13,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Label, Tree
+from textual.widgets import DataTable, Label, Tree
 from textual.widgets.tree import TreeNode
 
 from tuiker.engine import Engine, one_line
 from tuiker.fmt import human_size
+from tuiker.tui.widgets.keybar import KeyBar
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -147,7 +148,7 @@ class LayersScreen(VimKeys):
             with Vertical(id="layers-right"):
                 yield Label("", id="tree-title", markup=False)
                 yield Tree("/", id="layer-tree")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#layers-table", DataTable).add_columns("#", "SIZE", "CREATED BY")
@@ -235,7 +236,7 @@ class DiffFilesScreen(VimKeys):
     def compose(self) -> ComposeResult:
         yield Label(f"Files changed in {self.container_name}: reading ...", id="files-summary", markup=False)
         yield Tree("/", id="files-tree")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.action_reload()

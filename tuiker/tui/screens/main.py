@@ -23,8 +23,10 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.dom import DOMNode
 from textual.message import Message
+from textual.reactive import Reactive
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Footer, TabbedContent, Tabs
+from textual.widget import Widget
+from textual.widgets import ContentSwitcher, TabbedContent, Tabs
 
 from tuiker.engine import LIVE_STATES, Container, Snapshot, TuikerError, config_file, familiar_name, published_ports
 from tuiker.tui.screens.build import BuildFormScreen, BuildScreen
@@ -38,6 +40,7 @@ from tuiker.tui.screens.pull import PullScreen
 from tuiker.tui.screens.timeline import TimelineScreen
 from tuiker.tui.widgets.details import ContainerDetails, YamlView
 from tuiker.tui.widgets.header import EngineHeader
+from tuiker.tui.widgets.keybar import KeyBar
 from tuiker.tui.widgets.lists import ContainerList, ImageList, NetworkList, ResourceList, ServiceList, VolumeList
 from tuiker.tui.widgets.logs import LogView
 from tuiker.tui.widgets.poller import Poller, one_line
@@ -129,6 +132,11 @@ def bindings_of(cls: type[DOMNode]) -> list[Binding]:
 
 class MainScreen(Screen):
     PANELS = ("#services", "#containers", "#images", "#networks", "#volumes", "#main")
+    # Under 36 rows the focused side panel grows (app.tcss): the five lists leave each only a few rows there.
+    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (36, "-tall")]
+    # Screen's `focused` repaints the whole screen when it changes: every Tab then sent every cell of the
+    # terminal again. The widgets whose focus styles change are redrawn by Textual's style update anyway.
+    focused: Reactive[Widget | None] = Reactive(None, repaint=False)
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "new_container", "New", id="container.new", tooltip="Create a container from a form"),
         Binding("P", "pull", "Pull", id="image.pull", tooltip="Pull an image, showing each layer's progress"),
@@ -200,7 +208,7 @@ class MainScreen(Screen):
                 yield YamlView(id="network-details", classes="panel")
                 yield YamlView(id="volume-details", classes="panel")
                 yield YamlView(id="service-details", classes="panel")
-        yield Footer()
+        yield KeyBar()
 
     @property
     def engine(self) -> Engine:
@@ -390,8 +398,8 @@ class MainScreen(Screen):
     # -- which actions apply now (the footer shows only those) ---------------------------------------------
 
     def _update_keys(self) -> None:
-        """Have the footer show the keys that apply now. Only when that set changed: the footer rebuilds all its
-        keys on every refresh (tens of ms), which moving through a list must not pay on each row."""
+        """Have the key bar show the keys that apply now. Only when that set changed: a refresh of the bindings
+        redraws whatever shows them, which moving through a list must not pay on each row."""
         signature = tuple(self.check_action(action, ()) for action in CHECKED_ACTIONS)
         if signature != self._key_signature:
             self._key_signature = signature

@@ -8,8 +8,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Label, OptionList
+from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
+
+from tuiker.tui.widgets.keybar import KeyBar
 
 
 class MenuScreen(ModalScreen[str | None]):
@@ -36,7 +38,7 @@ class MenuScreen(ModalScreen[str | None]):
             yield OptionList(*[Option(Text(label), id=value) for label, value in self.items])
             if self.hint:
                 yield Label(self.hint, classes="hint", markup=False)
-        yield Footer()
+        yield KeyBar()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()

@@ -10,10 +10,11 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Input, Label, ProgressBar
+from textual.widgets import Input, Label, ProgressBar
 
 from tuiker.engine import Progress, familiar_name
 from tuiker.fmt import human_size
+from tuiker.tui.widgets.keybar import KeyBar
 from tuiker.tui.widgets.poller import one_line
 
 
@@ -69,7 +70,7 @@ class PullScreen(ModalScreen[None]):
             yield Label("", id="pull-status")
             yield VerticalScroll(id="layers")
             yield Label("enter: pull   esc: close (the pull goes on)", classes="hint")
-        yield Footer()
+        yield KeyBar()
 
     @on(Input.Submitted, "#reference")
     def _submitted(self, event: Input.Submitted) -> None:

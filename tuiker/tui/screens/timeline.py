@@ -16,9 +16,10 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Label
+from textual.widgets import Label
 
 from tuiker.engine import Container, LogReader, LogRecord, parse_time
+from tuiker.tui.widgets.keybar import KeyBar
 from tuiker.tui.widgets.lists import COMPOSE_PROJECT
 from tuiker.tui.widgets.logs import LogView, plain, safe_line
 
@@ -134,7 +135,7 @@ class TimelineScreen(Screen[None]):
         what = f"compose project {self.project}" if self.project else "all containers"
         yield Label(f"Log timeline: {what}", classes="title", markup=False)
         yield TimelineView(self.project, id="timeline")
-        yield Footer()
+        yield KeyBar()
 
     @property
     def view(self) -> TimelineView:
