@@ -8,6 +8,8 @@ containers-logs.svg  the lists and a container's Logs tab      stats.svg  a busy
 exec.svg             a shell exec'd in a container, in a tab   pull.svg   an image pulling, layer by layer
 networks.svg         the Networks panel and a network's inspect document
 build.svg            an image building (`b` on Images), its RUN step's output streaming
+layers.svg           the image's layers (`l`), as dive shows them   files.svg  a container's diff (`F`)
+timeline.svg         every container's logs merged in time (`L`), a colour per container
 """
 
 from __future__ import annotations
@@ -86,9 +88,12 @@ async def select(pilot, name: str) -> None:
 
 
 async def shoot(engine, app_ref: str) -> None:
+    from tuiker.engine import familiar_name
     from tuiker.tui.app import TuikerApp
     from tuiker.tui.screens.build import BuildScreen
+    from tuiker.tui.screens.layers import DiffFilesScreen, LayersScreen
     from tuiker.tui.screens.pull import LayerProgress
+    from tuiker.tui.screens.timeline import TimelineScreen
     from tuiker.tui.widgets.terminal import Terminal
 
     app = TuikerApp(engine)
@@ -154,6 +159,38 @@ async def shoot(engine, app_ref: str) -> None:
         await until(pilot, lambda: 5 in build.rows and build.rows[5].output.line_count >= 4)
         app.save_screenshot(str(HERE / "build.svg"))
         await until(pilot, lambda: build.finished, timeout=60)
+        await pilot.press("escape")
+
+        def site() -> str | None:
+            return next((name for name in screen.images.images if familiar_name(name) == "site:1.0"), None)
+
+        await until(pilot, site)
+        screen.images.select(site())
+        await pilot.press("l")
+        await until(pilot, lambda: isinstance(app.screen, LayersScreen) and app.screen.report is not None)
+        await pilot.press("j", "j")  # the COPY layer: the file it added, in its tree
+        await pilot.pause(0.5)
+        app.save_screenshot(str(HERE / "layers.svg"))
+
+        await pilot.press("escape", "1")
+        await select(pilot, "web")
+        await pilot.press("e")
+        await until(pilot, prompt)
+        await pilot.press(*"mkdir -p /srv/www && echo hi > /srv/www/index.html && rm /etc/group", "enter",
+                          *"exit", "enter")
+        await pilot.pause(1)
+        await pilot.press("ctrl+right_square_bracket", "F")
+        await until(pilot, lambda: isinstance(app.screen, DiffFilesScreen)
+                    and "added" in str(app.screen.query_one("#files-summary").render()))
+        await pilot.pause(0.5)
+        app.save_screenshot(str(HERE / "files.svg"))
+
+        await pilot.press("escape", "L")
+        await until(pilot, lambda: isinstance(app.screen, TimelineScreen))
+        await pilot.pause(1)
+        await pilot.press("g")  # the start, where the other containers' lines are among web's
+        await pilot.pause(0.5)
+        app.save_screenshot(str(HERE / "timeline.svg"))
         await pilot.press("escape")
 
 
