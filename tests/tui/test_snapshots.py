@@ -30,7 +30,11 @@ def app(fixed_root, busybox_image, monkeypatch) -> TuikerApp:
     run(engine, "later", start=False, network="none")
     for name in ("api", "worker"):
         engine.containers.wait(name)
-    yield new_app(engine)
+    app = new_app(engine)
+    # No tooltips: snap_compare runs the app with them on (run_test turns them off), and a CI run caught a stray
+    # one drawn over the main pane (its cause not found; no test hovers).
+    app._disable_tooltips = True
+    yield app
     config.load.cache_clear()
 
 
