@@ -69,6 +69,9 @@ async def test_rowtable_cursor_scroll_and_cells():
         await pilot.pause()
         assert table.column_widths() == (len("a-much-longer-name") + 2, len("running") + 2)
         assert table.get_row_at(0) == ["a-much-longer-name", "exited"] and table.cursor_row == 0
+        table.update_row("id0", ("c00", "exited"))  # the widest cell got shorter: its column narrows again
+        assert table.column_widths() == (len("NAME") + 2, len("running") + 2)
+        table.update_row("id0", ("a-much-longer-name", "exited"))
         # Cells wider than the table are cut, never wrapped.
         table.update_row("id1", ("x" * 80, "exited"))
         await pilot.pause()

@@ -24,6 +24,11 @@ Cell = str | Text
 PADDING = 1  # a space each side of a cell, as DataTable's cell_padding
 
 
+def cell_width(cell: Cell) -> int:
+    """The columns a cell takes, its padding included."""
+    return (cell.cell_len if isinstance(cell, Text) else len(cell)) + 2 * PADDING
+
+
 class RowTable(ScrollView, can_focus=True):
     """Columns with a header line that stays put, rows keyed by a string, one row under the cursor."""
 
@@ -83,7 +88,7 @@ class RowTable(ScrollView, can_focus=True):
 
     def add_columns(self, *headers: str) -> None:
         self._headers = (*self._headers, *headers)
-        self._changed(remeasure=True)
+        self._resize(self._measure())
 
     def clear(self, columns: bool = False) -> None:
         """Remove every row (and the columns too, when `columns`); the cursor goes back to the top."""
@@ -91,7 +96,7 @@ class RowTable(ScrollView, can_focus=True):
         if columns:
             self._headers = ()
         self.cursor_row = 0
-        self._changed(remeasure=True)
+        self._resize(self._measure())
 
     def add_row(self, *cells: Cell, key: str) -> None:
         if key in self._index:
@@ -99,12 +104,15 @@ class RowTable(ScrollView, can_focus=True):
         self._index[key] = len(self._keys)
         self._keys.append(key)
         self._cells[key] = cells
-        self._changed(remeasure=True)
+        self._resize(self._widened(cells))
 
     def update_row(self, key: str, cells: tuple[Cell, ...]) -> None:
         """Replace a row's cells; only its line is drawn again (all of them if a column's width changed)."""
-        self._cells[key] = cells
-        if not self._changed(remeasure=True):
+        old, self._cells[key] = self._cells[key], cells
+        # A column narrows only when the cell that set its width got shorter: only then is every row measured.
+        narrowed = any(cell_width(before) == width and cell_width(after) < width
+                       for before, after, width in zip(old, cells, self._widths, strict=False))
+        if not self._resize(self._measure() if narrowed else self._widened(cells)):
             self.refresh_line(self._index[key] + 1)
 
     @property
@@ -124,10 +132,9 @@ class RowTable(ScrollView, can_focus=True):
         """Each column's width on screen, its padding included."""
         return self._widths
 
-    def _changed(self, remeasure: bool) -> bool:
+    def _resize(self, widths: tuple[int, ...]) -> bool:
         """After the rows or columns changed: the columns' widths and the virtual size. Returns whether the whole
         table was marked for a redraw (widths changed, or rows came or went)."""
-        widths = self._measure() if remeasure else self._widths
         size = Size(sum(widths), len(self._keys) + 1)  # the header is line 0
         if widths == self._widths and size == self.virtual_size:
             return False
@@ -136,14 +143,18 @@ class RowTable(ScrollView, can_focus=True):
         self.refresh()
         return True
 
+    def _widened(self, cells: tuple[Cell, ...]) -> tuple[int, ...]:
+        """The widths once `cells` are in (a row added or grown: each column keeps its width or widens)."""
+        widths = self._widths
+        return (*(max(width, cell_width(cell)) for width, cell in zip(widths, cells, strict=False)),
+                *widths[len(cells):])
+
     def _measure(self) -> tuple[int, ...]:
-        widths = [len(h) for h in self._headers]
+        widths = [len(h) + 2 * PADDING for h in self._headers]
         for cells in self._cells.values():
             for i, cell in enumerate(cells[:len(widths)]):
-                length = cell.cell_len if isinstance(cell, Text) else len(cell)
-                if length > widths[i]:
-                    widths[i] = length
-        return tuple(w + 2 * PADDING for w in widths)
+                widths[i] = max(widths[i], cell_width(cell))
+        return tuple(widths)
 
     # -- the cursor ----------------------------------------------------------------------------------------
 
