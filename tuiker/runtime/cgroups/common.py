@@ -126,10 +126,22 @@ def check_name(name: str) -> str:
     return "/".join(parts)
 
 
+def _read_file(path: str) -> str:
+    # os.read, not open().read(): no buffered text wrapper is built for these tiny files, which takes a third of
+    # the time, and the TUI reads about ten of them a second for each running container it shows.
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks = []
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    return b"".join(chunks).decode()
+
+
 def read(path: str) -> str:
     try:
-        with open(path) as f:
-            return f.read()
+        return _read_file(path)
     except OSError as e:
         raise CgroupError(f"cannot read {path}: {e.strerror}") from None
 
@@ -137,8 +149,7 @@ def read(path: str) -> str:
 def read_optional(path: str) -> str:
     """A stat file that is absent when its controller is not mounted/enabled: "" then, so stats degrade to 0."""
     try:
-        with open(path) as f:
-            return f.read()
+        return _read_file(path)
     except FileNotFoundError:
         return ""
 
@@ -170,8 +181,7 @@ def pressure(path: str) -> Pressure | None:
     """A PSI file; None when it is absent (no PSI in the kernel, psi=0) or switched off (cgroup.pressure 0:
     reading fails with EOPNOTSUPP)."""
     try:
-        with open(path) as f:
-            text = f.read()
+        text = _read_file(path)
     except OSError:
         return None
     lines = {}
