@@ -49,6 +49,18 @@ class Row:
     name: str = ""  # how a notification names it, when not its key
 
 
+@dataclass
+class _MadeRow:
+    """A container's cells as the list last made them: what from, their widths (COLUMNS' order), and its Row for
+    the columns and NAME's cut in `shape`."""
+
+    source: tuple  # (container, busy word, sample)
+    cells: dict[str, str | Text]
+    widths: tuple[int, ...]
+    row: Row | None = None
+    shape: tuple = ()
+
+
 class ListTable(RowTable):
     """A row-cursor table where `enter` opens the main pane and j/k move, as in lazydocker."""
 
@@ -115,6 +127,7 @@ class ResourceList(Vertical):
         self.filter_text = ""
         self._shown: list[Row] = []
         self._selected: str | None = None
+        self._titles: tuple[str, str] | None = None  # the border title and subtitle shown
         self._wanted: str | None = None  # a key to put the cursor on once it appears (a container just made)
 
     def compose(self) -> ComposeResult:
@@ -213,9 +226,11 @@ class ResourceList(Vertical):
     def _update_title(self) -> None:
         narrowed = self.filter_text or self.hiding
         count = f"{len(self._shown)}/{len(self.rows)}" if narrowed else str(len(self.rows))
-        self.border_title = f"{self.TITLE} ({count})"
-        self.border_subtitle = "  ".join(filter(None, [f"filter: {self.filter_text}" if self.filter_text else "",
-                                                       self.hiding]))
+        titles = (f"{self.TITLE} ({count})",
+                  "  ".join(filter(None, [f"filter: {self.filter_text}" if self.filter_text else "", self.hiding])))
+        if titles != self._titles:  # setting a border title repaints the whole panel, even to the same text
+            self._titles = titles
+            self.border_title, self.border_subtitle = titles
 
     @on(RowTable.RowHighlighted)
     def _row_highlighted(self, event: RowTable.RowHighlighted) -> None:
@@ -258,12 +273,13 @@ class ContainerList(ResourceList):
     COLUMNS = ("STATE", "NAME", "IMAGE", "CPU", "MEM", "PORTS")
     MIN_NAME = 8  # NAME is cut to this, with an ellipsis, before CPU goes
 
-    class Usage(Message):
+    class Usage(Message, bubble=False):
         """CPU and MEM of the running containers on screen (id -> sample, None: no reading)."""
 
         def __init__(self, samples: dict[str, Sample | None]) -> None:
             super().__init__()
             self.samples = samples
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "screen.stop", "Stop", id="container.stop", tooltip="Stop the container"),
         Binding("r", "screen.restart", "Restart", id="container.restart", tooltip="Restart the container"),
@@ -298,21 +314,23 @@ class ContainerList(ResourceList):
         self.busy: dict[str, str] = {}  # id -> what is being done to it ("stopping"), until the next refresh
         self.hide_stopped = False
         self.usage: dict[str, Sample] = {}
-        self._cell_cache: dict[str, tuple[tuple, dict[str, str | Text]]] = {}  # id -> (made from, cells)
+        self._made: dict[str, _MadeRow] = {}  # container id -> its cells and row, as last made
         self.columns_shown: tuple[str, ...] = self.COLUMNS
         self.name_width: int | None = None  # NAME's cut, when the panel is too narrow for the whole names
 
-    def sample_usage(self) -> None:
+    def sample_usage(self) -> ContainerList.Usage | None:
         """In the screen's poller thread (a thread of its own would take one more of the few the event loop's
         executor has, which tests' to_thread and the terminals need): the running containers in the table's
-        viewport, a few dozen at most however many there are."""
+        viewport, a few dozen at most however many there are. The caller posts the message, with the others of
+        its tick."""
         table, shown, containers = self.table, self._shown, self.containers
         top = int(table.scroll_y)
         on_screen = [containers.get(r.key) for r in shown[top:top + max(table.size.height, 1)]]
         running = [c for c in on_screen if c is not None and c.status in ("running", "paused")]
-        if running or self.usage:
-            book = self.app.stats_book
-            self.post_message(self.Usage({c.id: book.sample(c) for c in running}))
+        if not (running or self.usage):
+            return None
+        book = self.app.stats_book
+        return self.Usage({c.id: book.sample(c) for c in running})
 
     def on_container_list_usage(self, message: Usage) -> None:
         usage = {cid: sample for cid, sample in message.samples.items() if sample is not None}
@@ -338,7 +356,7 @@ class ContainerList(ResourceList):
     def show_containers(self, containers: Iterable[Container]) -> None:
         ordered = sort_containers(list(containers))
         self.containers = {c.id: c for c in ordered}
-        self._cell_cache = {cid: cached for cid, cached in self._cell_cache.items() if cid in self.containers}
+        self._made = {cid: made for cid, made in self._made.items() if cid in self.containers}
         self._show_rows()
 
     def mark_busy(self, container_id: str, doing: str) -> None:
@@ -347,26 +365,32 @@ class ContainerList(ResourceList):
         self._show_rows()
 
     def _show_rows(self) -> None:
-        every = {c.id: self._cached_cells(c) for c in self.containers.values()}
-        self._fit(every.values())
+        """The rows are rebuilt every second for CPU and MEM: a container's cells, their widths and its row are
+        made again only when what they show changed (making 200 containers' cells each second was most of the
+        idle app's work)."""
+        every = [self._made_row(c) for c in self.containers.values()]
+        self._fit([made.widths for made in every])
+        shape = (self.columns_shown, self.name_width)
         rows = []
-        for c in self.containers.values():
-            cells = every[c.id]
-            if self.name_width is not None and len(c.name) > self.name_width:
-                cells = dict(cells, NAME=c.name[:self.name_width - 1] + "…")  # the cached cells stay whole
-            rows.append(Row(c.id, tuple(cells[column] for column in self.columns_shown), cells["search"], c.name))
+        for c, made in zip(self.containers.values(), every, strict=True):
+            if made.row is None or made.shape != shape:
+                cells = made.cells
+                if self.name_width is not None and len(c.name) > self.name_width:
+                    cells = dict(cells, NAME=c.name[:self.name_width - 1] + "…")  # the made cells stay whole
+                made.row = Row(c.id, tuple(cells[column] for column in self.columns_shown), cells["search"], c.name)
+                made.shape = shape
+            rows.append(made.row)
         self.set_rows(rows)
 
-    def _cached_cells(self, c: Container) -> dict[str, str | Text]:
-        """`_cells`, made again only when what they show changed: the container (the watcher gives a new object
-        when its files changed), what is being done to it, or its sample. The rows are rebuilt every second for
-        CPU and MEM, and making 200 containers' cells each time was most of the idle app's work."""
-        busy, sample = self.busy.get(c.id), self.usage.get(c.id)
-        cached = self._cell_cache.get(c.id)
-        if cached is None or cached[0][0] is not c or cached[0][1] != busy or cached[0][2] is not sample:
-            cached = ((c, busy, sample), self._cells(c))
-            self._cell_cache[c.id] = cached
-        return cached[1]
+    def _made_row(self, c: Container) -> _MadeRow:
+        """The container's cells, made again when the container (the watcher gives a new object when its files
+        changed), what is being done to it, or its sample changed."""
+        source = (c, self.busy.get(c.id), self.usage.get(c.id))
+        made = self._made.get(c.id)
+        if made is None or made.source[0] is not c or made.source[1] != source[1] or made.source[2] is not source[2]:
+            cells = self._cells(c)
+            made = self._made[c.id] = _MadeRow(source, cells, tuple(len(str(cells[col])) for col in self.COLUMNS))
+        return made
 
     def _cells(self, c: Container) -> dict[str, str | Text]:
         state = self.busy.get(c.id) or _state_label(c)
@@ -383,12 +407,12 @@ class ContainerList(ResourceList):
                 "MEM": human_size(sample.memory) if sample else "", "PORTS": published,
                 "search": f"{state} {c.name} {image} {c.id[:12]} {published}".lower()}
 
-    def _fit(self, every: Iterable[dict[str, str | Text]]) -> None:
-        """Choose the columns (and NAME's cut) that fit the table's width; rebuild the table's columns when the
-        choice changed (the rows follow, the cursor stays on its container)."""
-        every = list(every)
-        natural = {column: max([len(column), *(len(str(cells[column])) for cells in every)])
-                   for column in self.COLUMNS}
+    def _fit(self, widths: list[tuple[int, ...]]) -> None:
+        """Choose the columns (and NAME's cut) that fit the table's width, from each row's cell widths (in
+        COLUMNS' order); rebuild the table's columns when the choice changed (the rows follow, the cursor stays
+        on its container)."""
+        widest = [max(column) for column in zip(*widths, strict=True)] if widths else [0] * len(self.COLUMNS)
+        natural = {column: max(len(column), width) for column, width in zip(self.COLUMNS, widest, strict=True)}
         natural["CPU"], natural["MEM"] = max(natural["CPU"], 5), max(natural["MEM"], 6)  # steady as figures move
         room = self.table.scrollable_content_region.width - 1  # a vertical scrollbar may come
         columns, name_width = list(self.COLUMNS), None
