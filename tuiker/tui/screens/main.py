@@ -44,6 +44,7 @@ from tuiker.tui.widgets.keybar import KeyBar
 from tuiker.tui.widgets.lists import ContainerList, ImageList, NetworkList, ResourceList, ServiceList, VolumeList
 from tuiker.tui.widgets.logs import LogView
 from tuiker.tui.widgets.poller import Poller, one_line
+from tuiker.tui.widgets.stats import StatsView
 from tuiker.tui.widgets.terminal import Terminal
 
 if TYPE_CHECKING:
@@ -71,7 +72,7 @@ LOG_ACTIONS = ("toggle_timestamps", "toggle_follow", "search_logs")
 DETAILS_OF_PANEL = {"services": "service-details", "containers": "container-details", "images": "image-details",
                     "networks": "network-details", "volumes": "volume-details"}
 
-USAGE_INTERVAL = 0.9  # s between samples of the list's CPU and MEM (the poll runs every 0.5 s)
+USAGE_INTERVAL = 0.9  # s between samples of the list's CPU and MEM and the Stats graphs (the poll runs every 0.5 s)
 
 # The side panels that the number keys 1, 2 ... focus.
 NUMBERED_PANELS = ("containers", "images", "networks", "volumes", "services")
@@ -170,7 +171,7 @@ class MainScreen(Screen):
                 tooltip="Show only the log lines holding a text"),
     ]
 
-    class Refreshed(Message):
+    class Refreshed(Message, bubble=False):
         def __init__(self, snapshot: Snapshot) -> None:
             super().__init__()
             self.snapshot = snapshot
@@ -249,14 +250,20 @@ class MainScreen(Screen):
     # -- live state -------------------------------------------------------------------------------------
 
     def _poll(self) -> None:
+        now = time.monotonic()
+        # The list's CPU and MEM and the Stats graphs, once a second, together: read both, then post both. A post
+        # wakes the UI thread, which holds the GIL while it handles the message, so a read after it would end up
+        # to 5 ms later (the GIL's switch interval), and its message in a frame of its own.
+        if now - self._usage_at >= USAGE_INTERVAL:
+            self._usage_at = now
+            stats = self.query_one(StatsView)
+            for widget, message in [(self.containers, self.containers.sample_usage()), (stats, stats.sample())]:
+                if message is not None:
+                    widget.post_message(message)
         force, self._refresh_wanted = self._refresh_wanted, False
         snapshot = self._watcher.poll(force=force)
         if snapshot is not None:
             self.post_message(self.Refreshed(snapshot))
-        now = time.monotonic()
-        if now - self._usage_at >= USAGE_INTERVAL:  # the list's CPU and MEM, once a second
-            self._usage_at = now
-            self.containers.sample_usage()
 
     def refresh_now(self) -> None:
         """Poll the store at once, and show it even if nothing changed (an action ended)."""

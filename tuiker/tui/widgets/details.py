@@ -121,7 +121,7 @@ class TopView(DataTable):
 
     INTERVAL = 2.0
 
-    class Listed(Message):
+    class Listed(Message, bubble=False):
         def __init__(self, table: ProcessTable, rows: list[ProcessRow]) -> None:
             super().__init__()
             self.table = table

@@ -159,7 +159,7 @@ class LogView(Vertical):
                 tooltip="Show the selected container's logs on the whole screen (esc comes back)"),
     ]
 
-    class Appended(Message):
+    class Appended(Message, bubble=False):
         def __init__(self, reader: LogReader, records: list[LogRecord]) -> None:
             super().__init__()
             self.reader = reader

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
 from textual.dom import DOMNode
@@ -14,8 +15,16 @@ def one_line(error: BaseException) -> str:
     return text[0] if text else type(error).__name__
 
 
+def until_next_tick(interval: float, now: float) -> float:
+    """Seconds from `now` to the next multiple of `interval` (monotonic clock), not `interval` from now: the
+    pollers then tick at the same instants, and what they post is drawn in one frame instead of one each (each
+    frame re-renders every widget under the changed area: most of an idle app's work)."""
+    return interval - now % interval
+
+
 class Poller:
-    """Calls `tick` in a worker thread of `node` every `interval` seconds, and at once when poked.
+    """Calls `tick` in a worker thread of `node` every `interval` seconds (on the clock's multiples of it), and at
+    once when poked.
 
     One thread per view for the app's life: switching containers swaps what `tick` reads and pokes, instead of
     starting a thread per key press. `tick` posts its results as messages (thread-safe). An error in `tick`
@@ -51,5 +60,5 @@ class Poller:
                 if one_line(e) != failed:
                     failed = one_line(e)
                     self._app.notify(failed, severity="error", markup=False)
-            self._wake.wait(self.interval)
+            self._wake.wait(until_next_tick(self.interval, time.monotonic()))
             self._wake.clear()

@@ -10,18 +10,20 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Self
 
 from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult, RenderResult
 from textual.containers import Grid
+from textual.geometry import Region
 from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
 from tuiker.engine import Container, Engine, Sample, StatsSampler, status_text
 from tuiker.fmt import human_size
-from tuiker.tui.widgets.poller import Poller
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
 
@@ -29,24 +31,44 @@ BLOCKS = " ▁▂▃▄▅▆▇█"
 class Graph(Widget):
     """Bars over time, one column per sample, newest on the right, scaled from 0 to `ceiling`.
 
-    Drawn with the line API, and only when a column or the caption changed: a flat graph (no network
-    traffic) costs nothing per sample, and a full redraw of all graphs a second keeps the idle app cheap."""
+    Drawn with the line API, and only the lines that changed are repainted: a flat graph (no network traffic)
+    costs nothing per sample, and a low one (an idle container's CPU) repaints its bottom line and its caption.
+    Each repainted line is cut and merged again by the compositor with every widget under it, so the fewer the
+    cheaper the idle app."""
 
     def __init__(self, title: str, *, id: str) -> None:
+        self._caption_only = False  # before the border title is set: its setter calls refresh
         super().__init__(id=id, classes="graph")
-        self.border_title = title
         self.values: Sequence[float] = ()
         self.ceiling = 1.0
         self._rows: list[str] = []
+        self._caption = ""
+        self._style: Style | None = None
+        self.border_title = title
 
     def plot(self, values: Sequence[float], ceiling: float, caption: str) -> None:
         self.values = values
         self.ceiling = max(ceiling, 1e-9)
-        rows = self._draw()
-        if rows != self._rows or caption != self.border_subtitle:
-            self._rows = rows
-            self.border_subtitle = caption
-            self.refresh()
+        rows, width = self._draw(), self.content_size.width
+        changed = [y for y in range(max(len(rows), len(self._rows)))
+                   if y >= len(rows) or y >= len(self._rows) or rows[y] != self._rows[y]]
+        self._rows = rows
+        if changed:
+            self.refresh(*(Region(0, y, width, 1) for y in changed))
+        if caption != self._caption:
+            self._caption = caption
+            self._caption_only = True
+            try:
+                self.border_subtitle = caption
+            finally:
+                self._caption_only = False
+
+    def refresh(self, *regions: Region, **kwargs: bool) -> Self:
+        if self._caption_only and not regions:
+            # Setting border_subtitle repaints the whole widget; only the bottom border line shows it.
+            left, right = self.styles.gutter.left, self.styles.gutter.right
+            regions = (Region(-left, self.content_size.height, self.content_size.width + left + right, 1),)
+        return super().refresh(*regions, **kwargs)
 
     def _draw(self) -> list[str]:
         width, height = self.content_size
@@ -60,9 +82,15 @@ class Graph(Widget):
     def on_resize(self) -> None:
         self._rows = self._draw()
 
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._style = None
+
     def render_line(self, y: int) -> Strip:
+        if self._style is None:  # rich_style walks the ancestors' backgrounds: once, not once a line
+            self._style = self.rich_style
         text = self._rows[y] if y < len(self._rows) else ""
-        return Strip([Segment(text.ljust(self.content_size.width), self.rich_style)])
+        return Strip([Segment(text.ljust(self.content_size.width), self._style)])
 
 
 class Summary(Widget):
@@ -218,9 +246,7 @@ def pressure_text(s: Sample) -> str:
 class StatsView(Grid):
     """Graphs for the shown container, over the last `HISTORY` samples (kept by the app's StatsBook)."""
 
-    INTERVAL = 1.0
-
-    class Sampled(Message):
+    class Sampled(Message, bubble=False):
         def __init__(self, container_id: str) -> None:
             super().__init__()
             self.container_id = container_id
@@ -229,7 +255,6 @@ class StatsView(Grid):
         super().__init__(id=id)
         self.can_focus = True
         self._container: Container | None = None
-        self._poller = Poller(self, self._sample, self.INTERVAL)
 
     def compose(self) -> ComposeResult:
         pressure = Summary(id="stats-pressure")  # over both columns: its lines fit without wrapping
@@ -239,26 +264,24 @@ class StatsView(Grid):
             yield Graph(metric.title, id=f"graph-{key}")
         yield Summary(id="stats-summary")
 
-    def on_mount(self) -> None:
-        self._poller.start()
-
-    def on_unmount(self) -> None:
-        self._poller.stop()
-
     def show(self, container: Container | None) -> None:
-        """Sample `container` (None: nothing), with the history the app kept of it."""
+        """Plot `container` (None: nothing), with the history the app kept of it; sampled from the next tick."""
         same = container is not None and self._container is not None and self._container.id == container.id
         self._container = container
         if not same:
             self._plot()
         self._summarise()
-        self._poller.poke()
 
-    def _sample(self) -> None:
+    def sample(self) -> StatsView.Sampled | None:
+        """Called in the screen's poller thread once a second, on the tick the container list samples its CPU and
+        MEM, which posts both messages together: they reach the screen in one frame (each frame re-renders every
+        widget under what changed), and the view needs no thread of its own. The shown container is the list's
+        selected one, so the list has usually sampled it already: its history is there the moment it is shown."""
         c = self._container
-        if c is not None:
-            self.app.stats_book.sample(c)
-            self.post_message(self.Sampled(c.id))
+        if c is None:
+            return None
+        self.app.stats_book.sample(c)
+        return self.Sampled(c.id)
 
     def on_stats_view_sampled(self, message: Sampled) -> None:
         if self._container is not None and message.container_id == self._container.id:

@@ -1,0 +1,55 @@
+"""What keeps the idle app cheap, checked for correctness: a graph repaints only the lines that changed (its
+caption, its changed bar rows), and those repaints still reach the screen; pollers tick together."""
+
+from __future__ import annotations
+
+import pytest
+from textual.app import App, ComposeResult
+
+from tuiker.tui.widgets.poller import until_next_tick
+from tuiker.tui.widgets.stats import Graph
+
+
+class GraphApp(App):
+    CSS = "Graph { height: 7; border: round white; }"
+
+    def compose(self) -> ComposeResult:
+        yield Graph("CPU %", id="graph-cpu")
+
+
+def screen_lines(app: App) -> list[str]:
+    return [strip.text for strip in app.screen._compositor.render_strips()]
+
+
+async def test_graph_repaints_a_new_caption_and_changed_rows():
+    app = GraphApp()
+    async with app.run_test(size=(30, 7)) as pilot:
+        graph = app.query_one(Graph)
+        graph.plot([5.0, 10.0], 10.0, "first")
+        await pilot.pause()
+        lines = screen_lines(app)
+        assert "first" in lines[-1] and "CPU %" in lines[0]
+        assert lines[1].rstrip().endswith("│") and lines[1][-3:-1] == " █"  # a full column, and a half one
+        assert lines[5][-3:-1] == "██"
+
+        graph.plot([5.0, 10.0], 10.0, "second caption")  # the caption only: the bottom border line repaints
+        await pilot.pause()
+        lines = screen_lines(app)
+        assert "second caption" in lines[-1] and "first" not in lines[-1]
+        assert lines[1][-3:-1] == " █" and "CPU %" in lines[0]
+
+        graph.plot([5.0, 10.0, 0.5], 10.0, "second caption")  # a low new column: only the bottom row changes
+        await pilot.pause()
+        lines = screen_lines(app)
+        assert lines[5][-4:-1] == "██▂" and lines[4][-4:-1] == "██ " and lines[1][-4:-1] == " █ "
+
+        graph.plot([], 10.0, "")  # the container stopped: empty, no caption
+        await pilot.pause()
+        lines = screen_lines(app)
+        assert set(lines[5][1:-1]) == {" "} and "caption" not in lines[-1]
+
+
+@pytest.mark.parametrize(("interval", "now", "expected"), [(1.0, 100.25, 0.75), (0.5, 7.0, 0.5), (0.25, 3.2, 0.05)])
+def test_pollers_wait_for_the_next_multiple_of_their_interval(interval, now, expected):
+    assert until_next_tick(interval, now) == pytest.approx(expected)
+    assert (now + until_next_tick(interval, now)) / interval == pytest.approx(round((now + expected) / interval))
