@@ -53,3 +53,28 @@ async def test_graph_repaints_a_new_caption_and_changed_rows():
 def test_pollers_wait_for_the_next_multiple_of_their_interval(interval, now, expected):
     assert until_next_tick(interval, now) == pytest.approx(expected)
     assert (now + until_next_tick(interval, now)) / interval == pytest.approx(round((now + expected) / interval))
+
+
+async def test_stats_sampled_behind_another_tab_are_plotted_when_it_shows(engine):
+    """While the Logs tab shows, the Stats view keeps sampling (the history grows) but does not plot; back on
+    the Stats tab, every sample taken meanwhile is on the graph at once."""
+    from test_actions import SIZE, select
+    from tuihelpers import new_app, run, until
+
+    run(engine, "web")
+    async with new_app(engine).run_test(size=SIZE) as pilot:
+        app = pilot.app
+        await select(pilot, "web")
+        await pilot.press("right_square_bracket")  # the Stats tab
+        graph = app.screen.query_one("#graph-pids")
+        await until(pilot, lambda: len(graph.values) >= 2, timeout=8, what="two samples on the graph")
+        await pilot.press("left_square_bracket")  # back to Logs
+        assert app.screen.details.tabs.active == "tab-logs"
+        web = engine.containers.get("web").id
+        hidden_from = len(app.stats_book.history(web))
+        await until(pilot, lambda: len(app.stats_book.history(web)) >= hidden_from + 2, timeout=8,
+                    what="two samples taken behind the Logs tab")
+        assert len(graph.values) < len(app.stats_book.history(web))  # not plotted while hidden
+        await pilot.press("right_square_bracket")
+        await pilot.pause()
+        assert len(graph.values) >= hidden_from + 2

@@ -48,7 +48,7 @@ from tuiker.tui.widgets.stats import StatsView
 from tuiker.tui.widgets.terminal import Terminal
 
 if TYPE_CHECKING:
-    from tuiker.engine import BuildOptions, Engine, Watcher
+    from tuiker.engine import BuildOptions, Engine, Sample, Watcher
 
 # The user's shell if the image has bash, else sh (lazydocker reads /etc/passwd; most images have neither
 # a login shell nor a passwd entry worth trusting).
@@ -171,6 +171,15 @@ class MainScreen(Screen):
                 tooltip="Show only the log lines holding a text"),
     ]
 
+    class Sampled(Message, bubble=False):
+        """The containers list's samples (see ContainerList.sample_usage) and the container the Stats tab
+        sampled."""
+
+        def __init__(self, usage: dict[str, Sample | None] | None, stats_container_id: str | None) -> None:
+            super().__init__()
+            self.usage = usage
+            self.stats_container_id = stats_container_id
+
     class Refreshed(Message, bubble=False):
         def __init__(self, snapshot: Snapshot) -> None:
             super().__init__()
@@ -251,15 +260,12 @@ class MainScreen(Screen):
 
     def _poll(self) -> None:
         now = time.monotonic()
-        # The list's CPU and MEM and the Stats graphs, once a second, together: read both, then post both. A post
-        # wakes the UI thread, which holds the GIL while it handles the message, so a read after it would end up
-        # to 5 ms later (the GIL's switch interval), and its message in a frame of its own.
+        # The list's CPU and MEM and the Stats graphs, once a second, in one message: one frame draws both. (Two
+        # messages landed in two frames: the first post wakes the UI thread, which holds the GIL while it handles
+        # it, so the second came up to 5 ms later, the GIL's switch interval.)
         if now - self._usage_at >= USAGE_INTERVAL:
             self._usage_at = now
-            stats = self.query_one(StatsView)
-            for widget, message in [(self.containers, self.containers.sample_usage()), (stats, stats.sample())]:
-                if message is not None:
-                    widget.post_message(message)
+            self.post_message(self.Sampled(self.containers.sample_usage(), self.query_one(StatsView).sample()))
         force, self._refresh_wanted = self._refresh_wanted, False
         snapshot = self._watcher.poll(force=force)
         if snapshot is not None:
@@ -269,6 +275,11 @@ class MainScreen(Screen):
         """Poll the store at once, and show it even if nothing changed (an action ended)."""
         self._refresh_wanted = True
         self._poller.poke()
+
+    def on_main_screen_sampled(self, message: Sampled) -> None:
+        if message.usage is not None:
+            self.containers.show_usage(message.usage)
+        self.query_one(StatsView).show_sampled(message.stats_container_id)
 
     def on_main_screen_refreshed(self, message: Refreshed) -> None:
         snapshot = message.snapshot

@@ -273,13 +273,6 @@ class ContainerList(ResourceList):
     COLUMNS = ("STATE", "NAME", "IMAGE", "CPU", "MEM", "PORTS")
     MIN_NAME = 8  # NAME is cut to this, with an ellipsis, before CPU goes
 
-    class Usage(Message, bubble=False):
-        """CPU and MEM of the running containers on screen (id -> sample, None: no reading)."""
-
-        def __init__(self, samples: dict[str, Sample | None]) -> None:
-            super().__init__()
-            self.samples = samples
-
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "screen.stop", "Stop", id="container.stop", tooltip="Stop the container"),
         Binding("r", "screen.restart", "Restart", id="container.restart", tooltip="Restart the container"),
@@ -318,11 +311,11 @@ class ContainerList(ResourceList):
         self.columns_shown: tuple[str, ...] = self.COLUMNS
         self.name_width: int | None = None  # NAME's cut, when the panel is too narrow for the whole names
 
-    def sample_usage(self) -> ContainerList.Usage | None:
+    def sample_usage(self) -> dict[str, Sample | None] | None:
         """In the screen's poller thread (a thread of its own would take one more of the few the event loop's
         executor has, which tests' to_thread and the terminals need): the running containers in the table's
-        viewport, a few dozen at most however many there are. The caller posts the message, with the others of
-        its tick."""
+        viewport, a few dozen at most however many there are (id -> sample, None: no reading). None: nothing to
+        show, nor to clear. The caller hands them to `show_usage` in the UI thread."""
         table, shown, containers = self.table, self._shown, self.containers
         top = int(table.scroll_y)
         on_screen = [containers.get(r.key) for r in shown[top:top + max(table.size.height, 1)]]
@@ -330,10 +323,10 @@ class ContainerList(ResourceList):
         if not (running or self.usage):
             return None
         book = self.app.stats_book
-        return self.Usage({c.id: book.sample(c) for c in running})
+        return {c.id: book.sample(c) for c in running}
 
-    def on_container_list_usage(self, message: Usage) -> None:
-        usage = {cid: sample for cid, sample in message.samples.items() if sample is not None}
+    def show_usage(self, samples: dict[str, Sample | None]) -> None:
+        usage = {cid: sample for cid, sample in samples.items() if sample is not None}
         if usage != self.usage:
             self.usage = usage
             self._show_rows()

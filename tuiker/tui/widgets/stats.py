@@ -18,7 +18,6 @@ from rich.text import Text
 from textual.app import ComposeResult, RenderResult
 from textual.containers import Grid
 from textual.geometry import Region
-from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -246,15 +245,11 @@ def pressure_text(s: Sample) -> str:
 class StatsView(Grid):
     """Graphs for the shown container, over the last `HISTORY` samples (kept by the app's StatsBook)."""
 
-    class Sampled(Message, bubble=False):
-        def __init__(self, container_id: str) -> None:
-            super().__init__()
-            self.container_id = container_id
-
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.can_focus = True
         self._container: Container | None = None
+        self._stale = False  # sampled while hidden, not plotted
 
     def compose(self) -> ComposeResult:
         pressure = Summary(id="stats-pressure")  # over both columns: its lines fit without wrapping
@@ -268,23 +263,27 @@ class StatsView(Grid):
         """Plot `container` (None: nothing), with the history the app kept of it; sampled from the next tick."""
         same = container is not None and self._container is not None and self._container.id == container.id
         self._container = container
-        if not same:
+        if not same or self._stale:
+            self._stale = False
             self._plot()
         self._summarise()
 
-    def sample(self) -> StatsView.Sampled | None:
+    def sample(self) -> str | None:
         """Called in the screen's poller thread once a second, on the tick the container list samples its CPU and
-        MEM, which posts both messages together: they reach the screen in one frame (each frame re-renders every
-        widget under what changed), and the view needs no thread of its own. The shown container is the list's
-        selected one, so the list has usually sampled it already: its history is there the moment it is shown."""
+        MEM (so the view needs no thread of its own): the ID of the container sampled, which the screen hands to
+        `show_sampled` in the UI thread. The shown container is the list's selected one, so the list has usually
+        sampled it already: its history is there the moment it is shown."""
         c = self._container
         if c is None:
             return None
         self.app.stats_book.sample(c)
-        return self.Sampled(c.id)
+        return c.id
 
-    def on_stats_view_sampled(self, message: Sampled) -> None:
-        if self._container is not None and message.container_id == self._container.id:
+    def show_sampled(self, container_id: str | None) -> None:
+        if not self.is_on_screen:  # another tab shows: plotted when this one is shown again
+            self._stale = True
+            return
+        if self._container is not None and container_id == self._container.id:
             self._plot()  # else: sampled for a container that is no longer shown
         self._summarise()
 
