@@ -91,11 +91,11 @@ def test_run_and_rmi_at_once_never_leave_a_container_without_its_files(tuiker, e
                                 "sleep", "300"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         rmi = subprocess.run([sys.executable, "-m", "tuiker", "rmi", "-f", image], env=env, capture_output=True,
                              text=True, timeout=60)
-        run.communicate(timeout=60)
+        _, run_error = run.communicate(timeout=60)
         if run.returncode == 0:
             assert ok(tuiker("exec", f"race{i}", "ls", "/bin/busybox")).strip() == "/bin/busybox"
         else:
-            assert "No such image" in run.stderr or "Unable to find image" in run.stderr, (run.stderr, rmi.stderr)
+            assert "No such image" in run_error or "Unable to find image" in run_error, (run_error, rmi.stderr)
         ok(tuiker("pull", "-q", image))
 
 

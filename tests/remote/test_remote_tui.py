@@ -42,7 +42,8 @@ async def test_the_tui_drives_dockerd(remote, dockerd):
         web = app.screen.containers.selected_container.id
         await until(pilot, lambda: len(app.stats_book.history(web)) >= 2, timeout=10, what="two stats samples")
         assert app.stats_book.history(web)[-1].pids >= 1
-        assert app.screen.query_one("#graph-pids").values
+        app.screen.details.tabs.active = "tab-stats"  # the graphs are drawn while their tab shows
+        await until(pilot, lambda: app.screen.query_one("#graph-pids").values, what="the pids graph")
         # Top: dockerd's `top`.
         app.screen.details.tabs.active = "tab-top"
         top = app.screen.query_one(TopView)
