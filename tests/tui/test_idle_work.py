@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from textual.app import App, ComposeResult
+from tuihelpers import screen_lines
 
 from tuiker.tui.widgets.poller import until_next_tick
 from tuiker.tui.widgets.stats import Graph
@@ -15,10 +16,6 @@ class GraphApp(App):
 
     def compose(self) -> ComposeResult:
         yield Graph("CPU %", id="graph-cpu")
-
-
-def screen_lines(app: App) -> list[str]:
-    return [strip.text for strip in app.screen._compositor.render_strips()]
 
 
 async def test_graph_repaints_a_new_caption_and_changed_rows():

@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
+from tuihelpers import screen_lines
 
 from tuiker.tui.widgets.keybar import KeyBar
 from tuiker.tui.widgets.rowtable import RowTable
@@ -42,10 +43,6 @@ class TableApp(App):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return None if action == "never" else True  # None: shown, disabled (False would hide it)
-
-
-def screen_lines(app: App) -> list[str]:
-    return [strip.text for strip in app.screen._compositor.render_strips()]
 
 
 async def test_rowtable_cursor_scroll_and_cells():

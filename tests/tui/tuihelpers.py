@@ -6,6 +6,8 @@ import socket
 import time
 from collections.abc import Callable
 
+from textual.app import App
+
 from tuiker.engine import Engine, RunOptions
 from tuiker.runtime.containers import Container
 from tuiker.tui.app import TuikerApp
@@ -93,3 +95,8 @@ async def pull_with_P(pilot, ref: str, outcome: str = "Downloaded newer image", 
     await until(pilot, lambda: outcome in str(status.render()), timeout=timeout, what=f"the pull: {outcome}")
     return status
 
+
+def screen_lines(app: App) -> list[str]:
+    """The screen's text, line by line, as the compositor has it (each widget's cached lines: a repaint that was
+    not asked for shows as the old text)."""
+    return [strip.text for strip in app.screen._compositor.render_strips()]

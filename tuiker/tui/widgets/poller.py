@@ -17,8 +17,8 @@ def one_line(error: BaseException) -> str:
 
 def until_next_tick(interval: float, now: float) -> float:
     """Seconds from `now` to the next multiple of `interval` (monotonic clock), not `interval` from now: the
-    pollers then tick at the same instants, and what they post is drawn in one frame instead of one each (each
-    frame re-renders every widget under the changed area: most of an idle app's work)."""
+    pollers tick at the same instants (the logs' with the screen's), so what they post can share a frame (each
+    frame re-renders every widget under the changed area). Only one message is sure to: see MainScreen._poll."""
     return interval - now % interval
 
 
